@@ -1,0 +1,60 @@
+# lrlab: `make` builds build/lrlab; `make test` runs every test; `make data`
+# provides CIFAR-10; `make fuzz` runs the fuzz targets for a bounded time;
+# `make asan` runs the tests under AddressSanitizer + UBSan.
+CC      ?= cc
+BUILD   ?= build
+OPT     ?= -O3 -march=native
+CFLAGS  ?= $(OPT)
+CFLAGS  += -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Iinclude -Isrc -fopenmp -MMD -MP
+LDLIBS  += -ldnnl -lpthread -lm
+LDFLAGS += -fopenmp
+
+LIB_SRC  := $(filter-out src/cli/%,$(wildcard src/*.c src/*/*.c))
+CLI_SRC  := $(wildcard src/cli/*.c)
+TEST_SRC := $(wildcard tests/test_*.c)
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
+TESTS    := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+
+DATA_DIR ?= data/cifar-10-batches-bin
+
+all: $(BUILD)/lrlab $(TESTS) $(BUILD)/tools/synth_cifar
+
+$(BUILD)/tools/synth_cifar: tests/tools/synth_cifar.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -std=c11 -Wall $< -o $@
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/liblrlab.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/lrlab: $(CLI_OBJ) $(BUILD)/liblrlab.a
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/%.c $(BUILD)/liblrlab.a tests/test.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) $< $(BUILD)/liblrlab.a -o $@ $(LDLIBS)
+
+test: all
+	LRLAB=$(BUILD)/lrlab TEST_BIN=$(BUILD)/tests SYNTH=$(BUILD)/tools/synth_cifar sh tests/run.sh
+
+asan:
+	$(MAKE) BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
+	    LDFLAGS="-fopenmp -fsanitize=address,undefined" test
+
+data:
+	sh scripts/get-data.sh $(DATA_DIR)
+
+FUZZ_SECONDS ?= 60
+fuzz:
+	sh fuzz/run.sh $(FUZZ_SECONDS)
+
+clean:
+	rm -rf build build-asan build-fuzz
+
+.PHONY: all test asan data fuzz clean
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

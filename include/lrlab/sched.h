@@ -1,0 +1,45 @@
+/* lrlab/sched.h: learning-rate schedules written in PyTorch constructor
+ * syntax, e.g. "StepLR(step_size=16, gamma=0.2)".
+ *
+ * A schedule is a pure function of its own state: the trainer asks
+ * sched_lr() before each epoch (or optimiser step, in step mode) and calls
+ * sched_step() after it. Time t starts at 0, so epoch 0 trains at lr(0),
+ * as PyTorch's canonical loop does (docs: SEMANTICS.md). Nothing here
+ * knows about training, files or the console. */
+#ifndef LRLAB_SCHED_H
+#define LRLAB_SCHED_H
+
+#include "lrlab/common.h"
+
+typedef struct {
+    double base_lr;        /* the optimiser's lr (--lr) */
+    double base_momentum;  /* the optimiser's momentum (--momentum) */
+    int epochs;            /* --epochs: length of the run, for schedules whose length follows it */
+    int steps_per_epoch;   /* optimiser steps in one epoch */
+    int unit_step;         /* 1: t counts optimiser steps (--sched-unit step); 0: epochs */
+} sched_context;
+
+typedef struct lr_sched lr_sched; /* opaque */
+
+/* Parses expr (NULL or "" means constant lr). On error, err holds one
+ * message quoting the expression with a caret under the offending part. */
+int sched_parse(lr_sched **out, const char *expr, const sched_context *ctx, lr_error *err);
+void sched_free(lr_sched *s);
+
+double sched_lr(const lr_sched *s);        /* lr at the current t */
+int sched_cycles_momentum(const lr_sched *s);
+double sched_momentum(const lr_sched *s);  /* momentum at t (base_momentum when not cycled) */
+int sched_needs_metric(const lr_sched *s); /* contains ReduceLROnPlateau */
+long sched_t(const lr_sched *s);
+
+/* Advances t by one. metric feeds ReduceLROnPlateau (ignored otherwise).
+ * Fails where PyTorch raises (OneCycleLR stepped past total_steps). */
+int sched_step(lr_sched *s, double metric, lr_error *err);
+
+/* The whole state (t, recursive lr, plateau counters, cycle position) as
+ * doubles, for checkpoints. save returns the count written (<= cap) or -1.
+ * load needs a schedule parsed from the same expression and context. */
+int sched_state_save(const lr_sched *s, double *buf, int cap);
+int sched_state_load(lr_sched *s, const double *buf, int n, lr_error *err);
+
+#endif

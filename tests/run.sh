@@ -1,0 +1,35 @@
+#!/bin/sh
+# Runs every test program in $TEST_BIN and every tests/*.sh script, adds up
+# their "N passed, N failed" lines, and prints the total as the closing line.
+# Exit status: 0 only when nothing failed and every program ran to its end.
+set -u
+TEST_BIN=${TEST_BIN:-build/tests}
+LRLAB=${LRLAB:-build/lrlab}
+export LRLAB TEST_BIN
+# One synthetic CIFAR-10 directory for every test that needs data files.
+SYNTH=${SYNTH:-build/tools/synth_cifar}
+SYNTH_DIR=${SYNTH_DIR:-$(mktemp -d)/synth}
+export SYNTH_DIR
+if [ ! -f "$SYNTH_DIR/test_batch.bin" ]; then "$SYNTH" "$SYNTH_DIR" 42 || { echo "cannot make synthetic data"; exit 1; }; fi
+passed=0; failed=0
+log=$(mktemp); trap 'rm -f "$log"' EXIT
+for t in "$TEST_BIN"/test_* tests/*_test.sh; do
+    [ -e "$t" ] || continue
+    case "$t" in *.d|*.o) continue ;; esac
+    name=$(basename "$t")
+    start=$(date +%s)
+    if [ "${t%.sh}" != "$t" ]; then sh "$t" >"$log" 2>&1; rc=$?; else "$t" >"$log" 2>&1; rc=$?; fi
+    line=$(grep -E '^[A-Za-z0-9_.-]+: [0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
+    p=$(echo "$line" | sed -E 's/.*: ([0-9]+) passed.*/\1/'); p=${p:-0}
+    f=$(echo "$line" | sed -E 's/.*passed, ([0-9]+) failed.*/\1/'); f=${f:-0}
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi   # a crash is a failure
+    passed=$((passed + p)); failed=$((failed + f))
+    if [ "$f" -ne 0 ]; then
+        echo "--- $name FAILED (exit $rc)"; cat "$log"
+    else
+        echo "ok  $name: $p passed ($(( $(date +%s) - start )) s)"
+        grep -E '^(SKIP|NOTE)' "$log" || true
+    fi
+done
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
