@@ -33,6 +33,7 @@ typedef struct {
     int n_meta;
     unsigned char *buf; /* owned: the whole file */
     size_t buf_size;
+    char source[256]; /* the file's name, for messages */
 } st_file;
 
 int st_read(st_file *f, const char *path, lr_error *err);
@@ -42,9 +43,19 @@ int st_parse(st_file *f, unsigned char *buf, size_t size, const char *name, lr_e
 void st_free(st_file *f);
 const st_tensor *st_find(const st_file *f, const char *name);
 const char *st_meta(const st_file *f, const char *key); /* NULL when absent */
+/* Copies tensor `name` into dst (t->nbytes bytes) after checking that it
+ * exists with exactly this dtype and shape; the message names the file, the
+ * tensor, and what differs. (Tensor data in a file may be unaligned.) */
+int st_copy(const st_file *f, const char *name, st_dtype dtype, int ndim, const long *shape, void *dst,
+            lr_error *err);
+const char *st_dtype_name(st_dtype t); /* "F32", ... */
+size_t st_dtype_size(st_dtype t);      /* bytes per element */
 
 /* Atomic write (tmp + fsync + rename). meta_keys/values may be NULL with n_meta 0. */
 int st_write(const char *path, const st_tensor *tensors, int n, const char *const *meta_keys,
              const char *const *meta_values, int n_meta, lr_error *err);
+/* The exact bytes st_write would write, in a fresh malloc'd buffer (tests, fuzzing). */
+int st_encode(unsigned char **out, size_t *out_size, const st_tensor *tensors, int n,
+              const char *const *meta_keys, const char *const *meta_values, int n_meta, lr_error *err);
 
 #endif
