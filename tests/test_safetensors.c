@@ -12,7 +12,8 @@
  *   --check FILE              read FILE and print, per tensor, its name,
  *                             dtype, shape, byte count and checksum
  *                             sum_i (byte_i + 1)(2 i + 1), then the metadata
- *   --rewrite IN OUT          read IN and write its tensors and metadata to OUT */
+ *   --rewrite IN OUT          read IN and write its tensors and metadata to OUT
+ *   --write-corpus DIR        write the fuzz seed corpus (fuzz/corpus/safetensors) */
 #define _POSIX_C_SOURCE 200809L
 #include "lrlab/safetensors.h"
 #include "test.h"
@@ -533,12 +534,53 @@ static int rewrite(const char *in, const char *out) {
     return rc ? 1 : 0;
 }
 
+static int put(const char *dir, const char *name, const unsigned char *b, size_t n) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *fp = fopen(path, "wb");
+    int ok = fp && fwrite(b, 1, n, fp) == n;
+    if (fp && fclose(fp) != 0) ok = 0;
+    if (!ok) fprintf(stderr, "%s: cannot write\n", path);
+    return ok ? 0 : 1;
+}
+
+/* Small valid files: lrlab's writer's output, and headers the way other
+ * writers lay them out (spaces, other key orders, data not in header order). */
+static int write_corpus(const char *dir) {
+    st_tensor t[5];
+    int n = small_tensors(t), bad = 0;
+    unsigned char *b;
+    size_t s;
+    lr_error err;
+    if (st_encode(&b, &s, NULL, 0, NULL, NULL, 0, &err) == 0) bad |= put(dir, "empty", b, s), free(b);
+    if (st_encode(&b, &s, t, n, mk, mv, 3, &err) == 0) bad |= put(dir, "all_dtypes_meta", b, s), free(b);
+    if (st_encode(&b, &s, t, 1, mk, mv, 1, &err) == 0) bad |= put(dir, "one_f32", b, s), free(b);
+    float w[2 * 3 * 1 * 1] = {0.5f, -1, 2, 0.25f, 8, -0.125f}, fc[4] = {1, 2, 3, 4};
+    double mom[4] = {0.1, 0.2, 0.3, 0.4};
+    int64_t step[1] = {390}, rng[4] = {1, -2, 3, -4};
+    st_tensor c[5] = {{.name = "conv1.weight", .dtype = ST_F32, .ndim = 4, .shape = {2, 3, 1, 1}, .data = w, .nbytes = sizeof w},
+                      {.name = "fc2.weight", .dtype = ST_F32, .ndim = 2, .shape = {2, 2}, .data = fc, .nbytes = sizeof fc},
+                      {.name = "momentum.fc2.weight", .dtype = ST_F64, .ndim = 2, .shape = {2, 2}, .data = mom, .nbytes = sizeof mom},
+                      {.name = "step", .dtype = ST_I64, .ndim = 0, .data = step, .nbytes = sizeof step},
+                      {.name = "rng.data", .dtype = ST_I64, .ndim = 1, .shape = {4}, .data = rng, .nbytes = sizeof rng}};
+    const char *ck[] = {"format", "lrlab.version", "lrlab.epoch", "lrlab.config"};
+    const char *cv[] = {"pt", "1", "3", "{\"lr\": 0.01, \"sched\": \"StepLR(step_size=16, gamma=0.2)\"}"};
+    if (st_encode(&b, &s, c, 5, ck, cv, 4, &err) == 0) bad |= put(dir, "checkpoint_like", b, s), free(b);
+    b = image("{\"b\": {\"shape\": [3], \"dtype\": \"U8\", \"data_offsets\": [2, 5]}, "
+              "\"__metadata__\": {\"format\": \"pt\", \"n\\u00e9\": \"\\ud83d\\ude00\"}, "
+              "\"a\": {\"dtype\": \"F64\", \"shape\": [0], \"data_offsets\": [0, 0]}, "
+              "\"c\": {\"dtype\": \"U8\", \"shape\": [1, 2], \"data_offsets\": [0, 2]}}\n    ", 5, &s);
+    bad |= put(dir, "foreign_layout", b, s), free(b);
+    return bad;
+}
+
 int main(int argc, char **argv) {
     if (argc == 3 && !strcmp(argv[1], "--write-seed-shapes")) return write_seed_shapes(argv[2]);
     if (argc == 3 && !strcmp(argv[1], "--check")) return check_file(argv[2]);
     if (argc == 4 && !strcmp(argv[1], "--rewrite")) return rewrite(argv[2], argv[3]);
+    if (argc == 3 && !strcmp(argv[1], "--write-corpus")) return write_corpus(argv[2]);
     if (argc != 1) {
-        fprintf(stderr, "usage: %s [--write-seed-shapes FILE | --check FILE | --rewrite IN OUT]\n", argv[0]);
+        fprintf(stderr, "usage: %s [--write-seed-shapes FILE | --check FILE | --rewrite IN OUT | --write-corpus DIR]\n", argv[0]);
         return 2;
     }
     const char *base = getenv("TMPDIR");
