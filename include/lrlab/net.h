@@ -1,0 +1,53 @@
+/* lrlab/net.h: a model_spec made executable: forward to logits and backward
+ * to parameter gradients, for a fixed maximum batch.
+ *
+ * Two backends behind one API: oneDNN (primitives built once, activations
+ * in the blocked layouts oneDNN picks, ReLU fused into the layer before it,
+ * per-layer algorithm choice) and the plain-C reference (NCHW, the tests'
+ * independent answer). Parameters and gradients stay flat float arrays in
+ * PyTorch's layout, owned by the caller: the backend reorders weights into
+ * its own layouts on each call. Nothing here knows about data, schedules or
+ * files. */
+#ifndef LRLAB_NET_H
+#define LRLAB_NET_H
+
+#include "lrlab/common.h"
+#include "lrlab/model.h"
+
+typedef enum { NET_BACKEND_DNNL, NET_BACKEND_REF } net_backend;
+typedef enum { CONV_ALGO_AUTO, CONV_ALGO_DIRECT, CONV_ALGO_WINOGRAD } conv_algo;
+typedef enum { NET_PRECISION_FP32, NET_PRECISION_BF16 } net_precision;
+
+/* The three passes of a convolution, for per-pass algorithm choice. */
+enum { CONV_PASS_FWD, CONV_PASS_BWD_DATA, CONV_PASS_BWD_WEIGHTS, CONV_PASSES };
+
+typedef struct {
+    net_backend backend;
+    conv_algo algo;          /* auto: time direct and winograd per layer and pass at init */
+    net_precision precision; /* bf16: convolution activations and weights in bf16 */
+    int batch;               /* maximum images per call */
+    int training;            /* 0: forward only (no backward buffers) */
+    /* A previous choice to reuse (as recorded by net_algo_choices), or "" to
+     * choose: one letter per convolution and pass, 'd' direct, 'w' winograd,
+     * '-' none, layers separated by ','. */
+    char algo_choices[256];
+} net_config;
+
+typedef struct net net; /* opaque */
+
+int net_init(net **out, const model_spec *m, const net_config *cfg, lr_error *err);
+void net_free(net *n); /* accepts NULL and half-built nets */
+
+/* x: count images (count <= batch), NCHW float; logits: count x n_classes. */
+int net_forward(net *n, const float *x, int count, const float *params, float *logits,
+                lr_error *err);
+/* After net_forward on the same batch: dlogits (count x n_classes) is
+ * dLoss/dlogits; grads (n_params) is overwritten with dLoss/dparams. */
+int net_backward(net *n, const float *dlogits, const float *params, float *grads, lr_error *err);
+
+/* The algorithm chosen per convolution and pass, in the algo_choices format. */
+const char *net_algo_choices(const net *n);
+/* A human-readable line per convolution: name, algorithm per pass, timings. */
+void net_describe(const net *n, char *buf, size_t cap);
+
+#endif
