@@ -18,7 +18,7 @@ if ! command -v "$CLANG" >/dev/null 2>&1; then
     echo "fuzz/run.sh: $CLANG not found (Debian: apt-get install clang)" >&2; exit 1
 fi
 mkdir -p "$OUT" || exit 1
-probe="$OUT/.probe"
+probe="$OUT/.probe.$$"
 printf 'int LLVMFuzzerTestOneInput(const unsigned char *d, unsigned long n) { (void)d; (void)n; return 0; }\n' >"$probe.c"
 if ! "$CLANG" -fsanitize=fuzzer "$probe.c" -o "$probe" >"$probe.log" 2>&1; then
     echo "fuzz/run.sh: $CLANG cannot link libFuzzer (Debian: apt-get install libclang-rt-14-dev or the clang package's runtime):" >&2

@@ -11,7 +11,8 @@
  *                             (k the tensor's index; exact in float32)
  *   --check FILE              read FILE and print, per tensor, its name,
  *                             dtype, shape, byte count and checksum
- *                             sum_i (byte_i + 1)(2 i + 1), then the metadata
+ *                             (control bytes and backslash printed as \xNN)
+ *                             (control bytes and '\\' printed as \\xNN)
  *   --rewrite IN OUT          read IN and write its tensors and metadata to OUT
  *   --write-corpus DIR        write the fuzz seed corpus (fuzz/corpus/safetensors) */
 #define _POSIX_C_SOURCE 200809L
@@ -497,6 +498,13 @@ static int write_seed_shapes(const char *path) {
     return rc ? 1 : 0;
 }
 
+/* Prints s with backslash and control bytes as \\xNN, so each entry is one line. */
+static void print_escaped(const char *s) {
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p < 0x20 || *p == '\\') printf("\\x%02x", *p);
+        else putchar(*p);
+}
+
 static int check_file(const char *path) {
     st_file f;
     lr_error err;
@@ -509,11 +517,19 @@ static int check_file(const char *path) {
         const unsigned char *b = t->data;
         unsigned long long sum = 0;
         for (size_t j = 0; j < t->nbytes; j++) sum += (unsigned long long)(b[j] + 1) * (2 * j + 1);
-        printf("tensor %s %s [", t->name, st_dtype_name(t->dtype));
+        printf("tensor ");
+        print_escaped(t->name);
+        printf(" %s [", st_dtype_name(t->dtype));
         for (int d = 0; d < t->ndim; d++) printf(d ? ",%ld" : "%ld", t->shape[d]);
         printf("] %zu %llu\n", t->nbytes, sum);
     }
-    for (int i = 0; i < f.n_meta; i++) printf("meta %s=%s\n", f.meta_keys[i], f.meta_values[i]);
+    for (int i = 0; i < f.n_meta; i++) {
+        printf("meta ");
+        print_escaped(f.meta_keys[i]);
+        printf("=");
+        print_escaped(f.meta_values[i]);
+        printf("\n");
+    }
     st_free(&f);
     return 0;
 }
