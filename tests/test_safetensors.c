@@ -431,7 +431,8 @@ static void test_write_errors(void) {
 
     /* 1. the temporary name is a link to a full device (a full disk) */
     const char *tmp = tpath("w.safetensors.tmp");
-    if (symlink("/dev/full", tmp) == 0) {
+    struct stat full;
+    if (stat("/dev/full", &full) == 0 && S_ISCHR(full.st_mode) && symlink("/dev/full", tmp) == 0) {
         CHECK(st_write(p, t, n, NULL, NULL, 0, &err) == -1 && contains(err.msg, p) && contains(err.msg, strerror(ENOSPC)),
               "%s", err.msg);
         now = slurp(p, &s1);
@@ -439,6 +440,8 @@ static void test_write_errors(void) {
         free(now);
         CHECK(lstat(tmp, &st) != 0, "the temporary link is left behind");
         unlink(tmp);
+    } else {
+        printf("NOTE test_safetensors: no /dev/full, the full-disk case is not run\n");
     }
     /* 2. the temporary name is taken by a directory */
     CHECK(mkdir(tmp, 0700) == 0, "mkdir %s", tmp);

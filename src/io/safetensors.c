@@ -425,7 +425,7 @@ static int parse_header(st_file *f, unsigned long long **begins, const unsigned 
             return lr_fail(err, "%s: no tensors but %zu bytes of data after the header", f->source, data_size);
         return 0;
     }
-    st_slot *idx = lr_calloc((size_t)f->n, sizeof *idx, "safetensors index", err);
+    st_slot *idx = lr_calloc((size_t)f->n, sizeof *idx, f->source, err);
     if (!idx) return -1;
     for (int i = 0; i < f->n; i++) idx[i].t = &f->tensors[i], idx[i].begin = (*begins)[i];
     qsort(idx, (size_t)f->n, sizeof *idx, cmp_names);
