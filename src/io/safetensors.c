@@ -160,10 +160,10 @@ static int json_string(json *j, char **out, size_t *out_len, const char *what) {
         }
         if (j->pos + 1 >= j->n) { free(o); j->pos = j->n; return json_fail(j, "unterminated string"); }
         unsigned char e = j->s[++j->pos];
-        const char *simple = strchr("\"\\/bfnrt", e);
+        static const char escapes[] = "\"\\/bfnrt", decoded[] = "\"\\/\b\f\n\r\t";
+        const char *simple = strchr(escapes, e);
         if (e && simple) {
-            static const char decoded[] = "\"\\/\b\f\n\r\t";
-            o[len++] = decoded[simple - "\"\\/bfnrt"];
+            o[len++] = decoded[simple - escapes];
             j->pos++;
             continue;
         }
