@@ -19,4 +19,12 @@ int cli_find_lr(int argc, char **argv);
  * child processes. */
 const char *cli_self_path(void);
 
+
+
+#include "lrlab/common.h"
+
+/* Directories to search for models ("models") or sweep files ("experiments"). */
+const char *const *cli_search_dirs(const char *sub);
+/* Prints "lrlab VERB: message" to stderr and returns code. */
+int cli_error(const char *verb, const lr_error *err, int code);
 #endif

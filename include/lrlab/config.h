@@ -1,0 +1,61 @@
+/* lrlab/config.h: one run's settings, train_config, and the single table
+ * that maps them to command-line flags (`--weight-decay 5e-4`) and to the
+ * lines of a run directory's config.txt (`weight_decay=5e-4`). The CLI,
+ * resume and sweep files all go through config_set, so a value is checked
+ * the same way wherever it comes from. */
+#ifndef LRLAB_CONFIG_H
+#define LRLAB_CONFIG_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "lrlab/common.h"
+#include "lrlab/net.h"
+
+typedef struct {
+    char model[512], data[1024], out[1024], init[1024];
+    char sched[2048];
+    int sched_unit_step; /* --sched-unit step */
+    char monitor[16];    /* test_loss | test_acc | train_loss | val_loss | val_acc */
+    double lr, momentum, weight_decay, dampening;
+    int nesterov;
+    int batch, epochs;
+    long seed;
+    int threads; /* 0: all cores */
+    long limit_train, limit_test, val;
+    int augment, shuffle;
+    net_backend backend;
+    conv_algo algo;
+    net_precision precision;
+    char algo_choices[256]; /* recorded by a run, reused on resume */
+    int log_steps, verbose;
+} train_config;
+
+/* The seed's settings: lr 0.01, momentum 0.9, weight decay 5e-4, batch 128,
+ * 30 epochs, augmentation and shuffling on, model vgg-seed. */
+void config_defaults(train_config *c);
+
+/* Sets one setting by its config.txt key or its flag name without "--"
+ * (e.g. "weight_decay" or "weight-decay"). Boolean flags given without a
+ * value ("--nesterov", "--no-augment") pass value NULL. `origin` names where
+ * the value came from, for messages ("--lr", "run/config.txt:4"). */
+int config_set(train_config *c, const char *key, const char *value, const char *origin,
+               lr_error *err);
+
+/* 1 when key is a setting that takes no value on the command line. */
+int config_is_switch(const char *key);
+
+/* Handles argv[*i] if it is a setting's flag, consuming its value
+ * (argv[*i + 1]) when it takes one and advancing *i past what it used.
+ * Returns 1 when handled, 0 when argv[*i] is not a setting (the caller's
+ * own flag), -1 on a bad or missing value. */
+int config_take_arg(train_config *c, int argc, char **argv, int *i, lr_error *err);
+
+/* config.txt: `key=value` lines, '#' comments. write is deterministic. */
+void config_write(const train_config *c, FILE *f);
+int config_read(train_config *c, const char *path, lr_error *err);
+
+/* The flags' help text, one line each. */
+void config_print_help(FILE *f);
+
+#endif

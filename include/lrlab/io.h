@@ -1,0 +1,54 @@
+/* lrlab/io.h: the model's weights and the training checkpoint as files.
+ *
+ * Both are safetensors (lrlab/safetensors.h; docs/file-formats.md), written
+ * atomically. Weights: one F32 tensor per layer with PyTorch's state_dict
+ * name and shape ("conv1.weight" [32,3,3,3]), nothing else, so that equal
+ * weights give identical files and torch's load_state_dict takes them. A
+ * checkpoint adds the momentum buffer, the schedule's state, the position
+ * in the run, and the config and metrics so far as metadata, under a
+ * format name and version that the loader checks. */
+#ifndef LRLAB_IO_H
+#define LRLAB_IO_H
+
+#include "lrlab/common.h"
+#include "lrlab/model.h"
+
+int weights_save(const char *path, const model_spec *m, const float *params, lr_error *err);
+/* Every tensor of m must be present with its exact shape and dtype F32;
+ * extra tensors are an error too (a file for another model). */
+int weights_load(const char *path, const model_spec *m, float *params, lr_error *err);
+
+#define CKPT_FORMAT "lrlab-checkpoint"
+#define CKPT_VERSION 1
+#define CKPT_SCHED_MAX 4096
+
+/* Where a run stands: the next epoch and batch to run, and the partial sums
+ * of the epoch in progress (a checkpoint written mid-epoch on SIGINT). */
+typedef struct {
+    long epoch, batch, step; /* next epoch, next batch in it, optimiser steps done */
+    long momentum_started;   /* the SGD buffer holds a value (PyTorch's first step copies d) */
+    double loss_sum;         /* this epoch so far: sum of batch-mean losses */
+    long correct, seen, batches;
+    double seconds;          /* training seconds of this epoch so far */
+} train_state;
+
+typedef struct {
+    train_state state;
+    double sched[CKPT_SCHED_MAX];
+    int n_sched;
+    char *config_text;  /* owned (malloc) */
+    char *metrics_text; /* owned (malloc): metrics.csv as of the checkpoint */
+} ckpt_extra;
+
+int ckpt_save(const char *path, const model_spec *m, const float *params, const float *momentum,
+              const ckpt_extra *x, lr_error *err);
+/* Fills params, momentum (n_params each) and x; x's strings must be freed
+ * with ckpt_extra_free. */
+int ckpt_load(const char *path, const model_spec *m, float *params, float *momentum,
+              ckpt_extra *x, lr_error *err);
+void ckpt_extra_free(ckpt_extra *x);
+
+/* Writes a whole small text file atomically (tmp + fsync + rename). */
+int write_file_atomic(const char *path, const char *text, size_t len, lr_error *err);
+
+#endif

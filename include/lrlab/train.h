@@ -1,0 +1,40 @@
+/* lrlab/train.h: the training run: data, model, schedule and optimiser
+ * wired into the epoch/step loop, with a run directory (config.txt,
+ * metrics.csv, steps.csv, checkpoint.safetensors, model.safetensors).
+ *
+ * Canonical PyTorch loop: epoch e trains at lr(e), then the schedule steps
+ * (per optimiser step with --sched-unit step). After every epoch a
+ * checkpoint is written atomically; a stop request (SIGINT/SIGTERM in the
+ * CLI) checkpoints after the current step. Resume continues bit for bit. */
+#ifndef LRLAB_TRAIN_H
+#define LRLAB_TRAIN_H
+
+#include <signal.h>
+#include <stdio.h>
+
+#include "lrlab/config.h"
+
+enum { TRAIN_OK = 0, TRAIN_ERROR = 1, TRAIN_DIVERGED = 3, TRAIN_STOPPED = 4 };
+
+typedef struct {
+    FILE *log;                          /* one line per epoch (stdout); NULL: quiet */
+    int progress;                       /* live progress bar on stderr */
+    const char *const *model_search;    /* directories holding models/ descriptions */
+    volatile sig_atomic_t *stop;        /* set asynchronously: checkpoint and return TRAIN_STOPPED */
+    int resume;                         /* cfg->out is an existing run to continue */
+} train_options;
+
+/* Returns TRAIN_OK, TRAIN_DIVERGED (err says where), TRAIN_STOPPED, or
+ * TRAIN_ERROR (err says why). */
+int train_run(const train_config *cfg, const train_options *opt, lr_error *err);
+
+/* Paths inside a run directory. */
+#define RUN_CONFIG "config.txt"
+#define RUN_METRICS "metrics.csv"
+#define RUN_STEPS "steps.csv"
+#define RUN_CHECKPOINT "checkpoint.safetensors"
+#define RUN_WEIGHTS "model.safetensors"
+#define METRICS_HEADER \
+    "epoch,lr,momentum,train_loss,train_acc,test_loss,test_acc,val_loss,val_acc,seconds,images_per_s\n"
+
+#endif

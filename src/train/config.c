@@ -1,0 +1,225 @@
+/* train/config.c: the settings table behind lrlab/config.h. Each setting
+ * has one entry: its key, its kind, its bounds and where it lives in
+ * train_config; flags, config.txt and sweep files all use it. */
+#define _POSIX_C_SOURCE 200809L
+#include "lrlab/config.h"
+
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum { K_STR, K_DOUBLE, K_INT, K_LONG, K_SWITCH, K_NEG_SWITCH, K_ENUM } kind;
+
+typedef struct {
+    const char *key;  /* config.txt key; the flag is the same with '-' for '_' */
+    kind kind;
+    size_t offset, size;
+    double lo, hi;
+    const char *choices; /* K_ENUM: "a|b|c", stored as the index */
+    const char *help;
+} setting;
+
+#define F(field) offsetof(train_config, field), sizeof(((train_config *)0)->field)
+
+static const setting settings[] = {
+    {"model", K_STR, F(model), 0, 0, NULL, "NAME|FILE  network description (models/vgg-seed)"},
+    {"data", K_STR, F(data), 0, 0, NULL, "DIR  CIFAR-10 binary files (data/cifar-10-batches-bin or $CIFAR10_DIR)"},
+    {"out", K_STR, F(out), 0, 0, NULL, "DIR  run directory: config, metrics.csv, checkpoint, model.safetensors"},
+    {"init", K_STR, F(init), 0, 0, NULL, "FILE.safetensors  start from these weights"},
+    {"lr", K_DOUBLE, F(lr), 0, 1e6, NULL, "LR  base learning rate (0.01)"},
+    {"momentum", K_DOUBLE, F(momentum), 0, 1, NULL, "M  SGD momentum (0.9)"},
+    {"weight_decay", K_DOUBLE, F(weight_decay), 0, 1, NULL, "WD  L2 weight decay (5e-4)"},
+    {"dampening", K_DOUBLE, F(dampening), 0, 1, NULL, "D  SGD dampening (0)"},
+    {"nesterov", K_SWITCH, F(nesterov), 0, 1, NULL, "  Nesterov momentum"},
+    {"sched", K_STR, F(sched), 0, 0, NULL, "EXPR  schedule in PyTorch syntax, e.g. 'StepLR(step_size=16, gamma=0.2)'"},
+    {"sched_unit", K_ENUM, F(sched_unit_step), 0, 0, "epoch|step", "epoch|step  what the schedule's t counts (epoch)"},
+    {"monitor", K_STR, F(monitor), 0, 0, NULL, "METRIC  ReduceLROnPlateau's metric: test_loss|test_acc|train_loss|val_loss|val_acc"},
+    {"batch", K_INT, F(batch), 1, 65536, NULL, "N  batch size (128)"},
+    {"epochs", K_INT, F(epochs), 1, 100000, NULL, "N  epochs (30)"},
+    {"seed", K_LONG, F(seed), 0, 2147483647.0, NULL, "N  seed of every random stream (0)"},
+    {"threads", K_INT, F(threads), 0, 1024, NULL, "N  OpenMP threads (0: all cores)"},
+    {"limit_train", K_LONG, F(limit_train), 0, 1e9, NULL, "N  use only the first N training images (0: all)"},
+    {"limit_test", K_LONG, F(limit_test), 0, 1e9, NULL, "N  use only the first N test images (0: all)"},
+    {"val", K_LONG, F(val), 0, 1e9, NULL, "N  hold the last N training images out as a validation set"},
+    {"augment", K_NEG_SWITCH, F(augment), 0, 1, NULL, "  (--no-augment) no crop/flip"},
+    {"shuffle", K_NEG_SWITCH, F(shuffle), 0, 1, NULL, "  (--no-shuffle) training images in file order"},
+    {"backend", K_ENUM, F(backend), 0, 0, "dnnl|ref", "dnnl|ref  oneDNN or the plain-C reference kernels"},
+    {"conv_algo", K_ENUM, F(algo), 0, 0, "auto|direct|winograd", "auto|direct|winograd  convolution algorithm (auto: timed per layer)"},
+    {"precision", K_ENUM, F(precision), 0, 0, "fp32|bf16", "fp32|bf16  convolution precision"},
+    {"algo_choices", K_STR, F(algo_choices), 0, 0, NULL, "LIST  recorded per-layer algorithm choice (set by a run)"},
+    {"log_steps", K_SWITCH, F(log_steps), 0, 1, NULL, "  also write steps.csv (lr, momentum, loss per step)"},
+    {"verbose", K_SWITCH, F(verbose), 0, 1, NULL, "  print the algorithm choice and more"},
+};
+#define N_SETTINGS (int)(sizeof settings / sizeof settings[0])
+
+void config_defaults(train_config *c) {
+    memset(c, 0, sizeof *c);
+    snprintf(c->model, sizeof c->model, "vgg-seed");
+    const char *env = getenv("CIFAR10_DIR");
+    snprintf(c->data, sizeof c->data, "%s", env && *env ? env : "data/cifar-10-batches-bin");
+    snprintf(c->monitor, sizeof c->monitor, "test_loss");
+    c->lr = 0.01, c->momentum = 0.9, c->weight_decay = 5e-4;
+    c->batch = 128, c->epochs = 30;
+    c->augment = 1, c->shuffle = 1;
+}
+
+/* "weight-decay" -> the entry for "weight_decay"; also "no-augment". */
+static const setting *find(const char *key, int *negated) {
+    char norm[64];
+    size_t len = strlen(key);
+    if (len >= sizeof norm) return NULL;
+    for (size_t i = 0; i <= len; i++) norm[i] = key[i] == '-' ? '_' : key[i];
+    *negated = 0;
+    if (!strncmp(norm, "no_", 3)) {
+        for (int i = 0; i < N_SETTINGS; i++)
+            if (settings[i].kind == K_NEG_SWITCH && !strcmp(norm + 3, settings[i].key)) {
+                *negated = 1;
+                return &settings[i];
+            }
+    }
+    for (int i = 0; i < N_SETTINGS; i++)
+        if (!strcmp(norm, settings[i].key)) return &settings[i];
+    return NULL;
+}
+
+int config_is_switch(const char *key) {
+    int neg;
+    const setting *s = find(key, &neg);
+    return s && (s->kind == K_SWITCH || s->kind == K_NEG_SWITCH);
+}
+
+int config_set(train_config *c, const char *key, const char *value, const char *origin,
+               lr_error *err) {
+    int neg;
+    const setting *s = find(key, &neg);
+    if (!s) return lr_fail(err, "%s: unknown setting '%s' (see lrlab train --help)", origin, key);
+    char *field = (char *)c + s->offset;
+    switch (s->kind) {
+    case K_STR:
+        if (!value) return lr_fail(err, "%s: missing value", origin);
+        if (strlen(value) >= s->size)
+            return lr_fail(err, "%s: value longer than %zu characters", origin, s->size - 1);
+        if (!strcmp(s->key, "monitor") && strcmp(value, "test_loss") && strcmp(value, "test_acc") &&
+            strcmp(value, "train_loss") && strcmp(value, "val_loss") && strcmp(value, "val_acc"))
+            return lr_fail(err, "%s '%s': expected test_loss, test_acc, train_loss, val_loss or val_acc", origin, value);
+        memcpy(field, value, strlen(value) + 1);
+        return 0;
+    case K_DOUBLE: {
+        double v;
+        if (!value) return lr_fail(err, "%s: missing value", origin);
+        if (lr_parse_double(&v, value, s->lo, s->hi, origin, err)) return -1;
+        *(double *)field = v;
+        return 0;
+    }
+    case K_INT:
+    case K_LONG: {
+        long v;
+        if (!value) return lr_fail(err, "%s: missing value", origin);
+        if (lr_parse_long(&v, value, (long)s->lo, (long)s->hi, origin, err)) return -1;
+        if (s->kind == K_INT) *(int *)field = (int)v;
+        else *(long *)field = v;
+        return 0;
+    }
+    case K_SWITCH:
+    case K_NEG_SWITCH: {
+        long v = 1;
+        if (value && lr_parse_long(&v, value, 0, 1, origin, err)) return -1;
+        *(int *)field = neg ? !v : (int)v;
+        return 0;
+    }
+    case K_ENUM: {
+        if (!value) return lr_fail(err, "%s: missing value", origin);
+        int idx = 0;
+        for (const char *p = s->choices; *p; idx++) {
+            size_t len = strcspn(p, "|");
+            if (strlen(value) == len && !strncmp(p, value, len)) {
+                *(int *)field = idx;
+                return 0;
+            }
+            p += len + (p[len] == '|');
+        }
+        return lr_fail(err, "%s '%s': expected one of %s", origin, value, s->choices);
+    }
+    }
+    return -1;
+}
+
+int config_take_arg(train_config *c, int argc, char **argv, int *i, lr_error *err) {
+    const char *arg = argv[*i];
+    if (strncmp(arg, "--", 2)) return 0;
+    char key[64];
+    const char *eq = strchr(arg, '=');
+    size_t len = eq ? (size_t)(eq - arg - 2) : strlen(arg + 2);
+    if (len >= sizeof key) return 0;
+    memcpy(key, arg + 2, len);
+    key[len] = '\0';
+    int neg;
+    const setting *s = find(key, &neg);
+    if (!s) return 0;
+    char origin[96];
+    snprintf(origin, sizeof origin, "--%s", key);
+    const char *value = eq ? eq + 1 : NULL;
+    if (!value && s->kind != K_SWITCH && s->kind != K_NEG_SWITCH) {
+        if (*i + 1 >= argc) return lr_fail(err, "%s: missing value", origin);
+        value = argv[++*i];
+    }
+    (*i)++;
+    return config_set(c, key, value, origin, err) ? -1 : 1;
+}
+
+void config_write(const train_config *c, FILE *f) {
+    for (int i = 0; i < N_SETTINGS; i++) {
+        const setting *s = &settings[i];
+        const char *field = (const char *)c + s->offset;
+        fprintf(f, "%s=", s->key);
+        switch (s->kind) {
+        case K_STR: fprintf(f, "%s", field); break;
+        case K_DOUBLE: fprintf(f, "%.17g", *(const double *)field); break;
+        case K_INT:
+        case K_SWITCH:
+        case K_NEG_SWITCH: fprintf(f, "%d", *(const int *)field); break;
+        case K_LONG: fprintf(f, "%ld", *(const long *)field); break;
+        case K_ENUM: {
+            int idx = *(const int *)field;
+            const char *p = s->choices;
+            for (int k = 0; k < idx && strchr(p, '|'); k++) p = strchr(p, '|') + 1;
+            fprintf(f, "%.*s", (int)strcspn(p, "|"), p);
+            break;
+        }
+        }
+        fputc('\n', f);
+    }
+}
+
+int config_read(train_config *c, const char *path, lr_error *err) {
+    FILE *f = fopen(path, "r");
+    if (!f) return lr_fail(err, "%s: cannot open: no config here", path);
+    char line[4096];
+    int n = 0, rc = 0;
+    while (!rc && fgets(line, sizeof line, f)) {
+        n++;
+        size_t len = strlen(line);
+        if (len && line[len - 1] == '\n') line[--len] = '\0';
+        else if (!feof(f)) { rc = lr_fail(err, "%s:%d: line too long", path, n); break; }
+        if (!line[0] || line[0] == '#') continue;
+        char *eq = strchr(line, '=');
+        char origin[1200];
+        snprintf(origin, sizeof origin, "%s:%d", path, n);
+        if (!eq) { rc = lr_fail(err, "%s: expected key=value", origin); break; }
+        *eq = '\0';
+        rc = config_set(c, line, eq + 1, origin, err);
+    }
+    fclose(f);
+    return rc;
+}
+
+void config_print_help(FILE *f) {
+    for (int i = 0; i < N_SETTINGS; i++) {
+        const setting *s = &settings[i];
+        char flag[64];
+        snprintf(flag, sizeof flag, "--%s%s", s->kind == K_NEG_SWITCH ? "no-" : "", s->key);
+        for (char *p = flag + 2; *p; p++)
+            if (*p == '_') *p = '-';
+        fprintf(f, "  %-16s %s\n", flag, s->help);
+    }
+}

@@ -1,0 +1,414 @@
+/* train/train.c: the training run (lrlab/train.h). Reads top to bottom in
+ * execution order: set-up (data, model, weights, net, schedule, run
+ * directory, checkpoint), the epoch loop (train steps, evaluation, metrics,
+ * schedule step, checkpoint), the final weights. */
+#define _POSIX_C_SOURCE 200809L
+#include "lrlab/train.h"
+
+#include <errno.h>
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <dirent.h>
+
+#include "lrlab/data.h"
+#include "lrlab/io.h"
+#include "lrlab/model.h"
+#include "lrlab/net.h"
+#include "lrlab/optim.h"
+#include "lrlab/sched.h"
+
+/* A growing text buffer (metrics.csv and steps.csv contents). */
+typedef struct {
+    char *s;
+    size_t n, cap;
+} text;
+
+static int text_add(text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#include <stdarg.h>
+static int text_add(text *t, const char *fmt, ...) {
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int k = vsnprintf(t->s ? t->s + t->n : NULL, t->s ? t->cap - t->n : 0, fmt, ap);
+        va_end(ap);
+        if (k < 0) return -1;
+        if (t->s && t->n + (size_t)k < t->cap) {
+            t->n += (size_t)k;
+            return 0;
+        }
+        size_t cap = (t->cap ? t->cap * 2 : 4096) + (size_t)k;
+        char *s = realloc(t->s, cap);
+        if (!s) return -1;
+        t->s = s, t->cap = cap;
+    }
+}
+
+typedef struct {
+    train_config cfg; /* our copy: threads and algorithm choices get resolved */
+    const train_options *opt;
+    char path[5][1200]; /* config, metrics, steps, checkpoint, weights */
+    cifar_split train, test, val;
+    model_spec m;
+    float *params, *momentum, *grads, *logits, *dlogits;
+    net *net;
+    lr_sched *sched;
+    loader *train_loader, *test_loader, *val_loader;
+    text metrics, steps;
+    train_state st;
+    int steps_per_epoch;
+} run;
+
+enum { P_CONFIG, P_METRICS, P_STEPS, P_CHECKPOINT, P_WEIGHTS };
+
+static void run_free(run *r) {
+    loader_free(r->train_loader);
+    loader_free(r->test_loader);
+    loader_free(r->val_loader);
+    sched_free(r->sched);
+    net_free(r->net);
+    free(r->params), free(r->momentum), free(r->grads), free(r->logits), free(r->dlogits);
+    cifar_split_free(&r->train), cifar_split_free(&r->test), cifar_split_free(&r->val);
+    free(r->metrics.s), free(r->steps.s);
+}
+
+/* ---- the run directory ---- */
+
+static int dir_is_empty(const char *path) {
+    DIR *d = opendir(path);
+    if (!d) return 1;
+    struct dirent *e;
+    int empty = 1;
+    while ((e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) empty = 0;
+    closedir(d);
+    return empty;
+}
+
+static int make_dirs(const char *path, lr_error *err) {
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(buf, 0777) && errno != EEXIST) return lr_fail(err, "--out %s: cannot create %s: %s", path, buf, strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(buf, 0777) && errno != EEXIST) return lr_fail(err, "--out %s: cannot create: %s", path, strerror(errno));
+    struct stat sb;
+    if (stat(buf, &sb) || !S_ISDIR(sb.st_mode)) return lr_fail(err, "--out %s: not a directory", path);
+    return 0;
+}
+
+static int write_config(run *r, lr_error *err) {
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f) return lr_fail(err, "out of memory");
+    fprintf(f, "# lrlab run configuration: `lrlab train --resume DIR` reads it back\n");
+    config_write(&r->cfg, f);
+    fclose(f);
+    int rc = write_file_atomic(r->path[P_CONFIG], buf, len, err);
+    free(buf);
+    return rc;
+}
+
+static char *config_text(const train_config *c) {
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f) return NULL;
+    config_write(c, f);
+    fclose(f);
+    return buf;
+}
+
+static int save_checkpoint(run *r, lr_error *err) {
+    if (!r->cfg.out[0]) return 0;
+    ckpt_extra x;
+    memset(&x, 0, sizeof x);
+    x.state = r->st;
+    x.n_sched = sched_state_save(r->sched, x.sched, CKPT_SCHED_MAX);
+    if (x.n_sched < 0) return lr_fail(err, "schedule state larger than %d values", CKPT_SCHED_MAX);
+    x.config_text = config_text(&r->cfg);
+    x.metrics_text = r->metrics.s;
+    int rc = x.config_text ? ckpt_save(r->path[P_CHECKPOINT], &r->m, r->params, r->momentum, &x, err)
+                           : lr_fail(err, "out of memory");
+    free(x.config_text);
+    if (!rc && r->cfg.log_steps)
+        rc = write_file_atomic(r->path[P_STEPS], r->steps.s, r->steps.n, err);
+    return rc;
+}
+
+/* steps.csv after a resume: keep the rows of steps already done. */
+static int reload_steps(run *r, lr_error *err) {
+    FILE *f = fopen(r->path[P_STEPS], "r");
+    char line[512];
+    if (!f) return text_add(&r->steps, "step,epoch,lr,momentum,loss\n") ? lr_fail(err, "out of memory") : 0;
+    while (fgets(line, sizeof line, f)) {
+        long step = atol(line);
+        if ((line[0] == 's' || step < r->st.step) && text_add(&r->steps, "%s", line)) {
+            fclose(f);
+            return lr_fail(err, "out of memory");
+        }
+    }
+    fclose(f);
+    return 0;
+}
+
+/* ---- set-up ---- */
+
+static int setup(run *r, lr_error *err) {
+    train_config *c = &r->cfg;
+    const train_options *opt = r->opt;
+    if (c->threads > 0) omp_set_num_threads(c->threads);
+    else c->threads = omp_get_max_threads();
+    if (c->val && strncmp(c->monitor, "val", 3) && 0) return -1;
+    if (!c->val && !strncmp(c->monitor, "val_", 4))
+        return lr_fail(err, "--monitor %s needs a validation set: add --val N", c->monitor);
+    /* the run directory first: refuse to overwrite before any long work */
+    if (c->out[0]) {
+        const char *names[5] = {RUN_CONFIG, RUN_METRICS, RUN_STEPS, RUN_CHECKPOINT, RUN_WEIGHTS};
+        for (int i = 0; i < 5; i++)
+            if (snprintf(r->path[i], sizeof r->path[i], "%s/%s", c->out, names[i]) >= (int)sizeof r->path[i])
+                return lr_fail(err, "--out %s: path too long", c->out);
+        if (!opt->resume && !dir_is_empty(c->out))
+            return lr_fail(err, "--out %s: directory exists and is not empty; continue it with "
+                                "`lrlab train --resume %s`, or choose another --out",
+                           c->out, c->out);
+        if (make_dirs(c->out, err)) return -1;
+    }
+    if (cifar_load(&r->train, &r->test, c->data, c->limit_train, c->limit_test, err)) return -1;
+    if (c->val && cifar_split_holdout(&r->train, &r->val, (int)c->val, err)) return -1;
+    if (r->train.n < c->batch)
+        return lr_fail(err, "--batch %d: larger than the %d training images (drop_last leaves no batch)",
+                       c->batch, r->train.n);
+    if (model_spec_load(&r->m, c->model, opt->model_search, err)) return -1;
+    if (r->m.in_c != CIFAR_C || r->m.in_h != CIFAR_H || r->m.in_w != CIFAR_W || r->m.n_classes != CIFAR_CLASSES)
+        return lr_fail(err, "--model %s: input %dx%dx%d and %d classes, CIFAR-10 needs 3x32x32 and 10",
+                       c->model, r->m.in_c, r->m.in_h, r->m.in_w, r->m.n_classes);
+    long np = r->m.n_params;
+    size_t out = (size_t)c->batch * r->m.n_classes;
+    if (!(r->params = lr_calloc(np, sizeof(float), "parameters", err)) ||
+        !(r->momentum = lr_calloc(np, sizeof(float), "momentum", err)) ||
+        !(r->grads = lr_calloc(np, sizeof(float), "gradients", err)) ||
+        !(r->logits = lr_calloc(out, sizeof(float), "logits", err)) ||
+        !(r->dlogits = lr_calloc(out, sizeof(float), "logits", err)))
+        return -1;
+    model_init_params(&r->m, r->params, (uint64_t)c->seed);
+    if (c->init[0] && weights_load(c->init, &r->m, r->params, err)) return -1;
+    net_config nc = {.backend = c->backend, .algo = c->algo, .precision = c->precision,
+                     .batch = c->batch, .training = 1};
+    snprintf(nc.algo_choices, sizeof nc.algo_choices, "%s", c->algo_choices);
+    if (net_init(&r->net, &r->m, &nc, err)) return -1;
+    snprintf(c->algo_choices, sizeof c->algo_choices, "%s", net_algo_choices(r->net));
+    if (c->verbose && opt->log) {
+        char desc[4096];
+        net_describe(r->net, desc, sizeof desc);
+        fprintf(opt->log, "convolution algorithms (%s):\n%s", c->algo_choices, desc);
+    }
+    loader_config lc = {.split = &r->train, .batch = c->batch, .drop_last = 1, .shuffle = c->shuffle,
+                        .augment = c->augment, .seed = (uint64_t)c->seed};
+    if (loader_init(&r->train_loader, &lc, err)) return -1;
+    r->steps_per_epoch = loader_batches(r->train_loader);
+    loader_config tc = {.split = &r->test, .batch = c->batch, .seed = (uint64_t)c->seed};
+    if (loader_init(&r->test_loader, &tc, err)) return -1;
+    if (c->val) {
+        tc.split = &r->val;
+        if (loader_init(&r->val_loader, &tc, err)) return -1;
+    }
+    sched_context sc = {.base_lr = c->lr, .base_momentum = c->momentum, .epochs = c->epochs,
+                        .steps_per_epoch = r->steps_per_epoch, .unit_step = c->sched_unit_step};
+    if (sched_parse(&r->sched, c->sched, &sc, err)) return -1;
+    if (sched_cycles_momentum(r->sched) && c->momentum == 0.0)
+        return lr_fail(err, "--sched %s cycles the momentum, but --momentum is 0 (PyTorch raises the same)", c->sched);
+    return 0;
+}
+
+/* Picks up a checkpoint when resuming; else starts metrics and config. */
+static int start_or_resume(run *r, int *finished, lr_error *err) {
+    *finished = 0;
+    if (r->opt->resume && r->cfg.out[0] && access(r->path[P_CHECKPOINT], F_OK) == 0) {
+        ckpt_extra x;
+        if (ckpt_load(r->path[P_CHECKPOINT], &r->m, r->params, r->momentum, &x, err)) return -1;
+        int rc = sched_state_load(r->sched, x.sched, x.n_sched, err);
+        r->st = x.state;
+        if (!rc && text_add(&r->metrics, "%s", x.metrics_text)) rc = lr_fail(err, "out of memory");
+        ckpt_extra_free(&x);
+        if (rc) return -1;
+        if (r->st.epoch >= r->cfg.epochs) *finished = 1;
+        if (r->st.batch > r->steps_per_epoch)
+            return lr_fail(err, "%s: batch %ld of %d: the checkpoint does not fit this data", r->path[P_CHECKPOINT],
+                           r->st.batch, r->steps_per_epoch);
+    } else {
+        memset(&r->st, 0, sizeof r->st);
+        if (text_add(&r->metrics, METRICS_HEADER)) return lr_fail(err, "out of memory");
+    }
+    if (!r->cfg.out[0]) return 0;
+    /* metrics.csv as of the checkpoint: drops a row written after it (kill between the two) */
+    if (write_file_atomic(r->path[P_METRICS], r->metrics.s, r->metrics.n, err)) return -1;
+    if (r->cfg.log_steps && reload_steps(r, err)) return -1;
+    return write_config(r, err);
+}
+
+/* ---- the loop ---- */
+
+typedef struct {
+    double loss_sum; /* per-image losses summed */
+    long correct, n;
+} eval_result;
+
+static int evaluate(run *r, loader *l, eval_result *out, lr_error *err) {
+    memset(out, 0, sizeof *out);
+    if (loader_start_epoch(l, 0, 0, err)) return -1;
+    const loader_batch *b;
+    while ((b = loader_next(l))) {
+        if (net_forward(r->net, b->x, b->n, r->params, r->logits, err)) return -1;
+        out->loss_sum += loss_cross_entropy(NULL, &out->correct, r->logits, b->y, b->n, r->m.n_classes, 1.0f);
+        out->n += b->n;
+    }
+    return 0;
+}
+
+static void progress(const run *r, int batch, double loss, double acc, double ips) {
+    int width = 30, done = (int)((long)width * batch / r->steps_per_epoch);
+    fprintf(stderr, "\repoch %ld [", r->st.epoch);
+    for (int i = 0; i < width; i++) fputc(i < done ? '=' : i == done ? '>' : ' ', stderr);
+    fprintf(stderr, "] %d/%d loss %.3f acc %.2f%% %.0f img/s ", batch, r->steps_per_epoch, loss, acc, ips);
+    fflush(stderr);
+}
+
+static int train_epoch(run *r, lr_error *err) {
+    const train_config *c = &r->cfg;
+    train_state *st = &r->st;
+    if (loader_start_epoch(r->train_loader, (int)st->epoch, (int)st->batch, err)) return TRAIN_ERROR;
+    const loader_batch *b;
+    while ((b = loader_next(r->train_loader))) {
+        double t0 = lr_now();
+        double lr = sched_lr(r->sched), mom = sched_momentum(r->sched);
+        if (net_forward(r->net, b->x, b->n, r->params, r->logits, err)) return TRAIN_ERROR;
+        long correct = 0;
+        double loss = loss_cross_entropy(r->dlogits, &correct, r->logits, b->y, b->n, r->m.n_classes,
+                                         1.0f / (float)b->n) / b->n;
+        if (!isfinite(loss)) {
+            lr_fail(err, "training diverged at epoch %ld, step %ld (batch %d): loss is %g at lr %.6g; "
+                         "the last good checkpoint is kept",
+                    st->epoch, st->step, b->index, loss, lr);
+            return TRAIN_DIVERGED;
+        }
+        if (net_backward(r->net, r->dlogits, r->params, r->grads, err)) return TRAIN_ERROR;
+        if (!all_finite(r->grads, r->m.n_params)) {
+            lr_fail(err, "training diverged at epoch %ld, step %ld (batch %d): a gradient is NaN or Inf "
+                         "at lr %.6g; the last good checkpoint is kept",
+                    st->epoch, st->step, b->index, lr);
+            return TRAIN_DIVERGED;
+        }
+        sgd_params hp = {(float)lr, (float)mom, (float)c->dampening, (float)c->weight_decay, c->nesterov};
+        sgd_step(r->params, r->momentum, r->grads, r->m.n_params, &hp, !st->momentum_started);
+        st->momentum_started = 1;
+        if (c->log_steps && text_add(&r->steps, "%ld,%ld,%.17g,%.17g,%.9g\n", st->step, st->epoch, lr, mom, loss))
+            return lr_fail(err, "out of memory"), TRAIN_ERROR;
+        st->step++;
+        st->batch = b->index + 1;
+        st->batches++;
+        st->loss_sum += loss;
+        st->correct += correct;
+        st->seen += b->n;
+        st->seconds += lr_now() - t0;
+        if (c->sched_unit_step && sched_step(r->sched, NAN, err)) return TRAIN_ERROR;
+        if (r->opt->progress)
+            progress(r, b->index + 1, st->loss_sum / st->batches, 100.0 * st->correct / st->seen,
+                     st->seen / (st->seconds > 0 ? st->seconds : 1));
+        if (r->opt->stop && *r->opt->stop) {
+            if (r->opt->progress) fputc('\n', stderr);
+            if (save_checkpoint(r, err)) return TRAIN_ERROR;
+            lr_fail(err, "stopped at epoch %ld, batch %ld; checkpoint written: continue with "
+                         "`lrlab train --resume %s`", st->epoch, st->batch, c->out[0] ? c->out : "DIR");
+            return TRAIN_STOPPED;
+        }
+    }
+    if (r->opt->progress) fputc('\n', stderr);
+    return TRAIN_OK;
+}
+
+static double monitored(const run *r, double train_loss, const eval_result *te, const eval_result *va) {
+    const char *m = r->cfg.monitor;
+    if (!strcmp(m, "train_loss")) return train_loss;
+    if (!strcmp(m, "test_acc")) return 100.0 * te->correct / te->n;
+    if (!strcmp(m, "val_loss")) return va->loss_sum / va->n;
+    if (!strcmp(m, "val_acc")) return 100.0 * va->correct / va->n;
+    return te->loss_sum / te->n;
+}
+
+static int end_epoch(run *r, double lr, double mom, double epoch_start, lr_error *err) {
+    train_state *st = &r->st;
+    eval_result te, va = {0};
+    if (evaluate(r, r->test_loader, &te, err)) return -1;
+    if (r->val_loader && evaluate(r, r->val_loader, &va, err)) return -1;
+    double train_loss = st->loss_sum / st->batches, train_acc = 100.0 * st->correct / st->seen;
+    double test_loss = te.loss_sum / te.n, test_acc = 100.0 * te.correct / te.n;
+    double seconds = lr_now() - epoch_start, ips = st->seen / (st->seconds > 0 ? st->seconds : 1);
+    char val_loss[32] = "", val_acc[32] = "";
+    if (va.n) {
+        snprintf(val_loss, sizeof val_loss, "%.6f", va.loss_sum / va.n);
+        snprintf(val_acc, sizeof val_acc, "%.4f", 100.0 * va.correct / va.n);
+    }
+    if (text_add(&r->metrics, "%ld,%.17g,%.17g,%.6f,%.4f,%.6f,%.4f,%s,%s,%.2f,%.1f\n", st->epoch, lr, mom,
+                 train_loss, train_acc, test_loss, test_acc, val_loss, val_acc, seconds, ips))
+        return lr_fail(err, "out of memory");
+    if (r->opt->log) {
+        fprintf(r->opt->log,
+                "epoch %ld: [Train] Loss: %.3f | Acc: %.3f%% (%ld/%ld) [Test] Loss: %.3f | Acc: %.3f%% (%ld/%ld)",
+                st->epoch, train_loss, train_acc, st->correct, st->seen, test_loss, test_acc, te.correct, te.n);
+        if (va.n) fprintf(r->opt->log, " [Val] Loss: %.3f | Acc: %.3f%%", va.loss_sum / va.n, 100.0 * va.correct / va.n);
+        fprintf(r->opt->log, " lr=%.6g | %.1f s %.0f img/s\n", lr, seconds, ips);
+        fflush(r->opt->log);
+    }
+    /* the schedule steps at the end of the epoch (ReduceLROnPlateau with the metric) */
+    if (!r->cfg.sched_unit_step || sched_needs_metric(r->sched)) {
+        if (!r->cfg.sched_unit_step && sched_step(r->sched, monitored(r, train_loss, &te, &va), err)) return -1;
+    }
+    st->epoch++;
+    st->batch = 0, st->loss_sum = 0, st->correct = 0, st->seen = 0, st->batches = 0, st->seconds = 0;
+    if (save_checkpoint(r, err)) return -1;
+    if (r->cfg.out[0] && write_file_atomic(r->path[P_METRICS], r->metrics.s, r->metrics.n, err)) return -1;
+    return 0;
+}
+
+int train_run(const train_config *cfg, const train_options *opt, lr_error *err) {
+    run r;
+    memset(&r, 0, sizeof r);
+    r.cfg = *cfg;
+    r.opt = opt;
+    int finished, rc = TRAIN_ERROR;
+    if (setup(&r, err) || start_or_resume(&r, &finished, err)) goto done;
+    if (finished) {
+        if (opt->log) fprintf(opt->log, "%s: the run is complete (%d epochs); nothing to do\n", r.cfg.out, r.cfg.epochs);
+        rc = TRAIN_OK;
+        goto done;
+    }
+    if (opt->log)
+        fprintf(opt->log, "lrlab train: model %s (%ld params), %d train / %d test images, batch %d, %d steps/epoch, "
+                          "lr %g, sched %s, seed %ld, %d threads, backend %s%s\n",
+                r.m.name, r.m.n_params, r.train.n, r.test.n, r.cfg.batch, r.steps_per_epoch, r.cfg.lr,
+                r.cfg.sched[0] ? r.cfg.sched : "constant", r.cfg.seed, r.cfg.threads,
+                r.cfg.backend == NET_BACKEND_REF ? "ref" : "dnnl", r.st.epoch || r.st.batch ? " (resumed)" : "");
+    while (r.st.epoch < r.cfg.epochs) {
+        double start = lr_now() - r.st.seconds;
+        double lr = sched_lr(r.sched), mom = sched_momentum(r.sched);
+        int trc = train_epoch(&r, err);
+        if (trc != TRAIN_OK) {
+            rc = trc;
+            goto done;
+        }
+        if (end_epoch(&r, lr, mom, start, err)) goto done;
+    }
+    if (r.cfg.out[0] && weights_save(r.path[P_WEIGHTS], &r.m, r.params, err)) goto done;
+    rc = TRAIN_OK;
+done:
+    run_free(&r);
+    return rc;
+}
