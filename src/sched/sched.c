@@ -855,6 +855,10 @@ static int bind_args(binder *b, const ast *call, const class_spec *cls, args *a)
         int i;
         if (v->kw_len == 0) {
             if (first && cls->has_optimizer && v->kind == AST_NAME) continue; /* the optimizer: implied */
+            if (v->kind == AST_NAME)
+                return fail_at(b->e, v->pos, v->len, "%s: unknown name '%.*s'%s", kind_names[cls->kind],
+                               v->len < 40 ? v->len : 40, src + v->pos,
+                               cls->has_optimizer ? "" : " (ChainedScheduler takes no optimizer)");
             if (next_pos >= np) {
                 char list[300] = "";
                 for (int k = 0; k < np; k++) {
