@@ -26,7 +26,7 @@ static int close_enough(double got, double want) {
 /* ---- fixtures ---- */
 
 typedef struct {
-    char expr[2048];
+    char expr[8192];
     double lr, momentum;
     int unit_step, steps, raises_at, n_metrics, n_rows;
     double metrics[256];

@@ -1,11 +1,244 @@
-/* cli/schedule.c: `lrlab schedule` (not yet built: a placeholder that says so). */
+/* cli/schedule.c: `lrlab schedule`: computes a learning-rate schedule without
+ * training and prints one line per epoch (or optimiser step): `<t> <lr>`,
+ * t from 0, lr with %.17g, plus the momentum with --momentum where the
+ * schedule cycles it; --plot draws lr against t with gnuplot.
+ *
+ * The time loop is the trainer's: lr(t) is read, then the schedule steps.
+ * ReduceLROnPlateau (anything that needs a metric) steps once per epoch even
+ * in step mode, fed one --metrics value per epoch. Not here: the schedules
+ * themselves (src/sched). */
+#define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
+#include "lrlab/sched.h"
+
+#define MAX_LINES 10000000L
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: lrlab schedule --lr B --epochs N [--sched EXPR] [--sched-unit epoch|step]\n"
+            "                      [--steps-per-epoch K] [--metrics v0,v1,...] [--momentum M] [--plot FILE.png]\n"
+            "\n"
+            "Prints the lr PyTorch would use in each epoch (or optimiser step): `<t> <lr>`, t from 0.\n"
+            "  --lr B               the optimiser's lr (base lr)\n"
+            "  --epochs N           epochs to print\n"
+            "  --sched EXPR         a torch.optim.lr_scheduler class in PyTorch syntax, e.g.\n"
+            "                       'StepLR(step_size=16, gamma=0.2)' (default: constant lr); see docs/schedules.md\n"
+            "  --sched-unit U       epoch (default): t counts epochs; step: t counts optimiser steps\n"
+            "  --steps-per-epoch K  optimiser steps in an epoch, in step mode (default 390: CIFAR-10, batch 128)\n"
+            "  --metrics LIST       ReduceLROnPlateau's metric, one value per epoch (the last epoch's is unused)\n"
+            "  --momentum M         SGD's momentum; adds a momentum column where the schedule cycles it\n"
+            "  --plot FILE.png      also draw lr against t (needs gnuplot)\n");
+}
+
+/* "--name value" or "--name=value"; advances *i past what it used. */
+static const char *flag_value(int argc, char **argv, int *i, const char *name, int *matched) {
+    size_t n = strlen(name);
+    *matched = 0;
+    if (strncmp(argv[*i], name, n)) return NULL;
+    if (argv[*i][n] == '=') {
+        *matched = 1;
+        return argv[*i] + n + 1;
+    }
+    if (argv[*i][n] != '\0') return NULL;
+    *matched = 1;
+    if (*i + 1 >= argc) return NULL;
+    return argv[++*i];
+}
+
+static int usage_error(const char *msg, const char *arg) {
+    fprintf(stderr, "lrlab schedule: %s%s%s%s\n", msg, arg ? " '" : "", arg ? arg : "", arg ? "'" : "");
+    fprintf(stderr, "(lrlab schedule --help for the flags)\n");
+    return 2;
+}
+
+static int on_path(const char *prog) {
+    const char *path = getenv("PATH");
+    if (!path) return 0;
+    char buf[4096];
+    while (*path) {
+        size_t n = strcspn(path, ":");
+        snprintf(buf, sizeof buf, "%.*s/%s", (int)(n ? n : 1), n ? path : ".", prog);
+        if (access(buf, X_OK) == 0) return 1;
+        path += n;
+        if (*path == ':') path++;
+    }
+    return 0;
+}
+
+/* Writes s as a gnuplot single-quoted string ('' is a quote). */
+static void gp_quote(FILE *f, const char *s) {
+    fputc('\'', f);
+    for (; *s; s++) {
+        if (*s == '\'') fputc('\'', f);
+        fputc(*s == '\n' ? ' ' : *s, f);
+    }
+    fputc('\'', f);
+}
+
+static int plot(const char *file, const char *expr, const char *unit, long n, const double *lr, const double *mom) {
+    FILE *gp = popen("gnuplot", "w");
+    if (!gp) {
+        fprintf(stderr, "lrlab schedule: cannot run gnuplot for --plot %s\n", file);
+        return 1;
+    }
+    fprintf(gp, "if (strstrt(GPVAL_TERMINALS, 'pngcairo') > 0) { set terminal pngcairo size 900,500 } "
+                "else { set terminal png size 900,500 }\n");
+    fprintf(gp, "set output ");
+    gp_quote(gp, file);
+    fprintf(gp, "\nset title ");
+    gp_quote(gp, expr[0] ? expr : "constant lr");
+    fprintf(gp, " noenhanced\nset xlabel '%s'\nset ylabel 'lr'\nset grid\nset key top right\n", unit);
+    if (mom) fprintf(gp, "set y2label 'momentum'\nset y2tics\nset ytics nomirror\n");
+    fprintf(gp, "$d << EOD\n");
+    for (long t = 0; t < n; t++) {
+        if (mom) fprintf(gp, "%ld %.17g %.17g\n", t, lr[t], mom[t]);
+        else fprintf(gp, "%ld %.17g\n", t, lr[t]);
+    }
+    fprintf(gp, "EOD\n");
+    if (mom)
+        fprintf(gp, "plot $d using 1:2 with lines lw 2 title 'lr', $d using 1:3 axes x1y2 with lines title 'momentum'\n");
+    else
+        fprintf(gp, "plot $d using 1:2 with lines lw 2 title 'lr'\n");
+    int status = pclose(gp);
+    if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        fprintf(stderr, "lrlab schedule: gnuplot failed to write %s (status %d)\n", file,
+                status != -1 && WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+        return 1;
+    }
+    return 0;
+}
 
 int cli_schedule(int argc, char **argv) {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "lrlab schedule: not implemented yet\n");
-    return 2;
+    const char *lr_s = NULL, *epochs_s = NULL, *expr = "", *unit = "epoch", *spe_s = "390", *metrics_s = NULL,
+               *momentum_s = NULL, *plot_file = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage(stdout);
+            return 0;
+        }
+        static const char *const names[] = {"--lr", "--epochs", "--sched", "--sched-unit", "--steps-per-epoch",
+                                            "--metrics", "--momentum", "--plot"};
+        const char **slots[] = {&lr_s, &epochs_s, &expr, &unit, &spe_s, &metrics_s, &momentum_s, &plot_file};
+        int found = 0;
+        for (int k = 0; k < 8 && !found; k++) {
+            int matched;
+            const char *v = flag_value(argc, argv, &i, names[k], &matched);
+            if (!matched) continue;
+            if (!v) return usage_error("missing value for", names[k]);
+            *slots[k] = v;
+            found = 1;
+        }
+        if (!found) return usage_error("unknown argument", argv[i]);
+    }
+    lr_error err;
+    double lr, momentum = 0.0;
+    long epochs, spe = 1;
+    if (!lr_s) return usage_error("--lr is required (the optimiser's lr)", NULL);
+    if (!epochs_s) return usage_error("--epochs is required", NULL);
+    if (lr_parse_double(&lr, lr_s, 0, 1e6, "--lr", &err) || lr_parse_long(&epochs, epochs_s, 1, 10000000, "--epochs", &err) ||
+        (momentum_s && lr_parse_double(&momentum, momentum_s, 0, 1e6, "--momentum", &err)))
+        return cli_error("schedule", &err, 2);
+    int unit_step;
+    if (!strcmp(unit, "epoch")) unit_step = 0;
+    else if (!strcmp(unit, "step")) unit_step = 1;
+    else return usage_error("--sched-unit must be epoch or step, got", unit);
+    if (lr_parse_long(&spe, spe_s, 1, 10000000, "--steps-per-epoch", &err)) return cli_error("schedule", &err, 2);
+    long k_steps = unit_step ? spe : 1; /* lines per epoch */
+    if (epochs > MAX_LINES / k_steps)
+        return usage_error("too many lines: --epochs times --steps-per-epoch must be at most 10000000", NULL);
+    long n = epochs * k_steps;
+    if (plot_file && (!plot_file[0] || strpbrk(plot_file, "'\n")))
+        return usage_error("--plot needs a file name without quotes or newlines, got", plot_file);
+    if (plot_file && !on_path("gnuplot")) {
+        fprintf(stderr, "lrlab schedule: --plot needs gnuplot, which is not on PATH "
+                        "(install gnuplot or gnuplot-nox, or drop --plot)\n");
+        return 1;
+    }
+
+    sched_context ctx = {lr, momentum, (int)epochs, (int)spe, unit_step};
+    lr_sched *s;
+    if (sched_parse(&s, expr, &ctx, &err)) return cli_error("schedule", &err, 2);
+    int needs_metric = sched_needs_metric(s);
+    double *metrics = NULL;
+    long n_metrics = 0;
+    if (needs_metric) {
+        if (!metrics_s) {
+            sched_free(s);
+            return usage_error("this schedule needs a metric per epoch (ReduceLROnPlateau): give --metrics v0,v1,...", NULL);
+        }
+        metrics = calloc((size_t)epochs + 1, sizeof *metrics);
+        if (!metrics) {
+            sched_free(s);
+            fprintf(stderr, "lrlab schedule: out of memory\n");
+            return 1;
+        }
+        const char *p = metrics_s;
+        while (*p && n_metrics <= epochs) {
+            size_t len = strcspn(p, ",");
+            char item[64];
+            snprintf(item, sizeof item, "%.*s", (int)(len < 63 ? len : 63), p);
+            if (lr_parse_double(&metrics[n_metrics], item, -1e300, 1e300, "--metrics", &err)) {
+                free(metrics);
+                sched_free(s);
+                return cli_error("schedule", &err, 2);
+            }
+            n_metrics++;
+            p += len;
+            if (*p == ',') p++;
+        }
+        if (n_metrics < epochs - 1) {
+            fprintf(stderr,
+                    "lrlab schedule: --metrics has %ld values; ReduceLROnPlateau needs one per epoch "
+                    "(at least %ld for %ld epochs: the last epoch's is not used)\n",
+                    n_metrics, epochs - 1, epochs);
+            free(metrics);
+            sched_free(s);
+            return 2;
+        }
+    }
+
+    int show_m = momentum_s != NULL && sched_cycles_momentum(s);
+    double *lrs = calloc((size_t)n, sizeof *lrs);
+    double *moms = calloc((size_t)n, sizeof *moms);
+    if (!lrs || !moms) {
+        fprintf(stderr, "lrlab schedule: out of memory for %ld lines\n", n);
+        free(lrs), free(moms), free(metrics), sched_free(s);
+        return 1;
+    }
+    int rc = 0;
+    for (long t = 0; t < n; t++) {
+        lrs[t] = sched_lr(s);
+        moms[t] = sched_momentum(s);
+        if (t == n - 1) break;
+        int epoch_end = (t + 1) % k_steps == 0;
+        if (needs_metric) {
+            /* per epoch, even in step mode: the trainer does the same */
+            if (epoch_end && sched_step(s, metrics[(t + 1) / k_steps - 1], &err)) rc = 2;
+        } else if (sched_step(s, 0.0, &err)) {
+            rc = 2;
+        }
+        if (rc) {
+            fprintf(stderr, "lrlab schedule: at %s %ld: %s\n", unit_step ? "step" : "epoch", t + 1, err.msg);
+            break;
+        }
+    }
+    if (!rc) {
+        for (long t = 0; t < n; t++) {
+            if (show_m) printf("%ld %.17g %.17g\n", t, lrs[t], moms[t]);
+            else printf("%ld %.17g\n", t, lrs[t]);
+        }
+        if (fflush(stdout) != 0) rc = 1;
+    }
+    if (!rc && plot_file) rc = plot(plot_file, expr, unit_step ? "step" : "epoch", n, lrs, show_m ? moms : NULL);
+    free(lrs);
+    free(moms);
+    free(metrics);
+    sched_free(s);
+    return rc;
 }
