@@ -1150,8 +1150,8 @@ static node *bind_class(binder *b, const args *a, node *n) {
     case K_CYCLIC: {
         static const char *const modes[] = {"triangular", "triangular2", "exp_range"};
         static const char *const scale_modes[] = {"cycle", "iterations"};
-        double up, down;
-        int scale_mode;
+        double up = 0, down = 0;
+        int scale_mode = 0;
         if (get_num(b, a, "base_lr", 0, &n->u.cyclic.base_lr) || get_num(b, a, "max_lr", 0, &n->u.cyclic.max_lr) ||
             get_num(b, a, "step_size_up", 2000, &up) || get_num(b, a, "step_size_down", -1, &down) ||
             get_choice(b, a, "mode", modes, 3, 0, &n->u.cyclic.mode) ||
@@ -1180,9 +1180,9 @@ static node *bind_class(binder *b, const args *a, node *n) {
     }
     case K_ONECYCLE: {
         static const char *const strategies[] = {"cos", "linear"};
-        long total, epochs, spe;
-        int strategy, three;
-        double pct;
+        long total = -1, epochs = -1, spe = -1;
+        int strategy = 0, three = 0;
+        double pct = 0.3;
         if (get_num(b, a, "max_lr", 0, &n->u.onecycle.max_lr) || get_int(b, a, "total_steps", -1, &total) ||
             get_int(b, a, "epochs", -1, &epochs) || get_int(b, a, "steps_per_epoch", -1, &spe) ||
             get_num(b, a, "pct_start", 0.3, &pct) ||
