@@ -30,6 +30,10 @@ double sched_lr(const lr_sched *s);        /* lr at the current t */
 int sched_cycles_momentum(const lr_sched *s);
 double sched_momentum(const lr_sched *s);  /* momentum at t (base_momentum when not cycled) */
 int sched_needs_metric(const lr_sched *s); /* contains ReduceLROnPlateau */
+/* A schedule that needs a metric is stepped once per epoch, at the epoch's
+ * end with that epoch's metric, also in step mode (unit_step = 1): the
+ * trainer then reads sched_lr() before every optimiser step but calls
+ * sched_step() only at epoch ends. docs/schedules.md says so to users. */
 long sched_t(const lr_sched *s);
 
 /* Advances t by one. metric feeds ReduceLROnPlateau (ignored otherwise).
