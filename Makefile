@@ -39,6 +39,14 @@ $(BUILD)/tests/%: tests/%.c $(BUILD)/liblrlab.a tests/test.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) $< $(BUILD)/liblrlab.a -o $@ $(LDLIBS)
 
+# Install the missing Debian packages: to build and run (deps), and to test
+# (deps-test adds PyTorch for the cross-checks, clang/libFuzzer, valgrind).
+deps:
+	sh scripts/install-deps.sh
+
+deps-test:
+	sh scripts/install-deps.sh --test
+
 test: all
 	LRLAB=$(BUILD)/lrlab TEST_BIN=$(BUILD)/tests SYNTH=$(BUILD)/tools/synth_cifar sh tests/run.sh
 
@@ -56,5 +64,5 @@ fuzz:
 clean:
 	rm -rf build build-asan build-fuzz
 
-.PHONY: all test asan data fuzz clean
+.PHONY: all deps deps-test test asan data fuzz clean
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
