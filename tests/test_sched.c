@@ -200,6 +200,10 @@ static void test_basics(void) {
     CHECK(sched_parse(&s, "CyclicLR(0.01, 0.1, cycle_momentum=False)", &ctx, &err) == 0 && !sched_cycles_momentum(s),
           "CyclicLR(cycle_momentum=False)");
     sched_free(s);
+    CHECK(sched_parse(&s, "torch.optim.lr_scheduler.SequentialLR(optimizer, [lr_scheduler.StepLR(optimizer, 3)], [])",
+                      &ctx, &err) == 0,
+          "module prefixes: %s", err.msg);
+    sched_free(s);
     CHECK(sched_parse(&s, "StepLR(optimizer, step_size=3)", &ctx, &err) == 0, "optimizer argument: %s", err.msg);
     sched_free(s);
     CHECK(sched_parse(&s, "StepLR(optimizer=opt, step_size=3, verbose=False, last_epoch=-1)", &ctx, &err) == 0,
@@ -285,6 +289,9 @@ static const error_case error_cases[] = {
     {"GradualWarmupScheduler(2, 5, after_scheduler=ChainedScheduler([StepLR(2)]))", "not supported as", 45, 16},
     {"GradualWarmupScheduler(2, 5, after_scheduler=3)", "after_scheduler must be a scheduler", 45, 1},
     {"Foo(1)", "unknown scheduler 'Foo' (lrlab knows", 0, 3},
+    {"torch.optim.lr_schedular.StepLR(3)", "unknown module 'torch.optim.lr_schedular'", 0, 24},
+    {"lr_scheduler.StepLr(3)", "unknown scheduler 'StepLr'", 13, 6},
+    {"lr_scheduler.(3)", "unexpected '(' (expected a name after '.')", 13, 1},
 };
 
 static void check_caret(const char *expr, const char *msg, int pos, int len) {

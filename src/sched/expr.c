@@ -610,6 +610,32 @@ static ast *parse_value(parser *p) {
         parser q = *p;
         take(&q, t);
         token after = peek(&q);
+        if (after.kind == T_BAD && p->s[after.pos] == '.') {
+            /* torch.optim.lr_scheduler.StepLR(...): a module prefix before a class */
+            token last = t;
+            while (after.kind == T_BAD && p->s[after.pos] == '.') {
+                take(&q, after);
+                token nx = peek(&q);
+                if (nx.kind != T_NAME) return unexpected(p, nx, "a name after '.'"), NULL;
+                take(&q, nx);
+                last = nx;
+                after = peek(&q);
+            }
+            static const char *const modules[] = {"torch.optim.lr_scheduler.", "optim.lr_scheduler.", "lr_scheduler.",
+                                                  "warmup_scheduler.", "warmup_scheduler.scheduler."};
+            int plen = last.pos - t.pos, known = 0;
+            for (int i = 0; i < (int)(sizeof modules / sizeof modules[0]); i++)
+                if ((int)strlen(modules[i]) == plen && !memcmp(p->s + t.pos, modules[i], (size_t)plen)) known = 1;
+            if (!known || after.kind != T_LP) {
+                char mod[48];
+                snprintf(mod, sizeof mod, "%.*s", plen - 1 < 40 ? plen - 1 : 40, p->s + t.pos);
+                return perr(p, t.pos, plen - 1,
+                            "unknown module '%s' (write the scheduler's class alone, e.g. StepLR(step_size=30))",
+                            mod), NULL;
+            }
+            p->pos = last.pos;
+            t = last;
+        }
         if (after.kind == T_LP && func_index(p, t) < 0) {
             take(p, t);
             n = parse_call(p, t);
