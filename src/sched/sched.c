@@ -26,7 +26,7 @@
 
 #define INT_ARG_MAX 1000000000000000L /* 1e15: larger ints are refused (t stays exact in a double) */
 #define STATE_MAGIC 5.3e7             /* first double of a saved state */
-#define MAX_NODES 512
+#define MAX_NODES 256 /* keeps a saved state under the checkpoint's 4096 doubles */
 
 static const double PI = 3.141592653589793; /* math.pi */
 
