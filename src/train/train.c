@@ -318,7 +318,8 @@ static int train_epoch(run *r, lr_error *err) {
         st->correct += correct;
         st->seen += b->n;
         st->seconds += lr_now() - t0;
-        if (c->sched_unit_step && sched_step(r->sched, NAN, err)) return TRAIN_ERROR;
+        if (c->sched_unit_step && !sched_needs_metric(r->sched) && sched_step(r->sched, NAN, err))
+            return TRAIN_ERROR;
         if (r->opt->progress)
             progress(r, b->index + 1, st->loss_sum / st->batches, 100.0 * st->correct / st->seen,
                      st->seen / (st->seconds > 0 ? st->seconds : 1));
@@ -368,9 +369,10 @@ static int end_epoch(run *r, double lr, double mom, double epoch_start, lr_error
         fflush(r->opt->log);
     }
     /* the schedule steps at the end of the epoch (ReduceLROnPlateau with the metric) */
-    if (!r->cfg.sched_unit_step || sched_needs_metric(r->sched)) {
-        if (!r->cfg.sched_unit_step && sched_step(r->sched, monitored(r, train_loss, &te, &va), err)) return -1;
-    }
+    /* (in step mode a metric-driven schedule is still stepped here, once per epoch: sched.h) */
+    if ((!r->cfg.sched_unit_step || sched_needs_metric(r->sched)) &&
+        sched_step(r->sched, monitored(r, train_loss, &te, &va), err))
+        return -1;
     st->epoch++;
     st->batch = 0, st->loss_sum = 0, st->correct = 0, st->seen = 0, st->batches = 0, st->seconds = 0;
     if (save_checkpoint(r, err)) return -1;
