@@ -2,7 +2,8 @@
 # fuzz/run.sh SECONDS [TARGET...]: builds each libFuzzer target fuzz/fuzz_*.c
 # (or the named ones) from the sources its "// fuzz-sources:" line lists,
 # runs it for SECONDS seconds on a scratch copy of fuzz/corpus/<name without
-# fuzz_> (the committed corpus never grows), and prints per target
+# fuzz_> (the committed corpus never grows) with fuzz/<target>.dict as its
+# dictionary when there is one, and prints per target
 #   fuzz <name>: <execs> execs, <result>
 # Exit status: 0 when every target ran clean; 1 on a crash (the crash file is
 # kept under build-fuzz/ and its path printed), a build failure, or a missing
@@ -47,9 +48,11 @@ for t in "$@"; do
     rm -rf "$corpus"; mkdir -p "$corpus" "$art"
     seeds=fuzz/corpus/${t#fuzz_}
     [ -d "$seeds" ] && cp -R "$seeds"/. "$corpus"/ 2>/dev/null
+    dict=
+    [ -f "fuzz/$t.dict" ] && dict="-dict=fuzz/$t.dict"
     log=$OUT/$t.log
     "$OUT/$t" -max_total_time="$secs" -print_final_stats=1 -artifact_prefix="$art" \
-        -rss_limit_mb=2048 -timeout=10 "$corpus" >"$log" 2>&1
+        -rss_limit_mb=2048 -timeout=10 $dict "$corpus" >"$log" 2>&1
     rc=$?
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
     [ -n "$execs" ] || execs=$(grep -o 'Done [0-9]* runs' "$log" | tail -n 1 | grep -o '[0-9]*')
