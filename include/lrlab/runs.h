@@ -1,0 +1,76 @@
+/* lrlab/runs.h: reading finished or running run directories back, for
+ * `lrlab report` and `lrlab plot`: config.txt (through config_read),
+ * metrics.csv (validated; errors name the file and line), per-run summary
+ * numbers, and the grouping of seed repeats (`name-s0`, `name-s1`, ... as
+ * `lrlab sweep --seeds K` names them) with mean and standard deviation.
+ * What it is not: writing runs (lrlab/train.h), printing or plotting. */
+#ifndef LRLAB_RUNS_H
+#define LRLAB_RUNS_H
+
+#include "lrlab/common.h"
+#include "lrlab/config.h"
+
+/* One line of metrics.csv (METRICS_HEADER in lrlab/train.h). val_loss and
+ * val_acc are NAN when the run had no validation set (empty fields). */
+typedef struct {
+    long epoch;
+    double lr, momentum, train_loss, train_acc, test_loss, test_acc, val_loss, val_acc, seconds,
+        images_per_s;
+} metrics_row;
+
+typedef struct {
+    char dir[1024];
+    char name[256];    /* the directory's basename: the run's label */
+    int has_config;    /* config.txt was present (cfg holds it; else defaults) */
+    train_config cfg;
+    int has_metrics;   /* metrics.csv was present */
+    metrics_row *rows; /* n_rows, owned */
+    int n_rows;
+} rundir;
+
+/* Parses metrics.csv text. The header must be METRICS_HEADER exactly; each
+ * row has 11 comma-separated fields, every one a number (val_loss and
+ * val_acc may be empty), epochs counting 0, 1, 2, ... Errors read
+ * "PATH:LINE: ..." naming the field. *rows is malloc'd (NULL when n = 0). */
+int rundir_parse_metrics(metrics_row **rows, int *n, const char *text, const char *path,
+                         lr_error *err);
+
+/* Loads dir/config.txt and dir/metrics.csv. Either may be missing (a run
+ * just created has config.txt only: no rows), but not both: that is not a
+ * run directory. A bad file is an error naming it. */
+int rundir_load(rundir *r, const char *dir, lr_error *err);
+void rundir_free(rundir *r); /* accepts a zeroed or half-loaded rundir */
+
+/* Expands the command line's directories: a run directory stays as it is;
+ * a directory without config.txt or metrics.csv whose subdirectories are
+ * runs (a sweep's output) becomes those subdirectories, sorted by name.
+ * *out is a malloc'd array of malloc'd strings (free with rundir_list_free). */
+int rundir_expand(char ***out, int *n_out, char *const *args, int n_args, lr_error *err);
+void rundir_list_free(char **list, int n);
+
+/* The numbers `lrlab report` shows for one run (n_rows >= 1). */
+typedef struct {
+    int epochs_done;     /* rows in metrics.csv */
+    double final_test;   /* test_acc of the last row */
+    double best_test;    /* highest test_acc (first epoch reaching it) */
+    long best_epoch;
+    double last5_test;   /* mean test_acc of the last min(5, rows) rows */
+    double final_train;  /* train_acc of the last row */
+    double final_val;    /* val_acc of the last row (NAN without a validation set) */
+    double total_seconds; /* sum of seconds */
+} run_stats;
+
+/* -1 when the run has no rows yet. */
+int rundir_stats(run_stats *s, const rundir *r);
+
+/* The length of the group name: "base-s3" -> 4 ("base"), a name without a
+ * trailing -s<digits> -> its whole length. Runs group when their group
+ * names are equal. */
+size_t rundir_group_len(const char *name);
+
+/* Mean and sample standard deviation (n - 1 in the denominator, as numpy's
+ * std(ddof=1) and pandas); std is 0 for n = 1. NAN values are skipped;
+ * *used says how many counted. */
+void stats_mean_std(const double *x, int n, double *mean, double *std, int *used);
+
+#endif

@@ -1,0 +1,310 @@
+/* io/runs.c: reading run directories back (lrlab/runs.h): metrics.csv
+ * parsing with validation, config.txt through config_read, a sweep
+ * directory's expansion into its runs, per-run summary numbers and the
+ * seed-group statistics. Not here: printing (cli/report.c, cli/plot.c). */
+#define _POSIX_C_SOURCE 200809L
+#include "lrlab/runs.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lrlab/train.h"
+
+#define N_FIELDS 11
+
+static const char *field_names[N_FIELDS] = {"epoch",    "lr",        "momentum", "train_loss",
+                                            "train_acc", "test_loss", "test_acc", "val_loss",
+                                            "val_acc",   "seconds",   "images_per_s"};
+
+/* Splits line at commas in place; returns the field count (at most cap). */
+static int split_fields(char *line, char **fields, int cap) {
+    int n = 0;
+    for (char *p = line;;) {
+        if (n < cap) fields[n] = p;
+        n++;
+        char *c = strchr(p, ',');
+        if (!c) break;
+        *c = '\0';
+        p = c + 1;
+    }
+    return n;
+}
+
+int rundir_parse_metrics(metrics_row **rows, int *n, const char *text, const char *path,
+                         lr_error *err) {
+    *rows = NULL;
+    *n = 0;
+    size_t len = strlen(text);
+    char *buf = malloc(len + 1);
+    if (!buf) return lr_fail(err, "%s: out of memory (%zu bytes)", path, len + 1);
+    memcpy(buf, text, len + 1);
+    /* rows <= lines */
+    long lines = 1;
+    for (const char *p = text; *p; p++) lines += *p == '\n';
+    metrics_row *out = lr_calloc((size_t)lines, sizeof *out, path, err);
+    if (!out) return free(buf), -1;
+    int count = 0, lineno = 0, rc = 0;
+    char *save = buf;
+    while (!rc && *save) {
+        char *line = save, *nl = strchr(save, '\n');
+        if (nl) *nl = '\0', save = nl + 1;
+        else save = line + strlen(line);
+        lineno++;
+        size_t ll = strlen(line);
+        if (ll && line[ll - 1] == '\r') line[--ll] = '\0';
+        if (lineno == 1) {
+            size_t hl = strlen(METRICS_HEADER) - 1; /* without its newline */
+            if (ll != hl || strncmp(line, METRICS_HEADER, hl))
+                rc = lr_fail(err, "%s:1: header is '%.200s', expected '%.*s'", path, line, (int)hl,
+                             METRICS_HEADER);
+            continue;
+        }
+        if (!ll) {
+            rc = lr_fail(err, "%s:%d: empty line", path, lineno);
+            break;
+        }
+        char *f[N_FIELDS];
+        int nf = split_fields(line, f, N_FIELDS);
+        if (nf != N_FIELDS) {
+            rc = lr_fail(err, "%s:%d: %d fields, expected %d (%s)", path, lineno, nf, N_FIELDS,
+                         "epoch,lr,...,images_per_s");
+            break;
+        }
+        double v[N_FIELDS];
+        for (int k = 0; k < N_FIELDS && !rc; k++) {
+            if (!f[k][0] && (k == 7 || k == 8)) { /* val_loss, val_acc: empty without --val */
+                v[k] = NAN;
+                continue;
+            }
+            char *end;
+            errno = 0;
+            v[k] = strtod(f[k], &end);
+            if (!f[k][0] || *end || errno == ERANGE)
+                rc = lr_fail(err, "%s:%d: field %d (%s) is '%.100s', expected a number", path, lineno,
+                             k + 1, field_names[k], f[k]);
+        }
+        if (rc) break;
+        if (v[0] != (double)count)
+            rc = lr_fail(err, "%s:%d: epoch is '%s', expected %d (rows count epochs from 0)", path,
+                         lineno, f[0], count);
+        metrics_row *r = &out[count];
+        r->epoch = (long)v[0];
+        r->lr = v[1], r->momentum = v[2], r->train_loss = v[3], r->train_acc = v[4];
+        r->test_loss = v[5], r->test_acc = v[6], r->val_loss = v[7], r->val_acc = v[8];
+        r->seconds = v[9], r->images_per_s = v[10];
+        if (!rc) count++;
+    }
+    if (!rc && lineno == 0) rc = lr_fail(err, "%s: empty file, expected the header line", path);
+    free(buf);
+    if (rc) return free(out), -1;
+    if (!count) free(out), out = NULL;
+    *rows = out;
+    *n = count;
+    return 0;
+}
+
+/* The whole of a small text file, NUL-terminated; NULL with errno when absent. */
+static char *read_text(const char *path, lr_error *err, int *absent) {
+    *absent = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        if (errno == ENOENT) *absent = 1;
+        lr_fail(err, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 65536, len = 0;
+    char *s = malloc(cap);
+    int read_error = 0;
+    while (s) {
+        len += fread(s + len, 1, cap - len - 1, f);
+        if (ferror(f)) {
+            read_error = 1;
+            free(s);
+            s = NULL;
+            break;
+        }
+        if (feof(f)) break;
+        char *t = cap > ((size_t)1 << 30) ? NULL : realloc(s, cap * 2);
+        if (!t) free(s);
+        s = t, cap *= 2;
+    }
+    fclose(f);
+    if (!s) {
+        lr_fail(err, read_error ? "%s: read error" : "%s: out of memory or larger than 1 GB", path);
+        return NULL;
+    }
+    if (memchr(s, '\0', len)) {
+        free(s);
+        lr_fail(err, "%s: contains a NUL byte: not a text file", path);
+        return NULL;
+    }
+    s[len] = '\0';
+    return s;
+}
+
+static int is_dir(const char *path) {
+    struct stat sb;
+    return !stat(path, &sb) && S_ISDIR(sb.st_mode);
+}
+
+static int has_file(const char *dir, const char *name) {
+    char path[1400];
+    if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path) return 0;
+    return !access(path, F_OK);
+}
+
+int rundir_load(rundir *r, const char *dir, lr_error *err) {
+    memset(r, 0, sizeof *r);
+    config_defaults(&r->cfg);
+    if (strlen(dir) >= sizeof r->dir - 32) return lr_fail(err, "%s: path too long", dir);
+    if (!is_dir(dir)) return lr_fail(err, "%s: no such run directory", dir);
+    snprintf(r->dir, sizeof r->dir, "%s", dir);
+    /* the label: the basename, trailing slashes ignored */
+    char tmp[1024];
+    snprintf(tmp, sizeof tmp, "%s", dir);
+    size_t l = strlen(tmp);
+    while (l > 1 && tmp[l - 1] == '/') tmp[--l] = '\0';
+    const char *base = strrchr(tmp, '/');
+    snprintf(r->name, sizeof r->name, "%s", base && base[1] ? base + 1 : tmp);
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s", dir, RUN_CONFIG);
+    if (has_file(dir, RUN_CONFIG)) {
+        if (config_read(&r->cfg, path, err)) return -1;
+        r->has_config = 1;
+    }
+    snprintf(path, sizeof path, "%s/%s", dir, RUN_METRICS);
+    int absent;
+    char *text = read_text(path, err, &absent);
+    if (!text && !absent) return -1;
+    if (!text && !r->has_config)
+        return lr_fail(err, "%s: not a run directory (neither %s nor %s)", dir, RUN_CONFIG, RUN_METRICS);
+    if (text) {
+        r->has_metrics = 1;
+        int rc = rundir_parse_metrics(&r->rows, &r->n_rows, text, path, err);
+        free(text);
+        if (rc) return -1;
+    }
+    return 0;
+}
+
+void rundir_free(rundir *r) {
+    free(r->rows);
+    r->rows = NULL;
+    r->n_rows = 0;
+}
+
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int list_add(char ***list, int *n, int *cap, const char *s, lr_error *err) {
+    if (*n == *cap) {
+        int nc = *cap ? *cap * 2 : 16;
+        char **t = realloc(*list, (size_t)nc * sizeof *t);
+        if (!t) return lr_fail(err, "out of memory listing runs");
+        *list = t, *cap = nc;
+    }
+    if (!((*list)[*n] = strdup(s))) return lr_fail(err, "out of memory listing runs");
+    (*n)++;
+    return 0;
+}
+
+int rundir_expand(char ***out, int *n_out, char *const *args, int n_args, lr_error *err) {
+    char **list = NULL;
+    int n = 0, cap = 0, rc = 0;
+    for (int i = 0; i < n_args && !rc; i++) {
+        const char *a = args[i];
+        if (!is_dir(a)) {
+            rc = lr_fail(err, "%s: no such run directory", a);
+            break;
+        }
+        if (has_file(a, RUN_CONFIG) || has_file(a, RUN_METRICS)) {
+            rc = list_add(&list, &n, &cap, a, err);
+            continue;
+        }
+        /* a sweep's output directory: its runs, in name order */
+        DIR *d = opendir(a);
+        if (!d) {
+            rc = lr_fail(err, "%s: cannot list: %s", a, strerror(errno));
+            break;
+        }
+        int first = n;
+        struct dirent *e;
+        char sub[1300];
+        while (!rc && (e = readdir(d))) {
+            if (e->d_name[0] == '.') continue;
+            size_t al = strlen(a);
+            if (snprintf(sub, sizeof sub, "%s%s%s", a, al && a[al - 1] == '/' ? "" : "/", e->d_name) >=
+                (int)sizeof sub)
+                continue;
+            if (is_dir(sub) && (has_file(sub, RUN_CONFIG) || has_file(sub, RUN_METRICS)))
+                rc = list_add(&list, &n, &cap, sub, err);
+        }
+        closedir(d);
+        if (!rc && n == first)
+            rc = lr_fail(err, "%s: not a run directory (no %s or %s) and holds no runs", a, RUN_CONFIG,
+                         RUN_METRICS);
+        if (!rc) qsort(list + first, (size_t)(n - first), sizeof *list, cmp_str);
+    }
+    if (rc) {
+        rundir_list_free(list, n);
+        return -1;
+    }
+    *out = list;
+    *n_out = n;
+    return 0;
+}
+
+void rundir_list_free(char **list, int n) {
+    for (int i = 0; i < n; i++) free(list[i]);
+    free(list);
+}
+
+int rundir_stats(run_stats *s, const rundir *r) {
+    memset(s, 0, sizeof *s);
+    if (r->n_rows < 1) return -1;
+    const metrics_row *last = &r->rows[r->n_rows - 1];
+    s->epochs_done = r->n_rows;
+    s->final_test = last->test_acc;
+    s->final_train = last->train_acc;
+    s->final_val = last->val_acc;
+    s->best_test = r->rows[0].test_acc;
+    s->best_epoch = r->rows[0].epoch;
+    for (int i = 0; i < r->n_rows; i++) {
+        if (r->rows[i].test_acc > s->best_test) s->best_test = r->rows[i].test_acc, s->best_epoch = r->rows[i].epoch;
+        s->total_seconds += r->rows[i].seconds;
+    }
+    int k = r->n_rows < 5 ? r->n_rows : 5;
+    double sum = 0;
+    for (int i = r->n_rows - k; i < r->n_rows; i++) sum += r->rows[i].test_acc;
+    s->last5_test = sum / k;
+    return 0;
+}
+
+size_t rundir_group_len(const char *name) {
+    size_t len = strlen(name), i = len;
+    while (i > 0 && name[i - 1] >= '0' && name[i - 1] <= '9') i--;
+    if (i == len || i < 3 || name[i - 1] != 's' || name[i - 2] != '-') return len;
+    return i - 2;
+}
+
+void stats_mean_std(const double *x, int n, double *mean, double *std, int *used) {
+    double sum = 0;
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        if (!isnan(x[i])) sum += x[i], k++;
+    *used = k;
+    *mean = k ? sum / k : NAN;
+    *std = 0;
+    if (k < 2) return;
+    double ss = 0;
+    for (int i = 0; i < n; i++)
+        if (!isnan(x[i])) ss += (x[i] - *mean) * (x[i] - *mean);
+    *std = sqrt(ss / (k - 1));
+}

@@ -1,0 +1,171 @@
+/* tests/test_runs.c: reading run directories (lrlab/runs.h): metrics.csv
+ * parsing and its errors (wrong header, non-numeric field, short row, epoch
+ * out of order: each names file:line and the field), run directories made
+ * by hand in a temporary directory (config only, metrics only, neither,
+ * a sweep directory expanded into its runs), summary numbers, seed-group
+ * names, and mean/standard deviation. */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lrlab/runs.h"
+#include "lrlab/train.h"
+#include "test.h"
+
+#define HDR "epoch,lr,momentum,train_loss,train_acc,test_loss,test_acc,val_loss,val_acc,seconds,images_per_s\n"
+
+static const char *good = HDR
+    "0,0.01,0.9,2.1,20.5,1.9,30.25,,,10.5,4000\n"
+    "1,0.01,0.9,1.6,40,1.5,45.5,,,11.5,4100\n"
+    "2,0.001,0.9,1.2,55,1.3,44,,,12,4200\n";
+
+static void parse_errors(void) {
+    metrics_row *rows;
+    int n;
+    lr_error err;
+    CHECK(rundir_parse_metrics(&rows, &n, good, "r/metrics.csv", &err) == 0, "%s", err.msg);
+    CHECK(n == 3, "%d rows", n);
+    if (n == 3) {
+        CHECK(rows[1].test_acc == 45.5 && rows[2].lr == 0.001 && rows[2].seconds == 12, "values");
+        CHECK(isnan(rows[0].val_acc) && isnan(rows[0].val_loss), "empty val fields are NAN");
+    }
+    free(rows);
+
+    CHECK(rundir_parse_metrics(&rows, &n, HDR, "r/metrics.csv", &err) == 0 && n == 0 && !rows,
+          "header only: no rows (%s)", err.msg);
+
+    struct {
+        const char *text, *want;
+    } bad[] = {
+        {"epoch,lr,loss\n0,1,2\n", "r/metrics.csv:1: header is 'epoch,lr,loss', expected 'epoch,lr,"},
+        {HDR "0,0.01,0.9,2.1,20.5,1.9,abc,,,10.5,4000\n", "r/metrics.csv:2: field 7 (test_acc) is 'abc', expected a number"},
+        {HDR "0,0.01,0.9,2.1,20.5,1.9,30,,,10.5,4000\n1,0.01,0.9,2.1\n", "r/metrics.csv:3: 4 fields, expected 11"},
+        {HDR "0,0.01,0.9,2.1,20.5,1.9,30,,,10.5,4000,7\n", "r/metrics.csv:2: 12 fields, expected 11"},
+        {HDR "0,0.01,0.9,2.1,20.5,1.9,30,,,10.5,4000\n2,0.01,0.9,2.1,20.5,1.9,30,,,10.5,4000\n",
+         "r/metrics.csv:3: epoch is '2', expected 1"},
+        {HDR "0,0.01,0.9,,20.5,1.9,30,,,10.5,4000\n", "r/metrics.csv:2: field 4 (train_loss) is '', expected a number"},
+        {HDR "0,0.01,0.9,2,20.5,1.9,30,,,10.5,4000\n\n", "r/metrics.csv:3: empty line"},
+        {"", "r/metrics.csv: empty file"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        memset(&err, 0, sizeof err);
+        int rc = rundir_parse_metrics(&rows, &n, bad[i].text, "r/metrics.csv", &err);
+        CHECK(rc == -1, "case %zu accepted", i);
+        CHECK(strstr(err.msg, bad[i].want) != NULL, "case %zu: message '%s', want '%s'", i, err.msg, bad[i].want);
+    }
+}
+
+static void write_text(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    if (!f) return;
+    fputs(text, f);
+    fclose(f);
+}
+
+static void dirs(void) {
+    char root[] = "/tmp/test_runs_XXXXXX";
+    if (!mkdtemp(root)) {
+        CHECK(0, "mkdtemp");
+        return;
+    }
+    char p[256], q[512];
+    lr_error err;
+    rundir r;
+    /* a complete run */
+    snprintf(p, sizeof p, "%s/sweep/base-s0", root);
+    snprintf(q, sizeof q, "%s/sweep", root);
+    mkdir(q, 0777), mkdir(p, 0777);
+    snprintf(q, sizeof q, "%s/config.txt", p);
+    write_text(q, "# test\nlr=0.05\nsched=StepLR(step_size=2)\nepochs=3\n");
+    snprintf(q, sizeof q, "%s/metrics.csv", p);
+    write_text(q, good);
+    CHECK(rundir_load(&r, p, &err) == 0, "%s", err.msg);
+    CHECK(!strcmp(r.name, "base-s0"), "name %s", r.name);
+    CHECK(r.has_config && r.cfg.lr == 0.05 && r.cfg.epochs == 3 && !strcmp(r.cfg.sched, "StepLR(step_size=2)"),
+          "config lr %g", r.cfg.lr);
+    run_stats s;
+    CHECK(rundir_stats(&s, &r) == 0, "stats");
+    CHECK(s.epochs_done == 3 && s.final_test == 44 && s.best_test == 45.5 && s.best_epoch == 1, "final %g best %g@%ld",
+          s.final_test, s.best_test, s.best_epoch);
+    CHECK(fabs(s.last5_test - (30.25 + 45.5 + 44) / 3) < 1e-12, "last5 %g", s.last5_test);
+    CHECK(s.final_train == 55 && s.total_seconds == 34 && isnan(s.final_val), "train %g time %g", s.final_train,
+          s.total_seconds);
+    rundir_free(&r);
+
+    /* a run just created: config only -> no rows, no error */
+    snprintf(p, sizeof p, "%s/sweep/new", root);
+    mkdir(p, 0777);
+    snprintf(q, sizeof q, "%s/config.txt", p);
+    write_text(q, "lr=0.1\n");
+    CHECK(rundir_load(&r, p, &err) == 0 && r.n_rows == 0 && !r.has_metrics, "config only: %s", err.msg);
+    CHECK(rundir_stats(&s, &r) == -1, "no stats without rows");
+    rundir_free(&r);
+
+    /* a bad config.txt names its line */
+    snprintf(p, sizeof p, "%s/badcfg", root);
+    mkdir(p, 0777);
+    snprintf(q, sizeof q, "%s/config.txt", p);
+    write_text(q, "lr=0.1\nbatch=zero\n");
+    CHECK(rundir_load(&r, p, &err) == -1 && strstr(err.msg, "config.txt:2"), "bad config: %s", err.msg);
+    rundir_free(&r);
+
+    /* a bad metrics.csv names the file and line */
+    snprintf(p, sizeof p, "%s/badmetrics", root);
+    mkdir(p, 0777);
+    snprintf(q, sizeof q, "%s/metrics.csv", p);
+    write_text(q, HDR "0,0.01\n");
+    CHECK(rundir_load(&r, p, &err) == -1 && strstr(err.msg, "badmetrics/metrics.csv:2: 2 fields"), "bad metrics: %s",
+          err.msg);
+    rundir_free(&r);
+
+    /* neither file; a missing directory */
+    snprintf(p, sizeof p, "%s/empty", root);
+    mkdir(p, 0777);
+    CHECK(rundir_load(&r, p, &err) == -1 && strstr(err.msg, "not a run directory"), "empty dir: %s", err.msg);
+    rundir_free(&r);
+    snprintf(p, sizeof p, "%s/missing", root);
+    CHECK(rundir_load(&r, p, &err) == -1 && strstr(err.msg, "no such run directory"), "missing: %s", err.msg);
+    rundir_free(&r);
+
+    /* a sweep directory expands to its runs in name order */
+    snprintf(p, sizeof p, "%s/sweep", root);
+    char *args[1] = {p};
+    char **list;
+    int n;
+    CHECK(rundir_expand(&list, &n, args, 1, &err) == 0, "%s", err.msg);
+    CHECK(n == 2 && strstr(list[0], "/base-s0") && strstr(list[1], "/new"), "expanded to %d", n);
+    rundir_list_free(list, n);
+    snprintf(p, sizeof p, "%s/empty", root);
+    CHECK(rundir_expand(&list, &n, args, 1, &err) == -1 && strstr(err.msg, "holds no runs"), "%s", err.msg);
+
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
+    CHECK(system(cmd) == 0, "cleanup");
+}
+
+static void groups(void) {
+    CHECK(rundir_group_len("base-s0") == 4, "base-s0");
+    CHECK(rundir_group_len("step_lr-s12") == 7, "step_lr-s12");
+    CHECK(rundir_group_len("base") == 4, "base");
+    CHECK(rundir_group_len("base-s") == 6, "base-s");
+    CHECK(rundir_group_len("bases0") == 6, "bases0");
+    CHECK(rundir_group_len("-s0") == 3, "-s0");
+    CHECK(rundir_group_len("a-s1") == 1, "a-s1");
+    double x[4] = {50, 52, NAN, 54}, mean, std;
+    int used;
+    stats_mean_std(x, 4, &mean, &std, &used);
+    CHECK(used == 3 && mean == 52 && fabs(std - 2) < 1e-12, "mean %g std %g", mean, std);
+    stats_mean_std(x, 1, &mean, &std, &used);
+    CHECK(used == 1 && mean == 50 && std == 0, "one value");
+}
+
+int main(void) {
+    parse_errors();
+    dirs();
+    groups();
+    return test_summary("test_runs");
+}
