@@ -155,6 +155,14 @@ static void groups(void) {
     CHECK(rundir_group_len("bases0") == 6, "bases0");
     CHECK(rundir_group_len("-s0") == 3, "-s0");
     CHECK(rundir_group_len("a-s1") == 1, "a-s1");
+    rundir r[5];
+    memset(r, 0, sizeof r);
+    const char *d[5] = {"sw/a-s0", "sw/b", "sw/a-s1", "other/a-s0", "sw/a-s2/"};
+    const char *nm[5] = {"a-s0", "b", "a-s1", "a-s0", "a-s2"};
+    for (int i = 0; i < 5; i++) snprintf(r[i].dir, sizeof r[i].dir, "%s", d[i]), snprintf(r[i].name, sizeof r[i].name, "%s", nm[i]);
+    int g[5];
+    CHECK(rundir_group(g, r, 5) == 3, "3 groups");
+    CHECK(g[0] == 0 && g[1] == 1 && g[2] == 0 && g[3] == 2 && g[4] == 0, "groups %d %d %d %d %d", g[0], g[1], g[2], g[3], g[4]);
     double x[4] = {50, 52, NAN, 54}, mean, std;
     int used;
     stats_mean_std(x, 4, &mean, &std, &used);

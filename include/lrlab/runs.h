@@ -68,6 +68,11 @@ int rundir_stats(run_stats *s, const rundir *r);
  * names are equal. */
 size_t rundir_group_len(const char *name);
 
+/* Seed groups: runs NAME-s<k> in the same parent directory form one group;
+ * every other run is a group of its own. Fills group[i] for run i with
+ * 0..count-1, numbered in order of first appearance; returns count. */
+int rundir_group(int *group, const rundir *runs, int n);
+
 /* Mean and sample standard deviation (n - 1 in the denominator, as numpy's
  * std(ddof=1) and pandas); std is 0 for n = 1. NAN values are skipped;
  * *used says how many counted. */

@@ -30,7 +30,6 @@ static void usage(FILE *f) {
 
 typedef struct {
     char label[320];
-    char key[1400]; /* parent directory + group name; "" for a run that groups with nothing */
     int *members, n;
     /* statistics over the members that have rows */
     int with_rows;
@@ -203,25 +202,12 @@ int cli_report(int argc, char **argv) {
     /* groups: NAME-s<k> runs of one parent directory; each member list is a slice of `members` */
     int *owner = rc ? NULL : calloc((size_t)n, sizeof *owner);
     if (!rc && !owner) rc = lr_fail(&err, "out of memory");
-    for (int i = 0; !rc && i < n; i++) {
-        char key[1400] = "";
-        size_t gl = rundir_group_len(runs[i].name);
-        if (gl < strlen(runs[i].name)) {
-            size_t dl = strlen(runs[i].dir);
-            while (dl > 1 && runs[i].dir[dl - 1] == '/') dl--;
-            snprintf(key, sizeof key, "%.*s%.*s", (int)(dl - strlen(runs[i].name)), runs[i].dir, (int)gl,
-                     runs[i].name);
+    if (!rc) {
+        n_groups = rundir_group(owner, runs, n);
+        for (int i = 0; i < n; i++) {
+            group *g = &groups[owner[i]];
+            if (!g->n++) snprintf(g->label, sizeof g->label, "%.*s", (int)rundir_group_len(runs[i].name), runs[i].name);
         }
-        int g = -1;
-        for (int j = 0; key[0] && j < n_groups; j++)
-            if (!strcmp(groups[j].key, key)) g = j;
-        if (g < 0) {
-            g = n_groups++;
-            snprintf(groups[g].key, sizeof groups[g].key, "%s", key);
-            snprintf(groups[g].label, sizeof groups[g].label, "%.*s", key[0] ? (int)gl : 255, runs[i].name);
-        }
-        owner[i] = g;
-        groups[g].n++;
     }
     if (!rc) {
         int off = 0;

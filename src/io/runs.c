@@ -294,6 +294,31 @@ size_t rundir_group_len(const char *name) {
     return i - 2;
 }
 
+/* parent directory + group name, or "" for a name without -s<k> */
+static void group_key(char *key, size_t cap, const rundir *r) {
+    size_t gl = rundir_group_len(r->name), nl = strlen(r->name);
+    key[0] = '\0';
+    if (gl == nl) return;
+    size_t dl = strlen(r->dir);
+    while (dl > 1 && r->dir[dl - 1] == '/') dl--;
+    snprintf(key, cap, "%.*s%.*s", (int)(dl >= nl ? dl - nl : 0), r->dir, (int)gl, r->name);
+}
+
+int rundir_group(int *group, const rundir *runs, int n) {
+    int count = 0;
+    char ki[1400], kj[1400];
+    for (int i = 0; i < n; i++) {
+        group[i] = -1;
+        group_key(ki, sizeof ki, &runs[i]);
+        for (int j = 0; ki[0] && j < i && group[i] < 0; j++) {
+            group_key(kj, sizeof kj, &runs[j]);
+            if (!strcmp(ki, kj)) group[i] = group[j];
+        }
+        if (group[i] < 0) group[i] = count++;
+    }
+    return count;
+}
+
 void stats_mean_std(const double *x, int n, double *mean, double *std, int *used) {
     double sum = 0;
     int k = 0;
