@@ -1,11 +1,708 @@
-/* cli/sweep.c: `lrlab sweep` (not yet built: a placeholder that says so). */
+/* cli/sweep.c: `lrlab sweep FILE [train flags] [--out DIR] [--jobs N]
+ * [--seeds K] [--only NAMES] [--dry-run]`: runs the named runs of a sweep
+ * file (lrlab/sweep.h, docs/sweeps.md), each as a child `lrlab train`
+ * process (fork + exec of this executable, no shell) writing its run
+ * directory OUT/NAME and its console output to OUT/NAME.log.
+ *
+ * A run whose directory holds model.safetensors is complete and skipped; a
+ * started one is continued with `lrlab train --resume` (with its own
+ * config.txt: this command line's flags do not change it); the others
+ * start. SIGINT/SIGTERM are passed on to the children, which checkpoint;
+ * the sweep waits for them and exits 130, and the same command resumes.
+ * Not here: the file format (src/sweep), training (src/train), tables and
+ * plots (lrlab report, lrlab plot). */
+#define _DEFAULT_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
+#include "lrlab/sweep.h"
+#include "lrlab/train.h"
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: lrlab sweep FILE [train flags...] [--out DIR] [--jobs N] [--seeds K] [--only NAME,...] [--dry-run]\n"
+            "\n"
+            "Runs the named runs of a sweep file (format: docs/sweeps.md), each as `lrlab train` into\n"
+            "DIR/NAME/ with its console output in DIR/NAME.log. Complete runs (DIR/NAME/model.safetensors)\n"
+            "are skipped; started ones resume from their checkpoint with the settings they started with.\n"
+            "  FILE           a sweep file, or a name looked up in experiments/ (here, then beside the\n"
+            "                 executable: ../experiments, ../share/lrlab/experiments), with or without .sweep\n"
+            "  train flags    any `lrlab train` flag (--epochs 2 --limit-train 512 ...): overrides every run;\n"
+            "                 {epochs} and {total_steps} in the file follow it\n"
+            "  --out DIR      where the runs go (default runs/SWEEP_NAME)\n"
+            "  --jobs N       run N at once, each with --threads max(1, cores/N) unless --threads is given (1)\n"
+            "  --seeds K      repeat each run with seeds s..s+K-1 (s: the run's --seed, 0 by default),\n"
+            "                 into DIR/NAME-sSEED/\n"
+            "  --only LIST    only these runs (comma-separated names)\n"
+            "  --dry-run      print what would run (the exact commands) and stop\n"
+            "Exit status: 0 all complete, 1 a run failed, 2 usage or sweep-file error, 3 a run diverged\n"
+            "(the others still run), 130 interrupted (run the same command again to resume).\n");
+}
+
+/* ---- one job: a run (and seed) of the sweep ---- */
+
+typedef enum { JOB_NEW, JOB_RESUME, JOB_COMPLETE } job_kind;
+typedef enum { ST_PENDING, ST_RUNNING, ST_DONE, ST_SKIPPED, ST_FAILED, ST_DIVERGED, ST_STOPPED } job_state;
+
+typedef struct {
+    char name[SWEEP_NAME_MAX + 16];
+    char dir[1200], log[1300];
+    job_kind kind;
+    int epochs;      /* of the run as it will be (config.txt for a started run) */
+    sweep_flags flags; /* resolved flags for a new run */
+    char note[512];  /* settings this command asks for that a started run will not use */
+    job_state state;
+    pid_t pid;
+    int code;        /* exit status or signal */
+    double start;
+} job;
+
+/* What metrics.csv says: epochs done, final and best test accuracy. */
+typedef struct {
+    int rows;
+    double final_acc, best_acc, seconds;
+    long best_epoch;
+} metrics_info;
+
+static int read_metrics(const char *dir, metrics_info *m) {
+    memset(m, 0, sizeof *m);
+    char path[1400], line[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, RUN_METRICS);
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    while (fgets(line, sizeof line, f)) {
+        if (!strncmp(line, "epoch", 5)) continue;
+        /* epoch,lr,momentum,train_loss,train_acc,test_loss,test_acc,...,seconds,images_per_s */
+        char *fields[12];
+        int n = 0;
+        for (char *p = line; n < 12;) {
+            fields[n++] = p;
+            char *comma = strchr(p, ',');
+            if (!comma) break;
+            *comma = '\0';
+            p = comma + 1;
+        }
+        if (n < 11) continue;
+        double acc = atof(fields[6]);
+        m->final_acc = acc;
+        if (!m->rows || acc > m->best_acc) m->best_acc = acc, m->best_epoch = atol(fields[0]);
+        m->seconds += atof(fields[9]);
+        m->rows++;
+    }
+    fclose(f);
+    return 0;
+}
+
+static int is_file(const char *dir, const char *name) {
+    char path[1400];
+    struct stat sb;
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+/* A directory that exists and has something in it (the trainer refuses
+ * --out there, and an empty one is simply started). */
+static int dir_started(const char *dir) {
+    struct stat sb;
+    if (stat(dir, &sb)) return 0;
+    if (!S_ISDIR(sb.st_mode)) return 1; /* let the trainer say what is wrong */
+    char path[1400];
+    const char *names[] = {RUN_CONFIG, RUN_METRICS, RUN_CHECKPOINT, RUN_WEIGHTS, RUN_STEPS};
+    for (int i = 0; i < 5; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        if (access(path, F_OK) == 0) return 1;
+    }
+    return 0;
+}
+
+/* The settings that change results, as config.txt lines; where to run
+ * (threads, data path, output) and what a run records are left out. */
+static char *settings_text(const train_config *c0) {
+    train_config c = *c0;
+    c.out[0] = c.data[0] = c.algo_choices[0] = '\0';
+    c.threads = 0, c.verbose = 0, c.log_steps = 0;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f) return NULL;
+    config_write(&c, f);
+    fclose(f);
+    return buf;
+}
+
+/* "lr 0.01 -> 0.02, epochs 2 -> 30" for the keys where want differs from have. */
+static void describe_difference(char *out, size_t cap, const train_config *have, const train_config *want) {
+    char *a = settings_text(have), *b = settings_text(want);
+    out[0] = '\0';
+    size_t n = 0;
+    for (char *p = a, *q = b; p && q && *p && *q;) {
+        char *pe = strchr(p, '\n'), *qe = strchr(q, '\n');
+        if (!pe || !qe) break;
+        *pe = *qe = '\0';
+        if (strcmp(p, q) && n < cap) {
+            char *eq = strchr(p, '=');
+            if (eq) {
+                int w = snprintf(out + n, cap - n, "%s%.*s %s -> %s", n ? ", " : "", (int)(eq - p), p, eq + 1,
+                                 strchr(q, '=') + 1);
+                n = w < 0 ? cap : n + (size_t)w;
+            }
+        }
+        p = pe + 1, q = qe + 1;
+    }
+    if (n >= cap && cap > 4) strcpy(out + cap - 4, "...");
+    free(a), free(b);
+}
+
+/* ---- output: plain lines, or a live view on a terminal ---- */
+
+static int live;         /* stdout is a terminal */
+static int drawn;        /* lines of the live view on screen */
+
+static void view_clear(void) {
+    for (; drawn > 0; drawn--) fputs("\033[1A\033[2K", stdout);
+}
+
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...) {
+    if (live) view_clear();
+    va_list ap;
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    fputc('\n', stdout);
+    fflush(stdout);
+}
+
+static void view_draw(const job *jobs, int n) {
+    if (!live) return;
+    view_clear();
+    double now = lr_now();
+    for (int i = 0; i < n; i++) {
+        const job *j = &jobs[i];
+        if (j->state != ST_RUNNING) continue;
+        metrics_info m;
+        read_metrics(j->dir, &m);
+        char acc[32] = "";
+        if (m.rows) snprintf(acc, sizeof acc, "test %.2f%%", m.final_acc);
+        int secs = (int)(now - j->start);
+        printf("  %-22s epoch %d/%d  %-12s %d:%02d\n", j->name, m.rows, j->epochs, acc, secs / 60, secs % 60);
+        drawn++;
+    }
+    fflush(stdout);
+}
+
+/* The log's last non-empty line: usually the child's error message. */
+static void last_line(const char *path, char *out, size_t cap) {
+    out[0] = '\0';
+    FILE *f = fopen(path, "r");
+    if (!f) return;
+    char line[2048];
+    while (fgets(line, sizeof line, f)) {
+        size_t len = strcspn(line, "\r\n");
+        line[len] = '\0';
+        char *p = strrchr(line, '\r'); /* a progress bar's last frame */
+        p = p ? p + 1 : line;
+        size_t k = strlen(p);
+        if (k >= cap) k = cap - 1; /* a long line: its start is enough */
+        if (k) memcpy(out, p, k), out[k] = '\0';
+    }
+    fclose(f);
+}
+
+static void say_result(const job *j) {
+    metrics_info m;
+    int have = read_metrics(j->dir, &m) == 0 && m.rows > 0;
+    char tail[600];
+    switch (j->state) {
+    case ST_DONE:
+    case ST_SKIPPED:
+        if (have)
+            say("%s %s: final test %.2f%%, best %.2f%% @ epoch %ld, %d epochs, %.1f min%s", j->state == ST_DONE ? "done" : "skip",
+                j->name, m.final_acc, m.best_acc, m.best_epoch, m.rows, m.seconds / 60.0,
+                j->state == ST_SKIPPED ? " (complete)" : "");
+        else say("%s %s: %s", j->state == ST_DONE ? "done" : "skip", j->name, j->state == ST_DONE ? "no metrics.csv" : "complete");
+        if (j->state == ST_SKIPPED && j->note[0])
+            say("  note: %s was completed with other settings (%s); this command's are not applied: use another --out",
+                j->name, j->note);
+        break;
+    case ST_DIVERGED:
+    case ST_FAILED:
+        last_line(j->log, tail, sizeof tail);
+        if (j->state == ST_DIVERGED) say("DIVERGED %s: %s", j->name, tail);
+        else if (j->code >= 256) say("FAILED %s: killed by signal %d; see %s", j->name, j->code - 256, j->log);
+        else say("FAILED %s (exit %d): %s", j->name, j->code, tail[0] ? tail : j->log);
+        break;
+    case ST_STOPPED:
+        say("stopped %s after %d of %d epochs (checkpoint written)", j->name, have ? m.rows : 0, j->epochs);
+        break;
+    default: break;
+    }
+}
+
+/* ---- child processes ---- */
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig) { stop_signal = sig; }
+
+/* A word as a shell would need it, for printing commands. */
+static void print_word(FILE *f, const char *w) {
+    int safe = *w != '\0';
+    for (const char *p = w; *p; p++)
+        if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./=:,+-@%", *p)) safe = 0;
+    if (safe) { fputs(w, f); return; }
+    fputc('\'', f);
+    for (const char *p = w; *p; p++) {
+        if (*p == '\'') fputs("'\\''", f);
+        else fputc(*p, f);
+    }
+    fputc('\'', f);
+}
+
+/* argv words for the flags: "--key" "value", or "--key=value" for a switch
+ * given a value (a switch's separate word would not be taken as its value). */
+static char **flag_words(const job *j, int *count) {
+    char **w = calloc((size_t)j->flags.n * 2 + 1, sizeof *w);
+    if (!w) return NULL;
+    int n = 0;
+    for (int i = 0; i < j->flags.n; i++) {
+        const sweep_flag *f = &j->flags.flags[i];
+        size_t len = strlen(f->key) + 3 + (f->value ? strlen(f->value) + 1 : 0);
+        int sw = config_is_switch(f->key);
+        char *s = malloc(len);
+        if (!s) break;
+        if (sw && f->value) snprintf(s, len, "--%s=%s", f->key, f->value);
+        else snprintf(s, len, "--%s", f->key);
+        w[n++] = s;
+        if (!sw && f->value) w[n++] = strdup(f->value);
+        if (!w[n - 1]) break;
+    }
+    *count = n;
+    return w;
+}
+
+static void words_free(char **w, int n) {
+    for (int i = 0; i < n; i++) free(w[i]);
+    free(w);
+}
+
+/* The full child argv: self train (--resume DIR | --out DIR flags...). */
+static char **child_argv(const job *j, char ***words, int *nwords) {
+    *words = NULL, *nwords = 0;
+    if (j->kind == JOB_NEW && !(*words = flag_words(j, nwords))) return NULL;
+    char **av = calloc((size_t)*nwords + 6, sizeof *av);
+    if (!av) return NULL;
+    int n = 0;
+    av[n++] = (char *)cli_self_path();
+    av[n++] = "train";
+    av[n++] = j->kind == JOB_RESUME ? "--resume" : "--out";
+    av[n++] = (char *)j->dir;
+    for (int i = 0; i < *nwords; i++) av[n++] = (*words)[i];
+    av[n] = NULL;
+    return av;
+}
+
+static void print_command(FILE *f, char **av) {
+    fputs("lrlab", f);
+    for (int i = 1; av[i]; i++) fputc(' ', f), print_word(f, av[i]);
+}
+
+static int job_start(job *j) {
+    char **words, **av = NULL;
+    int nwords;
+    av = child_argv(j, &words, &nwords);
+    if (!av) {
+        words_free(words, nwords);
+        return -1;
+    }
+    int fd = open(j->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
+    if (fd < 0) {
+        say("FAILED %s: cannot open %s: %s", j->name, j->log, strerror(errno));
+        free(av), words_free(words, nwords);
+        return -1;
+    }
+    FILE *lf = fdopen(dup(fd), "w");
+    if (lf) {
+        time_t t = time(NULL);
+        char when[64];
+        strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", localtime(&t));
+        fprintf(lf, "# lrlab sweep, %s: ", when);
+        print_command(lf, av);
+        fputc('\n', lf);
+        fclose(lf);
+    }
+    fflush(stdout), fflush(stderr);
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid == 0) {
+        /* the child: its own process group, so that a terminal's Ctrl-C reaches
+         * only the sweep, which passes it on once; stopped if the sweep dies */
+        setpgid(0, 0);
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != parent) _exit(130);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        int in = open("/dev/null", O_RDONLY);
+        if (in >= 0) dup2(in, STDIN_FILENO);
+        dup2(fd, STDOUT_FILENO);
+        dup2(fd, STDERR_FILENO);
+        execv(av[0], av);
+        fprintf(stderr, "lrlab sweep: cannot run %s: %s\n", av[0], strerror(errno));
+        _exit(127);
+    }
+    int fork_errno = errno;
+    close(fd);
+    free(av), words_free(words, nwords);
+    if (pid < 0) {
+        say("FAILED %s: cannot start a process: %s", j->name, strerror(fork_errno));
+        return -1;
+    }
+    setpgid(pid, pid);
+    j->pid = pid;
+    j->state = ST_RUNNING;
+    j->start = lr_now();
+    return 0;
+}
+
+static void job_finished(job *j, int status) {
+    if (WIFEXITED(status)) {
+        j->code = WEXITSTATUS(status);
+        j->state = j->code == 0 ? ST_DONE : j->code == 3 ? ST_DIVERGED : j->code == 130 ? ST_STOPPED : ST_FAILED;
+    } else {
+        j->code = 256 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+        j->state = ST_FAILED;
+    }
+    if (j->state == ST_DONE && !is_file(j->dir, RUN_WEIGHTS)) {
+        j->state = ST_FAILED; /* exit 0 without weights: should not happen; say so rather than claim done */
+        j->code = 0;
+    }
+    say_result(j);
+}
+
+/* ---- finding the file, building the jobs ---- */
+
+static int find_sweep_file(char *out, size_t cap, const char *arg) {
+    struct stat sb;
+    if (stat(arg, &sb) == 0 && S_ISREG(sb.st_mode)) return snprintf(out, cap, "%s", arg), 0;
+    if (strchr(arg, '/')) return -1;
+    const char *const *dirs = cli_search_dirs("experiments");
+    const char *ext[] = {"", ".sweep"};
+    for (int e = 0; e < 2; e++) {
+        snprintf(out, cap, "%s%s", arg, ext[e]);
+        if (stat(out, &sb) == 0 && S_ISREG(sb.st_mode)) return 0;
+    }
+    for (int d = 0; dirs[d]; d++)
+        for (int e = 0; e < 2; e++) {
+            snprintf(out, cap, "%s/%s%s", dirs[d], arg, ext[e]);
+            if (stat(out, &sb) == 0 && S_ISREG(sb.st_mode)) return 0;
+        }
+    return -1;
+}
+
+static int mkdirs(const char *path) {
+    char buf[1200];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(buf, 0777) && errno != EEXIST) return -1;
+        *p = '/';
+    }
+    if (mkdir(buf, 0777) && errno != EEXIST) return -1;
+    struct stat sb;
+    return stat(buf, &sb) == 0 && S_ISDIR(sb.st_mode) ? 0 : -1;
+}
+
+static int has_key(const sweep_flags *f, const char *key) {
+    for (int i = 0; i < f->n; i++) {
+        const char *a = f->flags[i].key, *b = key;
+        for (; *a && *b && (*a == *b || (*a == '-' && *b == '_')); a++, b++) {}
+        if (!*a && !*b) return 1;
+    }
+    return 0;
+}
+
+/* Fills job j for run r (seed index k of `seeds`, or plain when seeds is 0). */
+static int job_init(job *j, const sweep_file *s, int r, const sweep_flags *extra, int seeds, int k,
+                    const char *out, int threads, lr_error *err) {
+    memset(j, 0, sizeof *j);
+    sweep_flags ex;
+    memset(&ex, 0, sizeof ex);
+    for (int i = 0; extra && i < extra->n; i++)
+        if (sweep_flags_add(&ex, extra->flags[i].key, extra->flags[i].value, 0, err)) goto fail;
+    train_config cfg;
+    if (seeds) { /* the run's own seed (or 0), plus k */
+        if (sweep_resolve(s, r, &ex, NULL, &cfg, err)) goto fail;
+        char v[32];
+        long seed = cfg.seed + k;
+        snprintf(v, sizeof v, "%ld", seed);
+        if (sweep_flags_add(&ex, "seed", v, 0, err)) goto fail;
+        snprintf(j->name, sizeof j->name, "%s-s%ld", s->runs[r].name, seed);
+    } else {
+        snprintf(j->name, sizeof j->name, "%s", s->runs[r].name);
+    }
+    if (sweep_resolve(s, r, &ex, &j->flags, &cfg, err)) goto fail;
+    if (!has_key(&j->flags, "threads")) {
+        char v[32];
+        snprintf(v, sizeof v, "%d", threads);
+        if (sweep_flags_add(&j->flags, "threads", v, 0, err)) goto fail;
+        cfg.threads = threads;
+    }
+    sweep_flags_free(&ex);
+    snprintf(j->dir, sizeof j->dir, "%s/%s", out, j->name);
+    snprintf(j->log, sizeof j->log, "%s/%s.log", out, j->name);
+    j->epochs = cfg.epochs;
+    j->kind = is_file(j->dir, RUN_WEIGHTS) ? JOB_COMPLETE : dir_started(j->dir) ? JOB_RESUME : JOB_NEW;
+    if (j->kind != JOB_NEW) { /* a started run keeps its own settings: say when they differ */
+        char path[1400];
+        snprintf(path, sizeof path, "%s/%s", j->dir, RUN_CONFIG);
+        train_config have;
+        config_defaults(&have);
+        lr_error e;
+        if (config_read(&have, path, &e) == 0) {
+            describe_difference(j->note, sizeof j->note, &have, &cfg);
+            j->epochs = have.epochs;
+        }
+    }
+    return 0;
+fail:
+    sweep_flags_free(&ex);
+    sweep_flags_free(&j->flags);
+    return -1;
+}
+
+/* ---- the verb ---- */
+
+static int usage_error(const char *fmt, const char *arg) {
+    fprintf(stderr, "lrlab sweep: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, " (lrlab sweep --help for the flags)\n");
+    return 2;
+}
 
 int cli_sweep(int argc, char **argv) {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "lrlab sweep: not implemented yet\n");
-    return 2;
+    const char *file = NULL, *out = NULL, *only = NULL;
+    long jobs_at_once = 1, seeds = 0;
+    int dry = 0;
+    lr_error err;
+    char **rest = calloc((size_t)argc + 1, sizeof *rest);
+    int nrest = 0;
+    if (!rest) return fprintf(stderr, "lrlab sweep: out of memory\n"), 1;
+    int rc = 2;
+    sweep_file s;
+    memset(&s, 0, sizeof s);
+    sweep_flags extra;
+    memset(&extra, 0, sizeof extra);
+    job *jobs = NULL;
+    int njobs = 0;
+
+    /* the sweep's own flags; everything else is a train flag for every run */
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *own[] = {"--out", "--jobs", "--seeds", "--only"};
+        int which = -1;
+        const char *value = NULL;
+        for (int o = 0; o < 4; o++) {
+            size_t n = strlen(own[o]);
+            if (!strncmp(a, own[o], n) && (a[n] == '\0' || a[n] == '=')) {
+                which = o;
+                if (a[n] == '=') value = a + n + 1;
+                else if (i + 1 < argc) value = argv[++i];
+                else { rc = usage_error("%s: missing value", own[o]); goto done; }
+            }
+        }
+        if (which == 0) out = value;
+        else if (which == 1 || which == 2) {
+            long *dst = which == 1 ? &jobs_at_once : &seeds;
+            if (lr_parse_long(dst, value, 1, which == 1 ? 256 : 10000, own[which], &err)) {
+                rc = cli_error("sweep", &err, 2);
+                goto done;
+            }
+        } else if (which == 3) only = value;
+        else if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); rc = 0; goto done; }
+        else if (!strcmp(a, "--dry-run")) dry = 1;
+        else if (!strncmp(a, "--", 2)) {
+            rest[nrest++] = argv[i];
+            if (!strchr(a, '=') && !config_is_switch(a + 2) && i + 1 < argc) rest[nrest++] = argv[++i];
+        } else if (!file) file = a;
+        else { rc = usage_error("one sweep file at a time: '%s' is a second", a); goto done; }
+    }
+    if (!file) { rc = usage_error("%s", "no sweep file given"); goto done; }
+    if (sweep_flags_from_argv(&extra, nrest, rest, &err)) { rc = cli_error("sweep", &err, 2); goto done; }
+
+    char path[1200];
+    if (find_sweep_file(path, sizeof path, file)) {
+        const char *const *dirs = cli_search_dirs("experiments");
+        fprintf(stderr, "lrlab sweep: no sweep file '%s' (looked for %s and %s.sweep here", file, file, file);
+        for (int d = 0; !strchr(file, '/') && dirs[d]; d++) fprintf(stderr, ", in %s", dirs[d]);
+        fprintf(stderr, ")\n");
+        goto done;
+    }
+    if (sweep_load(&s, path, &err)) { rc = cli_error("sweep", &err, 2); goto done; }
+
+    /* which runs */
+    char *sel = calloc((size_t)s.n_runs, 1);
+    if (!sel) { fprintf(stderr, "lrlab sweep: out of memory\n"); rc = 1; goto done; }
+    if (only) {
+        for (const char *p = only; *p;) {
+            size_t n = strcspn(p, ",");
+            char name[SWEEP_NAME_MAX + 1];
+            snprintf(name, sizeof name, "%.*s", (int)(n < SWEEP_NAME_MAX ? n : SWEEP_NAME_MAX), p);
+            int r = sweep_find_run(&s, name);
+            if (r < 0) {
+                fprintf(stderr, "lrlab sweep: --only: no run '%s' in %s; its runs:", name, path);
+                for (int i = 0; i < s.n_runs; i++) fprintf(stderr, " %s", s.runs[i].name);
+                fprintf(stderr, "\n");
+                free(sel);
+                goto done;
+            }
+            sel[r] = 1;
+            p += n + (p[n] == ',');
+        }
+    } else memset(sel, 1, (size_t)s.n_runs);
+
+    char outbuf[1100];
+    if (!out) snprintf(outbuf, sizeof outbuf, "runs/%s", s.name), out = outbuf;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int threads = (int)(cores / jobs_at_once > 1 ? cores / jobs_at_once : 1);
+    int per = seeds ? (int)seeds : 1;
+    jobs = calloc((size_t)s.n_runs * (size_t)per, sizeof *jobs);
+    if (!jobs) { free(sel); fprintf(stderr, "lrlab sweep: out of memory\n"); rc = 1; goto done; }
+    for (int r = 0; r < s.n_runs; r++)
+        for (int k = 0; sel[r] && k < per; k++) {
+            if (job_init(&jobs[njobs], &s, r, &extra, (int)seeds, k, out, threads, &err)) {
+                free(sel);
+                rc = cli_error("sweep", &err, 2);
+                goto done;
+            }
+            njobs++;
+            for (int o = 0; o < njobs - 1; o++)
+                if (!strcmp(jobs[o].name, jobs[njobs - 1].name)) {
+                    fprintf(stderr, "lrlab sweep: %s: two runs would share %s/%s (rename one)\n", path, out,
+                            jobs[o].name);
+                    free(sel);
+                    goto done;
+                }
+        }
+    free(sel);
+
+    int n_new = 0, n_resume = 0, n_complete = 0;
+    for (int i = 0; i < njobs; i++)
+        n_new += jobs[i].kind == JOB_NEW, n_resume += jobs[i].kind == JOB_RESUME, n_complete += jobs[i].kind == JOB_COMPLETE;
+    if (dry) {
+        printf("sweep %s (%s): %d runs into %s: %d to start, %d to resume, %d complete\n", s.name, path, njobs, out,
+               n_new, n_resume, n_complete);
+        for (int i = 0; i < njobs; i++) {
+            job *j = &jobs[i];
+            if (j->kind == JOB_COMPLETE) { printf("skip   %s: complete (%s/%s)\n", j->name, j->dir, RUN_WEIGHTS); continue; }
+            char **words;
+            int nw;
+            char **av = child_argv(j, &words, &nw);
+            printf("%s %s: ", j->kind == JOB_RESUME ? "resume" : "start ", j->name);
+            if (av) print_command(stdout, av);
+            printf(" > %s\n", j->log);
+            if (j->kind == JOB_RESUME && j->note[0]) printf("  note: started with other settings (%s); they are kept\n", j->note);
+            free(av), words_free(words, nw);
+        }
+        rc = 0;
+        goto done;
+    }
+
+    if (mkdirs(out)) { fprintf(stderr, "lrlab sweep: --out %s: cannot create: %s\n", out, strerror(errno)); rc = 1; goto done; }
+    live = isatty(STDOUT_FILENO);
+    say("sweep %s: %d runs into %s (%d to start, %d to resume, %d complete); %ld at a time", s.name, njobs, out,
+        n_new, n_resume, n_complete, jobs_at_once);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+
+    int next = 0, running = 0, forwarded = 0;
+    double last_draw = 0;
+    for (;;) {
+        if (stop_signal && !forwarded) {
+            int sig = stop_signal == SIGINT ? SIGINT : SIGTERM;
+            for (int i = 0; i < njobs; i++)
+                if (jobs[i].state == ST_RUNNING) kill(jobs[i].pid, sig);
+            forwarded = 1;
+            say("interrupted: %d running run(s) checkpoint and stop; the same command resumes them", running);
+        }
+        while (!stop_signal && running < jobs_at_once && next < njobs) {
+            job *j = &jobs[next++];
+            if (j->kind == JOB_COMPLETE) {
+                j->state = ST_SKIPPED;
+                say_result(j);
+                continue;
+            }
+            if (j->kind == JOB_RESUME && j->note[0])
+                say("  note: %s resumes with the settings it started with (%s/%s), not this command's: %s", j->name,
+                    j->dir, RUN_CONFIG, j->note);
+            if (job_start(j) == 0) {
+                running++;
+                if (!live) say("%s %s (epochs %d, log %s)", j->kind == JOB_RESUME ? "resume" : "start", j->name, j->epochs, j->log);
+            } else {
+                j->state = ST_FAILED;
+                j->code = 1;
+            }
+        }
+        if (!running) break;
+        int status;
+        pid_t pid = waitpid(-1, &status, WNOHANG);
+        if (pid > 0) {
+            for (int i = 0; i < njobs; i++)
+                if (jobs[i].state == ST_RUNNING && jobs[i].pid == pid) {
+                    job_finished(&jobs[i], status);
+                    running--;
+                }
+            continue;
+        }
+        if (pid < 0 && errno != EINTR) break; /* no children left: should not happen */
+        if (live && lr_now() - last_draw >= 1.0) {
+            view_draw(jobs, njobs);
+            last_draw = lr_now();
+        }
+        struct timespec ts = {0, 200 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    if (live) view_clear();
+
+    int n_done = 0, n_skip = 0, n_fail = 0, n_div = 0, n_stop = 0, n_pending = 0;
+    for (int i = 0; i < njobs; i++) {
+        job_state st = jobs[i].state;
+        n_done += st == ST_DONE, n_skip += st == ST_SKIPPED, n_fail += st == ST_FAILED;
+        n_div += st == ST_DIVERGED, n_stop += st == ST_STOPPED, n_pending += st == ST_PENDING;
+    }
+    printf("sweep %s: %d done, %d skipped (complete), %d failed, %d diverged", s.name, n_done, n_skip, n_fail, n_div);
+    if (n_stop || n_pending) printf(", %d stopped, %d not started", n_stop, n_pending);
+    printf("; runs in %s\n", out);
+    if (n_fail || n_div) {
+        printf("%s:", n_fail ? "failed" : "diverged");
+        for (int i = 0; i < njobs; i++)
+            if (jobs[i].state == ST_FAILED || jobs[i].state == ST_DIVERGED)
+                printf(" %s%s", jobs[i].name, jobs[i].state == ST_DIVERGED && n_fail ? " (diverged)" : "");
+        printf("  (logs: %s/NAME.log)\n", out);
+    }
+    fflush(stdout);
+    rc = stop_signal ? 130 : n_fail ? 1 : n_div ? 3 : 0;
+done:
+    for (int i = 0; i < njobs; i++) sweep_flags_free(&jobs[i].flags);
+    free(jobs);
+    sweep_flags_free(&extra);
+    sweep_free(&s);
+    free(rest);
+    return rc;
 }
