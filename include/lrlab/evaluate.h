@@ -1,0 +1,28 @@
+/* lrlab/evaluate.h: a model's weights measured on a data split: mean
+ * cross-entropy loss, accuracy, and the confusion matrix (rows: true class,
+ * columns: predicted class = argmax of the logits, the first maximum on
+ * ties, as loss_cross_entropy counts it). Per-class accuracy is a row's
+ * diagonal over the row's sum. Not here: loading weights or data, printing. */
+#ifndef LRLAB_EVALUATE_H
+#define LRLAB_EVALUATE_H
+
+#include "lrlab/common.h"
+#include "lrlab/data.h"
+#include "lrlab/net.h"
+
+#define EVAL_MAX_CLASSES 64
+
+typedef struct {
+    int classes;
+    long n, correct;
+    double loss_sum; /* per-image losses summed: mean loss = loss_sum / n */
+    long confusion[EVAL_MAX_CLASSES][EVAL_MAX_CLASSES];
+} eval_stats;
+
+/* Runs every batch of l (from epoch 0, batch 0) forward through n with
+ * params. logits is scratch of batch * classes floats (batch: the loader's
+ * and the net's). Labels outside 0..classes-1 are an error. */
+int evaluate_split(eval_stats *out, net *n, const float *params, loader *l, int classes, float *logits,
+                   lr_error *err);
+
+#endif

@@ -1,0 +1,34 @@
+/* train/evaluate.c: loss, accuracy and confusion matrix of weights over a
+ * split (lrlab/evaluate.h). Forward passes only; the loss is the same
+ * loss_cross_entropy the trainer uses, so test_loss here equals the one in
+ * metrics.csv for the same weights and batch size. */
+#include "lrlab/evaluate.h"
+
+#include <string.h>
+
+#include "lrlab/optim.h"
+
+int evaluate_split(eval_stats *out, net *n, const float *params, loader *l, int classes, float *logits,
+                   lr_error *err) {
+    memset(out, 0, sizeof *out);
+    if (classes < 1 || classes > EVAL_MAX_CLASSES)
+        return lr_fail(err, "%d classes: expected 1..%d", classes, EVAL_MAX_CLASSES);
+    out->classes = classes;
+    if (loader_start_epoch(l, 0, 0, err)) return -1;
+    const loader_batch *b;
+    while ((b = loader_next(l))) {
+        if (net_forward(n, b->x, b->n, params, logits, err)) return -1;
+        out->loss_sum += loss_cross_entropy(NULL, &out->correct, logits, b->y, b->n, classes, 1.0f);
+        for (int i = 0; i < b->n; i++) {
+            const float *z = logits + (long)i * classes;
+            int pred = 0;
+            for (int k = 1; k < classes; k++)
+                if (z[k] > z[pred]) pred = k;
+            if (b->y[i] < 0 || b->y[i] >= classes)
+                return lr_fail(err, "label %d of image %ld: expected 0..%d", b->y[i], out->n + i, classes - 1);
+            out->confusion[b->y[i]][pred]++;
+        }
+        out->n += b->n;
+    }
+    return 0;
+}
