@@ -54,7 +54,12 @@ struct net_dnnl {
     stage_ops stages[MAX_OPS];
     int n_stages;
     dnnl_primitive_t prims[MAX_OBJECTS];
+    dnnl_memory_t prim_scratch[MAX_OBJECTS]; /* each primitive's scratchpad view, or NULL */
     int n_prims;
+    /* one scratchpad buffer shared by every primitive (they run one at a time) */
+    dnnl_primitive_attr_t attr;
+    void *scratch;
+    size_t scratch_size;
     dnnl_primitive_desc_t pds[MAX_OBJECTS];
     int n_pds;
     dnnl_memory_t mems[MAX_OBJECTS];
@@ -93,13 +98,22 @@ struct net_dnnl {
 
 /* ---- object bookkeeping: everything created is freed by net_dnnl_free ---- */
 
-static int keep_prim(net_dnnl *n, dnnl_primitive_t p, lr_error *err) {
+static int new_mem_unbound(net_dnnl *n, dnnl_memory_t *out, const dnnl_memory_desc_t *md,
+                           lr_error *err);
+
+/* Keeps p, and a view of the shared scratchpad when its pd needs one. */
+static int keep_prim(net_dnnl *n, dnnl_primitive_t p, const_dnnl_primitive_desc_t pd, lr_error *err) {
     if (n->n_prims == MAX_OBJECTS) {
         dnnl_primitive_destroy(p);
         return lr_fail(err, "model too large: more than %d oneDNN primitives", MAX_OBJECTS);
     }
+    n->prim_scratch[n->n_prims] = NULL;
     n->prims[n->n_prims++] = p;
-    return 0;
+    const dnnl_memory_desc_t *md = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+    size_t size = md ? dnnl_memory_desc_get_size(md) : 0;
+    if (!size) return 0;
+    if (size > n->scratch_size) n->scratch_size = size;
+    return new_mem_unbound(n, &n->prim_scratch[n->n_prims - 1], md, err);
 }
 
 static int keep_pd(net_dnnl *n, dnnl_primitive_desc_t pd, lr_error *err) {
@@ -146,13 +160,16 @@ static int new_grad_mem(net_dnnl *n, dnnl_memory_t *out, const dnnl_memory_desc_
     return 0;
 }
 
-static int add_op(op *ops, int *count, int cap, dnnl_primitive_t p, int nargs, const int *kinds,
-                  const dnnl_memory_t *mems, lr_error *err) {
+static int add_op(net_dnnl *n, op *ops, int *count, int cap, dnnl_primitive_t p, int nargs,
+                  const int *kinds, const dnnl_memory_t *mems, lr_error *err) {
     if (*count == cap) return lr_fail(err, "model too large: more than %d operations", cap);
     op *o = &ops[(*count)++];
     o->prim = p;
     o->nargs = nargs;
     for (int i = 0; i < nargs; i++) o->args[i] = (dnnl_exec_arg_t){kinds[i], mems[i]};
+    for (int i = 0; i < n->n_prims; i++)
+        if (n->prims[i] == p && n->prim_scratch[i])
+            o->args[o->nargs++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, n->prim_scratch[i]};
     return 0;
 }
 
@@ -162,18 +179,18 @@ static int add_op(op *ops, int *count, int cap, dnnl_primitive_t p, int nargs, c
 
 static int fwd_op(net_dnnl *n, dnnl_primitive_t p, int nargs, const int *kinds,
                   const dnnl_memory_t *mems, lr_error *err) {
-    return add_op(n->fwd, &n->n_fwd, MAX_OPS, p, nargs, kinds, mems, err);
+    return add_op(n, n->fwd, &n->n_fwd, MAX_OPS, p, nargs, kinds, mems, err);
 }
 
 static int bwd_op(net_dnnl *n, dnnl_primitive_t p, int nargs, const int *kinds,
                   const dnnl_memory_t *mems, lr_error *err) {
     stage_ops *s = &n->stages[n->n_stages];
-    return add_op(s->ops, &s->n, 8, p, nargs, kinds, mems, err);
+    return add_op(n, s->ops, &s->n, 8, p, nargs, kinds, mems, err);
 }
 
 static int make_prim(net_dnnl *n, dnnl_primitive_t *p, const_dnnl_primitive_desc_t pd, lr_error *err) {
     CHECK_DNNL(dnnl_primitive_create(p, pd), "primitive_create");
-    return keep_prim(n, *p, err);
+    return keep_prim(n, *p, pd, err);
 }
 
 /* A reorder primitive from src to dst (same logical tensor, other layout or type). */
@@ -183,7 +200,7 @@ static int make_reorder(net_dnnl *n, dnnl_primitive_t *p, dnnl_memory_t src, dnn
     CHECK_DNNL(dnnl_memory_get_memory_desc(src, &smd), "memory_get_memory_desc");
     CHECK_DNNL(dnnl_memory_get_memory_desc(dst, &dmd), "memory_get_memory_desc");
     dnnl_primitive_desc_t pd;
-    CHECK_DNNL(dnnl_reorder_primitive_desc_create(&pd, smd, n->eng, dmd, n->eng, NULL),
+    CHECK_DNNL(dnnl_reorder_primitive_desc_create(&pd, smd, n->eng, dmd, n->eng, n->attr),
                "reorder_primitive_desc_create");
     if (keep_pd(n, pd, err)) return -1;
     return make_prim(n, p, pd, err);
@@ -242,6 +259,7 @@ static int push_activation(net_dnnl *n, const dnnl_memory_desc_t *md, dnnl_memor
 static int post_op_relu(dnnl_primitive_attr_t *attr, lr_error *err) {
     dnnl_post_ops_t po;
     CHECK_DNNL(dnnl_primitive_attr_create(attr), "primitive_attr_create");
+    CHECK_DNNL(dnnl_primitive_attr_set_scratchpad_mode(*attr, dnnl_scratchpad_mode_user), "set_scratchpad_mode");
     CHECK_DNNL(dnnl_post_ops_create(&po), "post_ops_create");
     dnnl_status_t st = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f);
     if (st == dnnl_success) st = dnnl_primitive_attr_set_post_ops(*attr, po);
@@ -264,7 +282,7 @@ static int relu_backward(net_dnnl *n, dnnl_memory_t act, dnnl_memory_t dact, dnn
     CHECK_DNNL(dnnl_eltwise_backward_desc_init(&bd, dnnl_eltwise_relu_use_dst_for_bwd, md, md,
                                                0.0f, 0.0f),
                "eltwise_backward_desc_init");
-    CHECK_DNNL(dnnl_primitive_desc_create(&pd, &bd, NULL, n->eng, hint), "eltwise bwd pd");
+    CHECK_DNNL(dnnl_primitive_desc_create(&pd, &bd, n->attr, n->eng, hint), "eltwise bwd pd");
     if (keep_pd(n, pd, err) || make_prim(n, &p, pd, err)) return -1;
     return bwd_op(n, p, 3, ARGS(DNNL_ARG_DST, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_SRC),
                   MEMS(act, dact, dsrc), err);
@@ -275,8 +293,9 @@ static int relu_backward(net_dnnl *n, dnnl_memory_t act, dnnl_memory_t dact, dnn
 /* Runs a primitive of pd on scratch memories: best of 3 after a warm-up, in ms. */
 static double time_pd(net_dnnl *n, const_dnnl_primitive_desc_t pd) {
     static const int kinds[] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST, DNNL_ARG_DIFF_SRC,
-                                DNNL_ARG_DIFF_WEIGHTS, DNNL_ARG_DIFF_DST, DNNL_ARG_WORKSPACE};
-    dnnl_exec_arg_t args[8];
+                                DNNL_ARG_DIFF_WEIGHTS, DNNL_ARG_DIFF_DST, DNNL_ARG_WORKSPACE,
+                                DNNL_ARG_SCRATCHPAD};
+    dnnl_exec_arg_t args[10];
     int nargs = 0;
     double best = 1e30;
     dnnl_primitive_t p = NULL;
@@ -372,7 +391,7 @@ static dnnl_status_t make_conv_fwd(net_dnnl *n, dnnl_alg_kind_t alg, void *vctx,
     dnnl_status_t st = dnnl_convolution_forward_desc_init(&d, c->fwd_prop, alg, &c->src, &c->wany,
                                                           NULL, &c->dst, strides, pad, pad);
     if (st != dnnl_success) return st;
-    return dnnl_primitive_desc_create(pd, &d, c->attr, n->eng, NULL);
+    return dnnl_primitive_desc_create(pd, &d, c->attr ? c->attr : n->attr, n->eng, NULL);
 }
 
 static dnnl_status_t make_conv_hint(net_dnnl *n, dnnl_alg_kind_t alg, conv_ctx *c,
@@ -395,7 +414,7 @@ static dnnl_status_t make_conv_bwd_data(net_dnnl *n, dnnl_alg_kind_t alg, void *
     conv_geometry(c->l, strides, pad);
     st = dnnl_convolution_backward_data_desc_init(&d, alg, &c->src, &c->wany, &c->dst, strides,
                                                   pad, pad);
-    if (st == dnnl_success) st = dnnl_primitive_desc_create(pd, &d, NULL, n->eng, hint);
+    if (st == dnnl_success) st = dnnl_primitive_desc_create(pd, &d, n->attr, n->eng, hint);
     dnnl_primitive_desc_destroy(hint);
     return st;
 }
@@ -411,7 +430,7 @@ static dnnl_status_t make_conv_bwd_weights(net_dnnl *n, dnnl_alg_kind_t alg, voi
     conv_geometry(c->l, strides, pad);
     st = dnnl_convolution_backward_weights_desc_init(&d, alg, &c->src, &c->dwany, NULL, &c->dst,
                                                      strides, pad, pad);
-    if (st == dnnl_success) st = dnnl_primitive_desc_create(pd, &d, NULL, n->eng, hint);
+    if (st == dnnl_success) st = dnnl_primitive_desc_create(pd, &d, n->attr, n->eng, hint);
     dnnl_primitive_desc_destroy(hint);
     return st;
 }
@@ -478,7 +497,7 @@ static int build_conv(net_dnnl *n, int li, int fuse_relu, lr_error *err) {
     dnnl_primitive_attr_t attr = NULL;
     if (fuse_relu && post_op_relu(&attr, err)) return -1;
     c.attr = attr;
-    dnnl_primitive_desc_t fpd;
+    dnnl_primitive_desc_t fpd = NULL;
     int rc = choose_pd(n, choice, CONV_PASS_FWD, make_conv_fwd, &c, &fpd, err);
     if (attr) dnnl_primitive_attr_destroy(attr);
     c.attr = NULL;
@@ -498,7 +517,7 @@ static int build_conv(net_dnnl *n, int li, int fuse_relu, lr_error *err) {
         return -1;
     if (!n->training) return 0;
     if (fuse_relu && relu_backward(n, dst, ddst, ddst, &c.dst, err)) return -1;
-    dnnl_primitive_desc_t wpd;
+    dnnl_primitive_desc_t wpd = NULL;
     dnnl_memory_t dw;
     dnnl_primitive_t dw_reorder;
     if (choose_pd(n, choice, CONV_PASS_BWD_WEIGHTS, make_conv_bwd_weights, &c, &wpd, err) ||
@@ -509,7 +528,7 @@ static int build_conv(net_dnnl *n, int li, int fuse_relu, lr_error *err) {
     if (dw_reorder && bwd_op(n, dw_reorder, 2, ARGS(DNNL_ARG_FROM, DNNL_ARG_TO), MEMS(dw, n->user_dw[li]), err))
         return -1;
     if (first) return 0; /* no gradient wanted for the network's input */
-    dnnl_primitive_desc_t dpd;
+    dnnl_primitive_desc_t dpd = NULL;
     dnnl_memory_t wb;
     if (choose_pd(n, choice, CONV_PASS_BWD_DATA, make_conv_bwd_data, &c, &dpd, err)) return -1;
     const dnnl_memory_desc_t *wbmd = pd_md(dpd, DNNL_ARG_WEIGHTS);
@@ -534,7 +553,7 @@ static int build_pool(net_dnnl *n, int li, lr_error *err) {
     CHECK_DNNL(dnnl_pooling_forward_desc_init(&fd, n->training ? dnnl_forward_training : dnnl_forward_inference,
                                               dnnl_pooling_max, &src_md, &dst_md, strides, kernel, pad, pad),
                "pooling_forward_desc_init");
-    CHECK_DNNL(dnnl_primitive_desc_create(&fpd, &fd, NULL, n->eng, NULL), "pooling fwd pd");
+    CHECK_DNNL(dnnl_primitive_desc_create(&fpd, &fd, n->attr, n->eng, NULL), "pooling fwd pd");
     if (keep_pd(n, fpd, err)) return -1;
     dst_md = *pd_md(fpd, DNNL_ARG_DST);
     dnnl_memory_t src = n->cur, dsrc = n->dcur, dst, ddst, ws = NULL;
@@ -549,7 +568,7 @@ static int build_pool(net_dnnl *n, int li, lr_error *err) {
     CHECK_DNNL(dnnl_pooling_backward_desc_init(&bd, dnnl_pooling_max, &src_md, &dst_md, strides,
                                                kernel, pad, pad),
                "pooling_backward_desc_init");
-    CHECK_DNNL(dnnl_primitive_desc_create(&bpd, &bd, NULL, n->eng, fpd), "pooling bwd pd");
+    CHECK_DNNL(dnnl_primitive_desc_create(&bpd, &bd, n->attr, n->eng, fpd), "pooling bwd pd");
     if (keep_pd(n, bpd, err) || make_prim(n, &p, bpd, err)) return -1;
     return bwd_op(n, p, 3, ARGS(DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_SRC, DNNL_ARG_WORKSPACE),
                   MEMS(ddst, dsrc, ws), err);
@@ -562,7 +581,7 @@ static int build_relu(net_dnnl *n, lr_error *err) {
     CHECK_DNNL(dnnl_eltwise_forward_desc_init(&fd, n->training ? dnnl_forward_training : dnnl_forward_inference,
                                               dnnl_eltwise_relu_use_dst_for_bwd, &md, 0.0f, 0.0f),
                "eltwise_forward_desc_init");
-    CHECK_DNNL(dnnl_primitive_desc_create(&fpd, &fd, NULL, n->eng, NULL), "eltwise fwd pd");
+    CHECK_DNNL(dnnl_primitive_desc_create(&fpd, &fd, n->attr, n->eng, NULL), "eltwise fwd pd");
     dnnl_memory_t src = n->cur, dsrc = n->dcur, dst, ddst;
     dnnl_primitive_t p;
     if (keep_pd(n, fpd, err) || make_prim(n, &p, fpd, err) || push_activation(n, &md, &dst, &ddst, err) ||
@@ -592,7 +611,7 @@ static int build_linear(net_dnnl *n, int li, int fuse_relu, int last, lr_error *
     if (fuse_relu && post_op_relu(&attr, err)) return -1;
     dnnl_status_t st = dnnl_inner_product_forward_desc_init(
         &fd, n->training ? dnnl_forward_training : dnnl_forward_inference, &src_md, &w_any, NULL, &dst_md);
-    if (st == dnnl_success) st = dnnl_primitive_desc_create(&fpd, &fd, attr, n->eng, NULL);
+    if (st == dnnl_success) st = dnnl_primitive_desc_create(&fpd, &fd, attr ? attr : n->attr, n->eng, NULL);
     if (attr) dnnl_primitive_attr_destroy(attr);
     CHECK_DNNL(st, "inner product fwd pd");
     if (keep_pd(n, fpd, err)) return -1;
@@ -612,7 +631,7 @@ static int build_linear(net_dnnl *n, int li, int fuse_relu, int last, lr_error *
     if (!n->training) return 0;
     if (fuse_relu && relu_backward(n, dst, ddst, ddst, &dst_md, err)) return -1;
     CHECK_DNNL(dnnl_inner_product_backward_weights_desc_init(&wd, &src_md, &dw_any, NULL, &dst_md), "ip bwd weights desc");
-    CHECK_DNNL(dnnl_primitive_desc_create(&wpd, &wd, NULL, n->eng, fpd), "ip bwd weights pd");
+    CHECK_DNNL(dnnl_primitive_desc_create(&wpd, &wd, n->attr, n->eng, fpd), "ip bwd weights pd");
     dnnl_memory_t dw;
     dnnl_primitive_t dw_reorder;
     if (keep_pd(n, wpd, err) || dweights_for(n, li, pd_md(wpd, DNNL_ARG_DIFF_WEIGHTS), &dw, &dw_reorder, err) ||
@@ -623,7 +642,7 @@ static int build_linear(net_dnnl *n, int li, int fuse_relu, int last, lr_error *
         return -1;
     if (!dsrc) return 0;
     CHECK_DNNL(dnnl_inner_product_backward_data_desc_init(&dd, &src_md, &w_any, &dst_md), "ip bwd data desc");
-    CHECK_DNNL(dnnl_primitive_desc_create(&dpd, &dd, NULL, n->eng, fpd), "ip bwd data pd");
+    CHECK_DNNL(dnnl_primitive_desc_create(&dpd, &dd, n->attr, n->eng, fpd), "ip bwd data pd");
     dnnl_memory_t wb;
     if (keep_pd(n, dpd, err)) return -1;
     const dnnl_memory_desc_t *wbmd = pd_md(dpd, DNNL_ARG_WEIGHTS);
@@ -683,6 +702,13 @@ static int build(net_dnnl *n, lr_error *err) {
     }
     for (int i = 0; i < n->n_pp; i++)
         CHECK_DNNL(dnnl_memory_set_data_handle(n->pp_mems[i], n->pp[n->pp_which[i]]), "set_data_handle");
+    if (n->scratch_size) {
+        n->scratch = aligned_alloc(64, (n->scratch_size + 63) / 64 * 64);
+        if (!n->scratch) return lr_fail(err, "out of memory (%zu bytes of oneDNN scratchpad)", n->scratch_size);
+        for (int i = 0; i < n->n_prims; i++)
+            if (n->prim_scratch[i])
+                CHECK_DNNL(dnnl_memory_set_data_handle(n->prim_scratch[i], n->scratch), "set_data_handle(scratchpad)");
+    }
     /* the choice string: "ddd,www,..." */
     n->choices[0] = '\0';
     for (int c = 0; c < n->n_convs; c++) {
@@ -703,6 +729,8 @@ int net_dnnl_init(net_dnnl **out, const model_spec *m, const net_config *cfg, lr
     n->forced = cfg->algo_choices[0] ? cfg->algo_choices : NULL;
     n->conv_dt = cfg->precision == NET_PRECISION_BF16 ? dnnl_bf16 : dnnl_f32;
     CHECK_DNNL(dnnl_engine_create(&n->eng, dnnl_cpu, 0), "engine_create");
+    CHECK_DNNL(dnnl_primitive_attr_create(&n->attr), "primitive_attr_create");
+    CHECK_DNNL(dnnl_primitive_attr_set_scratchpad_mode(n->attr, dnnl_scratchpad_mode_user), "set_scratchpad_mode");
     CHECK_DNNL(dnnl_stream_create(&n->stream, n->eng, dnnl_stream_default_flags), "stream_create");
     int rc = build(n, err);
     n->forced = NULL; /* it pointed into cfg */
@@ -717,6 +745,8 @@ void net_dnnl_free(net_dnnl *n) {
     for (int i = 0; i < n->n_bufs; i++) free(n->bufs[i]);
     free(n->pp[0]);
     free(n->pp[1]);
+    free(n->scratch);
+    if (n->attr) dnnl_primitive_attr_destroy(n->attr);
     if (n->stream) dnnl_stream_destroy(n->stream);
     if (n->eng) dnnl_engine_destroy(n->eng);
     free(n);

@@ -60,6 +60,7 @@ int cli_bench(int argc, char **argv) {
     if (model_spec_load(&m, cfg.model, cli_search_dirs("models"), &err)) return cli_error("bench", &err, 2);
     net_config nc = {.backend = cfg.backend, .algo = cfg.algo, .precision = cfg.precision,
                      .batch = cfg.batch, .training = 1};
+    snprintf(nc.algo_choices, sizeof nc.algo_choices, "%s", cfg.algo_choices);
     net *n = NULL;
     double t_init = lr_now();
     if (net_init(&n, &m, &nc, &err)) return cli_error("bench", &err, 1);
