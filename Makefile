@@ -57,6 +57,15 @@ asan:
 data:
 	sh scripts/get-data.sh $(DATA_DIR)
 
+# The seed's whole study: every run of experiments/seed.sweep on the real
+# data (resumes where it stopped), then its table and curves.
+SEED_JOBS ?= 2
+seed-study: all data
+	$(BUILD)/lrlab sweep experiments/seed.sweep --data $(DATA_DIR) --out runs/seed --jobs $(SEED_JOBS)
+	$(BUILD)/lrlab report runs/seed/*/ > runs/seed/report.md.tmp && mv runs/seed/report.md.tmp runs/seed/report.md
+	$(BUILD)/lrlab plot runs/seed/*/ -o runs/seed/curves.png
+	@cat runs/seed/report.md
+
 FUZZ_SECONDS ?= 60
 fuzz:
 	sh fuzz/run.sh $(FUZZ_SECONDS)
@@ -64,5 +73,5 @@ fuzz:
 clean:
 	rm -rf build build-asan build-fuzz
 
-.PHONY: all deps deps-test test asan data fuzz clean
+.PHONY: all deps deps-test test seed-study asan data fuzz clean
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
