@@ -168,7 +168,7 @@ ratio() { # ratio A B: A/B as "2.31x"
     else printf '%s' "$na"; fi
 }
 pct() { [ -n "$1" ] && awk -v g="$1" -v p="$2" 'BEGIN { printf "%.0f (%.0f%%)", g, 100 * g / p }' || printf '%s' "$na"; }
-peak_t=$(awk -v t="$threads" 'BEGIN { printf "%.0f", 115 * t }')   # ~115 GFLOP/s fp32 FMA per core (PERFORMANCE.md)
+peak_t=$(awk -v t="$threads" 'BEGIN { printf "%.0f", 115 * t }')   # ~115 GFLOP/s fp32 FMA per core (../shared/docs/PERFORMANCE.md)
 
 ips() { best "$1" "$2" images_per_s max; }
 gf() { # GFLOP/s of the run with the best images/s
@@ -202,10 +202,10 @@ echo "# Benchmarks: lrlab against PyTorch, side by side"
 echo
 echo "Written by \`bench/run.sh$( [ $quick = 1 ] && printf ' --quick')\` on $start. What each number means: [bench/README.md](bench/README.md)."
 echo "Every ratio below comes from this one run: the machine is shared and"
-echo "absolute numbers vary by 20-30% from run to run (docs: PERFORMANCE.md)."
+echo "absolute numbers vary by 20-30% from run to run (../shared/docs/PERFORMANCE.md)."
 echo
 echo "## The machine and the programs"
-echo "- CPU: $cpu, $(nproc) cores. The project's machine (PERFORMANCE.md): AMD EPYC Zen 4, AVX-512 with BF16 and VNNI; fp32 FMA peak measured with a 512-bit FMA loop ~116 GFLOP/s per core, ~230 GFLOP/s on 2 cores; bf16 dot products double that."
+echo "- CPU: $cpu, $(nproc) cores. The project's machine (../shared/docs/PERFORMANCE.md): AMD EPYC Zen 4, AVX-512 with BF16 and VNNI; fp32 FMA peak measured with a 512-bit FMA loop ~116 GFLOP/s per core, ~230 GFLOP/s on 2 cores; bf16 dot products double that."
 echo "- lrlab $commit, oneDNN $dnnl (Debian libdnnl-dev); PyTorch $torch_version (Debian python3-torch, oneDNN 2.6.3 inside)$pt_note."
 echo "- Load average (1, 5, 15 min) before: $load_before; after: $load_after.$(awk -v l="${load_before%% *}" -v n="$(nproc)" 'BEGIN { if (l + 0 > n - 0.5) printf " Other jobs were running: the absolute numbers are disturbed, the ratios less so." }')"
 echo "- Mode: $mode"
