@@ -30,6 +30,8 @@ typedef struct {
     double loss_sum;         /* this epoch so far: sum of batch-mean losses */
     long correct, seen, batches;
     double seconds;          /* training seconds of this epoch so far */
+    double epoch_lr, epoch_momentum; /* the schedule's values when this epoch began (its
+                                        metrics row); NaN from a checkpoint that predates them */
 } train_state;
 
 typedef struct {
@@ -43,12 +45,21 @@ typedef struct {
 int ckpt_save(const char *path, const model_spec *m, const float *params, const float *momentum,
               const ckpt_extra *x, lr_error *err);
 /* Fills params, momentum (n_params each) and x; x's strings must be freed
- * with ckpt_extra_free. */
+ * with ckpt_extra_free. Everything is validated before use: format and
+ * version, every tensor's name, dtype and shape against m, the training
+ * state (whole, non-negative numbers in range), the schedule state's size.
+ * On failure params and momentum may be partly overwritten, x holds nothing
+ * to free, and err names the file and what is wrong. */
 int ckpt_load(const char *path, const model_spec *m, float *params, float *momentum,
               ckpt_extra *x, lr_error *err);
+/* The same from an in-memory image of the file (the fuzz target's entry);
+ * takes ownership of buf (malloc'd) in every case. */
+int ckpt_parse(unsigned char *buf, size_t size, const char *name, const model_spec *m, float *params,
+               float *momentum, ckpt_extra *x, lr_error *err);
 void ckpt_extra_free(ckpt_extra *x);
 
-/* Writes a whole small text file atomically (tmp + fsync + rename). */
+/* Writes a whole small text file atomically (tmp + fsync + rename + fsync
+ * of the directory); on failure the previous file is unchanged. */
 int write_file_atomic(const char *path, const char *text, size_t len, lr_error *err);
 
 #endif

@@ -22,10 +22,16 @@ typedef struct {
     const char *const *model_search;    /* directories holding models/ descriptions */
     volatile sig_atomic_t *stop;        /* set asynchronously: checkpoint and return TRAIN_STOPPED */
     int resume;                         /* cfg->out is an existing run to continue */
+    long stop_at_step;                  /* > 0: checkpoint and return TRAIN_STOPPED once this many
+                                           optimiser steps of the run are done (--stop-at-step) */
 } train_options;
 
-/* Returns TRAIN_OK, TRAIN_DIVERGED (err says where), TRAIN_STOPPED, or
- * TRAIN_ERROR (err says why). */
+/* Returns TRAIN_OK, TRAIN_DIVERGED (err says epoch, step, lr and which
+ * checkpoint is kept), TRAIN_STOPPED (err says where and how to resume), or
+ * TRAIN_ERROR (err says why). The run directory only ever changes by
+ * atomic renames: whatever happens, it holds the last checkpoint whole.
+ * A new run records data, init and model-file paths as absolute paths, so
+ * that --resume works from any working directory. */
 int train_run(const train_config *cfg, const train_options *opt, lr_error *err);
 
 /* Paths inside a run directory. */

@@ -1,8 +1,10 @@
 /* cli/train.c: `lrlab train [flags]` and `lrlab train --resume RUN_DIR`.
  * Parses the flags into a train_config (lrlab/config.h), installs the
- * SIGINT/SIGTERM handler that asks the trainer to checkpoint and stop, and
- * maps the outcome to the exit status: 0 done, 1 error, 2 usage, 3
- * diverged, 130 stopped by a signal (checkpoint written). */
+ * SIGINT/SIGTERM handler that asks the trainer to checkpoint and stop (a
+ * second signal kills at once: the checkpoint on disk is whole either way),
+ * and maps the outcome to the exit status: 0 done (or stopped as asked by
+ * --stop-at-step), 1 error, 2 usage, 3 diverged, 128 + signal (130 for
+ * SIGINT, 143 for SIGTERM) stopped by a signal with the checkpoint written. */
 #define _POSIX_C_SOURCE 200809L
 #include <signal.h>
 #include <stdio.h>
@@ -13,10 +15,10 @@
 #include "cli/cli.h"
 #include "lrlab/train.h"
 
-static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t stop_requested, stop_signal;
 
 static void on_signal(int sig) {
-    (void)sig;
+    stop_signal = sig;
     stop_requested = 1;
 }
 
@@ -25,7 +27,9 @@ static void usage(FILE *f) {
                "Trains a model on CIFAR-10 as the seed's PyTorch program does (defaults: the seed's\n"
                "VGG, SGD lr 0.01 momentum 0.9 weight decay 5e-4, batch 128, 30 epochs).\n\nflags:\n");
     config_print_help(f);
-    fprintf(f, "  --resume DIR     continue the run in DIR from its last checkpoint (no other flags needed)\n");
+    fprintf(f, "  --resume DIR     continue the run in DIR from its last checkpoint (no other flags needed)\n"
+               "  --stop-at-step N checkpoint and exit 0 once the run has done N optimiser steps in all\n"
+               "                   (continue later with --resume; also allowed with --resume)\n");
 }
 
 int cli_train(int argc, char **argv) {
@@ -33,6 +37,7 @@ int cli_train(int argc, char **argv) {
     config_defaults(&cfg);
     lr_error err;
     const char *resume = NULL;
+    long stop_at_step = 0;
     int n_set = 0;
     for (int i = 1; i < argc;) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -42,6 +47,13 @@ int cli_train(int argc, char **argv) {
         if (!strcmp(argv[i], "--resume")) {
             if (i + 1 >= argc) return fprintf(stderr, "lrlab train: --resume: missing RUN_DIR\n"), 2;
             resume = argv[i + 1];
+            i += 2;
+            continue;
+        }
+        if (!strcmp(argv[i], "--stop-at-step")) {
+            if (i + 1 >= argc) return fprintf(stderr, "lrlab train: --stop-at-step: missing N\n"), 2;
+            if (lr_parse_long(&stop_at_step, argv[i + 1], 1, 1000000000000L, "--stop-at-step", &err))
+                return cli_error("train", &err, 2);
             i += 2;
             continue;
         }
@@ -65,6 +77,10 @@ int cli_train(int argc, char **argv) {
             return 2;
         }
         snprintf(path, sizeof path, "%s/%s", resume, RUN_CONFIG);
+        if (access(path, F_OK) != 0) {
+            fprintf(stderr, "lrlab train: --resume %s: no %s there: not an lrlab run directory\n", resume, RUN_CONFIG);
+            return 2;
+        }
         config_defaults(&cfg);
         if (config_read(&cfg, path, &err)) return cli_error("train", &err, 2);
         snprintf(cfg.out, sizeof cfg.out, "%s", resume);
@@ -72,16 +88,22 @@ int cli_train(int argc, char **argv) {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESETHAND; /* the second Ctrl-C is the default action */
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     train_options opt = {.log = stdout, .progress = isatty(STDERR_FILENO),
                          .model_search = cli_search_dirs("models"), .stop = &stop_requested,
-                         .resume = resume != NULL};
+                         .resume = resume != NULL, .stop_at_step = stop_at_step};
     int rc = train_run(&cfg, &opt, &err);
     switch (rc) {
     case TRAIN_OK: return 0;
     case TRAIN_DIVERGED: return cli_error("train", &err, 3);
-    case TRAIN_STOPPED: return cli_error("train", &err, 130);
+    case TRAIN_STOPPED:
+        if (!stop_requested) { /* --stop-at-step: done as asked */
+            fprintf(stderr, "lrlab train: %s\n", err.msg);
+            return 0;
+        }
+        return cli_error("train", &err, 128 + (stop_signal ? (int)stop_signal : SIGINT));
     default: return cli_error("train", &err, 1);
     }
 }

@@ -1,8 +1,11 @@
 /* io/checkpoint.c: weights files, checkpoints and atomic small files
- * (lrlab/io.h), on top of the safetensors reader and writer. */
+ * (lrlab/io.h), on top of the safetensors reader and writer. What goes in a
+ * checkpoint is in docs/file-formats.md ("Checkpoint"); what survives what
+ * is in docs/resilience.md. Not the trainer's policy of when to write. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,7 +70,11 @@ int weights_load(const char *path, const model_spec *m, float *params, lr_error 
     return rc;
 }
 
-#define STATE_FIELDS 9
+/* train.state: the fields of train_state as doubles, in this order.
+ * Version 1 files written before epoch_lr/epoch_momentum existed hold the
+ * first 9; they still load (the two come back as NaN). */
+#define STATE_FIELDS 11
+#define STATE_FIELDS_OLD 9
 
 int ckpt_save(const char *path, const model_spec *m, const float *params, const float *momentum,
               const ckpt_extra *x, lr_error *err) {
@@ -76,7 +83,10 @@ int ckpt_save(const char *path, const model_spec *m, const float *params, const 
     const train_state *s = &x->state;
     double state[STATE_FIELDS] = {(double)s->epoch, (double)s->batch, (double)s->step,
                                   (double)s->momentum_started, s->loss_sum, (double)s->correct,
-                                  (double)s->seen, (double)s->batches, s->seconds};
+                                  (double)s->seen, (double)s->batches, s->seconds,
+                                  s->epoch_lr, s->epoch_momentum};
+    if (x->n_sched < 0 || x->n_sched > CKPT_SCHED_MAX)
+        return lr_fail(err, "%s: schedule state of %d values, at most %d fit", path, x->n_sched, CKPT_SCHED_MAX);
     t[n] = (st_tensor){.name = "optimizer.momentum_buffer", .dtype = ST_F32, .ndim = 1,
                        .shape = {m->n_params}, .data = momentum, .nbytes = (size_t)m->n_params * sizeof(float)};
     n++;
@@ -99,46 +109,100 @@ static char *dup_meta(const st_file *f, const char *key) {
     return strdup(v ? v : "");
 }
 
+/* A count stored as a double: whole, in 0..max (checked before the cast,
+ * which is undefined for NaN or out-of-range values). */
+static int state_count(long *out, double v, double max, const char *path, const char *what, lr_error *err) {
+    if (!(v >= 0 && v <= max) || v != floor(v))
+        return lr_fail(err, "%s: train.state %s is %g: expected a whole number in 0..%.0f", path, what, v, max);
+    *out = (long)v;
+    return 0;
+}
+
+static int state_from(train_state *s, const double *v, int n, const char *path, lr_error *err) {
+    const double big = 1e15; /* far beyond any run, well inside long and exact in a double */
+    memset(s, 0, sizeof *s);
+    if (state_count(&s->epoch, v[0], big, path, "epoch", err) ||
+        state_count(&s->batch, v[1], big, path, "batch", err) ||
+        state_count(&s->step, v[2], big, path, "step", err) ||
+        state_count(&s->momentum_started, v[3], 1, path, "momentum_started", err) ||
+        state_count(&s->correct, v[5], big, path, "correct", err) ||
+        state_count(&s->seen, v[6], big, path, "seen", err) ||
+        state_count(&s->batches, v[7], big, path, "batches", err))
+        return -1;
+    s->loss_sum = v[4], s->seconds = v[8];
+    s->epoch_lr = n > STATE_FIELDS_OLD ? v[9] : NAN;
+    s->epoch_momentum = n > STATE_FIELDS_OLD ? v[10] : NAN;
+    if (s->correct > s->seen || s->batches > s->batch || !isfinite(s->loss_sum) || !(isfinite(s->seconds) && s->seconds >= 0))
+        return lr_fail(err, "%s: inconsistent training state (epoch %ld, batch %ld: %ld of %ld correct, "
+                            "%ld batches, loss sum %g)", path, s->epoch, s->batch, s->correct, s->seen,
+                       s->batches, s->loss_sum);
+    if (n > STATE_FIELDS_OLD && !((isfinite(s->epoch_lr) && s->epoch_lr >= 0 && isfinite(s->epoch_momentum)) ||
+                                  (isnan(s->epoch_lr) && isnan(s->epoch_momentum))))
+        return lr_fail(err, "%s: train.state epoch lr %g, momentum %g: expected finite values", path,
+                       s->epoch_lr, s->epoch_momentum);
+    return 0;
+}
+
+/* Validates and copies out of a read file f (freed by the caller). */
+static int ckpt_from(const st_file *f, const char *path, const model_spec *m, float *params,
+                     float *momentum, ckpt_extra *x, lr_error *err) {
+    const char *format = st_meta(f, "format"), *version = st_meta(f, "version");
+    if (!format || strcmp(format, CKPT_FORMAT))
+        return lr_fail(err, "%s: not an lrlab checkpoint (metadata format is '%s', expected '%s')", path,
+                       format ? format : "(none)", CKPT_FORMAT);
+    char want[16];
+    snprintf(want, sizeof want, "%d", CKPT_VERSION);
+    if (!version || strcmp(version, want))
+        return lr_fail(err, "%s: checkpoint version '%s', this lrlab reads version %d", path,
+                       version ? version : "(none)", CKPT_VERSION);
+    /* a checkpoint holds the model's weights plus exactly these three */
+    int weighted = 0;
+    for (int i = 0; i < m->n_layers; i++) weighted += m->layers[i].param_count > 0;
+    if (f->n != weighted + 3)
+        return lr_fail(err, "%s: %d tensors, a checkpoint of model '%s' has %d: not this model's checkpoint",
+                       path, f->n, m->name, weighted + 3);
+    if (copy_weights(f, path, m, params, err)) return -1;
+    long shape[1] = {m->n_params};
+    if (!st_find(f, "optimizer.momentum_buffer"))
+        return lr_fail(err, "%s: no tensor 'optimizer.momentum_buffer': not a complete checkpoint", path);
+    if (st_copy(f, "optimizer.momentum_buffer", ST_F32, 1, shape, momentum, err)) return -1;
+    const st_tensor *ts = st_find(f, "train.state");
+    if (!ts || ts->ndim != 1 || (ts->shape[0] != STATE_FIELDS && ts->shape[0] != STATE_FIELDS_OLD))
+        return lr_fail(err, "%s: tensor 'train.state' missing or not a vector of %d values", path, STATE_FIELDS);
+    double state[STATE_FIELDS];
+    shape[0] = ts->shape[0];
+    if (st_copy(f, "train.state", ST_F64, 1, shape, state, err)) return -1;
+    if (state_from(&x->state, state, (int)shape[0], path, err)) return -1;
+    const st_tensor *sched = st_find(f, "sched.state");
+    if (!sched || sched->ndim != 1 || sched->shape[0] > CKPT_SCHED_MAX)
+        return lr_fail(err, "%s: tensor 'sched.state' missing or not a vector of at most %d values", path,
+                       CKPT_SCHED_MAX);
+    shape[0] = sched->shape[0];
+    if (st_copy(f, "sched.state", ST_F64, 1, shape, x->sched, err)) return -1;
+    x->n_sched = (int)shape[0];
+    x->config_text = dup_meta(f, "config");
+    x->metrics_text = dup_meta(f, "metrics");
+    if (!x->config_text || !x->metrics_text) return lr_fail(err, "%s: out of memory", path);
+    return 0;
+}
+
+int ckpt_parse(unsigned char *buf, size_t size, const char *name, const model_spec *m, float *params,
+               float *momentum, ckpt_extra *x, lr_error *err) {
+    memset(x, 0, sizeof *x);
+    st_file f;
+    if (st_parse(&f, buf, size, name, err)) return -1;
+    int rc = ckpt_from(&f, name, m, params, momentum, x, err);
+    st_free(&f);
+    if (rc) ckpt_extra_free(x);
+    return rc;
+}
+
 int ckpt_load(const char *path, const model_spec *m, float *params, float *momentum,
               ckpt_extra *x, lr_error *err) {
     memset(x, 0, sizeof *x);
     st_file f;
     if (st_read(&f, path, err)) return -1;
-    int rc = 0;
-    const char *format = st_meta(&f, "format"), *version = st_meta(&f, "version");
-    long shape[1];
-    double state[STATE_FIELDS];
-    const st_tensor *sched = st_find(&f, "sched.state");
-    if (!format || strcmp(format, CKPT_FORMAT))
-        rc = lr_fail(err, "%s: not an lrlab checkpoint (metadata format is '%s', expected '%s')", path,
-                     format ? format : "(none)", CKPT_FORMAT);
-    else if (!version || strcmp(version, "1"))
-        rc = lr_fail(err, "%s: checkpoint version '%s', this lrlab reads version %d", path,
-                     version ? version : "(none)", CKPT_VERSION);
-    else if (copy_weights(&f, path, m, params, err))
-        rc = -1;
-    else if ((shape[0] = m->n_params),
-             st_copy(&f, "optimizer.momentum_buffer", ST_F32, 1, shape, momentum, err))
-        rc = -1;
-    else if ((shape[0] = STATE_FIELDS), st_copy(&f, "train.state", ST_F64, 1, shape, state, err))
-        rc = -1;
-    else if (!sched || sched->ndim != 1 || sched->shape[0] > CKPT_SCHED_MAX)
-        rc = lr_fail(err, "%s: missing or oversized tensor 'sched.state'", path);
-    else if ((shape[0] = sched->shape[0]), st_copy(&f, "sched.state", ST_F64, 1, shape, x->sched, err))
-        rc = -1;
-    if (!rc) {
-        x->n_sched = (int)sched->shape[0];
-        train_state *s = &x->state;
-        s->epoch = (long)state[0], s->batch = (long)state[1], s->step = (long)state[2];
-        s->momentum_started = (long)state[3], s->loss_sum = state[4], s->correct = (long)state[5];
-        s->seen = (long)state[6], s->batches = (long)state[7], s->seconds = state[8];
-        if (s->epoch < 0 || s->batch < 0 || s->step < 0 || s->seen < 0 || s->correct < 0 ||
-            s->correct > s->seen)
-            rc = lr_fail(err, "%s: inconsistent training state (epoch %ld, batch %ld)", path, s->epoch, s->batch);
-        x->config_text = dup_meta(&f, "config");
-        x->metrics_text = dup_meta(&f, "metrics");
-        if (!x->config_text || !x->metrics_text) rc = lr_fail(err, "%s: out of memory", path);
-    }
+    int rc = ckpt_from(&f, path, m, params, momentum, x, err);
     st_free(&f);
     if (rc) ckpt_extra_free(x);
     return rc;
@@ -156,6 +220,7 @@ int write_file_atomic(const char *path, const char *text, size_t len, lr_error *
         return lr_fail(err, "%s: path too long", path);
     FILE *f = fopen(tmp, "wb");
     if (!f) return lr_fail(err, "%s: cannot create '%s': %s", path, tmp, strerror(errno));
+    errno = 0;
     int ok = fwrite(text, 1, len, f) == len && fflush(f) == 0 && fsync(fileno(f)) == 0;
     int e = errno;
     ok = (fclose(f) == 0) && ok;
@@ -164,6 +229,15 @@ int write_file_atomic(const char *path, const char *text, size_t len, lr_error *
         unlink(tmp);
         return lr_fail(err, "%s: write failed: %s (the previous file, if any, is unchanged)", path,
                        strerror(e ? e : EIO));
+    }
+    /* make the rename itself durable; failing here still leaves a whole file */
+    char dir[4200];
+    const char *slash = strrchr(path, '/');
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash == path ? 1 : slash - path) : 1, slash ? path : ".");
+    int dfd = open(dir, O_RDONLY);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
     }
     return 0;
 }

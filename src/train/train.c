@@ -1,8 +1,15 @@
 /* train/train.c: the training run (lrlab/train.h). Reads top to bottom in
  * execution order: set-up (data, model, weights, net, schedule, run
  * directory, checkpoint), the epoch loop (train steps, evaluation, metrics,
- * schedule step, checkpoint), the final weights. */
-#define _POSIX_C_SOURCE 200809L
+ * schedule step, checkpoint), the final weights.
+ *
+ * Every file of the run directory is replaced by an atomic rename, in an
+ * order that a kill between any two writes cannot break: steps.csv before
+ * the checkpoint (resume drops its rows past the checkpoint), metrics.csv
+ * after it (resume rewrites it from the checkpoint's copy), model.safetensors
+ * last (resume of a complete run writes it if it is missing). What survives
+ * what: docs/resilience.md. */
+#define _XOPEN_SOURCE 700 /* realpath */
 #include "lrlab/train.h"
 
 #include <errno.h>
@@ -11,8 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 #include <dirent.h>
+#include <limits.h>
+#include <unistd.h>
 
 #include "lrlab/data.h"
 #include "lrlab/io.h"
@@ -59,6 +67,8 @@ typedef struct {
     loader *train_loader, *test_loader, *val_loader;
     text metrics, steps;
     train_state st;
+    train_state saved; /* as of the checkpoint on disk (valid when has_saved) */
+    int has_saved;
     int steps_per_epoch;
 } run;
 
@@ -103,6 +113,14 @@ static int make_dirs(const char *path, lr_error *err) {
     return 0;
 }
 
+/* A relative path that exists becomes absolute, so that `--resume` from
+ * another working directory finds the same files. */
+static void make_absolute(char *path, size_t cap) {
+    char abs[PATH_MAX];
+    if (!path[0] || path[0] == '/' || !realpath(path, abs) || strlen(abs) >= cap) return;
+    memcpy(path, abs, strlen(abs) + 1);
+}
+
 static int write_config(run *r, lr_error *err) {
     char *buf = NULL;
     size_t len = 0;
@@ -126,8 +144,11 @@ static char *config_text(const train_config *c) {
     return buf;
 }
 
+/* steps.csv first: a kill before the checkpoint's rename leaves rows past
+ * it, which reload_steps drops. */
 static int save_checkpoint(run *r, lr_error *err) {
     if (!r->cfg.out[0]) return 0;
+    if (r->cfg.log_steps && write_file_atomic(r->path[P_STEPS], r->steps.s, r->steps.n, err)) return -1;
     ckpt_extra x;
     memset(&x, 0, sizeof x);
     x.state = r->st;
@@ -138,19 +159,22 @@ static int save_checkpoint(run *r, lr_error *err) {
     int rc = x.config_text ? ckpt_save(r->path[P_CHECKPOINT], &r->m, r->params, r->momentum, &x, err)
                            : lr_fail(err, "out of memory");
     free(x.config_text);
-    if (!rc && r->cfg.log_steps)
-        rc = write_file_atomic(r->path[P_STEPS], r->steps.s, r->steps.n, err);
+    if (!rc) r->saved = r->st, r->has_saved = 1;
     return rc;
 }
 
-/* steps.csv after a resume: keep the rows of steps already done. */
+/* steps.csv after a resume: the header and the rows of the steps the
+ * checkpoint has done (rows past it were written before a kill). */
 static int reload_steps(run *r, lr_error *err) {
-    FILE *f = fopen(r->path[P_STEPS], "r");
+    if (text_add(&r->steps, "step,epoch,lr,momentum,loss\n")) return lr_fail(err, "out of memory");
+    FILE *f = r->st.step ? fopen(r->path[P_STEPS], "r") : NULL;
+    if (!f) return 0;
     char line[512];
-    if (!f) return text_add(&r->steps, "step,epoch,lr,momentum,loss\n") ? lr_fail(err, "out of memory") : 0;
     while (fgets(line, sizeof line, f)) {
-        long step = atol(line);
-        if ((line[0] == 's' || step < r->st.step) && text_add(&r->steps, "%s", line)) {
+        char *end;
+        long step = strtol(line, &end, 10);
+        if (end == line || *end != ',' || step < 0 || step >= r->st.step) continue;
+        if (text_add(&r->steps, "%s", line)) {
             fclose(f);
             return lr_fail(err, "out of memory");
         }
@@ -166,7 +190,6 @@ static int setup(run *r, lr_error *err) {
     const train_options *opt = r->opt;
     if (c->threads > 0) omp_set_num_threads(c->threads);
     else c->threads = omp_get_max_threads();
-    if (c->val && strncmp(c->monitor, "val", 3) && 0) return -1;
     if (!c->val && !strncmp(c->monitor, "val_", 4))
         return lr_fail(err, "--monitor %s needs a validation set: add --val N", c->monitor);
     /* the run directory first: refuse to overwrite before any long work */
@@ -180,6 +203,11 @@ static int setup(run *r, lr_error *err) {
                                 "`lrlab train --resume %s`, or choose another --out",
                            c->out, c->out);
         if (make_dirs(c->out, err)) return -1;
+    }
+    if (!opt->resume) {
+        make_absolute(c->data, sizeof c->data);
+        make_absolute(c->init, sizeof c->init);
+        if (strchr(c->model, '/') || access(c->model, R_OK) == 0) make_absolute(c->model, sizeof c->model);
     }
     if (cifar_load(&r->train, &r->test, c->data, c->limit_train, c->limit_test, err)) return -1;
     if (c->val && cifar_split_holdout(&r->train, &r->val, (int)c->val, err)) return -1;
@@ -199,7 +227,6 @@ static int setup(run *r, lr_error *err) {
         !(r->dlogits = lr_calloc(out, sizeof(float), "logits", err)))
         return -1;
     model_init_params(&r->m, r->params, (uint64_t)c->seed);
-    if (c->init[0] && weights_load(c->init, &r->m, r->params, err)) return -1;
     net_config nc = {.backend = c->backend, .algo = c->algo, .precision = c->precision,
                      .batch = c->batch, .training = 1};
     snprintf(nc.algo_choices, sizeof nc.algo_choices, "%s", c->algo_choices);
@@ -228,23 +255,37 @@ static int setup(run *r, lr_error *err) {
     return 0;
 }
 
-/* Picks up a checkpoint when resuming; else starts metrics and config. */
+/* Picks up a checkpoint when resuming (a run directory without one starts
+ * from the beginning); else loads --init and starts metrics and config.
+ * Nothing in the directory is written before the checkpoint is validated. */
 static int start_or_resume(run *r, int *finished, lr_error *err) {
     *finished = 0;
     if (r->opt->resume && r->cfg.out[0] && access(r->path[P_CHECKPOINT], F_OK) == 0) {
+        const char *path = r->path[P_CHECKPOINT];
         ckpt_extra x;
-        if (ckpt_load(r->path[P_CHECKPOINT], &r->m, r->params, r->momentum, &x, err)) return -1;
+        if (ckpt_load(path, &r->m, r->params, r->momentum, &x, err)) return -1;
         int rc = sched_state_load(r->sched, x.sched, x.n_sched, err);
+        if (rc) {
+            char msg[sizeof err->msg];
+            snprintf(msg, sizeof msg, "%s", err->msg);
+            lr_fail(err, "%s: schedule state does not fit --sched '%s': %s", path, r->cfg.sched, msg);
+        }
         r->st = x.state;
+        if (!rc && strncmp(x.metrics_text, METRICS_HEADER, strlen(METRICS_HEADER)))
+            rc = lr_fail(err, "%s: its metrics do not start with the metrics.csv header", path);
         if (!rc && text_add(&r->metrics, "%s", x.metrics_text)) rc = lr_fail(err, "out of memory");
         ckpt_extra_free(&x);
         if (rc) return -1;
-        if (r->st.epoch >= r->cfg.epochs) *finished = 1;
-        if (r->st.batch > r->steps_per_epoch)
-            return lr_fail(err, "%s: batch %ld of %d: the checkpoint does not fit this data", r->path[P_CHECKPOINT],
-                           r->st.batch, r->steps_per_epoch);
+        const train_state *s = &r->st;
+        if (s->batch > r->steps_per_epoch || s->step != s->epoch * r->steps_per_epoch + s->batch)
+            return lr_fail(err, "%s: epoch %ld, batch %ld, step %ld does not fit %d steps per epoch: "
+                                "the data, --limit-train, --val or --batch in %s changed since",
+                           path, s->epoch, s->batch, s->step, r->steps_per_epoch, r->path[P_CONFIG]);
+        if (s->epoch >= r->cfg.epochs) *finished = 1;
+        r->saved = r->st, r->has_saved = 1;
     } else {
         memset(&r->st, 0, sizeof r->st);
+        if (r->cfg.init[0] && weights_load(r->cfg.init, &r->m, r->params, err)) return -1;
         if (text_add(&r->metrics, METRICS_HEADER)) return lr_fail(err, "out of memory");
     }
     if (!r->cfg.out[0]) return 0;
@@ -281,6 +322,45 @@ static void progress(const run *r, int batch, double loss, double acc, double ip
     fflush(stderr);
 }
 
+/* The message of a diverged run: where, and what the run directory keeps. */
+static int diverged(run *r, const char *what, double lr, lr_error *err) {
+    const train_state *st = &r->st;
+    char kept[1400];
+    if (!r->cfg.out[0]) snprintf(kept, sizeof kept, "no run directory (--out), nothing saved");
+    else if (!r->has_saved)
+        snprintf(kept, sizeof kept, "no checkpoint was written before (%s holds the settings): "
+                                    "a new run with a lower --lr is needed", r->path[P_CONFIG]);
+    else if (r->saved.batch == 0)
+        snprintf(kept, sizeof kept, "%s after epoch %ld is kept", r->path[P_CHECKPOINT], r->saved.epoch - 1);
+    else
+        snprintf(kept, sizeof kept, "%s at epoch %ld, batch %ld is kept", r->path[P_CHECKPOINT],
+                 r->saved.epoch, r->saved.batch);
+    /* steps.csv shows the way there; resume drops its rows past the checkpoint */
+    if (r->cfg.out[0] && r->cfg.log_steps) write_file_atomic(r->path[P_STEPS], r->steps.s, r->steps.n, NULL);
+    lr_fail(err, "training diverged at epoch %ld, step %ld (batch %ld): %s at lr %.6g; %s", st->epoch, st->step,
+            st->batch, what, lr, kept);
+    return TRAIN_DIVERGED;
+}
+
+/* A stop request: a signal (opt->stop) or --stop-at-step reached. */
+static int stop_requested(const run *r) {
+    return (r->opt->stop && *r->opt->stop) || (r->opt->stop_at_step > 0 && r->st.step >= r->opt->stop_at_step);
+}
+
+static int stopped(run *r, lr_error *err) {
+    const char *dir = r->cfg.out[0] ? r->cfg.out : NULL;
+    int need = r->st.step > 0 && (!r->has_saved || r->saved.step != r->st.step);
+    if (dir && need && save_checkpoint(r, err)) return TRAIN_ERROR;
+    if (dir)
+        lr_fail(err, "stopped at epoch %ld, batch %ld (step %ld)%s: continue with `lrlab train --resume %s`",
+                r->st.epoch, r->st.batch, r->st.step,
+                r->has_saved ? "; the checkpoint holds this point" : " before any step", dir);
+    else
+        lr_fail(err, "stopped at epoch %ld, batch %ld (step %ld); no --out, so nothing was saved",
+                r->st.epoch, r->st.batch, r->st.step);
+    return TRAIN_STOPPED;
+}
+
 static int train_epoch(run *r, lr_error *err) {
     const train_config *c = &r->cfg;
     train_state *st = &r->st;
@@ -293,24 +373,21 @@ static int train_epoch(run *r, lr_error *err) {
         long correct = 0;
         double loss = loss_cross_entropy(r->dlogits, &correct, r->logits, b->y, b->n, r->m.n_classes,
                                          1.0f / (float)b->n) / b->n;
-        if (!isfinite(loss)) {
-            lr_fail(err, "training diverged at epoch %ld, step %ld (batch %d): loss is %g at lr %.6g; "
-                         "the last good checkpoint is kept",
-                    st->epoch, st->step, b->index, loss, lr);
-            return TRAIN_DIVERGED;
-        }
-        if (net_backward(r->net, r->dlogits, r->params, r->grads, err)) return TRAIN_ERROR;
-        if (!all_finite(r->grads, r->m.n_params)) {
-            lr_fail(err, "training diverged at epoch %ld, step %ld (batch %d): a gradient is NaN or Inf "
-                         "at lr %.6g; the last good checkpoint is kept",
-                    st->epoch, st->step, b->index, lr);
-            return TRAIN_DIVERGED;
-        }
-        sgd_params hp = {(float)lr, (float)mom, (float)c->dampening, (float)c->weight_decay, c->nesterov};
-        sgd_step(r->params, r->momentum, r->grads, r->m.n_params, &hp, !st->momentum_started);
-        st->momentum_started = 1;
         if (c->log_steps && text_add(&r->steps, "%ld,%ld,%.17g,%.17g,%.9g\n", st->step, st->epoch, lr, mom, loss))
             return lr_fail(err, "out of memory"), TRAIN_ERROR;
+        if (!isfinite(loss)) {
+            char what[64];
+            snprintf(what, sizeof what, "the loss is %s", isnan(loss) ? "NaN" : "Inf");
+            return diverged(r, what, lr, err);
+        }
+        if (net_backward(r->net, r->dlogits, r->params, r->grads, err)) return TRAIN_ERROR;
+        if (!all_finite(r->grads, r->m.n_params)) return diverged(r, "a gradient is NaN or Inf", lr, err);
+        sgd_params hp = {(float)lr, (float)mom, (float)c->dampening, (float)c->weight_decay, c->nesterov};
+        sgd_step(r->params, r->momentum, r->grads, r->m.n_params, &hp, !st->momentum_started);
+        /* an overflow in the update itself: no checkpoint may ever hold it */
+        if (!all_finite(r->params, r->m.n_params) || !all_finite(r->momentum, r->m.n_params))
+            return diverged(r, "the SGD update overflowed (a weight or momentum is NaN or Inf)", lr, err);
+        st->momentum_started = 1;
         st->step++;
         st->batch = b->index + 1;
         st->batches++;
@@ -323,12 +400,9 @@ static int train_epoch(run *r, lr_error *err) {
         if (r->opt->progress)
             progress(r, b->index + 1, st->loss_sum / st->batches, 100.0 * st->correct / st->seen,
                      st->seen / (st->seconds > 0 ? st->seconds : 1));
-        if (r->opt->stop && *r->opt->stop) {
+        if (stop_requested(r)) {
             if (r->opt->progress) fputc('\n', stderr);
-            if (save_checkpoint(r, err)) return TRAIN_ERROR;
-            lr_fail(err, "stopped at epoch %ld, batch %ld; checkpoint written: continue with "
-                         "`lrlab train --resume %s`", st->epoch, st->batch, c->out[0] ? c->out : "DIR");
-            return TRAIN_STOPPED;
+            return stopped(r, err);
         }
     }
     if (r->opt->progress) fputc('\n', stderr);
@@ -375,6 +449,7 @@ static int end_epoch(run *r, double lr, double mom, double epoch_start, lr_error
         return -1;
     st->epoch++;
     st->batch = 0, st->loss_sum = 0, st->correct = 0, st->seen = 0, st->batches = 0, st->seconds = 0;
+    st->epoch_lr = sched_lr(r->sched), st->epoch_momentum = sched_momentum(r->sched);
     if (save_checkpoint(r, err)) return -1;
     if (r->cfg.out[0] && write_file_atomic(r->path[P_METRICS], r->metrics.s, r->metrics.n, err)) return -1;
     return 0;
@@ -388,6 +463,8 @@ int train_run(const train_config *cfg, const train_options *opt, lr_error *err) 
     int finished, rc = TRAIN_ERROR;
     if (setup(&r, err) || start_or_resume(&r, &finished, err)) goto done;
     if (finished) {
+        /* a kill after the last checkpoint but before the weights file */
+        if (access(r.path[P_WEIGHTS], F_OK) != 0 && weights_save(r.path[P_WEIGHTS], &r.m, r.params, err)) goto done;
         if (opt->log) fprintf(opt->log, "%s: the run is complete (%d epochs); nothing to do\n", r.cfg.out, r.cfg.epochs);
         rc = TRAIN_OK;
         goto done;
@@ -398,9 +475,18 @@ int train_run(const train_config *cfg, const train_options *opt, lr_error *err) 
                 r.m.name, r.m.n_params, r.train.n, r.test.n, r.cfg.batch, r.steps_per_epoch, r.cfg.lr,
                 r.cfg.sched[0] ? r.cfg.sched : "constant", r.cfg.seed, r.cfg.threads,
                 r.cfg.backend == NET_BACKEND_REF ? "ref" : "dnnl", r.st.epoch || r.st.batch ? " (resumed)" : "");
+    if (opt->log) fflush(opt->log);
+    /* the lr and momentum of the epoch's metrics row: its first step's,
+     * also when it was resumed mid-epoch (step-mode schedules move on) */
+    if (r.st.batch == 0 || isnan(r.st.epoch_lr))
+        r.st.epoch_lr = sched_lr(r.sched), r.st.epoch_momentum = sched_momentum(r.sched);
     while (r.st.epoch < r.cfg.epochs) {
+        if (stop_requested(&r)) {
+            rc = stopped(&r, err);
+            goto done;
+        }
         double start = lr_now() - r.st.seconds;
-        double lr = sched_lr(r.sched), mom = sched_momentum(r.sched);
+        double lr = r.st.epoch_lr, mom = r.st.epoch_momentum;
         int trc = train_epoch(&r, err);
         if (trc != TRAIN_OK) {
             rc = trc;
