@@ -1,11 +1,261 @@
-/* cli/find_lr.c: `lrlab find-lr` (not yet built: a placeholder that says so). */
+/* cli/find_lr.c: `lrlab find-lr [train flags] [--start-lr 1e-7] [--end-lr 10]
+ * [--steps 100] [--smooth 0.98] [--out DIR | -o FILE.csv] [--plot FILE.png]`:
+ * the learning-rate range test (lrlab/findlr.h) on the training images, with
+ * the training settings of `lrlab train` (data, model, batch, seed,
+ * momentum, weight decay, augmentation, --val hold-out, backend, ...).
+ * Prints `suggested_lr=<lr>` (steepest fall of the smoothed loss) and
+ * `min_loss_lr_div10=<lr>`; writes the curve as CSV (step,lr,loss,
+ * smoothed_loss) and optionally a plot (gnuplot; cli/plot.c renders it).
+ * Never touches the test images beyond cifar_load's validation. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <math.h>
+#include <omp.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 
 #include "cli/cli.h"
+#include "lrlab/config.h"
+#include "lrlab/data.h"
+#include "lrlab/findlr.h"
+#include "lrlab/io.h"
+#include "lrlab/model.h"
+#include "lrlab/net.h"
+
+/* Defined in cli/plot.c; these declarations belong in cli/cli.h. */
+int plot_check_output(const char *out, lr_error *err);
+int plot_render(const char *out, int width, int height, const char *body, lr_error *err);
+
+/* train settings that make no sense here: the range test owns the lr */
+static const char *const refused[] = {"lr", "sched", "sched_unit", "epochs", "monitor", "log_steps", NULL};
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: lrlab find-lr [train flags] [--start-lr LR] [--end-lr LR] [--steps N] [--smooth B]\n"
+               "                     [--out DIR | -o FILE.csv] [--plot FILE.png|FILE.svg]\n\n"
+               "The learning-rate range test (Smith 2017, as fastai's lr_find): one SGD step per training\n"
+               "batch while the lr grows exponentially from --start-lr to --end-lr; stops when the\n"
+               "smoothed loss exceeds 4x its lowest value or turns NaN/Inf; the weights are not kept.\n"
+               "Prints suggested_lr= (steepest fall of the smoothed loss) and min_loss_lr_div10=.\n"
+               "  --start-lr LR   first lr (1e-7)\n"
+               "  --end-lr LR     last lr (10)\n"
+               "  --steps N       steps, one batch each (100); epochs restart when batches run out\n"
+               "  --smooth B      beta of the loss's moving average (0.98)\n"
+               "  --out DIR       write DIR/lr_find.csv and DIR/lr_find.png (the plot when gnuplot is there)\n"
+               "  -o FILE.csv     write the curve here: step,lr,loss,smoothed_loss\n"
+               "  --plot FILE     draw loss against lr (log scale) with the suggestion marked (.png or .svg)\n\n"
+               "train flags (as lrlab train; --lr, --sched and --epochs do not apply):\n");
+    config_print_help(f);
+}
+
+static const char *key_of(const char *arg, char *key, size_t cap) {
+    size_t len = strcspn(arg + 2, "=");
+    if (len >= cap) len = cap - 1;
+    for (size_t i = 0; i < len; i++) key[i] = arg[2 + i] == '-' ? '_' : arg[2 + i];
+    key[len] = '\0';
+    return key;
+}
+
+typedef struct {
+    cifar_split train, test, val;
+    model_spec m;
+    float *params;
+    net *net;
+    loader *loader;
+    findlr_result res;
+} finder;
+
+static void finder_free(finder *f) {
+    findlr_result_free(&f->res);
+    loader_free(f->loader);
+    net_free(f->net);
+    free(f->params);
+    cifar_split_free(&f->train), cifar_split_free(&f->test), cifar_split_free(&f->val);
+}
+
+static int write_csv(const char *path, const findlr_result *r, lr_error *err) {
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f) return lr_fail(err, "out of memory");
+    fprintf(f, "step,lr,loss,smoothed_loss\n");
+    for (int i = 0; i < r->n; i++) fprintf(f, "%d,%.9g,%.9g,%.9g\n", i, r->lr[i], r->loss[i], r->smoothed[i]);
+    fclose(f);
+    int rc = write_file_atomic(path, text, len, err);
+    free(text);
+    return rc;
+}
+
+static int draw(const char *path, const findlr_result *r, lr_error *err) {
+    char *body = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&body, &len);
+    if (!f) return lr_fail(err, "out of memory");
+    fprintf(f, "$d << EOD\n");
+    for (int i = 0; i < r->n; i++) fprintf(f, "%.9g %.9g %.9g\n", r->lr[i], r->loss[i], r->smoothed[i]);
+    fprintf(f, "EOD\n$s << EOD\n%.9g %.9g\nEOD\n", r->suggested_lr, r->smoothed[r->steep_index]);
+    /* the y range: from below the lowest smoothed loss to a little above the starting loss, as the
+     * diverging tail would otherwise flatten the interesting part */
+    double lo = INFINITY, hi = r->smoothed[0];
+    for (int i = 0; i < r->n; i++) lo = fmin(lo, r->smoothed[i]);
+    double pad = (hi - lo) * 0.1 + 1e-3;
+    fprintf(f, "set logscale x\nset format x '%%g'\nset grid\nset key top left\nset xlabel 'learning rate'\n"
+               "set ylabel 'training loss'\nset yrange [%.9g:%.9g]\n",
+            lo - pad, hi + 3 * pad);
+    fprintf(f, "set title sprintf('lr range test: suggested lr %%.3g (steepest fall), min-loss lr/10 %%.3g', %.9g, %.9g)\n",
+            r->suggested_lr, r->min_loss_lr_div10);
+    fprintf(f, "set arrow from %.9g, graph 0 to %.9g, graph 1 nohead lc rgb '#d62728' lw 2 dt 2\n", r->suggested_lr,
+            r->suggested_lr);
+    fprintf(f, "set arrow from %.9g, graph 0 to %.9g, graph 1 nohead lc rgb '#2ca02c' lw 2 dt 3\n",
+            r->min_loss_lr_div10, r->min_loss_lr_div10);
+    fprintf(f, "plot $d using 1:2 with lines lc rgb '#bbbbbb' title 'batch loss', "
+               "$d using 1:3 with lines lc rgb '#1f77b4' lw 2 title 'smoothed loss', "
+               "$s using 1:2 with points pt 7 ps 1.5 lc rgb '#d62728' title 'suggested lr'\n");
+    fclose(f);
+    int rc = plot_render(path, 900, 600, body, err);
+    free(body);
+    return rc;
+}
+
+static int parse_double_flag(double *out, int argc, char **argv, int *i, double lo, double hi, lr_error *err) {
+    if (*i + 1 >= argc) return lr_fail(err, "%s: missing value", argv[*i]);
+    int rc = lr_parse_double(out, argv[*i + 1], lo, hi, argv[*i], err);
+    *i += 2;
+    return rc;
+}
 
 int cli_find_lr(int argc, char **argv) {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "lrlab find-lr: not implemented yet\n");
-    return 2;
+    train_config cfg;
+    config_defaults(&cfg);
+    findlr_config fc;
+    findlr_defaults(&fc);
+    const char *out_dir = NULL, *csv = NULL, *plot = NULL;
+    lr_error err;
+    for (int i = 1; i < argc;) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            return 0;
+        }
+        if (!strcmp(a, "--start-lr") || !strcmp(a, "--end-lr") || !strcmp(a, "--smooth")) {
+            double *slot = !strcmp(a, "--start-lr") ? &fc.start_lr : !strcmp(a, "--end-lr") ? &fc.end_lr : &fc.beta;
+            double hi = slot == &fc.beta ? 0.999999 : 1e6;
+            if (parse_double_flag(slot, argc, argv, &i, slot == &fc.beta ? 0 : 1e-30, hi, &err))
+                return cli_error("find-lr", &err, 2);
+            continue;
+        }
+        if (!strcmp(a, "--steps")) {
+            long v;
+            if (i + 1 >= argc) return fprintf(stderr, "lrlab find-lr: --steps: missing value\n"), 2;
+            if (lr_parse_long(&v, argv[i + 1], 2, 1000000, "--steps", &err)) return cli_error("find-lr", &err, 2);
+            fc.steps = (int)v;
+            i += 2;
+            continue;
+        }
+        if (!strcmp(a, "--out") || !strcmp(a, "-o") || !strcmp(a, "--plot")) {
+            if (i + 1 >= argc) return fprintf(stderr, "lrlab find-lr: %s: missing value\n", a), 2;
+            *(!strcmp(a, "--out") ? &out_dir : !strcmp(a, "-o") ? &csv : &plot) = argv[i + 1];
+            i += 2;
+            continue;
+        }
+        if (!strncmp(a, "--", 2)) {
+            char key[64];
+            key_of(a, key, sizeof key);
+            for (int k = 0; refused[k]; k++)
+                if (!strcmp(key, refused[k])) {
+                    fprintf(stderr, "lrlab find-lr: %s does not apply: the range test sweeps the lr from --start-lr "
+                                    "to --end-lr over --steps batches\n", a);
+                    return 2;
+                }
+        }
+        int rc = config_take_arg(&cfg, argc, argv, &i, &err);
+        if (rc < 0) return cli_error("find-lr", &err, 2);
+        if (rc == 0) {
+            fprintf(stderr, "lrlab find-lr: unknown flag '%s' (lrlab find-lr --help lists them)\n", a);
+            return 2;
+        }
+    }
+    if (!(fc.end_lr > fc.start_lr)) {
+        fprintf(stderr, "lrlab find-lr: --end-lr %g must be larger than --start-lr %g\n", fc.end_lr, fc.start_lr);
+        return 2;
+    }
+    if (out_dir && csv) {
+        fprintf(stderr, "lrlab find-lr: give --out DIR or -o FILE.csv, not both\n");
+        return 2;
+    }
+    char csv_path[1200], plot_path[1200];
+    int plot_optional = 0;
+    if (out_dir) {
+        if (mkdir(out_dir, 0777) && errno != EEXIST) {
+            fprintf(stderr, "lrlab find-lr: --out %s: cannot create: %s\n", out_dir, strerror(errno));
+            return 1;
+        }
+        snprintf(csv_path, sizeof csv_path, "%s/lr_find.csv", out_dir);
+        csv = csv_path;
+        if (!plot) {
+            snprintf(plot_path, sizeof plot_path, "%s/lr_find.png", out_dir);
+            plot = plot_path;
+            plot_optional = 1;
+        }
+    }
+    if (plot && plot_check_output(plot, &err)) return cli_error("find-lr", &err, 2);
+    fc.momentum = cfg.momentum, fc.weight_decay = cfg.weight_decay, fc.dampening = cfg.dampening;
+    fc.nesterov = cfg.nesterov, fc.batch = cfg.batch;
+    if (cfg.threads > 0) omp_set_num_threads(cfg.threads);
+
+    finder r;
+    memset(&r, 0, sizeof r);
+    int rc = 0;
+    /* the training images only: the test split is loaded (validated) with one image and not used */
+    if (cifar_load(&r.train, &r.test, cfg.data, cfg.limit_train, 1, &err)) rc = -1;
+    if (!rc && cfg.val && cifar_split_holdout(&r.train, &r.val, (int)cfg.val, &err)) rc = -1;
+    if (!rc && r.train.n < cfg.batch)
+        rc = lr_fail(&err, "--batch %d: larger than the %d training images", cfg.batch, r.train.n);
+    if (!rc && model_spec_load(&r.m, cfg.model, cli_search_dirs("models"), &err)) rc = -1;
+    if (!rc && (r.m.in_c != CIFAR_C || r.m.in_h != CIFAR_H || r.m.in_w != CIFAR_W || r.m.n_classes != CIFAR_CLASSES))
+        rc = lr_fail(&err, "--model %s: input %dx%dx%d and %d classes, CIFAR-10 needs 3x32x32 and 10", cfg.model,
+                     r.m.in_c, r.m.in_h, r.m.in_w, r.m.n_classes);
+    if (!rc && !(r.params = lr_calloc(r.m.n_params, sizeof(float), "parameters", &err))) rc = -1;
+    if (!rc) model_init_params(&r.m, r.params, (uint64_t)cfg.seed);
+    if (!rc && cfg.init[0] && weights_load(cfg.init, &r.m, r.params, &err)) rc = -1;
+    net_config nc = {.backend = cfg.backend, .algo = cfg.algo, .precision = cfg.precision, .batch = cfg.batch,
+                     .training = 1};
+    snprintf(nc.algo_choices, sizeof nc.algo_choices, "%s", cfg.algo_choices);
+    if (!rc && net_init(&r.net, &r.m, &nc, &err)) rc = -1;
+    loader_config lc = {.split = &r.train, .batch = cfg.batch, .drop_last = 1, .shuffle = cfg.shuffle,
+                        .augment = cfg.augment, .seed = (uint64_t)cfg.seed};
+    if (!rc && loader_init(&r.loader, &lc, &err)) rc = -1;
+    if (!rc) {
+        printf("lrlab find-lr: model %s, %d training images, batch %d (%d batches/epoch), lr %g .. %g over %d steps, "
+               "momentum %g, weight decay %g, seed %ld\n",
+               r.m.name, r.train.n, cfg.batch, loader_batches(r.loader), fc.start_lr, fc.end_lr, fc.steps,
+               fc.momentum, fc.weight_decay, cfg.seed);
+        fflush(stdout);
+        if (findlr_run(&r.res, &fc, r.net, &r.m, r.params, r.loader, &err)) rc = -1;
+    }
+    if (!rc) {
+        const findlr_result *s = &r.res;
+        if (s->stop == FINDLR_STOP_DIVERGED)
+            printf("stopped at step %d (lr %.4g): smoothed loss %.4g > %g x lowest\n", s->stop_step,
+                   s->lr[s->n - 1], s->smoothed[s->n - 1], fc.diverge);
+        else if (s->stop == FINDLR_STOP_NONFINITE)
+            printf("stopped at step %d: the loss or a gradient is NaN/Inf\n", s->stop_step);
+        else printf("ran all %d steps without diverging (raise --end-lr to see the divergence)\n", fc.steps);
+        printf("steepest fall of the smoothed loss at lr %.4g; lowest smoothed loss %.4f at lr %.4g\n",
+               s->suggested_lr, s->smoothed[s->min_index], s->lr[s->min_index]);
+        printf("suggested_lr=%.4g\nmin_loss_lr_div10=%.4g\n", s->suggested_lr, s->min_loss_lr_div10);
+        if (csv && write_csv(csv, s, &err)) rc = -1;
+        else if (csv) printf("wrote %s\n", csv);
+    }
+    if (!rc && plot) {
+        if (draw(plot, &r.res, &err)) {
+            if (!plot_optional) rc = -1;
+            else fprintf(stderr, "lrlab find-lr: no plot: %s\n", err.msg);
+        } else {
+            printf("wrote %s\n", plot);
+        }
+    }
+    finder_free(&r);
+    return rc ? cli_error("find-lr", &err, 1) : 0;
 }
