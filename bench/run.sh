@@ -48,7 +48,7 @@ trap 'rm -rf "$tmp"' EXIT INT TERM
 echo "bench: building (make)"
 if ! make >"$tmp/make.log" 2>&1; then cat "$tmp/make.log"; echo "bench: make failed" >&2; exit 1; fi
 
-torch=0; torch_version="not installed"
+torch=0; torch_version=""
 if "$PY" -c 'import torch' >/dev/null 2>&1; then
     torch=1; torch_version=$("$PY" -c 'import torch; print(torch.__version__)')
 else
@@ -179,7 +179,6 @@ row() { # row TITLE LR_LABEL PT_LABEL PREFIX PEAK
     printf '| %s | %s | %s | %s | %s | %s |\n' "$1" "$(fmt "$a")" "$(pct "$(gf "$2" "$4")" "$5")" \
         "$(fmt "$b")" "$( [ -n "$3" ] && pct "$(gf "$3" "$4")" "$5" || printf -)" "$(ratio "$a" "$b")"
 }
-pt_note=""; [ $torch = 0 ] && pt_note=" (PyTorch not measured: not importable by $PY)"
 algos=$(for f in "$tmp"/lr_auto.r*; do [ -f "$f" ] && sed -n -E 's/.*algorithms (.*), precision.*/\1/p' "$f"; done | head -n 1)
 algos_bf16=$(for f in "$tmp"/lr_bf16.r*; do [ -f "$f" ] && sed -n -E 's/.*algorithms (.*), precision.*/\1/p' "$f"; done | head -n 1)
 s1=$(ips lr_1 train_step); s2=$(ips lr_auto train_step); p1=$(ips pt_1 train_step); p2=$(ips pt_t train_step)
@@ -206,7 +205,8 @@ echo "absolute numbers vary by 20-30% from run to run (../shared/docs/PERFORMANC
 echo
 echo "## The machine and the programs"
 echo "- CPU: $cpu, $(nproc) cores. The project's machine (../shared/docs/PERFORMANCE.md): AMD EPYC Zen 4, AVX-512 with BF16 and VNNI; fp32 FMA peak measured with a 512-bit FMA loop ~116 GFLOP/s per core, ~230 GFLOP/s on 2 cores; bf16 dot products double that."
-echo "- lrlab $commit, oneDNN $dnnl (Debian libdnnl-dev); PyTorch $torch_version (Debian python3-torch, oneDNN 2.6.3 inside)$pt_note."
+if [ $torch = 1 ]; then pt_desc="PyTorch $torch_version (Debian python3-torch, oneDNN 2.6.3 inside)"; else pt_desc="PyTorch not measured: $PY cannot import torch (Debian package python3-torch)"; fi
+echo "- lrlab $commit, oneDNN $dnnl (Debian libdnnl-dev); $pt_desc."
 echo "- Load average (1, 5, 15 min) before: $load_before; after: $load_after.$(awk -v l="${load_before%% *}" -v n="$(nproc)" 'BEGIN { if (l + 0 > n - 0.5) printf " Other jobs were running: the absolute numbers are disturbed, the ratios less so." }')"
 echo "- Mode: $mode"
 echo "- Each measurement ran $reps time(s), lrlab and PyTorch alternating in order; the best is kept."
