@@ -96,7 +96,7 @@ class RandomCrop(nn.Module):
     def forward(self, img):
         p = self.padding
         if Image is not None and isinstance(img, Image.Image):
-            img = ImageOps.expand(img, border=(p, p, p, p), fill=(0, 0, 0))  # F_pil.pad, constant mode
+            img = ImageOps.expand(img, border=p, fill=(0, 0, 0))  # F_pil.pad, constant mode
             w, h = img.size
         else:
             img = np.pad(img, ((p, p), (p, p), (0, 0)), mode="constant")
