@@ -142,7 +142,13 @@ pt_epoch() {
     fi
 }
 
-load_before=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)
+# other tasks running at this moment: procs_running of /proc/stat sampled ten
+# times over a second, minus the one reading it (the load average lags by minutes)
+others() {
+    for _ in 1 2 3 4 5 6 7 8 9 10; do awk '/^procs_running/ { print $2 }' /proc/stat 2>/dev/null; sleep 0.1; done |
+        awk '{ s += $1; n++ } END { if (n) printf "%.1f", s / n - 1; else printf "?" }'
+}
+load_before=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null); others_before=$(others)
 start=$(date -u '+%Y-%m-%d %H:%M UTC')
 r=1
 while [ "$r" -le "$reps" ]; do
@@ -157,7 +163,7 @@ if [ $epoch = 1 ]; then
         r=$((r + 1))
     done
 fi
-load_after=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)
+load_after=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null); others_after=$(others)
 
 # ---- the report ----
 na="-"
@@ -207,7 +213,7 @@ echo "## The machine and the programs"
 echo "- CPU: $cpu, $(nproc) cores. The project's machine (../shared/docs/PERFORMANCE.md): AMD EPYC Zen 4, AVX-512 with BF16 and VNNI; fp32 FMA peak measured with a 512-bit FMA loop ~116 GFLOP/s per core, ~230 GFLOP/s on 2 cores; bf16 dot products double that."
 if [ $torch = 1 ]; then pt_desc="PyTorch $torch_version (Debian python3-torch, oneDNN 2.6.3 inside)"; else pt_desc="PyTorch not measured: $PY cannot import torch (Debian package python3-torch)"; fi
 echo "- lrlab $commit, oneDNN $dnnl (Debian libdnnl-dev); $pt_desc."
-echo "- Load average (1, 5, 15 min) before: $load_before; after: $load_after.$(awk -v l="${load_before%% *}" -v n="$(nproc)" 'BEGIN { if (l + 0 > n - 0.5) printf " Other jobs were running: the absolute numbers are disturbed, the ratios less so." }')"
+echo "- Other tasks running (mean over 1 s) before: $others_before, after: $others_after; load average (1, 5, 15 min) before: $load_before, after: $load_after.$(awk -v a="$others_before" -v b="$others_after" 'BEGIN { if (a + 0 >= 0.5 || b + 0 >= 0.5) printf " Other jobs were running: the absolute numbers are disturbed, the ratios less so." }')"
 echo "- Mode: $mode"
 echo "- Each measurement ran $reps time(s), lrlab and PyTorch alternating in order; the best is kept."
 echo
