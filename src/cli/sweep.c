@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "lrlab/model.h"
 #include "lrlab/sweep.h"
 #include "lrlab/train.h"
 
@@ -434,6 +435,22 @@ static int has_key(const sweep_flags *f, const char *key) {
     return 0;
 }
 
+/* What would make every run fail at once, said before any starts: the
+ * model and the data files (their contents are the trainer's to check). */
+static int check_inputs(const train_config *c, const sweep_file *s, int r, lr_error *err) {
+    model_spec m;
+    lr_error e;
+    if (model_spec_load(&m, c->model, cli_search_dirs("models"), &e))
+        return lr_fail(err, "%s:%d: run %s: %s", s->path, s->runs[r].line, s->runs[r].name, e.msg);
+    const char *files[] = {"data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin",
+                           "data_batch_5.bin", "test_batch.bin"};
+    for (int i = 0; i < 6; i++)
+        if (!is_file(c->data, files[i]))
+            return lr_fail(err, "run %s: --data %s: no %s there (expected CIFAR-10's binary files: "
+                                "`make data`, or --data DIR)", s->runs[r].name, c->data, files[i]);
+    return 0;
+}
+
 /* Fills job j for run r (seed index k of `seeds`, or plain when seeds is 0). */
 static int job_init(job *j, const sweep_file *s, int r, const sweep_flags *extra, int seeds, int k,
                     const char *out, int threads, lr_error *err) {
@@ -465,6 +482,7 @@ static int job_init(job *j, const sweep_file *s, int r, const sweep_flags *extra
     snprintf(j->log, sizeof j->log, "%s/%s.log", out, j->name);
     j->epochs = cfg.epochs;
     j->kind = is_file(j->dir, RUN_WEIGHTS) ? JOB_COMPLETE : dir_started(j->dir) ? JOB_RESUME : JOB_NEW;
+    if (j->kind == JOB_NEW && check_inputs(&cfg, s, r, err)) goto fail;
     if (j->kind != JOB_NEW) { /* a started run keeps its own settings: say when they differ */
         char path[1400];
         snprintf(path, sizeof path, "%s/%s", j->dir, RUN_CONFIG);
