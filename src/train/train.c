@@ -250,8 +250,6 @@ static int setup(run *r, lr_error *err) {
     sched_context sc = {.base_lr = c->lr, .base_momentum = c->momentum, .epochs = c->epochs,
                         .steps_per_epoch = r->steps_per_epoch, .unit_step = c->sched_unit_step};
     if (sched_parse(&r->sched, c->sched, &sc, err)) return -1;
-    if (sched_cycles_momentum(r->sched) && c->momentum == 0.0)
-        return lr_fail(err, "--sched %s cycles the momentum, but --momentum is 0 (PyTorch raises the same)", c->sched);
     return 0;
 }
 
