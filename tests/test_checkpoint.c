@@ -7,7 +7,8 @@
  * format or version, another model's file, wrong dtype or shape, missing or
  * extra tensors, NaN/negative/fractional/huge counts in train.state, an
  * oversized schedule state, a huge header length, duplicate names, offsets
- * out of range, every truncation, every bit flip of the header); weights_load
+ * out of range, every truncation, every bit flip of the header, damage to
+ * any byte of the tensor data (the CRC-32 in the metadata)); weights_load
  * given a checkpoint or another model's weights; and the atomic writers'
  * failures (a directory or /dev/full where the temporary file goes, a parent
  * that is a regular file) leaving the previous file intact.
@@ -190,6 +191,20 @@ static void test_round_trip(void) {
     CHECK(y.metrics_text && !strcmp(y.metrics_text, x.metrics_text), "metrics text differs");
     ckpt_extra_free(&y);
     CHECK(y.config_text == NULL && y.metrics_text == NULL, "ckpt_extra_free leaves pointers");
+    /* damage to the tensor data, which the safetensors layer cannot see: every byte of it */
+    size_t n;
+    unsigned char *c = slurp(tpath("a.safetensors"), &n);
+    size_t hlen = 0;
+    for (int i = 7; c && i >= 0; i--) hlen = hlen << 8 | c[i];
+    int missed = 0;
+    for (size_t k = 8 + hlen; c && k < n; k++) {
+        unsigned char *d = dup_bytes(c, n);
+        d[k] ^= 0x10;
+        if (ckpt_parse(d, n, "d.safetensors", &M, got_p, got_m, &y, &err) != -1 || !contains(err.msg, "damaged"))
+            missed++;
+    }
+    CHECK(c && missed == 0, "%d of %zu damaged data bytes not found by the CRC", missed, n - 8 - hlen);
+    free(c);
     /* the weights part is a weights file's: weights_save of the same params is a prefix-free subset */
     CHECK(weights_save(tpath("w.safetensors"), &M, params, &err) == 0, "%s", err.msg);
     memset(got_p, 0, sizeof got_p);
@@ -417,6 +432,14 @@ static int write_corpus(const char *dir) {
         else free(b);
     }
     lr_error err;
+    ckpt_extra x;
+    memset(&x, 0, sizeof x);
+    x.state = (train_state){.epoch = 1, .batch = 2, .step = 6, .momentum_started = 1, .loss_sum = 4.5, .correct = 9,
+                            .seen = 64, .batches = 2, .epoch_lr = 0.1, .epoch_momentum = 0.9};
+    x.n_sched = 2, x.sched[0] = 6, x.sched[1] = 0.1;
+    x.config_text = "lr=0.1\n", x.metrics_text = METRICS_HEADER;
+    snprintf(path, sizeof path, "%s/saved_crc", dir);
+    if (ckpt_save(path, &M, params, momentum, &x, &err)) bad = 1;
     snprintf(path, sizeof path, "%s/weights_only", dir);
     if (weights_save(path, &M, params, &err)) bad = 1;
     return bad;

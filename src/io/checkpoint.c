@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,6 +77,21 @@ int weights_load(const char *path, const model_spec *m, float *params, lr_error 
 #define STATE_FIELDS 11
 #define STATE_FIELDS_OLD 9
 
+/* CRC-32 (IEEE 802.3, as zlib's crc32) of the tensor bytes, kept in the
+ * metadata as "crc32" so that damage to the data (which the safetensors
+ * layer cannot see) is found on load. Files without the key still load. */
+static uint32_t crc32_update(uint32_t crc, const unsigned char *p, size_t n) {
+    uint32_t table[256];
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; k++) c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+        table[i] = c;
+    }
+    crc = ~crc;
+    for (size_t i = 0; i < n; i++) crc = table[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
+    return ~crc;
+}
+
 int ckpt_save(const char *path, const model_spec *m, const float *params, const float *momentum,
               const ckpt_extra *x, lr_error *err) {
     st_tensor t[MODEL_MAX_LAYERS + 3];
@@ -96,12 +112,16 @@ int ckpt_save(const char *path, const model_spec *m, const float *params, const 
     t[n] = (st_tensor){.name = "train.state", .dtype = ST_F64, .ndim = 1, .shape = {STATE_FIELDS},
                        .data = state, .nbytes = sizeof state};
     n++;
-    char version[16];
+    /* the data section is the tensors in this order (st_write) */
+    uint32_t crc = 0;
+    for (int i = 0; i < n; i++) crc = crc32_update(crc, t[i].data, t[i].nbytes);
+    char version[16], crc_text[16];
     snprintf(version, sizeof version, "%d", CKPT_VERSION);
-    const char *keys[] = {"format", "version", "model", "config", "metrics"};
-    const char *values[] = {CKPT_FORMAT, version, m->name, x->config_text ? x->config_text : "",
+    snprintf(crc_text, sizeof crc_text, "%08x", (unsigned)crc);
+    const char *keys[] = {"format", "version", "model", "crc32", "config", "metrics"};
+    const char *values[] = {CKPT_FORMAT, version, m->name, crc_text, x->config_text ? x->config_text : "",
                             x->metrics_text ? x->metrics_text : ""};
-    return st_write(path, t, n, keys, values, 5, err);
+    return st_write(path, t, n, keys, values, 6, err);
 }
 
 static char *dup_meta(const st_file *f, const char *key) {
@@ -161,6 +181,16 @@ static int ckpt_from(const st_file *f, const char *path, const model_spec *m, fl
     if (f->n != weighted + 3)
         return lr_fail(err, "%s: %d tensors, a checkpoint of model '%s' has %d: not this model's checkpoint",
                        path, f->n, m->name, weighted + 3);
+    const char *crc_text = st_meta(f, "crc32");
+    if (crc_text) {
+        uint64_t hlen = 0;
+        for (int i = 7; i >= 0; i--) hlen = hlen << 8 | f->buf[i]; /* st_parse checked it fits */
+        char got[16];
+        snprintf(got, sizeof got, "%08x", (unsigned)crc32_update(0, f->buf + 8 + hlen, f->buf_size - 8 - hlen));
+        if (strcmp(got, crc_text))
+            return lr_fail(err, "%s: damaged: the tensor data's CRC-32 is %s, the file says %.16s", path, got,
+                           crc_text);
+    }
     if (copy_weights(f, path, m, params, err)) return -1;
     long shape[1] = {m->n_params};
     if (!st_find(f, "optimizer.momentum_buffer"))
