@@ -182,6 +182,8 @@ check "by name: quoted schedule with its placeholder filled" \
 check "dry run creates nothing" [ ! -e "$tmp/elsewhere/runs" ]
 (cd "$tmp/elsewhere" && "$LRLAB" sweep seed.sweep --dry-run --data "$SYNTH_DIR") >/dev/null 2>&1
 check "by name with .sweep" [ $? -eq 0 ]
+(cd "$tmp/elsewhere" && "$LRLAB" sweep seed --list --seeds 2 --only onecycle,const-lr0.01 --out o) >"$tmp/list.out" 2>&1
+check "--list: run directories in the file's order" [ "$(cat "$tmp/list.out" | tr '\n' ' ')" = "o/const-lr0.01-s0 o/const-lr0.01-s1 o/onecycle-s0 o/onecycle-s1 " ]
 (cd "$tmp/elsewhere" && "$LRLAB" sweep no-such-sweep) >"$tmp/none.out" 2>&1
 check "an unknown name: exit 2" [ $? -eq 2 ]
 check "an unknown name: says where it looked" grep -q "no sweep file 'no-such-sweep' (looked for" "$tmp/none.out"

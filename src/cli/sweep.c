@@ -1,5 +1,5 @@
 /* cli/sweep.c: `lrlab sweep FILE [train flags] [--out DIR] [--jobs N]
- * [--seeds K] [--only NAMES] [--dry-run]`: runs the named runs of a sweep
+ * [--seeds K] [--only NAMES] [--dry-run | --list]`: runs the named runs of a sweep
  * file (lrlab/sweep.h, docs/sweeps.md), each as a child `lrlab train`
  * process (fork + exec of this executable, no shell) writing its run
  * directory OUT/NAME and its console output to OUT/NAME.log.
@@ -32,7 +32,8 @@
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: lrlab sweep FILE [train flags...] [--out DIR] [--jobs N] [--seeds K] [--only NAME,...] [--dry-run]\n"
+            "usage: lrlab sweep FILE [train flags...] [--out DIR] [--jobs N] [--seeds K] [--only NAME,...]\n"
+            "                   [--dry-run | --list]\n"
             "\n"
             "Runs the named runs of a sweep file (format: docs/sweeps.md), each as `lrlab train` into\n"
             "DIR/NAME/ with its console output in DIR/NAME.log. Complete runs (DIR/NAME/model.safetensors)\n"
@@ -47,6 +48,7 @@ static void usage(FILE *f) {
             "                 into DIR/NAME-sSEED/\n"
             "  --only LIST    only these runs (comma-separated names)\n"
             "  --dry-run      print what would run (the exact commands) and stop\n"
+            "  --list         print the run directories, one a line, in the file's order, and stop\n"
             "Exit status: 0 all complete, 1 a run failed, 2 usage or sweep-file error, 3 a run diverged\n"
             "(the others still run), 130 interrupted (run the same command again to resume).\n");
 }
@@ -197,7 +199,7 @@ static void view_draw(const job *jobs, int n) {
         char acc[32] = "";
         if (m.rows) snprintf(acc, sizeof acc, "test %.2f%%", m.final_acc);
         int secs = (int)(now - j->start);
-        printf("  %-22s epoch %d/%d  %-12s %d:%02d\n", j->name, m.rows, j->epochs, acc, secs / 60, secs % 60);
+        printf("  %-22s %3d/%d epochs done  %-12s %d:%02d\n", j->name, m.rows, j->epochs, acc, secs / 60, secs % 60);
         drawn++;
     }
     fflush(stdout);
@@ -451,9 +453,10 @@ static int check_inputs(const train_config *c, const sweep_file *s, int r, lr_er
     return 0;
 }
 
-/* Fills job j for run r (seed index k of `seeds`, or plain when seeds is 0). */
+/* Fills job j for run r (seed index k of `seeds`, or plain when seeds is 0);
+ * check: also look for the model and the data files. */
 static int job_init(job *j, const sweep_file *s, int r, const sweep_flags *extra, int seeds, int k,
-                    const char *out, int threads, lr_error *err) {
+                    const char *out, int threads, int check, lr_error *err) {
     memset(j, 0, sizeof *j);
     sweep_flags ex;
     memset(&ex, 0, sizeof ex);
@@ -482,7 +485,7 @@ static int job_init(job *j, const sweep_file *s, int r, const sweep_flags *extra
     snprintf(j->log, sizeof j->log, "%s/%s.log", out, j->name);
     j->epochs = cfg.epochs;
     j->kind = is_file(j->dir, RUN_WEIGHTS) ? JOB_COMPLETE : dir_started(j->dir) ? JOB_RESUME : JOB_NEW;
-    if (j->kind == JOB_NEW && check_inputs(&cfg, s, r, err)) goto fail;
+    if (check && j->kind == JOB_NEW && check_inputs(&cfg, s, r, err)) goto fail;
     if (j->kind != JOB_NEW) { /* a started run keeps its own settings: say when they differ */
         char path[1400];
         snprintf(path, sizeof path, "%s/%s", j->dir, RUN_CONFIG);
@@ -513,7 +516,7 @@ static int usage_error(const char *fmt, const char *arg) {
 int cli_sweep(int argc, char **argv) {
     const char *file = NULL, *out = NULL, *only = NULL;
     long jobs_at_once = 1, seeds = 0;
-    int dry = 0;
+    int dry = 0, list = 0;
     lr_error err;
     char **rest = calloc((size_t)argc + 1, sizeof *rest);
     int nrest = 0;
@@ -551,6 +554,7 @@ int cli_sweep(int argc, char **argv) {
         } else if (which == 3) only = value;
         else if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); rc = 0; goto done; }
         else if (!strcmp(a, "--dry-run")) dry = 1;
+        else if (!strcmp(a, "--list")) list = 1;
         else if (!strncmp(a, "--", 2)) {
             rest[nrest++] = argv[i];
             if (!strchr(a, '=') && !config_is_switch(a + 2) && i + 1 < argc) rest[nrest++] = argv[++i];
@@ -600,7 +604,7 @@ int cli_sweep(int argc, char **argv) {
     if (!jobs) { free(sel); fprintf(stderr, "lrlab sweep: out of memory\n"); rc = 1; goto done; }
     for (int r = 0; r < s.n_runs; r++)
         for (int k = 0; sel[r] && k < per; k++) {
-            if (job_init(&jobs[njobs], &s, r, &extra, (int)seeds, k, out, threads, &err)) {
+            if (job_init(&jobs[njobs], &s, r, &extra, (int)seeds, k, out, threads, !list, &err)) {
                 free(sel);
                 rc = cli_error("sweep", &err, 2);
                 goto done;
@@ -619,6 +623,11 @@ int cli_sweep(int argc, char **argv) {
     int n_new = 0, n_resume = 0, n_complete = 0;
     for (int i = 0; i < njobs; i++)
         n_new += jobs[i].kind == JOB_NEW, n_resume += jobs[i].kind == JOB_RESUME, n_complete += jobs[i].kind == JOB_COMPLETE;
+    if (list) { /* for scripts: `lrlab report $(lrlab sweep FILE --list)` */
+        for (int i = 0; i < njobs; i++) printf("%s\n", jobs[i].dir);
+        rc = 0;
+        goto done;
+    }
     if (dry) {
         printf("sweep %s (%s): %d runs into %s: %d to start, %d to resume, %d complete\n", s.name, path, njobs, out,
                n_new, n_resume, n_complete);

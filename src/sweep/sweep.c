@@ -493,8 +493,6 @@ int sweep_resolve(const sweep_file *s, int i, const sweep_flags *extra, sweep_fl
             if (sched_flag) origin_of(origin, sizeof origin, s, sched_flag);
             else snprintf(origin, sizeof origin, "%s", where);
             rc = lr_fail(err, "%s: %s", origin, e.msg);
-        } else if (sched_cycles_momentum(sch) && c.momentum == 0.0) {
-            rc = lr_fail(err, "%s: --sched %s cycles the momentum, but --momentum is 0", where, c.sched);
         }
         sched_free(sch);
     }
