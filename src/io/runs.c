@@ -171,7 +171,7 @@ int rundir_load(rundir *r, const char *dir, lr_error *err) {
     size_t l = strlen(tmp);
     while (l > 1 && tmp[l - 1] == '/') tmp[--l] = '\0';
     const char *base = strrchr(tmp, '/');
-    snprintf(r->name, sizeof r->name, "%s", base && base[1] ? base + 1 : tmp);
+    snprintf(r->name, sizeof r->name, "%.255s", base && base[1] ? base + 1 : tmp);
     char path[1200];
     snprintf(path, sizeof path, "%s/%s", dir, RUN_CONFIG);
     if (has_file(dir, RUN_CONFIG)) {
