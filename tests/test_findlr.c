@@ -60,7 +60,7 @@ int main(void) {
     lr_error err;
     CHECK(model_spec_parse(&m, tiny_model, "tiny", &err) == 0, "%s", err.msg);
     cifar_split train;
-    make_split(&train, 512);
+    make_split(&train, 256);
     int B = 32;
     net_config nc = {.backend = NET_BACKEND_REF, .batch = B, .training = 1};
     net *n = NULL;
@@ -72,7 +72,7 @@ int main(void) {
     model_init_params(&m, p, 1);
     memcpy(p0, p, m.n_params * sizeof(float));
 
-    /* a full run: 40 steps over 16 batches per epoch crosses two epoch ends */
+    /* a full run: 40 steps over 8 batches per epoch crosses four epoch ends */
     findlr_config fc;
     findlr_defaults(&fc);
     fc.start_lr = 1e-5, fc.end_lr = 10, fc.steps = 40, fc.batch = B;
@@ -113,7 +113,7 @@ int main(void) {
                 net_forward(n, b->x, b->n, p, logits, &err);
                 double loss = loss_cross_entropy(dl, &correct, logits, b->y, b->n, 10, 1.0f / b->n) / b->n;
                 if (step == 0) first = loss;
-                if (epoch == 3) last[trial] += loss / 16;
+                if (epoch == 3) last[trial] += loss / 8;
                 net_backward(n, dl, p, g, &err);
                 sgd_step(p, buf, g, m.n_params, &hp, step == 0);
                 step++;
