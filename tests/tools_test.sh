@@ -50,6 +50,12 @@ check "report: header" has "$tmp/report" '| run | schedule | epochs | final test
 check "report --sort final: best first" sh -c "sed -n 3p '$tmp/sorted' | grep -q '^| a-s1 |'"
 "$LRLAB" report "$sw" -o "$tmp/report.md" >/dev/null 2>&1
 check "report -o writes the same table" cmp -s "$tmp/report" "$tmp/report.md"
+# a run with a validation set adds a column
+mkdir -p "$tmp/val/v"
+printf '%s\n0,0.01,0.9,2,20,1.9,30,2.1,25.5,5,1\n' "$H" >"$tmp/val/v/metrics.csv"
+"$LRLAB" report "$tmp/val" >"$tmp/valreport" 2>&1
+check "report: val column" has "$tmp/valreport" '| final train acc | final val acc | time |'
+check "report: val value" has "$tmp/valreport" '| v | constant, lr 0.01 | 1/30 | 30.00 | 30.00 (0) | 30.00 | 20.00 | 25.50 | 5.0 s |'
 # errors
 mkdir -p "$tmp/badrun" "$tmp/notrun"
 printf '%s\n0,0.01,0.9,2,x,1.9,30,,,1,1\n' "$H" >"$tmp/badrun/metrics.csv"

@@ -29,7 +29,8 @@ int plot_check_output(const char *out, lr_error *err);
 int plot_render(const char *out, int width, int height, const char *body, lr_error *err);
 
 /* train settings that make no sense here: the range test owns the lr */
-static const char *const refused[] = {"lr", "sched", "sched_unit", "epochs", "monitor", "log_steps", NULL};
+static const char *const refused[] = {"lr", "sched", "sched_unit", "epochs", "monitor", "log_steps", "limit_test",
+                                      NULL};
 
 static void usage(FILE *f) {
     fprintf(f, "usage: lrlab find-lr [train flags] [--start-lr LR] [--end-lr LR] [--steps N] [--smooth B]\n"
@@ -45,7 +46,7 @@ static void usage(FILE *f) {
                "  --out DIR       write DIR/lr_find.csv and DIR/lr_find.png (the plot when gnuplot is there)\n"
                "  -o FILE.csv     write the curve here: step,lr,loss,smoothed_loss\n"
                "  --plot FILE     draw loss against lr (log scale) with the suggestion marked (.png or .svg)\n\n"
-               "train flags (as lrlab train; --lr, --sched and --epochs do not apply):\n");
+               "train flags (as lrlab train; --lr, --sched, --epochs, --limit-test do not apply):\n");
     config_print_help(f);
 }
 
@@ -151,6 +152,11 @@ int cli_find_lr(int argc, char **argv) {
             if (lr_parse_long(&v, argv[i + 1], 2, 1000000, "--steps", &err)) return cli_error("find-lr", &err, 2);
             fc.steps = (int)v;
             i += 2;
+            continue;
+        }
+        if (!strncmp(a, "--out=", 6) || !strncmp(a, "--plot=", 7)) {
+            *(a[2] == 'o' ? &out_dir : &plot) = strchr(a, '=') + 1;
+            i++;
             continue;
         }
         if (!strcmp(a, "--out") || !strcmp(a, "-o") || !strcmp(a, "--plot")) {
