@@ -67,7 +67,9 @@ static void write_text(const char *path, const char *text) {
 }
 
 static void dirs(void) {
-    char root[] = "/tmp/test_runs_XXXXXX";
+    char root[200];
+    const char *tmpdir = getenv("TMPDIR");
+    snprintf(root, sizeof root, "%.150s/test_runs_XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
     if (!mkdtemp(root)) {
         CHECK(0, "mkdtemp");
         return;
