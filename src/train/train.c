@@ -210,6 +210,9 @@ static int setup(run *r, lr_error *err) {
         if (strchr(c->model, '/') || access(c->model, R_OK) == 0) make_absolute(c->model, sizeof c->model);
     }
     if (cifar_load(&r->train, &r->test, c->data, c->limit_train, c->limit_test, err)) return -1;
+    if (c->val >= r->train.n)
+        return lr_fail(err, "--val %ld: expected fewer than the %d training images (--limit-train) so that "
+                            "some are left to train on", c->val, r->train.n);
     if (c->val && cifar_split_holdout(&r->train, &r->val, (int)c->val, err)) return -1;
     if (r->train.n < c->batch)
         return lr_fail(err, "--batch %d: larger than the %d training images (drop_last leaves no batch)",
