@@ -25,6 +25,13 @@ const char *cli_self_path(void);
 
 /* Directories to search for models ("models") or sweep files ("experiments"). */
 const char *const *cli_search_dirs(const char *sub);
+/* cli/plot.c's gnuplot runner, also used by schedule and find-lr:
+ * check_output accepts FILE.png or FILE.svg; render runs gnuplot with the
+ * terminal and output set, then `body`, writing atomically; a missing
+ * gnuplot is a clear error. */
+int plot_check_output(const char *out, lr_error *err);
+int plot_render(const char *out, int width, int height, const char *body, lr_error *err);
+
 /* Prints "lrlab VERB: message" to stderr and returns code. */
 int cli_error(const char *verb, const lr_error *err, int code);
 #endif

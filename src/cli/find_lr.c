@@ -24,9 +24,6 @@
 #include "lrlab/model.h"
 #include "lrlab/net.h"
 
-/* Defined in cli/plot.c; these declarations belong in cli/cli.h. */
-int plot_check_output(const char *out, lr_error *err);
-int plot_render(const char *out, int width, int height, const char *body, lr_error *err);
 
 /* train settings that make no sense here: the range test owns the lr */
 static const char *const refused[] = {"lr", "sched", "sched_unit", "epochs", "monitor", "log_steps", "limit_test",

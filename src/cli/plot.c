@@ -20,9 +20,6 @@
 #include "cli/cli.h"
 #include "lrlab/runs.h"
 
-/* Shared with cli/find_lr.c (declared there too; the declarations belong in cli/cli.h). */
-int plot_check_output(const char *out, lr_error *err);
-int plot_render(const char *out, int width, int height, const char *body, lr_error *err);
 
 static void usage(FILE *f) {
     fprintf(f, "usage: lrlab plot RUN_DIR... -o FILE.png|FILE.svg [--title T]\n\n"

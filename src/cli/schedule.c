@@ -57,61 +57,31 @@ static int usage_error(const char *msg, const char *arg) {
     return 2;
 }
 
-static int on_path(const char *prog) {
-    const char *path = getenv("PATH");
-    if (!path) return 0;
-    char buf[4096];
-    while (*path) {
-        size_t n = strcspn(path, ":");
-        snprintf(buf, sizeof buf, "%.*s/%s", (int)(n ? n : 1), n ? path : ".", prog);
-        if (access(buf, X_OK) == 0) return 1;
-        path += n;
-        if (*path == ':') path++;
-    }
-    return 0;
-}
-
-/* Writes s as a gnuplot single-quoted string ('' is a quote). */
-static void gp_quote(FILE *f, const char *s) {
-    fputc('\'', f);
-    for (; *s; s++) {
-        if (*s == '\'') fputc('\'', f);
-        fputc(*s == '\n' ? ' ' : *s, f);
-    }
-    fputc('\'', f);
-}
-
-static int plot(const char *file, const char *expr, const char *unit, long n, const double *lr, const double *mom) {
-    FILE *gp = popen("gnuplot", "w");
-    if (!gp) {
-        fprintf(stderr, "lrlab schedule: cannot run gnuplot for --plot %s\n", file);
-        return 1;
-    }
-    fprintf(gp, "if (strstrt(GPVAL_TERMINALS, 'pngcairo') > 0) { set terminal pngcairo size 900,500 } "
-                "else { set terminal png size 900,500 }\n");
-    fprintf(gp, "set output ");
-    gp_quote(gp, file);
-    fprintf(gp, "\nset title ");
-    gp_quote(gp, expr[0] ? expr : "constant lr");
-    fprintf(gp, " noenhanced\nset xlabel '%s'\nset ylabel 'lr'\nset grid\nset key top right\n", unit);
-    if (mom) fprintf(gp, "set y2label 'momentum'\nset y2tics\nset ytics nomirror\n");
-    fprintf(gp, "$d << EOD\n");
+/* The lr (and momentum) against t, through cli/plot.c's gnuplot runner. */
+static int plot(const char *file, const char *expr, const char *unit, long n, const double *lr, const double *mom,
+                lr_error *err) {
+    char *body = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&body, &len);
+    if (!f) return lr_fail(err, "out of memory");
+    fputs("set title '", f); /* the expression in gnuplot's single quotes: '' is a quote */
+    for (const char *c = expr[0] ? expr : "constant lr"; *c; c++) fputs(*c == '\'' ? "''" : *c == '\n' ? " " : (char[2]){*c, 0}, f);
+    fprintf(f, "'\nset xlabel '%s'\nset ylabel 'lr'\nset grid\nset key top right\n", unit);
+    if (mom) fprintf(f, "set y2label 'momentum'\nset y2tics\nset ytics nomirror\n");
+    fprintf(f, "$d << EOD\n");
     for (long t = 0; t < n; t++) {
-        if (mom) fprintf(gp, "%ld %.17g %.17g\n", t, lr[t], mom[t]);
-        else fprintf(gp, "%ld %.17g\n", t, lr[t]);
+        if (mom) fprintf(f, "%ld %.17g %.17g\n", t, lr[t], mom[t]);
+        else fprintf(f, "%ld %.17g\n", t, lr[t]);
     }
-    fprintf(gp, "EOD\n");
+    fprintf(f, "EOD\n");
     if (mom)
-        fprintf(gp, "plot $d using 1:2 with lines lw 2 title 'lr', $d using 1:3 axes x1y2 with lines title 'momentum'\n");
+        fprintf(f, "plot $d using 1:2 with lines lw 2 title 'lr', $d using 1:3 axes x1y2 with lines title 'momentum'\n");
     else
-        fprintf(gp, "plot $d using 1:2 with lines lw 2 title 'lr'\n");
-    int status = pclose(gp);
-    if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        fprintf(stderr, "lrlab schedule: gnuplot failed to write %s (status %d)\n", file,
-                status != -1 && WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-        return 1;
-    }
-    return 0;
+        fprintf(f, "plot $d using 1:2 with lines lw 2 title 'lr'\n");
+    fclose(f);
+    int rc = plot_render(file, 900, 500, body, err);
+    free(body);
+    return rc;
 }
 
 int cli_schedule(int argc, char **argv) {
@@ -153,13 +123,7 @@ int cli_schedule(int argc, char **argv) {
     if (epochs > MAX_LINES / k_steps)
         return usage_error("too many lines: --epochs times --steps-per-epoch must be at most 10000000", NULL);
     long n = epochs * k_steps;
-    if (plot_file && (!plot_file[0] || strpbrk(plot_file, "'\n")))
-        return usage_error("--plot needs a file name without quotes or newlines, got", plot_file);
-    if (plot_file && !on_path("gnuplot")) {
-        fprintf(stderr, "lrlab schedule: --plot needs gnuplot, which is not on PATH "
-                        "(install gnuplot or gnuplot-nox, or drop --plot)\n");
-        return 1;
-    }
+    if (plot_file && plot_check_output(plot_file, &err)) return cli_error("schedule", &err, 2);
 
     sched_context ctx = {lr, momentum, (int)epochs, (int)spe, unit_step};
     lr_sched *s;
@@ -235,7 +199,8 @@ int cli_schedule(int argc, char **argv) {
         }
         if (fflush(stdout) != 0) rc = 1;
     }
-    if (!rc && plot_file) rc = plot(plot_file, expr, unit_step ? "step" : "epoch", n, lrs, show_m ? moms : NULL);
+    if (!rc && plot_file && plot(plot_file, expr, unit_step ? "step" : "epoch", n, lrs, show_m ? moms : NULL, &err))
+        rc = cli_error("schedule", &err, 1);
     free(lrs);
     free(moms);
     free(metrics);
