@@ -13,6 +13,7 @@
 #include "lrlab/train.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -70,11 +71,13 @@ typedef struct {
     train_state saved; /* as of the checkpoint on disk (valid when has_saved) */
     int has_saved;
     int steps_per_epoch;
+    int lock_fd; /* DIR/.lock, held while training */
 } run;
 
 enum { P_CONFIG, P_METRICS, P_STEPS, P_CHECKPOINT, P_WEIGHTS };
 
 static void run_free(run *r) {
+    if (r->lock_fd > 0) close(r->lock_fd);
     loader_free(r->train_loader);
     loader_free(r->test_loader);
     loader_free(r->val_loader);
@@ -119,6 +122,23 @@ static void make_absolute(char *path, size_t cap) {
     char abs[PATH_MAX];
     if (!path[0] || path[0] == '/' || !realpath(path, abs) || strlen(abs) >= cap) return;
     memcpy(path, abs, strlen(abs) + 1);
+}
+
+/* One trainer per run directory: a POSIX record lock on DIR/.lock, held
+ * until the process ends (also by kill -9), so a sweep or a second shell
+ * cannot resume a run that is still training. */
+static int lock_run_dir(run *r, lr_error *err) {
+    char path[1100];
+    snprintf(path, sizeof path, "%s/.lock", r->cfg.out);
+    r->lock_fd = open(path, O_RDWR | O_CREAT, 0644);
+    if (r->lock_fd < 0) return lr_fail(err, "--out %s: cannot create %s: %s", r->cfg.out, path, strerror(errno));
+    struct flock lk;
+    memset(&lk, 0, sizeof lk);
+    lk.l_type = F_WRLCK;
+    lk.l_whence = SEEK_SET;
+    if (fcntl(r->lock_fd, F_SETLK, &lk) != 0)
+        return lr_fail(err, "--out %s: another lrlab process is training in this run directory", r->cfg.out);
+    return 0;
 }
 
 static int write_config(run *r, lr_error *err) {
@@ -202,7 +222,7 @@ static int setup(run *r, lr_error *err) {
             return lr_fail(err, "--out %s: directory exists and is not empty; continue it with "
                                 "`lrlab train --resume %s`, or choose another --out",
                            c->out, c->out);
-        if (make_dirs(c->out, err)) return -1;
+        if (make_dirs(c->out, err) || lock_run_dir(r, err)) return -1;
     }
     if (!opt->resume) {
         make_absolute(c->data, sizeof c->data);
