@@ -247,7 +247,8 @@ static void say_result(const job *j) {
         else say("FAILED %s (exit %d): %s", j->name, j->code, tail[0] ? tail : j->log);
         break;
     case ST_STOPPED:
-        say("stopped %s after %d of %d epochs (checkpoint written)", j->name, have ? m.rows : 0, j->epochs);
+        say("stopped %s after %d of %d epochs (%s)", j->name, have ? m.rows : 0, j->epochs,
+            is_file(j->dir, RUN_CHECKPOINT) ? "checkpoint written" : "before its first step: it will start over");
         break;
     default: break;
     }
