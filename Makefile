@@ -57,13 +57,14 @@ asan:
 data:
 	sh scripts/get-data.sh $(DATA_DIR)
 
-# The seed's whole study: every run of experiments/seed.sweep on the real
-# data (resumes where it stopped), then its table and curves.
-SEED_JOBS ?= 2
+# The seed's study on the real data: every run of experiments/seed.sweep, 30
+# epochs (resumes where it stopped), then its table and its curves.
+SWEEP_FLAGS ?= --jobs 2
+SEED_PLOT ?= --only const-lr0.01,step-lr0.01,multistep-lr0.02,exp-lr0.04,warmup-step,warmup-multistep,warmup-exp
 seed-study: all data
-	$(BUILD)/lrlab sweep experiments/seed.sweep --data $(DATA_DIR) --out runs/seed --jobs $(SEED_JOBS)
-	$(BUILD)/lrlab report runs/seed/*/ > runs/seed/report.md.tmp && mv runs/seed/report.md.tmp runs/seed/report.md
-	$(BUILD)/lrlab plot runs/seed/*/ -o runs/seed/curves.png
+	$(BUILD)/lrlab sweep experiments/seed.sweep --data $(DATA_DIR) $(SWEEP_FLAGS)
+	$(BUILD)/lrlab report $$($(BUILD)/lrlab sweep experiments/seed.sweep --list) -o runs/seed/report.md
+	$(BUILD)/lrlab plot $$($(BUILD)/lrlab sweep experiments/seed.sweep --list $(SEED_PLOT)) -o runs/seed/curves.png
 	@cat runs/seed/report.md
 
 FUZZ_SECONDS ?= 60

@@ -33,6 +33,7 @@ static void usage(FILE *f) {
 }
 
 int cli_train(int argc, char **argv) {
+    setvbuf(stdout, NULL, _IOLBF, 0); /* epoch lines reach a log file as they happen */
     train_config cfg;
     config_defaults(&cfg);
     lr_error err;

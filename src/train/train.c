@@ -90,13 +90,14 @@ static void run_free(run *r) {
 
 /* ---- the run directory ---- */
 
+/* Empty but for a lock left by a trainer that died before writing anything. */
 static int dir_is_empty(const char *path) {
     DIR *d = opendir(path);
     if (!d) return 1;
     struct dirent *e;
     int empty = 1;
     while ((e = readdir(d)))
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) empty = 0;
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && strcmp(e->d_name, ".lock")) empty = 0;
     closedir(d);
     return empty;
 }
