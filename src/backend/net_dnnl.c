@@ -75,7 +75,7 @@ struct net_dnnl {
     /* ping-pong gradient buffers: memories created without a handle, attached at the end */
     dnnl_memory_t pp_mems[MAX_OBJECTS];
     int pp_which[MAX_OBJECTS], n_pp;
-    size_t pp_size;
+    size_t pp_size[2]; /* each buffer holds every other layer's gradient: sized apart */
     void *pp[2];
     /* building state: the current activation and its gradient */
     dnnl_memory_desc_t cur_md;
@@ -154,7 +154,7 @@ static int new_grad_mem(net_dnnl *n, dnnl_memory_t *out, const dnnl_memory_desc_
                         lr_error *err) {
     if (new_mem_unbound(n, out, md, err)) return -1;
     size_t size = dnnl_memory_desc_get_size(md);
-    if (size > n->pp_size) n->pp_size = size;
+    if (size > n->pp_size[which]) n->pp_size[which] = size;
     n->pp_mems[n->n_pp] = *out;
     n->pp_which[n->n_pp++] = which;
     return 0;
@@ -695,7 +695,7 @@ static int build(net_dnnl *n, lr_error *err) {
             n->bwd[n->n_bwd++] = n->stages[s].ops[k];
         }
     for (int k = 0; k < 2 && n->training; k++) {
-        size_t size = (n->pp_size + 63) / 64 * 64;
+        size_t size = (n->pp_size[k] + 63) / 64 * 64;
         n->pp[k] = aligned_alloc(64, size ? size : 64);
         if (!n->pp[k]) return lr_fail(err, "out of memory (%zu bytes for gradients)", size);
         memset(n->pp[k], 0, size ? size : 64);
