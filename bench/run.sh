@@ -43,7 +43,9 @@ if [ $quick = 1 ]; then iters=5; warmup=2; limit_batches=20; else iters=20; warm
 LRLAB=build/lrlab
 PY=${PYTHON:-/usr/bin/python3}
 tmp=$(mktemp -d) || exit 1
-trap 'rm -rf "$tmp"' EXIT INT TERM
+trap 'rm -rf "$tmp"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 echo "bench: building (make)"
 if ! make >"$tmp/make.log" 2>&1; then cat "$tmp/make.log"; echo "bench: make failed" >&2; exit 1; fi
