@@ -74,7 +74,7 @@ static unsigned char *dup_bytes(const unsigned char *b, size_t n) {
 }
 
 static model_spec M, OTHER;
-static float params[128], momentum[128], got_p[128], got_m[128];
+static float params[256], momentum[256], got_p[256], got_m[256]; /* OTHER has 150 */
 
 /* A checkpoint's tensors and metadata, each part replaceable by a test. */
 typedef struct {
@@ -107,8 +107,8 @@ static void spec_default(spec *s) {
 static int encode(const spec *s, unsigned char **out, size_t *size) {
     st_tensor t[MODEL_MAX_LAYERS + 4];
     int n = 0;
-    double mom64[128];
-    for (int i = 0; i < 128; i++) mom64[i] = momentum[i];
+    double mom64[256];
+    for (int i = 0; i < 256; i++) mom64[i] = momentum[i];
     for (int i = 0; i < s->m->n_layers; i++) {
         const layer_spec *l = &s->m->layers[i];
         if (!l->param_count) continue;
@@ -161,7 +161,7 @@ static void expect_reject(const spec *s, const char *want, const char *what) {
 }
 
 static void fill(void) {
-    for (int i = 0; i < 128; i++) params[i] = (float)((i * 37 % 101) - 50) / 64, momentum[i] = (float)i / 256;
+    for (int i = 0; i < 256; i++) params[i] = (float)((i * 37 % 101) - 50) / 64, momentum[i] = (float)i / 256;
 }
 
 static void test_round_trip(void) {

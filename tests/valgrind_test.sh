@@ -30,7 +30,9 @@ T=$(mktemp -d); [ -n "${KEEP:-}" ] || trap 'rm -rf "$T"' EXIT
 
 L=${VALGRIND_LRLAB:-}
 if [ -z "$L" ]; then
-    if ! make -s BUILD=build-valgrind OPT="-O1 -g" build-valgrind/lrlab >"$T/build.log" 2>&1; then
+    # a clean environment: under `make asan` the outer make's sanitizer flags would ride along in MAKEFLAGS
+    if ! env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s BUILD=build-valgrind OPT="-O1 -g" LDFLAGS=-fopenmp \
+            build-valgrind/lrlab >"$T/build.log" 2>&1; then
         bad "cannot build build-valgrind/lrlab: $(tail -n 5 "$T/build.log")"
         echo "valgrind_test: $passed passed, $failed failed"
         exit 1
