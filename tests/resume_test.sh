@@ -103,12 +103,12 @@ check "SIGINT: no 'stopped at epoch ... --resume' message" [ $? -eq 0 ]
 resume "$T/int"
 same_run "$T/ref" "$T/int"
 
-# ---- SIGTERM: the same, exit 143 ----
+# ---- SIGTERM: the same, exit 130 (lrlab sweep counts 130 as stopped) ----
 "$LRLAB" train $G --out "$T/term" >"$T/term.log" 2>&1 &
 pid=$!
 wait_until "[ -f '$T/term/checkpoint.safetensors' ]"
 kill -TERM $pid; wait $pid; rc=$?
-check "SIGTERM: exit $rc, expected 143" [ $rc -eq 143 ]
+check "SIGTERM: exit $rc, expected 130" [ $rc -eq 130 ]
 resume "$T/term"
 same_run "$T/ref" "$T/term"
 

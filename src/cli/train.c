@@ -3,8 +3,8 @@
  * SIGINT/SIGTERM handler that asks the trainer to checkpoint and stop (a
  * second signal kills at once: the checkpoint on disk is whole either way),
  * and maps the outcome to the exit status: 0 done (or stopped as asked by
- * --stop-at-step), 1 error, 2 usage, 3 diverged, 128 + signal (130 for
- * SIGINT, 143 for SIGTERM) stopped by a signal with the checkpoint written. */
+ * --stop-at-step), 1 error, 2 usage, 3 diverged, 130 stopped by SIGINT or
+ * SIGTERM with the checkpoint written. */
 #define _POSIX_C_SOURCE 200809L
 #include <signal.h>
 #include <stdio.h>
@@ -15,10 +15,10 @@
 #include "cli/cli.h"
 #include "lrlab/train.h"
 
-static volatile sig_atomic_t stop_requested, stop_signal;
+static volatile sig_atomic_t stop_requested;
 
 static void on_signal(int sig) {
-    stop_signal = sig;
+    (void)sig;
     stop_requested = 1;
 }
 
@@ -104,7 +104,7 @@ int cli_train(int argc, char **argv) {
             fprintf(stderr, "lrlab train: %s\n", err.msg);
             return 0;
         }
-        return cli_error("train", &err, 128 + (stop_signal ? (int)stop_signal : SIGINT));
+        return cli_error("train", &err, 130); /* also for SIGTERM: lrlab sweep counts 130 as stopped */
     default: return cli_error("train", &err, 1);
     }
 }
