@@ -148,6 +148,7 @@ int main(void) {
     compare(seed_model, "vgg-seed auto", CONV_ALGO_AUTO, NET_PRECISION_FP32, 8, 8);
     compare(seed_model, "vgg-seed partial batch", CONV_ALGO_DIRECT, NET_PRECISION_FP32, 8, 5);
     compare(seed_model, "vgg-seed bf16", CONV_ALGO_DIRECT, NET_PRECISION_BF16, 8, 8);
+    compare(seed_model, "vgg-seed bf16 auto (per-layer precision)", CONV_ALGO_AUTO, NET_PRECISION_BF16, 8, 8);
     compare(odd_model, "odd model", CONV_ALGO_DIRECT, NET_PRECISION_FP32, 6, 6);
     compare(odd_model, "odd model partial", CONV_ALGO_AUTO, NET_PRECISION_FP32, 6, 2);
     return test_summary("test_net");

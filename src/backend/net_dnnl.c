@@ -38,8 +38,10 @@ typedef struct {
 /* Per convolution: the algorithm of each pass and its measured time. */
 typedef struct {
     char name[MODEL_NAME_LEN];
-    char algo[CONV_PASSES];      /* 'd', 'w', '-' */
+    char algo[CONV_PASSES];      /* 'd' direct, 'w' winograd, 'D' bf16 direct, '-' no such pass */
     double ms[CONV_PASSES][2];   /* timings of direct, winograd (0: not timed) */
+    int bf16;                    /* this layer computes in bf16 */
+    double layer_ms[2];          /* --precision bf16 auto: whole layer, fp32 best vs bf16 direct */
 } conv_choice;
 
 struct net_dnnl {
@@ -327,18 +329,29 @@ static double time_pd(net_dnnl *n, const_dnnl_primitive_desc_t pd) {
 typedef dnnl_status_t (*make_pd_fn)(net_dnnl *n, dnnl_alg_kind_t alg, void *ctx,
                                     dnnl_primitive_desc_t *pd);
 
+/* The recorded letters of convolution `conv` in n->forced, or NULL with err set. */
+static const char *forced_letters(const net_dnnl *n, int conv, lr_error *err) {
+    const char *s = n->forced;
+    for (int i = 0; i < conv && s; i++) s = strchr(s, ','), s = s ? s + 1 : NULL;
+    if (!s || strlen(s) < CONV_PASSES || (s[CONV_PASSES] && s[CONV_PASSES] != ','))
+        return lr_fail(err, "recorded algorithm choice '%s' does not fit this model", n->forced), NULL;
+    for (int p = 0; p < CONV_PASSES; p++)
+        if (!strchr("dwD-", s[p]))
+            return lr_fail(err, "recorded algorithm choice '%s': unknown letter '%c'", n->forced, s[p]), NULL;
+    return s;
+}
+
 static int choose_pd(net_dnnl *n, conv_choice *c, int pass, make_pd_fn make, void *ctx,
                      dnnl_primitive_desc_t *out, lr_error *err) {
     const dnnl_alg_kind_t algs[2] = {dnnl_convolution_direct, dnnl_convolution_winograd};
     const char letters[2] = {'d', 'w'};
     dnnl_primitive_desc_t cand[2] = {NULL, NULL};
     int want = -1; /* forced index */
-    if (n->forced) {
-        int conv = (int)(c - n->convs);
-        const char *s = n->forced;
-        for (int i = 0; i < conv && s; i++) s = strchr(s, ','), s = s ? s + 1 : NULL;
-        if (!s || strlen(s) < CONV_PASSES || !strchr("dw-", s[pass]))
-            return lr_fail(err, "recorded algorithm choice '%s' does not fit this model", n->forced);
+    if (c->bf16) {
+        want = 0; /* oneDNN 2.6 offers no bf16 Winograd */
+    } else if (n->forced) {
+        const char *s = forced_letters(n, (int)(c - n->convs), err);
+        if (!s) return -1;
         want = s[pass] == 'w' ? 1 : 0;
     } else if (n->algo == CONV_ALGO_DIRECT) {
         want = 0;
@@ -363,7 +376,7 @@ static int choose_pd(net_dnnl *n, conv_choice *c, int pass, make_pd_fn make, voi
                        pick ? "Winograd" : "direct", c->name, pass);
     }
     if (cand[1 - pick]) dnnl_primitive_desc_destroy(cand[1 - pick]);
-    c->algo[pass] = letters[pick];
+    c->algo[pass] = c->bf16 ? 'D' : letters[pick];
     *out = cand[pick];
     return keep_pd(n, *out, err);
 }
@@ -480,20 +493,68 @@ static int dweights_for(net_dnnl *n, int li, const dnnl_memory_desc_t *md, dnnl_
     return new_mem(n, out, md, err) || make_reorder(n, reorder, *out, n->user_dw[li], err) ? -1 : 0;
 }
 
+/* The descriptors of layer l computed in dt: the current activation as
+ * the source when it already has that type, else oneDNN's choice. */
+static int conv_ctx_init(net_dnnl *n, conv_ctx *c, const layer_spec *l, dnnl_data_type_t dt, lr_error *err) {
+    *c = (conv_ctx){.l = l, .fwd_prop = n->training ? dnnl_forward_training : dnnl_forward_inference};
+    dnnl_dims_t src_dims = {n->batch, l->in_c, l->in_h, l->in_w};
+    dnnl_dims_t w_dims = {l->c, l->in_c, l->u.conv.k, l->u.conv.k};
+    dnnl_dims_t dst_dims = {n->batch, l->c, l->h, l->w};
+    if (n->cur_md.data_type == dt) c->src = n->cur_md;
+    else CHECK_DNNL(dnnl_memory_desc_init_by_tag(&c->src, 4, src_dims, dt, dnnl_format_tag_any), "md");
+    CHECK_DNNL(dnnl_memory_desc_init_by_tag(&c->wany, 4, w_dims, dt, dnnl_format_tag_any), "md");
+    CHECK_DNNL(dnnl_memory_desc_init_by_tag(&c->dwany, 4, w_dims, dnnl_f32, dnnl_format_tag_any), "md");
+    CHECK_DNNL(dnnl_memory_desc_init_by_tag(&c->dst, 4, dst_dims, dt, dnnl_format_tag_any), "md");
+    return 0;
+}
+
+/* --precision bf16 with auto: time the whole layer (every pass it needs)
+ * as bf16 direct and as fp32 with the faster algorithm per pass, and keep
+ * the faster; PERFORMANCE.md shows fp32 Winograd and bf16 direct close. */
+static int pick_precision(net_dnnl *n, conv_choice *choice, const layer_spec *l, int first,
+                          dnnl_data_type_t *dt, lr_error *err) {
+    static const make_pd_fn makes[CONV_PASSES] = {make_conv_fwd, make_conv_bwd_data, make_conv_bwd_weights};
+    const dnnl_alg_kind_t algs[2] = {dnnl_convolution_direct, dnnl_convolution_winograd};
+    for (int k = 0; k < 2; k++) {
+        conv_ctx c;
+        if (conv_ctx_init(n, &c, l, k ? dnnl_bf16 : dnnl_f32, err)) return -1;
+        double total = 0.0;
+        for (int pass = 0; pass < CONV_PASSES; pass++) {
+            if ((pass != CONV_PASS_FWD && !n->training) || (pass == CONV_PASS_BWD_DATA && first)) continue;
+            double best = 1e30;
+            for (int a = 0; a < (k ? 1 : 2); a++) {
+                dnnl_primitive_desc_t pd;
+                if (makes[pass](n, algs[a], &c, &pd) != dnnl_success) continue;
+                double ms = time_pd(n, pd);
+                dnnl_primitive_desc_destroy(pd);
+                if (ms < best) best = ms;
+            }
+            total += best;
+        }
+        choice->layer_ms[k] = total;
+    }
+    *dt = choice->layer_ms[1] < choice->layer_ms[0] ? dnnl_bf16 : dnnl_f32;
+    return 0;
+}
+
 static int build_conv(net_dnnl *n, int li, int fuse_relu, lr_error *err) {
     const layer_spec *l = &n->m->layers[li];
     conv_choice *choice = &n->convs[n->n_convs++];
     snprintf(choice->name, sizeof choice->name, "%s", l->name);
     memset(choice->algo, '-', CONV_PASSES);
-    conv_ctx c = {.l = l, .fwd_prop = n->training ? dnnl_forward_training : dnnl_forward_inference};
-    dnnl_dims_t src_dims = {n->batch, l->in_c, l->in_h, l->in_w};
-    dnnl_dims_t w_dims = {l->c, l->in_c, l->u.conv.k, l->u.conv.k};
-    dnnl_dims_t dst_dims = {n->batch, l->c, l->h, l->w};
-    if (n->cur_md.data_type == n->conv_dt) c.src = n->cur_md;
-    else CHECK_DNNL(dnnl_memory_desc_init_by_tag(&c.src, 4, src_dims, n->conv_dt, dnnl_format_tag_any), "md");
-    CHECK_DNNL(dnnl_memory_desc_init_by_tag(&c.wany, 4, w_dims, n->conv_dt, dnnl_format_tag_any), "md");
-    CHECK_DNNL(dnnl_memory_desc_init_by_tag(&c.dwany, 4, w_dims, dnnl_f32, dnnl_format_tag_any), "md");
-    CHECK_DNNL(dnnl_memory_desc_init_by_tag(&c.dst, 4, dst_dims, n->conv_dt, dnnl_format_tag_any), "md");
+    /* this layer's precision: recorded, chosen by timing, or as asked */
+    dnnl_data_type_t dt = n->conv_dt;
+    if (n->forced) {
+        const char *s = forced_letters(n, n->n_convs - 1, err);
+        if (!s) return -1;
+        dt = s[CONV_PASS_FWD] == 'D' ? dnnl_bf16 : dnnl_f32;
+    } else if (dt == dnnl_bf16 && n->algo == CONV_ALGO_AUTO &&
+               pick_precision(n, choice, l, li == 0 || !n->dcur, &dt, err)) {
+        return -1;
+    }
+    choice->bf16 = dt == dnnl_bf16;
+    conv_ctx c;
+    if (conv_ctx_init(n, &c, l, dt, err)) return -1;
     dnnl_primitive_attr_t attr = NULL;
     if (fuse_relu && post_op_relu(&attr, err)) return -1;
     c.attr = attr;
@@ -812,11 +873,15 @@ void net_dnnl_describe(const net_dnnl *n, char *buf, size_t cap) {
         len += (size_t)snprintf(buf + len, cap - len, "%-10s", ch->name);
         for (int p = 0; p < CONV_PASSES && len < cap; p++) {
             const char *a = ch->algo[p] == 'w' ? "winograd" : ch->algo[p] == 'd' ? "direct" : "-";
+            if (ch->algo[p] == 'D') a = "bf16-direct";
             if (ch->ms[p][0] > 0 && ch->ms[p][0] < 1e29)
                 len += (size_t)snprintf(buf + len, cap - len, " %s=%s (direct %.2f ms, winograd %.2f ms)",
                                         passes[p], a, ch->ms[p][0], ch->ms[p][1] < 1e29 ? ch->ms[p][1] : 0.0);
             else len += (size_t)snprintf(buf + len, cap - len, " %s=%s", passes[p], a);
         }
+        if (ch->layer_ms[0] > 0 && len < cap)
+            len += (size_t)snprintf(buf + len, cap - len, " [layer: fp32 %.2f ms, bf16 %.2f ms]", ch->layer_ms[0],
+                                    ch->layer_ms[1]);
         if (len < cap) len += (size_t)snprintf(buf + len, cap - len, "\n");
     }
 }
