@@ -24,12 +24,14 @@ enum { CONV_PASS_FWD, CONV_PASS_BWD_DATA, CONV_PASS_BWD_WEIGHTS, CONV_PASSES };
 typedef struct {
     net_backend backend;
     conv_algo algo;          /* auto: time direct and winograd per layer and pass at init */
-    net_precision precision; /* bf16: convolution activations and weights in bf16 */
+    net_precision precision; /* bf16: convolutions in bf16 (with auto: per layer, where faster
+                                than fp32); fp32 master weights, gradients, linear layers */
     int batch;               /* maximum images per call */
     int training;            /* 0: forward only (no backward buffers) */
     /* A previous choice to reuse (as recorded by net_algo_choices), or "" to
-     * choose: one letter per convolution and pass, 'd' direct, 'w' winograd,
-     * '-' none, layers separated by ','. */
+     * choose: one letter per convolution and pass (forward, backward-data,
+     * backward-weights): 'd' direct, 'w' winograd, 'D' bf16 direct, '-' no
+     * such pass; layers separated by ','. E.g. "D-D,www,www,www,www,www". */
     char algo_choices[256];
 } net_config;
 
