@@ -72,7 +72,7 @@ fuzz:
 	sh fuzz/run.sh $(FUZZ_SECONDS)
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-fuzz build-valgrind
 
 .PHONY: all deps deps-test test seed-study asan data fuzz clean
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
