@@ -416,36 +416,31 @@ static dnnl_status_t make_conv_hint(net_dnnl *n, dnnl_alg_kind_t alg, conv_ctx *
     return st;
 }
 
-static dnnl_status_t make_conv_bwd_data(net_dnnl *n, dnnl_alg_kind_t alg, void *vctx,
-                                        dnnl_primitive_desc_t *pd) {
-    conv_ctx *c = vctx;
+/* A backward pass (data or weights), with the forward of the same
+ * algorithm as its hint. */
+static dnnl_status_t make_conv_bwd(net_dnnl *n, dnnl_alg_kind_t alg, conv_ctx *c, int pass,
+                                   dnnl_primitive_desc_t *pd) {
     dnnl_primitive_desc_t hint;
     dnnl_status_t st = make_conv_hint(n, alg, c, &hint);
     if (st != dnnl_success) return st;
     dnnl_convolution_desc_t d;
     dnnl_dims_t strides, pad;
     conv_geometry(c->l, strides, pad);
-    st = dnnl_convolution_backward_data_desc_init(&d, alg, &c->src, &c->wany, &c->dst, strides,
-                                                  pad, pad);
+    st = pass == CONV_PASS_BWD_DATA
+             ? dnnl_convolution_backward_data_desc_init(&d, alg, &c->src, &c->wany, &c->dst, strides, pad, pad)
+             : dnnl_convolution_backward_weights_desc_init(&d, alg, &c->src, &c->dwany, NULL, &c->dst, strides,
+                                                           pad, pad);
     if (st == dnnl_success) st = dnnl_primitive_desc_create(pd, &d, n->attr, n->eng, hint);
     dnnl_primitive_desc_destroy(hint);
     return st;
 }
 
-static dnnl_status_t make_conv_bwd_weights(net_dnnl *n, dnnl_alg_kind_t alg, void *vctx,
-                                           dnnl_primitive_desc_t *pd) {
-    conv_ctx *c = vctx;
-    dnnl_primitive_desc_t hint;
-    dnnl_status_t st = make_conv_hint(n, alg, c, &hint);
-    if (st != dnnl_success) return st;
-    dnnl_convolution_desc_t d;
-    dnnl_dims_t strides, pad;
-    conv_geometry(c->l, strides, pad);
-    st = dnnl_convolution_backward_weights_desc_init(&d, alg, &c->src, &c->dwany, NULL, &c->dst,
-                                                     strides, pad, pad);
-    if (st == dnnl_success) st = dnnl_primitive_desc_create(pd, &d, n->attr, n->eng, hint);
-    dnnl_primitive_desc_destroy(hint);
-    return st;
+static dnnl_status_t make_conv_bwd_data(net_dnnl *n, dnnl_alg_kind_t alg, void *c, dnnl_primitive_desc_t *pd) {
+    return make_conv_bwd(n, alg, c, CONV_PASS_BWD_DATA, pd);
+}
+
+static dnnl_status_t make_conv_bwd_weights(net_dnnl *n, dnnl_alg_kind_t alg, void *c, dnnl_primitive_desc_t *pd) {
+    return make_conv_bwd(n, alg, c, CONV_PASS_BWD_WEIGHTS, pd);
 }
 
 /* The caller's weights (and gradients) for layer l, in PyTorch's layout. */
