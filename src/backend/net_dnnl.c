@@ -292,36 +292,54 @@ static int relu_backward(net_dnnl *n, dnnl_memory_t act, dnnl_memory_t dact, dnn
 
 /* ---- algorithm choice ---- */
 
-/* Runs a primitive of pd on scratch memories: best of 3 after a warm-up, in ms. */
-static double time_pd(net_dnnl *n, const_dnnl_primitive_desc_t pd) {
+/* Times the primitives of count descriptors on scratch memories: after a
+ * warm-up, each runs once per round, in turn, for TIMING_ROUNDS rounds, and
+ * keeps its best time (ms; 1e30 when it cannot run). Interleaving makes
+ * the comparison fair when the machine's load changes while we measure. */
+#define TIMING_ROUNDS 5
+static void time_pds(net_dnnl *n, const_dnnl_primitive_desc_t *pds, int count, double *ms) {
     static const int kinds[] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST, DNNL_ARG_DIFF_SRC,
                                 DNNL_ARG_DIFF_WEIGHTS, DNNL_ARG_DIFF_DST, DNNL_ARG_WORKSPACE,
                                 DNNL_ARG_SCRATCHPAD};
-    dnnl_exec_arg_t args[10];
-    int nargs = 0;
-    double best = 1e30;
-    dnnl_primitive_t p = NULL;
-    if (dnnl_primitive_create(&p, pd) != dnnl_success) return best;
-    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
-        const dnnl_memory_desc_t *md = pd_md(pd, kinds[i]);
-        if (!md || md->ndims == 0) continue;
-        dnnl_memory_t mem;
-        if (dnnl_memory_create(&mem, md, n->eng, DNNL_MEMORY_ALLOCATE) != dnnl_success) continue;
-        void *h = NULL;
-        dnnl_memory_get_data_handle(mem, &h);
-        if (h) memset(h, 0x3c, dnnl_memory_desc_get_size(md)); /* small finite values */
-        args[nargs++] = (dnnl_exec_arg_t){kinds[i], mem};
+    enum { K = sizeof kinds / sizeof kinds[0], MAX_CAND = 4 };
+    dnnl_exec_arg_t args[MAX_CAND][K];
+    int nargs[MAX_CAND] = {0};
+    dnnl_primitive_t p[MAX_CAND] = {NULL};
+    for (int c = 0; c < count && c < MAX_CAND; c++) {
+        ms[c] = 1e30;
+        if (!pds[c] || dnnl_primitive_create(&p[c], pds[c]) != dnnl_success) {
+            p[c] = NULL;
+            continue;
+        }
+        for (int i = 0; i < K; i++) {
+            const dnnl_memory_desc_t *md = pd_md(pds[c], kinds[i]);
+            dnnl_memory_t mem;
+            if (!md || md->ndims == 0 || dnnl_memory_create(&mem, md, n->eng, DNNL_MEMORY_ALLOCATE) != dnnl_success)
+                continue;
+            void *h = NULL;
+            dnnl_memory_get_data_handle(mem, &h);
+            if (h) memset(h, 0x3c, dnnl_memory_desc_get_size(md)); /* small finite values */
+            args[c][nargs[c]++] = (dnnl_exec_arg_t){kinds[i], mem};
+        }
     }
-    for (int rep = 0; rep < 4; rep++) {
-        double t0 = lr_now();
-        if (dnnl_primitive_execute(p, n->stream, nargs, args) != dnnl_success) break;
-        dnnl_stream_wait(n->stream);
-        double ms = (lr_now() - t0) * 1e3;
-        if (rep > 0 && ms < best) best = ms;
+    for (int round = 0; round <= TIMING_ROUNDS; round++)
+        for (int c = 0; c < count && c < MAX_CAND; c++) {
+            if (!p[c]) continue;
+            double t0 = lr_now();
+            if (dnnl_primitive_execute(p[c], n->stream, nargs[c], args[c]) != dnnl_success ||
+                dnnl_stream_wait(n->stream) != dnnl_success) {
+                dnnl_primitive_destroy(p[c]);
+                p[c] = NULL;
+                ms[c] = 1e30;
+                continue;
+            }
+            double t = (lr_now() - t0) * 1e3;
+            if (round > 0 && t < ms[c]) ms[c] = t; /* round 0 warms up */
+        }
+    for (int c = 0; c < count && c < MAX_CAND; c++) {
+        for (int i = 0; i < nargs[c]; i++) dnnl_memory_destroy(args[c][i].memory);
+        if (p[c]) dnnl_primitive_destroy(p[c]);
     }
-    for (int i = 0; i < nargs; i++) dnnl_memory_destroy(args[i].memory);
-    dnnl_primitive_destroy(p);
-    return best;
 }
 
 /* Builds one pass's primitive descriptor with the chosen algorithm. make()
@@ -366,8 +384,7 @@ static int choose_pd(net_dnnl *n, conv_choice *c, int pass, make_pd_fn make, voi
     if (want == 0) pick = 0;
     else if (want == 1) pick = cand[1] ? 1 : 0; /* Winograd not offered (e.g. conv1's backward): direct */
     else if (cand[0] && cand[1]) {
-        c->ms[pass][0] = time_pd(n, cand[0]);
-        c->ms[pass][1] = time_pd(n, cand[1]);
+        time_pds(n, (const_dnnl_primitive_desc_t *)cand, 2, c->ms[pass]);
         pick = c->ms[pass][1] < c->ms[pass][0] ? 1 : 0;
     } else pick = cand[1] && !cand[0] ? 1 : 0;
     if (!cand[pick]) {
@@ -510,23 +527,21 @@ static int pick_precision(net_dnnl *n, conv_choice *choice, const layer_spec *l,
                           dnnl_data_type_t *dt, lr_error *err) {
     static const make_pd_fn makes[CONV_PASSES] = {make_conv_fwd, make_conv_bwd_data, make_conv_bwd_weights};
     const dnnl_alg_kind_t algs[2] = {dnnl_convolution_direct, dnnl_convolution_winograd};
-    for (int k = 0; k < 2; k++) {
-        conv_ctx c;
-        if (conv_ctx_init(n, &c, l, k ? dnnl_bf16 : dnnl_f32, err)) return -1;
-        double total = 0.0;
-        for (int pass = 0; pass < CONV_PASSES; pass++) {
-            if ((pass != CONV_PASS_FWD && !n->training) || (pass == CONV_PASS_BWD_DATA && first)) continue;
-            double best = 1e30;
-            for (int a = 0; a < (k ? 1 : 2); a++) {
-                dnnl_primitive_desc_t pd;
-                if (makes[pass](n, algs[a], &c, &pd) != dnnl_success) continue;
-                double ms = time_pd(n, pd);
-                dnnl_primitive_desc_destroy(pd);
-                if (ms < best) best = ms;
-            }
-            total += best;
-        }
-        choice->layer_ms[k] = total;
+    conv_ctx c[2]; /* fp32, bf16 */
+    if (conv_ctx_init(n, &c[0], l, dnnl_f32, err) || conv_ctx_init(n, &c[1], l, dnnl_bf16, err)) return -1;
+    choice->layer_ms[0] = choice->layer_ms[1] = 0.0;
+    for (int pass = 0; pass < CONV_PASSES; pass++) {
+        if ((pass != CONV_PASS_FWD && !n->training) || (pass == CONV_PASS_BWD_DATA && first)) continue;
+        /* candidates: fp32 direct, fp32 Winograd, bf16 direct (no bf16 Winograd in oneDNN 2.6) */
+        dnnl_primitive_desc_t pds[3] = {NULL, NULL, NULL};
+        double ms[3];
+        for (int k = 0; k < 3; k++)
+            if (makes[pass](n, algs[k == 1], &c[k == 2], &pds[k]) != dnnl_success) pds[k] = NULL;
+        time_pds(n, (const_dnnl_primitive_desc_t *)pds, 3, ms);
+        for (int k = 0; k < 3; k++)
+            if (pds[k]) dnnl_primitive_desc_destroy(pds[k]);
+        choice->layer_ms[0] += ms[0] < ms[1] ? ms[0] : ms[1];
+        choice->layer_ms[1] += ms[2];
     }
     *dt = choice->layer_ms[1] < choice->layer_ms[0] ? dnnl_bf16 : dnnl_f32;
     return 0;
