@@ -5,17 +5,8 @@
 # --metrics, errors (message with a caret, exit 2, never a crash) and --plot.
 # Run from the repository root; prints "sched_cli_test: N passed, N failed".
 set -u
-LRLAB=${LRLAB:-build/lrlab}
 FIXTURES=${SCHED_FIXTURES:-tests/fixtures/sched}
-pass=0; fail=0
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-check() { # check DESCRIPTION COMMAND...: passes when the command succeeds
-    d=$1; shift
-    if "$@"; then ok; else bad "$d"; fi
-}
+. tests/lib.sh
 
 if [ ! -x "$LRLAB" ]; then
     echo "sched_cli_test: $LRLAB is not built"

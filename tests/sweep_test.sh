@@ -8,16 +8,7 @@
 # working directory. Run from the repository root; about two minutes on two
 # cores. Prints "sweep_test: N passed, N failed".
 set -u
-LRLAB=${LRLAB:-build/lrlab}
-pass=0; fail=0
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-check() { # check DESCRIPTION COMMAND...: passes when the command succeeds
-    d=$1; shift
-    if "$@"; then ok; else bad "$d"; fi
-}
+. tests/lib.sh
 rows() { # data rows of a metrics.csv (0 when missing)
     if [ -f "$1" ]; then echo $(( $(wc -l <"$1") - 1 )); else echo 0; fi
 }

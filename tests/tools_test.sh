@@ -10,16 +10,7 @@
 # [1e-4, 1], its CSV and plot, refused flags.
 # Run from the repository root; prints "tools_test: N passed, N failed".
 set -u
-LRLAB=${LRLAB:-build/lrlab}
-pass=0; fail=0
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-check() { # check DESCRIPTION COMMAND...: passes when the command succeeds
-    d=$1; shift
-    if "$@"; then ok; else bad "$d"; fi
-}
+. tests/lib.sh
 has() { grep -qF -- "$2" "$1"; } # has FILE TEXT
 
 if [ ! -x "$LRLAB" ]; then
