@@ -547,6 +547,23 @@ static int pick_precision(net_dnnl *n, conv_choice *choice, const layer_spec *l,
     return 0;
 }
 
+/* Backward-data of a weighted layer (dpd kept by the caller): its weights
+ * in dpd's layout (the forward's memory when the layouts agree, else one
+ * reorder per step), then the gradient brought back to the input's layout. */
+static int add_bwd_data(net_dnnl *n, int li, const_dnnl_primitive_desc_t dpd, const_dnnl_primitive_desc_t fpd,
+                        dnnl_memory_t w, dnnl_memory_t ddst, dnnl_memory_t dsrc, dnnl_memory_t dorig,
+                        lr_error *err) {
+    dnnl_memory_t wb = w;
+    dnnl_primitive_t p;
+    const dnnl_memory_desc_t *wbmd = pd_md(dpd, DNNL_ARG_WEIGHTS);
+    if (!dnnl_memory_desc_equal(wbmd, pd_md(fpd, DNNL_ARG_WEIGHTS)) && weights_for(n, li, wbmd, 0, &wb, err))
+        return -1;
+    if (make_prim(n, &p, dpd, err) ||
+        bwd_op(n, p, 3, ARGS(DNNL_ARG_DIFF_DST, DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_SRC), MEMS(ddst, wb, dsrc), err))
+        return -1;
+    return finish_adapt(n, dsrc, dorig, err);
+}
+
 static int build_conv(net_dnnl *n, int li, int fuse_relu, lr_error *err) {
     const layer_spec *l = &n->m->layers[li];
     conv_choice *choice = &n->convs[n->n_convs++];
@@ -600,15 +617,8 @@ static int build_conv(net_dnnl *n, int li, int fuse_relu, lr_error *err) {
         return -1;
     if (first) return 0; /* no gradient wanted for the network's input */
     dnnl_primitive_desc_t dpd = NULL;
-    dnnl_memory_t wb;
     if (choose_pd(n, choice, CONV_PASS_BWD_DATA, make_conv_bwd_data, &c, &dpd, err)) return -1;
-    const dnnl_memory_desc_t *wbmd = pd_md(dpd, DNNL_ARG_WEIGHTS);
-    if (dnnl_memory_desc_equal(wbmd, pd_md(fpd, DNNL_ARG_WEIGHTS))) wb = w;
-    else if (weights_for(n, li, wbmd, 0, &wb, err)) return -1;
-    if (make_prim(n, &p, dpd, err) ||
-        bwd_op(n, p, 3, ARGS(DNNL_ARG_DIFF_DST, DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_SRC), MEMS(ddst, wb, dsrc), err))
-        return -1;
-    return finish_adapt(n, dsrc, dorig, err);
+    return add_bwd_data(n, li, dpd, fpd, w, ddst, dsrc, dorig, err);
 }
 
 /* ---- max-pool, standalone ReLU, linear ---- */
@@ -714,15 +724,8 @@ static int build_linear(net_dnnl *n, int li, int fuse_relu, int last, lr_error *
     if (!dsrc) return 0;
     CHECK_DNNL(dnnl_inner_product_backward_data_desc_init(&dd, &src_md, &w_any, &dst_md), "ip bwd data desc");
     CHECK_DNNL(dnnl_primitive_desc_create(&dpd, &dd, n->attr, n->eng, fpd), "ip bwd data pd");
-    dnnl_memory_t wb;
     if (keep_pd(n, dpd, err)) return -1;
-    const dnnl_memory_desc_t *wbmd = pd_md(dpd, DNNL_ARG_WEIGHTS);
-    if (dnnl_memory_desc_equal(wbmd, pd_md(fpd, DNNL_ARG_WEIGHTS))) wb = w;
-    else if (weights_for(n, li, wbmd, 0, &wb, err)) return -1;
-    if (make_prim(n, &p, dpd, err) ||
-        bwd_op(n, p, 3, ARGS(DNNL_ARG_DIFF_DST, DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_SRC), MEMS(ddst, wb, dsrc), err))
-        return -1;
-    return finish_adapt(n, dsrc, dorig, err);
+    return add_bwd_data(n, li, dpd, fpd, w, ddst, dsrc, dorig, err);
 }
 
 /* ---- the whole network ---- */
