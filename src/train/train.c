@@ -142,27 +142,24 @@ static int lock_run_dir(run *r, lr_error *err) {
     return 0;
 }
 
-static int write_config(run *r, lr_error *err) {
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    if (!f) return lr_fail(err, "out of memory");
-    fprintf(f, "# lrlab run configuration: `lrlab train --resume DIR` reads it back\n");
-    config_write(&r->cfg, f);
-    fclose(f);
-    int rc = write_file_atomic(r->path[P_CONFIG], buf, len, err);
-    free(buf);
-    return rc;
-}
-
+/* The settings as config.txt's text (malloc'd), or NULL when out of memory. */
 static char *config_text(const train_config *c) {
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
     if (!f) return NULL;
+    fprintf(f, "# lrlab run configuration: `lrlab train --resume DIR` reads it back\n");
     config_write(c, f);
     fclose(f);
     return buf;
+}
+
+static int write_config(run *r, lr_error *err) {
+    char *body = config_text(&r->cfg);
+    if (!body) return lr_fail(err, "out of memory");
+    int rc = write_file_atomic(r->path[P_CONFIG], body, strlen(body), err);
+    free(body);
+    return rc;
 }
 
 /* steps.csv first: a kill before the checkpoint's rename leaves rows past
