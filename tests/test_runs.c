@@ -2,8 +2,9 @@
  * parsing and its errors (wrong header, non-numeric field, short row, epoch
  * out of order: each names file:line and the field), run directories made
  * by hand in a temporary directory (config only, metrics only, neither,
- * a sweep directory expanded into its runs), summary numbers, seed-group
- * names, and mean/standard deviation. */
+ * a sweep directory expanded into its runs), console logs in the seed's
+ * format read as runs, summary numbers, seed-group names, and
+ * mean/standard deviation. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdio.h>
@@ -47,6 +48,7 @@ static void parse_errors(void) {
         {HDR "0,0.01,0.9,2.1,20.5,1.9,30,,,10.5,4000,7\n", "r/metrics.csv:2: 12 fields, expected 11"},
         {HDR "0,0.01,0.9,2.1,20.5,1.9,30,,,10.5,4000\n2,0.01,0.9,2.1,20.5,1.9,30,,,10.5,4000\n",
          "r/metrics.csv:3: epoch is '2', expected 1"},
+        {HDR "1e300,0.01,0.9,2.1,20.5,1.9,30,,,10.5,4000\n", "r/metrics.csv:2: epoch is '1e300', expected 0"},
         {HDR "0,0.01,0.9,,20.5,1.9,30,,,10.5,4000\n", "r/metrics.csv:2: field 4 (train_loss) is '', expected a number"},
         {HDR "0,0.01,0.9,2,20.5,1.9,30,,,10.5,4000\n\n", "r/metrics.csv:3: empty line"},
         {"", "r/metrics.csv: empty file"},
@@ -149,6 +151,72 @@ static void dirs(void) {
     CHECK(system(cmd) == 0, "cleanup");
 }
 
+/* Console logs in the seed's format: the reference runs' lines (with
+ * seconds), the seed's own (without), lrlab's console lines; other lines
+ * ignored; every malformed epoch line an error naming the line. */
+static void seed_logs(void) {
+    metrics_row *rows;
+    int n;
+    lr_error err;
+    const char *log =
+        "Files already downloaded and verified\n"
+        "epoch 0:[Train] Loss: 2.208 | Acc: 15.954% (7964/49920) 83.7s [Test] Loss: 1.581 | Acc: 26.020% (2602/10000) lr=0.0100\n"
+        "epoch 1:[Train] Loss: 1.828 | Acc: 31.987% (15968/49920)[Test] Loss: 1.313 | Acc: 38.200% (3820/10000) lr=0.0100\r\n"
+        "epoch 2: [Train] Loss: 0.333 | Acc: 88.524% (44191/49920) [Test] Loss: 0.521 | Acc: 82.550% (8255/10000) "
+        "lr=0.0014775 | 59.9 s 892 img/s\n"
+        "Finished\n";
+    CHECK(rundir_parse_seedlog(&rows, &n, log, "t.log", &err) == 0, "%s", err.msg);
+    CHECK(n == 3, "%d rows", n);
+    if (n == 3) {
+        CHECK(rows[0].train_loss == 2.208 && rows[0].train_acc == 15.954 && rows[0].test_acc == 26.02 &&
+                  rows[0].lr == 0.01 && rows[0].seconds == 83.7 && fabs(rows[0].images_per_s - 49920 / 83.7) < 1e-9,
+              "reference line");
+        CHECK(isnan(rows[1].seconds) && isnan(rows[1].images_per_s) && rows[1].test_acc == 38.2, "seed line");
+        CHECK(rows[2].lr == 0.0014775 && rows[2].seconds == 59.9 && rows[2].test_acc == 82.55, "lrlab line");
+        CHECK(isnan(rows[0].test_loss) && isnan(rows[0].momentum) && isnan(rows[0].val_acc), "not in the log: NAN");
+    }
+    free(rows);
+    struct {
+        const char *text, *want;
+    } bad[] = {
+        {"nothing here\n", "t.log: no epoch lines"},
+        {"", "t.log: no epoch lines"},
+        {"epoch 0:[Train] Loss: 2.2 | Acc: 15% (7964/49920) [Test] Loss: 1.5 | Acc: 26% (2602/10000)\n",
+         "t.log:1: expected lr= at"},
+        {"x\nepoch 0:[Train] Loss: 2.2 | Acc: 15% (7964/49920) [Test] Loss: abc\n", "t.log:2: expected a loss at 'abc'"},
+        {"epoch 1:[Train] Loss: 2.2 | Acc: 15% (1/2) [Test] Loss: 1 | Acc: 26% (1/2) lr=0.1\n",
+         "t.log:1: epoch 1, expected 0"},
+        {"epoch 0:[Train] Loss: 2.2 | Acc: 15% (3/2) [Test] Loss: 1 | Acc: 26% (1/2) lr=0.1\n", "t.log:1: counts"},
+        {"epoch 0:[Train] Loss: 2.2 | Acc: 15% (1/2) [Test] Loss: 1 | Acc: 26% (1/2) lr=inf\n", "t.log:1: counts"},
+        {"epoch zero\n", "t.log:1: expected an epoch number"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        memset(&err, 0, sizeof err);
+        CHECK(rundir_parse_seedlog(&rows, &n, bad[i].text, "t.log", &err) == -1, "log case %zu accepted", i);
+        CHECK(strstr(err.msg, bad[i].want) != NULL, "log case %zu: message '%s', want '%s'", i, err.msg, bad[i].want);
+    }
+
+    /* a log file is a run: loaded by rundir_load, kept by rundir_expand, named without .log */
+    char root[200], p[400];
+    const char *tmpdir = getenv("TMPDIR");
+    snprintf(root, sizeof root, "%.150s/test_runs_log_XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
+    CHECK(mkdtemp(root) != NULL, "mkdtemp");
+    snprintf(p, sizeof p, "%s/torch_const.log", root);
+    write_text(p, log);
+    rundir r;
+    CHECK(rundir_load(&r, p, &err) == 0, "%s", err.msg);
+    CHECK(r.is_log && r.n_rows == 3 && !strcmp(r.name, "torch_const") && r.cfg.epochs == 3 && r.cfg.lr == 0.01,
+          "log run: is_log %d rows %d name '%s'", r.is_log, r.n_rows, r.name);
+    rundir_free(&r);
+    char *args[1] = {p}, **list;
+    int rc = rundir_expand(&list, &n, args, 1, &err);
+    CHECK(rc == 0 && n == 1 && !strcmp(list[0], p), "expand keeps a file: %s", rc ? err.msg : list[0]);
+    if (!rc) rundir_list_free(list, n);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
+    CHECK(system(cmd) == 0, "cleanup");
+}
+
 static void groups(void) {
     CHECK(rundir_group_len("base-s0") == 4, "base-s0");
     CHECK(rundir_group_len("step_lr-s12") == 7, "step_lr-s12");
@@ -176,6 +244,7 @@ static void groups(void) {
 int main(void) {
     parse_errors();
     dirs();
+    seed_logs();
     groups();
     return test_summary("test_runs");
 }

@@ -4,7 +4,8 @@
 # on the synthetic CIFAR-10 files in $SYNTH_DIR (a small model keeps it
 # quick): report's exact rows (final, best and its epoch, last-5 mean,
 # mean ± std of a -s0/-s1 group, "no metrics yet"), its errors naming
-# file:line; plot's PNG and SVG, the message without gnuplot, a bad
+# file:line; a PyTorch log in the seed's format as a row and a line; plot's
+# PNG and SVG, the message without gnuplot, a bad
 # extension; eval's per-class lines and a confusion matrix summing to the
 # test count, equal to the run's own test loss; find-lr's suggestion inside
 # [1e-4, 1], its CSV and plot, refused flags.
@@ -58,12 +59,26 @@ check "report: not a run dir ($rc)" sh -c "[ $rc -eq 1 ] && grep -q 'not a run d
 "$LRLAB" report "$sw" --sort size >/dev/null 2>"$tmp/err"; rc=$?
 check "report: bad --sort is a usage error ($rc)" [ "$rc" -eq 2 ]
 
+# ---- a PyTorch log in the seed's format beside lrlab's runs ----
+cat >"$tmp/torch_run.log" <<'LOG'
+Files already downloaded and verified
+epoch 0:[Train] Loss: 2.208 | Acc: 15.954% (7964/49920) 83.7s [Test] Loss: 1.581 | Acc: 26.020% (2602/10000) lr=0.0100
+epoch 1:[Train] Loss: 1.828 | Acc: 31.987% (15968/49920) 78.4s [Test] Loss: 1.313 | Acc: 38.200% (3820/10000) lr=0.0100
+LOG
+if "$LRLAB" report "$sw/b" "$tmp/torch_run.log" >"$tmp/logreport" 2>"$tmp/err"; then ok; else bad "report log: $(cat "$tmp/err")"; fi
+check "report: a log file is a row" has "$tmp/logreport" '| torch_run | (seed-format log), lr 0.01 | 2 | 38.20 | 38.20 (1) | 32.11 | 31.99 | 2m42s |'
+printf 'epoch 0:[Train] Loss: 2.2 | Acc: 15%% (1/2) [Test] Loss: 1.5 lr=0.1\n' >"$tmp/bad.log"
+"$LRLAB" report "$tmp/bad.log" >/dev/null 2>"$tmp/err"; rc=$?
+check "report: bad log exits 1 ($rc)" [ "$rc" -eq 1 ]
+check "report: bad log names file:line and what was expected" has "$tmp/err" "bad.log:1: expected | at 'lr=0.1'"
+
 # ---- plot ----
 if "$LRLAB" plot "$sw" -o "$tmp/curves.png" --title "test" >"$tmp/out" 2>"$tmp/err"; then ok; else bad "plot png: $(cat "$tmp/err")"; fi
 check "plot: PNG signature" sh -c "[ -s '$tmp/curves.png' ] && head -c 8 '$tmp/curves.png' | od -An -c | tr -d ' \n' | grep -q '211PNG\\\\r\\\\n032\\\\n'"
 check "plot: run without metrics is left out" has "$tmp/err" "c: no metrics yet, left out"
-if "$LRLAB" plot "$sw/a-s0" "$sw/b" -o "$tmp/curves.svg" >/dev/null 2>"$tmp/err"; then ok; else bad "plot svg: $(cat "$tmp/err")"; fi
+if "$LRLAB" plot "$sw/a-s0" "$sw/b" "$tmp/torch_run.log" -o "$tmp/curves.svg" >"$tmp/out" 2>"$tmp/err"; then ok; else bad "plot svg: $(cat "$tmp/err")"; fi
 check "plot: SVG" sh -c "[ -s '$tmp/curves.svg' ] && grep -q '<svg' '$tmp/curves.svg'"
+check "plot: the log is a line labelled by its name" sh -c "grep -q '(3 lines)' '$tmp/out' && grep -q 'torch_run' '$tmp/curves.svg'"
 check "plot: no temporary file left" sh -c "! ls '$tmp' | grep -q tmp"
 mkdir "$tmp/emptypath"
 PATH="$tmp/emptypath" "$LRLAB" plot "$sw" -o "$tmp/x.png" >/dev/null 2>"$tmp/err"; rc=$?

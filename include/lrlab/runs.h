@@ -24,6 +24,8 @@ typedef struct {
     int has_config;    /* config.txt was present (cfg holds it; else defaults) */
     train_config cfg;
     int has_metrics;   /* metrics.csv was present */
+    int is_log;        /* read from a console log in the seed's format (a PyTorch run):
+                          no config (cfg.epochs = rows), momentum and test_loss NAN */
     metrics_row *rows; /* n_rows, owned */
     int n_rows;
 } rundir;
@@ -35,13 +37,28 @@ typedef struct {
 int rundir_parse_metrics(metrics_row **rows, int *n, const char *text, const char *path,
                          lr_error *err);
 
+/* Parses a console log in the seed's format, the one its PyTorch program
+ * prints (../shared/reference-runs holds such logs): one line per epoch,
+ *   epoch N:[Train] Loss: L | Acc: A% (c/t) [S s] [Test] Loss: L | Acc: A% (c/t) lr=X
+ * (the seconds S optional; lrlab train's own console lines also fit). Lines
+ * not starting with "epoch " are ignored (a script prints other things); an
+ * epoch line that does not fit is an error naming the line and the part
+ * expected. Epochs must count 0, 1, 2, ... test_loss is NAN (the seed prints
+ * a scaled value, not the mean), momentum NAN, val_* NAN, images_per_s
+ * derived from t and S (NAN without S). */
+int rundir_parse_seedlog(metrics_row **rows, int *n, const char *text, const char *path,
+                         lr_error *err);
+
 /* Loads dir/config.txt and dir/metrics.csv. Either may be missing (a run
  * just created has config.txt only: no rows), but not both: that is not a
  * run directory. A bad file is an error naming it. */
 int rundir_load(rundir *r, const char *dir, lr_error *err);
+/* When dir is a regular file, it is a seed-format log (rundir_parse_seedlog),
+ * named by its basename without ".log". */
 void rundir_free(rundir *r); /* accepts a zeroed or half-loaded rundir */
 
-/* Expands the command line's directories: a run directory stays as it is;
+/* Expands the command line's directories: a run directory or a file (a
+ * seed-format log) stays as it is;
  * a directory without config.txt or metrics.csv whose subdirectories are
  * runs (a sweep's output) becomes those subdirectories, sorted by name.
  * *out is a malloc'd array of malloc'd strings (free with rundir_list_free). */

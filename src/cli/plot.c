@@ -22,11 +22,13 @@
 
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: lrlab plot RUN_DIR... -o FILE.png|FILE.svg [--title T]\n\n"
+    fprintf(f, "usage: lrlab plot RUN_DIR|LOG... -o FILE.png|FILE.svg [--title T]\n\n"
                "Draws test accuracy, training loss and lr (log scale) against epoch for the runs, one\n"
                "line per run labelled by its directory's name (gnuplot). A directory holding runs (a\n"
                "sweep's --out) stands for all of them. Runs named NAME-s<k> in one directory (sweep\n"
                "--seeds) are one line: the mean over seeds with a band of ± one standard deviation.\n"
+               "A file is read as a console log in the seed's format (its PyTorch program's epoch\n"
+               "lines, e.g. ../shared/reference-runs/*.log): a line to compare with.\n"
                "  -o FILE      the figure: .png (pngcairo) or .svg\n"
                "  --title T    a title above the panels\n");
 }

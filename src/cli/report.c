@@ -18,11 +18,13 @@
 #include "lrlab/runs.h"
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: lrlab report RUN_DIR... [--sort final|best|name] [-o FILE.md]\n\n"
+    fprintf(f, "usage: lrlab report RUN_DIR|LOG... [--sort final|best|name] [-o FILE.md]\n\n"
                "Prints a Markdown table of runs: schedule, epochs, final and best test accuracy (with\n"
                "its epoch), mean test accuracy of the last 5 epochs, final train accuracy, total time.\n"
                "A directory holding runs (a sweep's --out) stands for all of them. Runs named NAME-s<k>\n"
                "in one directory (sweep --seeds) are one row: mean ± sample standard deviation.\n"
+               "A file is read as a console log in the seed's format (its PyTorch program's epoch lines,\n"
+               "e.g. ../shared/reference-runs/*.log): a row to compare with.\n"
                "  --sort KEY   final or best: highest mean test accuracy first; name: by name;\n"
                "               default: in the order given\n"
                "  -o FILE      write the table to FILE (atomically) instead of stdout\n");
@@ -97,7 +99,9 @@ static void print_row(FILE *f, const group *g, const rundir *runs, int val_colum
     fputs("| ", f);
     put_cell(f, g->label);
     fputs(" | ", f);
-    if (c->sched[0]) {
+    if (first->is_log) {
+        fputs("(seed-format log)", f);
+    } else if (c->sched[0]) {
         fputc('`', f);
         put_cell(f, c->sched);
         fprintf(f, "`%s", c->sched_unit_step ? " per step" : "");

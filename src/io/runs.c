@@ -1,7 +1,8 @@
 /* io/runs.c: reading run directories back (lrlab/runs.h): metrics.csv
  * parsing with validation, config.txt through config_read, a sweep
  * directory's expansion into its runs, per-run summary numbers and the
- * seed-group statistics. Not here: printing (cli/report.c, cli/plot.c). */
+ * seed-group statistics; console logs in the seed's format (PyTorch runs)
+ * read as runs, to compare with them. Not here: printing (cli/report.c, cli/plot.c). */
 #define _POSIX_C_SOURCE 200809L
 #include "lrlab/runs.h"
 
@@ -90,20 +91,121 @@ int rundir_parse_metrics(metrics_row **rows, int *n, const char *text, const cha
                              k + 1, field_names[k], f[k]);
         }
         if (rc) break;
-        if (v[0] != (double)count)
+        if (v[0] != (double)count) { /* checked before the cast: (long) of 1e300 is undefined */
             rc = lr_fail(err, "%s:%d: epoch is '%s', expected %d (rows count epochs from 0)", path,
                          lineno, f[0], count);
-        metrics_row *r = &out[count];
+            break;
+        }
+        metrics_row *r = &out[count++];
         r->epoch = (long)v[0];
         r->lr = v[1], r->momentum = v[2], r->train_loss = v[3], r->train_acc = v[4];
         r->test_loss = v[5], r->test_acc = v[6], r->val_loss = v[7], r->val_acc = v[8];
         r->seconds = v[9], r->images_per_s = v[10];
-        if (!rc) count++;
     }
     if (!rc && lineno == 0) rc = lr_fail(err, "%s: empty file, expected the header line", path);
     free(buf);
     if (rc) return free(out), -1;
     if (!count) free(out), out = NULL;
+    *rows = out;
+    *n = count;
+    return 0;
+}
+
+/* A cursor over one line of a seed-format log: each step skips blanks, then
+ * matches a literal or reads a number; on failure `want` names what was
+ * expected there. */
+typedef struct {
+    const char *p;
+    const char *want;
+} cursor;
+
+static void skip_blanks(cursor *c) {
+    while (*c->p == ' ' || *c->p == '\t') c->p++;
+}
+
+static int lit(cursor *c, const char *s) {
+    skip_blanks(c);
+    size_t n = strlen(s);
+    if (strncmp(c->p, s, n)) return c->want = s, 0;
+    c->p += n;
+    return 1;
+}
+
+static int num(cursor *c, double *v, const char *what) {
+    skip_blanks(c);
+    char *end;
+    errno = 0;
+    *v = strtod(c->p, &end);
+    if (end == c->p || errno == ERANGE) return c->want = what, 0;
+    c->p = end;
+    return 1;
+}
+
+/* "Loss: L | Acc: A% (c/t)" as the seed prints it for a split */
+static int split_line(cursor *c, double *loss, double *acc, double *correct, double *total) {
+    return lit(c, "Loss:") && num(c, loss, "a loss") && lit(c, "|") && lit(c, "Acc:") &&
+           num(c, acc, "an accuracy") && lit(c, "%") && lit(c, "(") && num(c, correct, "a count") &&
+           lit(c, "/") && num(c, total, "a count") && lit(c, ")");
+}
+
+int rundir_parse_seedlog(metrics_row **rows, int *n, const char *text, const char *path,
+                         lr_error *err) {
+    *rows = NULL;
+    *n = 0;
+    long lines = 1;
+    for (const char *p = text; *p; p++) lines += *p == '\n';
+    metrics_row *out = lr_calloc((size_t)lines, sizeof *out, path, err);
+    if (!out) return -1;
+    int count = 0, lineno = 0, rc = 0;
+    for (const char *line = text; !rc && *line;) {
+        const char *nl = strchr(line, '\n');
+        size_t ll = nl ? (size_t)(nl - line) : strlen(line);
+        lineno++;
+        char buf[1024];
+        if (ll >= sizeof buf) ll = sizeof buf - 1; /* an epoch line is ~130 characters */
+        memcpy(buf, line, ll);
+        buf[ll] = '\0';
+        line = nl ? nl + 1 : line + strlen(line);
+        if (strncmp(buf, "epoch ", 6)) continue; /* not an epoch line: the script's other output */
+        cursor c = {buf, NULL};
+        double ep, tl, ta, tc, tt, sl, sa, sc, st, lr, sec = NAN;
+        int ok = lit(&c, "epoch") && num(&c, &ep, "an epoch number") && lit(&c, ":") && lit(&c, "[Train]") &&
+                 split_line(&c, &tl, &ta, &tc, &tt);
+        if (ok) { /* the seconds, when the log has them: "78.7s" */
+            cursor s = c;
+            if (num(&s, &sec, "seconds") && lit(&s, "s")) c = s;
+            else sec = NAN;
+        }
+        ok = ok && lit(&c, "[Test]") && split_line(&c, &sl, &sa, &sc, &st) && lit(&c, "lr=") && num(&c, &lr, "the lr");
+        if (ok && isnan(sec)) { /* lrlab's console line: "... lr=X | 59.9 s 892 img/s" */
+            cursor s = c;
+            if (!(lit(&s, "|") && num(&s, &sec, "seconds") && lit(&s, "s"))) sec = NAN;
+        }
+        if (!ok) {
+            rc = lr_fail(err, "%s:%d: expected %s at '%.40s' (an epoch line of the seed's log reads "
+                              "'epoch N:[Train] Loss: L | Acc: A%% (c/t) [Test] Loss: L | Acc: A%% (c/t) lr=X')",
+                         path, lineno, c.want, c.p);
+            break;
+        }
+        if (ep != (double)count) {
+            rc = lr_fail(err, "%s:%d: epoch %g, expected %d (epoch lines count from 0)", path, lineno, ep, count);
+            break;
+        }
+        if (!(tt > 0) || !(st > 0) || !(tc >= 0 && tc <= tt) || !(sc >= 0 && sc <= st) || !isfinite(ta) ||
+            !isfinite(sa) || !isfinite(lr)) {
+            rc = lr_fail(err, "%s:%d: counts or numbers out of range (correct/total must be 0 <= c <= t, t > 0; "
+                              "accuracy and lr finite)", path, lineno);
+            break;
+        }
+        metrics_row *r = &out[count++];
+        r->epoch = (long)ep;
+        r->lr = lr, r->momentum = NAN, r->train_loss = tl, r->train_acc = ta;
+        r->test_loss = NAN, r->test_acc = sa, r->val_loss = NAN, r->val_acc = NAN;
+        r->seconds = sec, r->images_per_s = sec > 0 ? tt / sec : NAN;
+    }
+    if (!rc && !count)
+        rc = lr_fail(err, "%s: no epoch lines ('epoch N:[Train] Loss: ...'): not a log in the seed's format", path);
+    if (rc) return free(out), -1;
     *rows = out;
     *n = count;
     return 0;
@@ -159,11 +261,37 @@ static int has_file(const char *dir, const char *name) {
     return !access(path, F_OK);
 }
 
+static int is_file(const char *path) {
+    struct stat sb;
+    return !stat(path, &sb) && S_ISREG(sb.st_mode);
+}
+
+/* A seed-format log as a run: named by its basename without ".log". */
+static int load_seedlog(rundir *r, const char *path, lr_error *err) {
+    snprintf(r->dir, sizeof r->dir, "%s", path);
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    size_t bl = strlen(base);
+    if (bl > 4 && !strcmp(base + bl - 4, ".log")) bl -= 4;
+    snprintf(r->name, sizeof r->name, "%.*s", (int)(bl < 255 ? bl : 255), base);
+    int absent;
+    char *text = read_text(path, err, &absent);
+    if (!text) return -1;
+    int rc = rundir_parse_seedlog(&r->rows, &r->n_rows, text, path, err);
+    free(text);
+    if (rc) return -1;
+    r->is_log = 1, r->has_metrics = 1;
+    r->cfg.epochs = r->n_rows;
+    r->cfg.lr = r->rows[0].lr;
+    return 0;
+}
+
 int rundir_load(rundir *r, const char *dir, lr_error *err) {
     memset(r, 0, sizeof *r);
     config_defaults(&r->cfg);
     if (strlen(dir) >= sizeof r->dir - 32) return lr_fail(err, "%s: path too long", dir);
-    if (!is_dir(dir)) return lr_fail(err, "%s: no such run directory", dir);
+    if (is_file(dir)) return load_seedlog(r, dir, err);
+    if (!is_dir(dir)) return lr_fail(err, "%s: no such run directory or log file", dir);
     snprintf(r->dir, sizeof r->dir, "%s", dir);
     /* the label: the basename, trailing slashes ignored */
     char tmp[1024];
@@ -220,8 +348,12 @@ int rundir_expand(char ***out, int *n_out, char *const *args, int n_args, lr_err
     int n = 0, cap = 0, rc = 0;
     for (int i = 0; i < n_args && !rc; i++) {
         const char *a = args[i];
+        if (is_file(a)) { /* a seed-format log */
+            rc = list_add(&list, &n, &cap, a, err);
+            continue;
+        }
         if (!is_dir(a)) {
-            rc = lr_fail(err, "%s: no such run directory", a);
+            rc = lr_fail(err, "%s: no such run directory or log file", a);
             break;
         }
         if (has_file(a, RUN_CONFIG) || has_file(a, RUN_METRICS)) {
