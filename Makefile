@@ -58,13 +58,23 @@ data:
 	sh scripts/get-data.sh $(DATA_DIR)
 
 # The seed's study on the real data: every run of experiments/seed.sweep, 30
-# epochs (resumes where it stopped), then its table and its curves.
+# epochs (resumes where it stopped), then its table and its curves, and
+# (where ../shared is) the comparison with PyTorch's reference runs.
 SWEEP_FLAGS ?= --jobs 2
 SEED_PLOT ?= --only const-lr0.01,step-lr0.01,multistep-lr0.02,exp-lr0.04,warmup-step,warmup-multistep,warmup-exp
+# PyTorch's runs of three of them (the seed's program on the same data), beside lrlab's
+REFERENCE_RUNS ?= ../shared/reference-runs
+VS_TORCH = runs/seed/const-lr0.01 $(REFERENCE_RUNS)/torch_const_lr0.01.log \
+	runs/seed/exp-lr0.04 $(REFERENCE_RUNS)/torch_exp_lr0.04_g0.885.log \
+	runs/seed/warmup-exp $(REFERENCE_RUNS)/torch_warmup40x5_exp0.885_lr0.001.log
 seed-study: all data
 	$(BUILD)/lrlab sweep experiments/seed.sweep --data $(DATA_DIR) $(SWEEP_FLAGS)
 	$(BUILD)/lrlab report $$($(BUILD)/lrlab sweep experiments/seed.sweep --list) -o runs/seed/report.md
 	$(BUILD)/lrlab plot $$($(BUILD)/lrlab sweep experiments/seed.sweep --list $(SEED_PLOT)) -o runs/seed/curves.png
+	@if [ -d $(REFERENCE_RUNS) ]; then \
+	    $(BUILD)/lrlab report $(VS_TORCH) -o runs/seed/vs-pytorch.md && \
+	    $(BUILD)/lrlab plot $(VS_TORCH) -o runs/seed/vs-pytorch.png; \
+	else echo "no $(REFERENCE_RUNS): runs/seed/vs-pytorch.* not made"; fi
 	@cat runs/seed/report.md
 
 FUZZ_SECONDS ?= 60

@@ -28,7 +28,7 @@ static void usage(FILE *f) {
                "sweep's --out) stands for all of them. Runs named NAME-s<k> in one directory (sweep\n"
                "--seeds) are one line: the mean over seeds with a band of ± one standard deviation.\n"
                "A file is read as a console log in the seed's format (its PyTorch program's epoch\n"
-               "lines, e.g. ../shared/reference-runs/*.log): a line to compare with.\n"
+               "lines, e.g. ../shared/reference-runs/*.log): a dashed line to compare with.\n"
                "  -o FILE      the figure: .png (pngcairo) or .svg\n"
                "  --title T    a title above the panels\n");
 }
@@ -105,6 +105,7 @@ typedef struct {
     char label[320];
     int n;      /* members */
     int epochs; /* longest member */
+    int is_log; /* a seed-format log (PyTorch's run): drawn dashed */
 } curve;
 
 /* Writes datablock $gK: epoch, test_acc mean, std, train_loss mean, std, lr mean. An epoch's
@@ -166,7 +167,7 @@ static char *make_script(const curve *c, int n_curves, const int *group, const r
                     first = 0;
             if (p == 2) fprintf(f, "%s$g%d using 1:($6 > 0 || !%d ? $6 : NaN)", first ? "" : ", ", k, any_pos_lr);
             else fprintf(f, "%s$g%d using 1:%s", first ? "" : ", ", k, panels[p][1]);
-            fprintf(f, " with linespoints lc %d lw 2 pt 7 ps 0.4 title ", lc);
+            fprintf(f, " with linespoints lc %d lw 2 pt 7 ps 0.4%s title ", lc, c[k].is_log ? " dt 2" : "");
             gp_quote(f, c[k].label);
             first = 0;
         }
@@ -235,6 +236,7 @@ int cli_plot(int argc, char **argv) {
         for (int i = 0; i < n; i++) {
             curve *k = &c[group[i]];
             if (!k->n++) snprintf(k->label, sizeof k->label, "%s", runs[i].name);
+            if (runs[i].is_log) k->is_log = 1;
             if (runs[i].n_rows > k->epochs) k->epochs = runs[i].n_rows;
         }
         for (int k = 0; k < n_curves; k++) {
