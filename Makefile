@@ -35,7 +35,7 @@ $(BUILD)/liblrlab.a: $(LIB_OBJ)
 $(BUILD)/lrlab: $(CLI_OBJ) $(BUILD)/liblrlab.a
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
-$(BUILD)/tests/%: tests/%.c $(BUILD)/liblrlab.a tests/test.h
+$(BUILD)/tests/%: tests/%.c $(BUILD)/liblrlab.a tests/test.h tests/test_files.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) $< $(BUILD)/liblrlab.a -o $@ $(LDLIBS)
 

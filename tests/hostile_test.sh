@@ -11,14 +11,10 @@
 # Not the readers' unit tests (tests/test_checkpoint.c, test_safetensors.c,
 # test_data.c, test_net.c); not resume itself (tests/resume_test.sh).
 set -u
-LRLAB=${LRLAB:-build/lrlab}
+. tests/lib.sh
 case "$LRLAB" in /*) ;; *) LRLAB=$(pwd)/$LRLAB ;; esac
 : "${SYNTH_DIR:?SYNTH_DIR must name a synthetic CIFAR-10 directory (tests/run.sh sets it)}"
-passed=0; failed=0
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
-check() { what=$1; shift; if "$@"; then ok; else bad "$what"; fi; }
-T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
+T=$tmp
 D="--data $SYNTH_DIR --limit-train 128 --limit-test 64 --batch 64 --epochs 1 --threads 1"
 
 # expect CODE REGEX ARGS...: `lrlab ARGS` exits CODE and prints a line matching REGEX.
@@ -181,5 +177,5 @@ if [ -e /dev/full ]; then
     expect 1 "--out /dev/full" train $D --out /dev/full
 fi
 
-echo "hostile_test: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+echo "hostile_test: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]

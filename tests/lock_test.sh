@@ -3,10 +3,8 @@
 # `lrlab train --resume` on it is refused (exit 1, a clear message) and
 # leaves it alone; after it ends, the lock is gone.
 set -u
-passed=0; failed=0
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
-work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+. tests/lib.sh
+work=$tmp
 "$LRLAB" train --data "$SYNTH_DIR" --limit-train 1024 --limit-test 128 --batch 64 --epochs 6 --threads 1 \
     --out "$work/r" >"$work/first.log" 2>&1 &
 pid=$!
@@ -17,5 +15,5 @@ wait "$pid"; rc=$?
 if [ "$rc" -eq 0 ] && [ -f "$work/r/model.safetensors" ]; then ok; else bad "first trainer: exit $rc"; fi
 "$LRLAB" train --resume "$work/r" >"$work/third.log" 2>&1; rc=$?
 if [ "$rc" -eq 0 ] && grep -q "complete" "$work/third.log"; then ok; else bad "after the run: exit $rc"; fi
-echo "lock_test: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+echo "lock_test: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]

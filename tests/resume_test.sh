@@ -7,17 +7,10 @@
 # makes it): 256 training images, batch 64, 4 steps per epoch, 4 epochs.
 # Not a test of the numbers themselves (torch_train_test.sh does that).
 set -u
-LRLAB=${LRLAB:-build/lrlab}
+. tests/lib.sh
 case "$LRLAB" in /*) ;; *) LRLAB=$(pwd)/$LRLAB ;; esac
 : "${SYNTH_DIR:?SYNTH_DIR must name a synthetic CIFAR-10 directory (tests/run.sh sets it)}"
-passed=0; failed=0
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
-check() { # check WHAT COMMAND...: one assertion
-    what=$1; shift
-    if "$@"; then ok; else bad "$what"; fi
-}
-T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
+T=$tmp
 F="--data $SYNTH_DIR --limit-train 256 --limit-test 128 --batch 64 --epochs 4 --threads 1"
 
 # Polls until a shell condition holds; the bound only guards against a hang.
@@ -236,5 +229,5 @@ resume "$T/div1" 3
 check "resume of a diverged run: another message" [ "$(grep diverged "$T/out")" = "$msg1" ]
 check "resume of a diverged run changed the checkpoint" cmp -s "$T/div1.ckpt" "$T/div1/checkpoint.safetensors"
 
-echo "resume_test: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+echo "resume_test: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]

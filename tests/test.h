@@ -1,7 +1,8 @@
 /* tests/test.h: the smallest test harness. Each tests/test_*.c is its own
  * program; CHECK counts a pass or prints what failed; test_summary prints
  * "<name>: N passed, N failed" and returns the exit status. tests/run.sh adds
- * the counts up. Tolerances are per tensor: |a-b| <= atol + rtol*|b|. */
+ * the counts up. Tolerances are per tensor: |a-b| <= atol + rtol*|b|.
+ * tests/test_files.h adds scratch files. */
 #ifndef LRLAB_TEST_H
 #define LRLAB_TEST_H
 

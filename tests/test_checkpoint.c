@@ -20,6 +20,7 @@
 #include "lrlab/train.h" /* METRICS_HEADER */
 #include "lrlab/safetensors.h"
 #include "test.h"
+#include "test_files.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -31,41 +32,6 @@
 /* The same model as fuzz/fuzz_checkpoint.c's: 78 parameters. */
 #define FUZZ_MODEL "input 3 4 4\nconv c1 2\nrelu\nmaxpool 2\nflatten\nlinear fc 3\n"
 #define OTHER_MODEL "input 3 4 4\nconv c1 2\nrelu\nflatten\nlinear fc 3\n"
-
-static char tmpdir[512];
-
-static const char *tpath(const char *name) {
-    static char buf[8][1024];
-    static int k;
-    k = (k + 1) % 8;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", tmpdir, name);
-    return buf[k];
-}
-
-static int contains(const char *msg, const char *want) { return strstr(msg, want) != NULL; }
-
-static unsigned char *slurp(const char *path, size_t *size) {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return NULL;
-    fseek(fp, 0, SEEK_END);
-    long n = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    unsigned char *p = n >= 0 ? malloc(n > 0 ? (size_t)n : 1) : NULL;
-    if (p && fread(p, 1, (size_t)n, fp) != (size_t)n) {
-        free(p);
-        p = NULL;
-    }
-    fclose(fp);
-    *size = (size_t)n;
-    return p;
-}
-
-static int put(const char *path, const void *b, size_t n) {
-    FILE *fp = fopen(path, "wb");
-    if (!fp) return -1;
-    int ok = fwrite(b, 1, n, fp) == n;
-    return (fclose(fp) == 0 && ok) ? 0 : -1;
-}
 
 static unsigned char *dup_bytes(const unsigned char *b, size_t n) {
     unsigned char *p = malloc(n ? n : 1);
@@ -156,7 +122,7 @@ static void expect_reject(const spec *s, const char *want, const char *what) {
     ckpt_extra x;
     lr_error err = {{0}};
     int rc = load_spec(s, &x, &err);
-    CHECK(rc == -1 && !strncmp(err.msg, "c.safetensors: ", 15) && contains(err.msg, want),
+    CHECK(rc == -1 && !strncmp(err.msg, "c.safetensors: ", 15) && test_contains(err.msg, want),
           "%s: rc %d, message '%s', expected one with 'c.safetensors: ' and '%s'", what, rc, err.msg, want);
 }
 
@@ -175,13 +141,13 @@ static void test_round_trip(void) {
     x.config_text = "model=x\nlr=0.1\n";
     x.metrics_text = METRICS_HEADER "0,0.1,0.9,2.3,10,2.3,10,,,1,1\n";
     lr_error err;
-    CHECK(ckpt_save(tpath("a.safetensors"), &M, params, momentum, &x, &err) == 0, "%s", err.msg);
-    CHECK(ckpt_save(tpath("b.safetensors"), &M, params, momentum, &x, &err) == 0, "%s", err.msg);
+    CHECK(ckpt_save(test_path("a.safetensors"), &M, params, momentum, &x, &err) == 0, "%s", err.msg);
+    CHECK(ckpt_save(test_path("b.safetensors"), &M, params, momentum, &x, &err) == 0, "%s", err.msg);
     size_t na, nb;
-    unsigned char *a = slurp(tpath("a.safetensors"), &na), *b = slurp(tpath("b.safetensors"), &nb);
+    unsigned char *a = test_slurp(test_path("a.safetensors"), &na), *b = test_slurp(test_path("b.safetensors"), &nb);
     CHECK(a && b && na == nb && !memcmp(a, b, na), "two saves of the same state differ");
     free(a), free(b);
-    CHECK(ckpt_load(tpath("a.safetensors"), &M, got_p, got_m, &y, &err) == 0, "%s", err.msg);
+    CHECK(ckpt_load(test_path("a.safetensors"), &M, got_p, got_m, &y, &err) == 0, "%s", err.msg);
     CHECK(!memcmp(got_p, params, M.n_params * 4) && !memcmp(got_m, momentum, M.n_params * 4), "tensors differ");
     CHECK(!memcmp(&y.state, &x.state, sizeof x.state), "train state differs (epoch %ld batch %ld)", y.state.epoch,
           y.state.batch);
@@ -193,34 +159,34 @@ static void test_round_trip(void) {
     CHECK(y.config_text == NULL && y.metrics_text == NULL, "ckpt_extra_free leaves pointers");
     /* damage to the tensor data, which the safetensors layer cannot see: every byte of it */
     size_t n;
-    unsigned char *c = slurp(tpath("a.safetensors"), &n);
+    unsigned char *c = test_slurp(test_path("a.safetensors"), &n);
     size_t hlen = 0;
     for (int i = 7; c && i >= 0; i--) hlen = hlen << 8 | c[i];
     int missed = 0;
     for (size_t k = 8 + hlen; c && k < n; k++) {
         unsigned char *d = dup_bytes(c, n);
         d[k] ^= 0x10;
-        if (ckpt_parse(d, n, "d.safetensors", &M, got_p, got_m, &y, &err) != -1 || !contains(err.msg, "damaged"))
+        if (ckpt_parse(d, n, "d.safetensors", &M, got_p, got_m, &y, &err) != -1 || !test_contains(err.msg, "damaged"))
             missed++;
     }
     CHECK(c && missed == 0, "%d of %zu damaged data bytes not found by the CRC", missed, n - 8 - hlen);
     free(c);
     /* the weights part is a weights file's: weights_save of the same params is a prefix-free subset */
-    CHECK(weights_save(tpath("w.safetensors"), &M, params, &err) == 0, "%s", err.msg);
+    CHECK(weights_save(test_path("w.safetensors"), &M, params, &err) == 0, "%s", err.msg);
     memset(got_p, 0, sizeof got_p);
-    CHECK(weights_load(tpath("w.safetensors"), &M, got_p, &err) == 0, "%s", err.msg);
+    CHECK(weights_load(test_path("w.safetensors"), &M, got_p, &err) == 0, "%s", err.msg);
     CHECK(!memcmp(got_p, params, M.n_params * 4), "weights differ");
     /* a checkpoint is not a weights file (extra tensors), nor another model's weights */
-    CHECK(weights_load(tpath("a.safetensors"), &M, got_p, &err) == -1 && contains(err.msg, "a.safetensors") &&
-              contains(err.msg, "not this model"), "checkpoint as --init: '%s'", err.msg);
-    CHECK(weights_save(tpath("o.safetensors"), &OTHER, params, &err) == 0, "%s", err.msg);
-    CHECK(weights_load(tpath("o.safetensors"), &M, got_p, &err) == -1 && contains(err.msg, "o.safetensors") &&
-              contains(err.msg, "fc.weight"), "other model's weights: '%s'", err.msg);
-    CHECK(ckpt_load(tpath("missing.safetensors"), &M, got_p, got_m, &y, &err) == -1 &&
-              contains(err.msg, "missing.safetensors"), "missing file: '%s'", err.msg);
+    CHECK(weights_load(test_path("a.safetensors"), &M, got_p, &err) == -1 && test_contains(err.msg, "a.safetensors") &&
+              test_contains(err.msg, "not this model"), "checkpoint as --init: '%s'", err.msg);
+    CHECK(weights_save(test_path("o.safetensors"), &OTHER, params, &err) == 0, "%s", err.msg);
+    CHECK(weights_load(test_path("o.safetensors"), &M, got_p, &err) == -1 && test_contains(err.msg, "o.safetensors") &&
+              test_contains(err.msg, "fc.weight"), "other model's weights: '%s'", err.msg);
+    CHECK(ckpt_load(test_path("missing.safetensors"), &M, got_p, got_m, &y, &err) == -1 &&
+              test_contains(err.msg, "missing.safetensors"), "missing file: '%s'", err.msg);
     /* another model's checkpoint */
-    CHECK(ckpt_save(tpath("oc.safetensors"), &OTHER, params, momentum, &x, &err) == 0, "%s", err.msg);
-    CHECK(ckpt_load(tpath("oc.safetensors"), &M, got_p, got_m, &y, &err) == -1 && contains(err.msg, "oc.safetensors"),
+    CHECK(ckpt_save(test_path("oc.safetensors"), &OTHER, params, momentum, &x, &err) == 0, "%s", err.msg);
+    CHECK(ckpt_load(test_path("oc.safetensors"), &M, got_p, got_m, &y, &err) == -1 && test_contains(err.msg, "oc.safetensors"),
           "other model's checkpoint: '%s'", err.msg);
 }
 
@@ -286,7 +252,7 @@ static int raw(const char *name, uint64_t len, const char *header, size_t data_b
     unsigned char *b = calloc(1, 8 + hl + data_bytes);
     for (int i = 0; i < 8; i++) b[i] = (unsigned char)(len >> (8 * i));
     memcpy(b + 8, header, hl);
-    int rc = put(tpath(name), b, 8 + hl + data_bytes);
+    int rc = test_put(test_path(name), b, 8 + hl + data_bytes);
     free(b);
     return rc;
 }
@@ -294,10 +260,10 @@ static int raw(const char *name, uint64_t len, const char *header, size_t data_b
 static void expect_file_reject(const char *name, const char *what) {
     ckpt_extra x;
     lr_error err = {{0}};
-    int rc = ckpt_load(tpath(name), &M, got_p, got_m, &x, &err);
-    CHECK(rc == -1 && contains(err.msg, name), "%s: rc %d, message '%s'", what, rc, err.msg);
-    rc = weights_load(tpath(name), &M, got_p, &err);
-    CHECK(rc == -1 && contains(err.msg, name), "%s as weights: rc %d, message '%s'", what, rc, err.msg);
+    int rc = ckpt_load(test_path(name), &M, got_p, got_m, &x, &err);
+    CHECK(rc == -1 && test_contains(err.msg, name), "%s: rc %d, message '%s'", what, rc, err.msg);
+    rc = weights_load(test_path(name), &M, got_p, &err);
+    CHECK(rc == -1 && test_contains(err.msg, name), "%s as weights: rc %d, message '%s'", what, rc, err.msg);
 }
 
 static void test_hostile_files(void) {
@@ -315,9 +281,9 @@ static void test_hostile_files(void) {
     const char *dt = "{\"c1.weight\":{\"dtype\":\"F16\",\"shape\":[2,3,3,3],\"data_offsets\":[0,108]}}";
     raw("dtype.safetensors", strlen(dt), dt, 108);
     expect_file_reject("dtype.safetensors", "dtype F16");
-    put(tpath("empty.safetensors"), "", 0);
+    test_put(test_path("empty.safetensors"), "", 0);
     expect_file_reject("empty.safetensors", "an empty file");
-    put(tpath("text.safetensors"), "model=vgg-seed\nlr=0.1\n", 22);
+    test_put(test_path("text.safetensors"), "model=vgg-seed\nlr=0.1\n", 22);
     expect_file_reject("text.safetensors", "a text file");
 
     /* every truncation and every bit flip of the header of a valid checkpoint */
@@ -360,42 +326,42 @@ static void test_atomic_writes(void) {
     ckpt_extra x;
     memset(&x, 0, sizeof x);
     x.metrics_text = METRICS_HEADER;
-    const char *p = tpath("keep.safetensors");
+    const char *p = test_path("keep.safetensors");
     CHECK(ckpt_save(p, &M, params, momentum, &x, &err) == 0, "%s", err.msg);
     size_t n0, n1;
-    unsigned char *before = slurp(p, &n0), *after;
+    unsigned char *before = test_slurp(p, &n0), *after;
     /* the temporary file's name is taken by a directory */
     char tmp[1100];
     snprintf(tmp, sizeof tmp, "%s.tmp", p);
     mkdir(tmp, 0700);
     x.state.epoch = 1;
-    CHECK(ckpt_save(p, &M, params, momentum, &x, &err) == -1 && contains(err.msg, "keep.safetensors"),
+    CHECK(ckpt_save(p, &M, params, momentum, &x, &err) == -1 && test_contains(err.msg, "keep.safetensors"),
           "save over a directory .tmp: '%s'", err.msg);
-    after = slurp(p, &n1);
+    after = test_slurp(p, &n1);
     CHECK(before && after && n0 == n1 && !memcmp(before, after, n0), "the previous checkpoint changed");
     free(after);
     rmdir(tmp);
-    CHECK(write_file_atomic(tpath("m.csv"), "a\n", 2, &err) == 0, "%s", err.msg);
-    mkdir(tpath("m.csv.tmp"), 0700);
-    CHECK(write_file_atomic(tpath("m.csv"), "b\n", 2, &err) == -1 && contains(err.msg, "m.csv"), "'%s'", err.msg);
-    after = slurp(tpath("m.csv"), &n1);
+    CHECK(write_file_atomic(test_path("m.csv"), "a\n", 2, &err) == 0, "%s", err.msg);
+    mkdir(test_path("m.csv.tmp"), 0700);
+    CHECK(write_file_atomic(test_path("m.csv"), "b\n", 2, &err) == -1 && test_contains(err.msg, "m.csv"), "'%s'", err.msg);
+    after = test_slurp(test_path("m.csv"), &n1);
     CHECK(after && n1 == 2 && after[0] == 'a', "write_file_atomic over a directory .tmp changed the file");
     free(after);
-    rmdir(tpath("m.csv.tmp"));
+    rmdir(test_path("m.csv.tmp"));
     /* a full disk: the temporary file is /dev/full */
     if (access("/dev/full", W_OK) == 0) {
         CHECK(symlink("/dev/full", tmp) == 0, "symlink");
-        CHECK(ckpt_save(p, &M, params, momentum, &x, &err) == -1 && contains(err.msg, "No space left"),
+        CHECK(ckpt_save(p, &M, params, momentum, &x, &err) == -1 && test_contains(err.msg, "No space left"),
               "save on a full disk: '%s'", err.msg);
-        after = slurp(p, &n1);
+        after = test_slurp(p, &n1);
         CHECK(after && n0 == n1 && !memcmp(before, after, n0), "the previous checkpoint changed (full disk)");
         free(after);
         CHECK(access(tmp, F_OK) != 0, "the temporary file is left after a failed write");
-        snprintf(tmp, sizeof tmp, "%s.tmp", tpath("m.csv"));
+        snprintf(tmp, sizeof tmp, "%s.tmp", test_path("m.csv"));
         CHECK(symlink("/dev/full", tmp) == 0, "symlink");
-        CHECK(write_file_atomic(tpath("m.csv"), "b\n", 2, &err) == -1 && contains(err.msg, "No space left"),
+        CHECK(write_file_atomic(test_path("m.csv"), "b\n", 2, &err) == -1 && test_contains(err.msg, "No space left"),
               "write_file_atomic on a full disk: '%s'", err.msg);
-        after = slurp(tpath("m.csv"), &n1);
+        after = test_slurp(test_path("m.csv"), &n1);
         CHECK(after && n1 == 2 && after[0] == 'a', "write_file_atomic on a full disk changed the file");
         free(after);
         unlink(tmp);
@@ -403,10 +369,10 @@ static void test_atomic_writes(void) {
         printf("NOTE: no writable /dev/full: full-disk cases skipped\n");
     }
     /* a parent directory that is a regular file */
-    put(tpath("plain"), "x", 1);
-    CHECK(ckpt_save(tpath("plain/c.safetensors"), &M, params, momentum, &x, &err) == -1 &&
-              contains(err.msg, "plain/c.safetensors"), "'%s'", err.msg);
-    CHECK(write_file_atomic(tpath("plain/m.csv"), "a", 1, &err) == -1 && contains(err.msg, "plain/m.csv"),
+    test_put(test_path("plain"), "x", 1);
+    CHECK(ckpt_save(test_path("plain/c.safetensors"), &M, params, momentum, &x, &err) == -1 &&
+              test_contains(err.msg, "plain/c.safetensors"), "'%s'", err.msg);
+    CHECK(write_file_atomic(test_path("plain/m.csv"), "a", 1, &err) == -1 && test_contains(err.msg, "plain/m.csv"),
           "'%s'", err.msg);
     free(before);
 }
@@ -428,7 +394,7 @@ static int write_corpus(const char *dir) {
         for (int k = 0; k < s.n_sched; k++) s.sched[k] = k * 0.5;
         s.state[0] = seeds[i].epoch, s.state[2] = seeds[i].epoch * 4 + s.state[1];
         snprintf(path, sizeof path, "%s/%s", dir, seeds[i].name);
-        if (encode(&s, &b, &n) || put(path, b, n)) bad = 1;
+        if (encode(&s, &b, &n) || test_put(path, b, n)) bad = 1;
         else free(b);
     }
     lr_error err;
@@ -457,19 +423,12 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: test_checkpoint [--write-corpus DIR]\n");
         return 2;
     }
-    const char *base = getenv("TMPDIR");
-    snprintf(tmpdir, sizeof tmpdir, "%s/test_checkpoint.XXXXXX", base && *base ? base : "/tmp");
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
-        return 1;
-    }
+    if (test_tmpdir_make("test_checkpoint")) return 1;
     CHECK(M.n_params == 78, "the fuzz model has %ld parameters, expected 78", M.n_params);
     test_round_trip();
     test_hostile_tensors();
     test_hostile_files();
     test_atomic_writes();
-    char cmd[700];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0) fprintf(stderr, "NOTE: could not remove %s\n", tmpdir);
+    test_tmpdir_remove();
     return test_summary("test_checkpoint");
 }

@@ -18,6 +18,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "lrlab/safetensors.h"
 #include "test.h"
+#include "test_files.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -25,38 +26,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static char tmpdir[512];
-
-static const char *tpath(const char *name) {
-    static char buf[16][1024]; /* a few live at once */
-    static int k;
-    k = (k + 1) % 16;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", tmpdir, name);
-    return buf[k];
-}
-
-static int contains(const char *msg, const char *want) { return strstr(msg, want) != NULL; }
-
-static unsigned char *slurp(const char *path, size_t *size) {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return NULL;
-    fseek(fp, 0, SEEK_END);
-    long n = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    if (n < 0 || n > (1L << 30)) {
-        fclose(fp);
-        return NULL;
-    }
-    unsigned char *p = malloc(n > 0 ? (size_t)n : 1);
-    if (p && fread(p, 1, (size_t)n, fp) != (size_t)n) {
-        free(p);
-        p = NULL;
-    }
-    fclose(fp);
-    *size = (size_t)n;
-    return p;
-}
 
 /* An image from a header text (length prefix added, not padded) and data bytes 0,1,2,... */
 static unsigned char *image(const char *header, size_t data_len, size_t *size) {
@@ -83,7 +52,7 @@ static void expect_reject(const char *header, size_t data_len, const char *phras
     lr_error err;
     int rc = parse_text(header, data_len, &f, &err);
     CHECK(rc == -1, "accepted: %s", header);
-    CHECK(contains(err.msg, "bad.safetensors") && contains(err.msg, phrase), "header %s: message '%s' lacks '%s'",
+    CHECK(test_contains(err.msg, "bad.safetensors") && test_contains(err.msg, phrase), "header %s: message '%s' lacks '%s'",
           header, err.msg, phrase);
     st_free(&f);
 }
@@ -130,10 +99,10 @@ static void test_round_trip(void) {
     st_tensor t[5];
     int n = small_tensors(t);
     lr_error err = {{0}};
-    const char *p = tpath("small.safetensors");
+    const char *p = test_path("small.safetensors");
     CHECK(st_write(p, t, n, mk, mv, 3, &err) == 0, "%s", err.msg);
     struct stat st;
-    CHECK(stat(tpath("small.safetensors.tmp"), &st) != 0, "the temporary file is left behind");
+    CHECK(stat(test_path("small.safetensors.tmp"), &st) != 0, "the temporary file is left behind");
     st_file f;
     CHECK(st_read(&f, p, &err) == 0, "%s", err.msg);
     CHECK(f.n == n, "%d tensors", f.n);
@@ -145,12 +114,12 @@ static void test_round_trip(void) {
     CHECK(f.n > 0 && (size_t)((const unsigned char *)f.tensors[0].data - f.buf) % 8 == 0, "data region not 8-aligned");
 
     /* rewriting what was read gives the same bytes; st_encode gives them too */
-    const char *q = tpath("small2.safetensors");
+    const char *q = test_path("small2.safetensors");
     const char *keys[3], *vals[3];
     for (int i = 0; i < f.n_meta; i++) keys[i] = f.meta_keys[i], vals[i] = f.meta_values[i];
     CHECK(st_write(q, f.tensors, f.n, keys, vals, f.n_meta, &err) == 0, "%s", err.msg);
     size_t s1, s2, s3;
-    unsigned char *b1 = slurp(p, &s1), *b2 = slurp(q, &s2), *b3 = NULL;
+    unsigned char *b1 = test_slurp(p, &s1), *b2 = test_slurp(q, &s2), *b3 = NULL;
     CHECK(b1 && b2 && s1 == s2 && memcmp(b1, b2, s1) == 0, "rewrite is not byte-identical (%zu vs %zu bytes)", s1, s2);
     CHECK(st_encode(&b3, &s3, t, n, mk, mv, 3, &err) == 0, "%s", err.msg);
     CHECK(b1 && b3 && s1 == s3 && memcmp(b1, b3, s1) == 0, "st_encode differs from st_write");
@@ -291,21 +260,21 @@ static void test_hostile_headers(void) {
     unsigned char *p = malloc(16);
     memcpy(p, huge, 16);
     err.msg[0] = '\0';
-    CHECK(st_parse(&f, p, 10, "huge.safetensors", &err) == -1 && contains(err.msg, "huge.safetensors") &&
-              contains(err.msg, "header length 18446744073709551615"), "%s", err.msg);
+    CHECK(st_parse(&f, p, 10, "huge.safetensors", &err) == -1 && test_contains(err.msg, "huge.safetensors") &&
+              test_contains(err.msg, "header length 18446744073709551615"), "%s", err.msg);
     p = malloc(16);
     memcpy(p, (unsigned char[]){3, 0, 0, 0, 0, 0, 0, 0, '{', '}'}, 10);
-    CHECK(st_parse(&f, p, 10, "short.safetensors", &err) == -1 && contains(err.msg, "header length 3 is impossible"), "%s", err.msg);
+    CHECK(st_parse(&f, p, 10, "short.safetensors", &err) == -1 && test_contains(err.msg, "header length 3 is impossible"), "%s", err.msg);
     size_t big = 100000001 + 8;
     p = calloc(big, 1);
     if (p) {
         p[0] = 0x01, p[1] = 0xe1, p[2] = 0xf5, p[3] = 0x05; /* 100000001 */
-        CHECK(st_parse(&f, p, big, "cap.safetensors", &err) == -1 && contains(err.msg, "cap 100000000"), "%s", err.msg);
+        CHECK(st_parse(&f, p, big, "cap.safetensors", &err) == -1 && test_contains(err.msg, "cap 100000000"), "%s", err.msg);
     }
     p = malloc(4);
     memset(p, 0, 4);
-    CHECK(st_parse(&f, p, 4, "tiny.safetensors", &err) == -1 && contains(err.msg, "4 bytes is too short"), "%s", err.msg);
-    CHECK(st_parse(&f, NULL, 0, "zero.safetensors", &err) == -1 && contains(err.msg, "zero.safetensors"), "%s", err.msg);
+    CHECK(st_parse(&f, p, 4, "tiny.safetensors", &err) == -1 && test_contains(err.msg, "4 bytes is too short"), "%s", err.msg);
+    CHECK(st_parse(&f, NULL, 0, "zero.safetensors", &err) == -1 && test_contains(err.msg, "zero.safetensors"), "%s", err.msg);
 }
 
 static void test_truncations_and_flips(void) {
@@ -321,7 +290,7 @@ static void test_truncations_and_flips(void) {
         memcpy(p, full, len);
         st_file f;
         err.msg[0] = '\0';
-        if (st_parse(&f, p, len, "trunc.safetensors", &err) != -1 || !contains(err.msg, "trunc.safetensors")) {
+        if (st_parse(&f, p, len, "trunc.safetensors", &err) != -1 || !test_contains(err.msg, "trunc.safetensors")) {
             if (!bad_trunc) fprintf(stderr, "  truncation to %zu bytes: '%s'\n", len, err.msg);
             bad_trunc++;
         }
@@ -363,17 +332,17 @@ static void test_truncations_and_flips(void) {
 static void test_read_errors(void) {
     st_file f;
     lr_error err;
-    const char *missing = tpath("missing.safetensors");
-    CHECK(st_read(&f, missing, &err) == -1 && contains(err.msg, missing) && contains(err.msg, "No such file"), "%s", err.msg);
-    CHECK(st_read(&f, tmpdir, &err) == -1 && contains(err.msg, "not a regular file"), "%s", err.msg);
-    const char *fifo = tpath("fifo.safetensors");
+    const char *missing = test_path("missing.safetensors");
+    CHECK(st_read(&f, missing, &err) == -1 && test_contains(err.msg, missing) && test_contains(err.msg, "No such file"), "%s", err.msg);
+    CHECK(st_read(&f, test_tmpdir, &err) == -1 && test_contains(err.msg, "not a regular file"), "%s", err.msg);
+    const char *fifo = test_path("fifo.safetensors");
     if (mkfifo(fifo, 0600) == 0)
-        CHECK(st_read(&f, fifo, &err) == -1 && contains(err.msg, "not a regular file"), "%s", err.msg);
-    FILE *fp = fopen(tpath("garbage.safetensors"), "wb");
+        CHECK(st_read(&f, fifo, &err) == -1 && test_contains(err.msg, "not a regular file"), "%s", err.msg);
+    FILE *fp = fopen(test_path("garbage.safetensors"), "wb");
     fputs("this is not a safetensors file at all", fp);
     fclose(fp);
-    CHECK(st_read(&f, tpath("garbage.safetensors"), &err) == -1 && contains(err.msg, "garbage.safetensors") &&
-              contains(err.msg, "impossible"), "%s", err.msg);
+    CHECK(st_read(&f, test_path("garbage.safetensors"), &err) == -1 && test_contains(err.msg, "garbage.safetensors") &&
+              test_contains(err.msg, "impossible"), "%s", err.msg);
 }
 
 static void test_copy(void) {
@@ -388,12 +357,12 @@ static void test_copy(void) {
     float got[6] = {0};
     CHECK(st_copy(&f, "layer.a", ST_F32, 2, (long[]){2, 3}, got, &err) == 0 && !memcmp(got, a_f32, sizeof got), "%s", err.msg);
     CHECK(st_copy(&f, "layer.b", ST_F32, 2, (long[]){2, 3}, got, &err) == -1 &&
-              contains(err.msg, "copy.safetensors: tensor 'layer.b' is missing"), "%s", err.msg);
+              test_contains(err.msg, "copy.safetensors: tensor 'layer.b' is missing"), "%s", err.msg);
     CHECK(st_copy(&f, "layer.a", ST_F64, 2, (long[]){2, 3}, got, &err) == -1 &&
-              contains(err.msg, "dtype F32 (expected F64)"), "%s", err.msg);
+              test_contains(err.msg, "dtype F32 (expected F64)"), "%s", err.msg);
     CHECK(st_copy(&f, "layer.a", ST_F32, 2, (long[]){3, 2}, got, &err) == -1 &&
-              contains(err.msg, "shape [2, 3] (expected [3, 2])"), "%s", err.msg);
-    CHECK(st_copy(&f, "layer.a", ST_F32, 1, (long[]){6}, got, &err) == -1 && contains(err.msg, "(expected [6])"), "%s", err.msg);
+              test_contains(err.msg, "shape [2, 3] (expected [3, 2])"), "%s", err.msg);
+    CHECK(st_copy(&f, "layer.a", ST_F32, 1, (long[]){6}, got, &err) == -1 && test_contains(err.msg, "(expected [6])"), "%s", err.msg);
     st_free(&f);
 }
 
@@ -402,40 +371,40 @@ static void test_write_errors(void) {
     int n = small_tensors(t);
     lr_error err;
     char p[1024];
-    snprintf(p, sizeof p, "%s", tpath("w.safetensors"));
+    snprintf(p, sizeof p, "%s", test_path("w.safetensors"));
     /* invalid requests: nothing is written */
     st_tensor d[2] = {t[0], t[0]};
-    CHECK(st_write(p, d, 2, NULL, NULL, 0, &err) == -1 && contains(err.msg, "duplicate tensor name 'layer.a'"), "%s", err.msg);
+    CHECK(st_write(p, d, 2, NULL, NULL, 0, &err) == -1 && test_contains(err.msg, "duplicate tensor name 'layer.a'"), "%s", err.msg);
     d[1] = t[4], d[1].nbytes = 4;
-    CHECK(st_write(p, d, 2, NULL, NULL, 0, &err) == -1 && contains(err.msg, "'bytes' has 4 bytes of data (expected 5"), "%s", err.msg);
+    CHECK(st_write(p, d, 2, NULL, NULL, 0, &err) == -1 && test_contains(err.msg, "'bytes' has 4 bytes of data (expected 5"), "%s", err.msg);
     d[1] = t[4], snprintf(d[1].name, sizeof d[1].name, "__metadata__");
-    CHECK(st_write(p, d, 2, NULL, NULL, 0, &err) == -1 && contains(err.msg, "invalid name"), "%s", err.msg);
+    CHECK(st_write(p, d, 2, NULL, NULL, 0, &err) == -1 && test_contains(err.msg, "invalid name"), "%s", err.msg);
     d[1] = t[4], d[1].ndim = 9;
-    CHECK(st_write(p, d, 2, NULL, NULL, 0, &err) == -1 && contains(err.msg, "9 dims"), "%s", err.msg);
+    CHECK(st_write(p, d, 2, NULL, NULL, 0, &err) == -1 && test_contains(err.msg, "9 dims"), "%s", err.msg);
     const char *dk[] = {"k", "k"}, *dv[] = {"a", "b"};
-    CHECK(st_write(p, t, n, dk, dv, 2, &err) == -1 && contains(err.msg, "duplicate metadata key 'k'"), "%s", err.msg);
+    CHECK(st_write(p, t, n, dk, dv, 2, &err) == -1 && test_contains(err.msg, "duplicate metadata key 'k'"), "%s", err.msg);
     struct stat st;
-    CHECK(stat(p, &st) != 0 && stat(tpath("w.safetensors.tmp"), &st) != 0, "an invalid request wrote a file");
+    CHECK(stat(p, &st) != 0 && stat(test_path("w.safetensors.tmp"), &st) != 0, "an invalid request wrote a file");
 
     /* the parent is a regular file */
-    FILE *fp = fopen(tpath("regular"), "wb");
+    FILE *fp = fopen(test_path("regular"), "wb");
     fclose(fp);
-    const char *under = tpath("regular/x.safetensors");
-    CHECK(st_write(under, t, n, NULL, NULL, 0, &err) == -1 && contains(err.msg, under) &&
-              contains(err.msg, strerror(ENOTDIR)), "%s", err.msg);
+    const char *under = test_path("regular/x.safetensors");
+    CHECK(st_write(under, t, n, NULL, NULL, 0, &err) == -1 && test_contains(err.msg, under) &&
+              test_contains(err.msg, strerror(ENOTDIR)), "%s", err.msg);
 
     /* an old file exists; each failure leaves it as it was and no temporary file */
     CHECK(st_write(p, t, 1, NULL, NULL, 0, &err) == 0, "%s", err.msg);
     size_t s0, s1;
-    unsigned char *old = slurp(p, &s0), *now;
+    unsigned char *old = test_slurp(p, &s0), *now;
 
     /* 1. the temporary name is a link to a full device (a full disk) */
-    const char *tmp = tpath("w.safetensors.tmp");
+    const char *tmp = test_path("w.safetensors.tmp");
     struct stat full;
     if (stat("/dev/full", &full) == 0 && S_ISCHR(full.st_mode) && symlink("/dev/full", tmp) == 0) {
-        CHECK(st_write(p, t, n, NULL, NULL, 0, &err) == -1 && contains(err.msg, p) && contains(err.msg, strerror(ENOSPC)),
+        CHECK(st_write(p, t, n, NULL, NULL, 0, &err) == -1 && test_contains(err.msg, p) && test_contains(err.msg, strerror(ENOSPC)),
               "%s", err.msg);
-        now = slurp(p, &s1);
+        now = test_slurp(p, &s1);
         CHECK(now && s1 == s0 && !memcmp(now, old, s0), "old file changed after a failed write");
         free(now);
         CHECK(lstat(tmp, &st) != 0, "the temporary link is left behind");
@@ -445,8 +414,8 @@ static void test_write_errors(void) {
     }
     /* 2. the temporary name is taken by a directory */
     CHECK(mkdir(tmp, 0700) == 0, "mkdir %s", tmp);
-    CHECK(st_write(p, t, n, NULL, NULL, 0, &err) == -1 && contains(err.msg, strerror(EISDIR)), "%s", err.msg);
-    now = slurp(p, &s1);
+    CHECK(st_write(p, t, n, NULL, NULL, 0, &err) == -1 && test_contains(err.msg, strerror(EISDIR)), "%s", err.msg);
+    now = test_slurp(p, &s1);
     CHECK(now && s1 == s0 && !memcmp(now, old, s0), "old file changed after a failed write");
     free(now);
     rmdir(tmp);
@@ -456,19 +425,19 @@ static void test_write_errors(void) {
     char lname[300];
     memset(lname, 'L', 253);
     memcpy(lname + 253 - 12, ".safetensors", 13);
-    const char *lp = tpath(lname);
+    const char *lp = test_path(lname);
     fp = fopen(lp, "wb"); /* st_write cannot make it: its temporary name is too long */
     CHECK(fp != NULL, "cannot create %s", lp);
     if (fp) fputs("the previous file", fp), fclose(fp);
-    old = slurp(lp, &s0);
-    CHECK(st_write(lp, t, n, NULL, NULL, 0, &err) == -1 && contains(err.msg, strerror(ENAMETOOLONG)) && contains(err.msg, lname),
+    old = test_slurp(lp, &s0);
+    CHECK(st_write(lp, t, n, NULL, NULL, 0, &err) == -1 && test_contains(err.msg, strerror(ENAMETOOLONG)) && test_contains(err.msg, lname),
           "%s", err.msg);
-    now = slurp(lp, &s1);
+    now = test_slurp(lp, &s1);
     CHECK(old && now && s1 == s0 && !memcmp(now, old, s0), "old file changed after a failed write");
     free(old), free(now);
     unlink(lp);
     unlink(p);
-    unlink(tpath("regular"));
+    unlink(test_path("regular"));
 }
 
 /* ------------------------------------------------ modes for the torch test */
@@ -553,14 +522,12 @@ static int rewrite(const char *in, const char *out) {
     return rc ? 1 : 0;
 }
 
-static int put(const char *dir, const char *name, const unsigned char *b, size_t n) {
+static int put_corpus(const char *dir, const char *name, const unsigned char *b, size_t n) {
     char path[1024];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *fp = fopen(path, "wb");
-    int ok = fp && fwrite(b, 1, n, fp) == n;
-    if (fp && fclose(fp) != 0) ok = 0;
-    if (!ok) fprintf(stderr, "%s: cannot write\n", path);
-    return ok ? 0 : 1;
+    if (!test_put(path, b, n)) return 0;
+    fprintf(stderr, "%s: cannot write\n", path);
+    return 1;
 }
 
 /* Small valid files: lrlab's writer's output, and headers the way other
@@ -571,9 +538,9 @@ static int write_corpus(const char *dir) {
     unsigned char *b;
     size_t s;
     lr_error err;
-    if (st_encode(&b, &s, NULL, 0, NULL, NULL, 0, &err) == 0) bad |= put(dir, "empty", b, s), free(b);
-    if (st_encode(&b, &s, t, n, mk, mv, 3, &err) == 0) bad |= put(dir, "all_dtypes_meta", b, s), free(b);
-    if (st_encode(&b, &s, t, 1, mk, mv, 1, &err) == 0) bad |= put(dir, "one_f32", b, s), free(b);
+    if (st_encode(&b, &s, NULL, 0, NULL, NULL, 0, &err) == 0) bad |= put_corpus(dir, "empty", b, s), free(b);
+    if (st_encode(&b, &s, t, n, mk, mv, 3, &err) == 0) bad |= put_corpus(dir, "all_dtypes_meta", b, s), free(b);
+    if (st_encode(&b, &s, t, 1, mk, mv, 1, &err) == 0) bad |= put_corpus(dir, "one_f32", b, s), free(b);
     float w[2 * 3 * 1 * 1] = {0.5f, -1, 2, 0.25f, 8, -0.125f}, fc[4] = {1, 2, 3, 4};
     double mom[4] = {0.1, 0.2, 0.3, 0.4};
     int64_t step[1] = {390}, rng[4] = {1, -2, 3, -4};
@@ -584,12 +551,12 @@ static int write_corpus(const char *dir) {
                       {.name = "rng.data", .dtype = ST_I64, .ndim = 1, .shape = {4}, .data = rng, .nbytes = sizeof rng}};
     const char *ck[] = {"format", "lrlab.version", "lrlab.epoch", "lrlab.config"};
     const char *cv[] = {"pt", "1", "3", "{\"lr\": 0.01, \"sched\": \"StepLR(step_size=16, gamma=0.2)\"}"};
-    if (st_encode(&b, &s, c, 5, ck, cv, 4, &err) == 0) bad |= put(dir, "checkpoint_like", b, s), free(b);
+    if (st_encode(&b, &s, c, 5, ck, cv, 4, &err) == 0) bad |= put_corpus(dir, "checkpoint_like", b, s), free(b);
     b = image("{\"b\": {\"shape\": [3], \"dtype\": \"U8\", \"data_offsets\": [2, 5]}, "
               "\"__metadata__\": {\"format\": \"pt\", \"n\\u00e9\": \"\\ud83d\\ude00\"}, "
               "\"a\": {\"dtype\": \"F64\", \"shape\": [0], \"data_offsets\": [0, 0]}, "
               "\"c\": {\"dtype\": \"U8\", \"shape\": [1, 2], \"data_offsets\": [0, 2]}}\n    ", 5, &s);
-    bad |= put(dir, "foreign_layout", b, s), free(b);
+    bad |= put_corpus(dir, "foreign_layout", b, s), free(b);
     return bad;
 }
 
@@ -602,12 +569,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: %s [--write-seed-shapes FILE | --check FILE | --rewrite IN OUT | --write-corpus DIR]\n", argv[0]);
         return 2;
     }
-    const char *base = getenv("TMPDIR");
-    snprintf(tmpdir, sizeof tmpdir, "%s/test_safetensors.XXXXXX", base && *base ? base : "/tmp");
-    if (!mkdtemp(tmpdir)) {
-        perror("mkdtemp");
-        return 1;
-    }
+    if (test_tmpdir_make("test_safetensors")) return 1;
     test_round_trip();
     test_exact_bytes();
     test_hostile_headers();
@@ -615,10 +577,6 @@ int main(int argc, char **argv) {
     test_read_errors();
     test_copy();
     test_write_errors();
-    unlink(tpath("small.safetensors"));
-    unlink(tpath("small2.safetensors"));
-    unlink(tpath("fifo.safetensors"));
-    unlink(tpath("garbage.safetensors"));
-    rmdir(tmpdir);
+    test_tmpdir_remove();
     return test_summary("test_safetensors");
 }

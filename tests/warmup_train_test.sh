@@ -6,10 +6,8 @@
 # 0.001, 0.0088, ..., 0.04 at epoch 5, then 0.04 * 0.885^(e - 5);
 # and a per-step OneCycleLR logs its cycled momentum.
 set -u
-passed=0; failed=0
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
-work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+. tests/lib.sh
+work=$tmp
 "$LRLAB" train --data "$SYNTH_DIR" --limit-train 128 --limit-test 64 --batch 64 --epochs 8 --threads 1 \
     --lr 0.001 --sched 'GradualWarmupScheduler(multiplier=40, total_epoch=5, after_scheduler=ExponentialLR(gamma=0.885))' \
     --out "$work/w" >/dev/null 2>&1 || bad "warmup run failed"
@@ -28,5 +26,5 @@ grep -q '^1,0.0088' "$work/w/metrics.csv" && ok || bad "epoch 1 lr is not 0.0088
 head -2 "$work/o/steps.csv" | tail -1 | awk -F, '{ exit !($1 == 0 && ($3 - 0.004) ^ 2 < 1e-20 && ($4 - 0.95) ^ 2 < 1e-20) }' \
     && ok || bad "steps.csv first row: $(sed -n 2p "$work/o/steps.csv")"
 [ "$(wc -l < "$work/o/steps.csv")" -eq 9 ] && ok || bad "steps.csv has $(wc -l < "$work/o/steps.csv") lines, want 9"
-echo "warmup_train_test: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+echo "warmup_train_test: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
