@@ -29,14 +29,14 @@ check "seed sweep exits 0 (got $rc)" [ "$rc" -eq 0 ]
 [ "$rc" -eq 0 ] || cat "$tmp/seed.out"
 n=0
 for name in const-lr0.01 step-lr0.01 multistep-lr0.02 exp-lr0.04 warmup-step warmup-multistep warmup-exp \
-            batch256 const-lr0.05 cosine-lr0.04 onecycle; do
+            batch256 batch256-lr0.02 const-lr0.05 cosine-lr0.04 onecycle; do
     n=$((n + 1))
     check "$name: 2 rows in metrics.csv (got $(rows "$out/$name/metrics.csv"))" [ "$(rows "$out/$name/metrics.csv")" -eq 2 ]
     check "$name: model.safetensors" [ -f "$out/$name/model.safetensors" ]
     check "$name: a log and a summary line" grep -q "^done $name: final test" "$tmp/seed.out"
     check "$name: its log" [ -s "$out/$name.log" ]
 done
-check "11 runs" [ "$n" -eq 11 ]
+check "12 runs" [ "$n" -eq 12 ]
 check "T_max follows --epochs" grep -qx 'sched=CosineAnnealingLR(T_max=2)' "$out/cosine-lr0.04/config.txt"
 check "total_steps follows --epochs and the batch count (2 x 4)" \
     grep -qx 'sched=OneCycleLR(max_lr=0.1, total_steps=8)' "$out/onecycle/config.txt"
@@ -44,7 +44,7 @@ check "onecycle steps per batch" grep -qx 'sched_unit=step' "$out/onecycle/confi
 check "--jobs 2: one thread each" grep -qx 'threads=1' "$out/exp-lr0.04/config.txt"
 check "batch256 keeps its batch" grep -qx 'batch=256' "$out/batch256/config.txt"
 check "warmup-exp: lr 0.001" grep -qx 'lr=0.001' "$out/warmup-exp/config.txt"
-check "exit summary" grep -q '^sweep seed: 11 done, 0 skipped (complete), 0 failed, 0 diverged' "$tmp/seed.out"
+check "exit summary" grep -q '^sweep seed: 12 done, 0 skipped (complete), 0 failed, 0 diverged' "$tmp/seed.out"
 
 # ---- a second pass skips everything and touches nothing ----
 before=$(ls -l --time-style=full-iso "$out"/*/model.safetensors "$out"/*/metrics.csv | md5sum)
@@ -52,7 +52,7 @@ before=$(ls -l --time-style=full-iso "$out"/*/model.safetensors "$out"/*/metrics
     --out "$out" >"$tmp/again.out" 2>&1
 rc=$?
 check "second pass exits 0 (got $rc)" [ "$rc" -eq 0 ]
-check "11 skip lines" [ "$(grep -c '^skip .*(complete)' "$tmp/again.out")" -eq 11 ]
+check "12 skip lines" [ "$(grep -c '^skip .*(complete)' "$tmp/again.out")" -eq 12 ]
 check "nothing started" sh -c "! grep -q '^start' '$tmp/again.out'"
 after=$(ls -l --time-style=full-iso "$out"/*/model.safetensors "$out"/*/metrics.csv | md5sum)
 check "files untouched by the second pass" [ "$before" = "$after" ]
@@ -176,8 +176,8 @@ mkdir -p "$tmp/elsewhere"
 (cd "$tmp/elsewhere" && "$LRLAB" sweep seed --dry-run --epochs 2 --limit-train 512 --data "$SYNTH_DIR") >"$tmp/name.out" 2>&1
 rc=$?
 check "by name: exit 0 (got $rc)" [ "$rc" -eq 0 ]
-check "by name: the seed sweep, 11 runs into runs/seed" grep -q '^sweep seed (.*experiments/seed.sweep): 11 runs into runs/seed' "$tmp/name.out"
-check "by name: a command per run" [ "$(grep -c '^start  .*: lrlab train --out runs/seed/' "$tmp/name.out")" -eq 11 ]
+check "by name: the seed sweep, 12 runs into runs/seed" grep -q '^sweep seed (.*experiments/seed.sweep): 12 runs into runs/seed' "$tmp/name.out"
+check "by name: a command per run" [ "$(grep -c '^start  .*: lrlab train --out runs/seed/' "$tmp/name.out")" -eq 12 ]
 check "by name: quoted schedule with its placeholder filled" \
     grep -qF "onecycle: lrlab train --out runs/seed/onecycle --epochs 30 --batch 128 --momentum 0.9 --weight-decay 5e-4 --sched-unit step --sched 'OneCycleLR(max_lr=0.1, total_steps=8)' --epochs 2 --limit-train 512 --data" "$tmp/name.out"
 check "dry run creates nothing" [ ! -e "$tmp/elsewhere/runs" ]
