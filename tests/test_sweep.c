@@ -237,7 +237,7 @@ static void test_seed_sweep(void) {
     int rc = sweep_load(&s, "experiments/seed.sweep", &err);
     CHECK(rc == 0, "experiments/seed.sweep (run from the repository root): %s", err.msg);
     if (rc) return;
-    CHECK(!strcmp(s.name, "seed") && s.n_runs == 11, "%s: %d runs", s.name, s.n_runs);
+    CHECK(!strcmp(s.name, "seed") && s.n_runs == 12, "%s: %d runs", s.name, s.n_runs);
     const char *seven[] = {"const-lr0.01", "step-lr0.01", "multistep-lr0.02", "exp-lr0.04",
                            "warmup-step", "warmup-multistep", "warmup-exp"};
     for (int i = 0; i < 7; i++) CHECK(sweep_find_run(&s, seven[i]) == i, "%s is run %d", seven[i], i);
