@@ -16,6 +16,7 @@
 #include "lrlab/runs.h"
 #include "lrlab/train.h"
 #include "test.h"
+#include "test_files.h"
 
 #define HDR "epoch,lr,momentum,train_loss,train_acc,test_loss,test_acc,val_loss,val_acc,seconds,images_per_s\n"
 
@@ -62,21 +63,12 @@ static void parse_errors(void) {
 }
 
 static void write_text(const char *path, const char *text) {
-    FILE *f = fopen(path, "w");
-    if (!f) return;
-    fputs(text, f);
-    fclose(f);
+    CHECK(test_put(path, text, strlen(text)) == 0, "cannot write %s", path);
 }
 
 static void dirs(void) {
-    char root[200];
-    const char *tmpdir = getenv("TMPDIR");
-    snprintf(root, sizeof root, "%.150s/test_runs_XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
-    if (!mkdtemp(root)) {
-        CHECK(0, "mkdtemp");
-        return;
-    }
-    char p[256], q[512];
+    const char *root = test_tmpdir;
+    char p[1024], q[1100];
     lr_error err;
     rundir r;
     /* a complete run */
@@ -145,10 +137,6 @@ static void dirs(void) {
     rundir_list_free(list, n);
     snprintf(p, sizeof p, "%s/empty", root);
     CHECK(rundir_expand(&list, &n, args, 1, &err) == -1 && strstr(err.msg, "holds no runs"), "%s", err.msg);
-
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
-    CHECK(system(cmd) == 0, "cleanup");
 }
 
 /* Console logs in the seed's format: the reference runs' lines (with
@@ -197,24 +185,17 @@ static void seed_logs(void) {
     }
 
     /* a log file is a run: loaded by rundir_load, kept by rundir_expand, named without .log */
-    char root[200], p[400];
-    const char *tmpdir = getenv("TMPDIR");
-    snprintf(root, sizeof root, "%.150s/test_runs_log_XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
-    CHECK(mkdtemp(root) != NULL, "mkdtemp");
-    snprintf(p, sizeof p, "%s/torch_const.log", root);
+    const char *p = test_path("torch_const.log");
     write_text(p, log);
     rundir r;
     CHECK(rundir_load(&r, p, &err) == 0, "%s", err.msg);
     CHECK(r.is_log && r.n_rows == 3 && !strcmp(r.name, "torch_const") && r.cfg.epochs == 3 && r.cfg.lr == 0.01,
           "log run: is_log %d rows %d name '%s'", r.is_log, r.n_rows, r.name);
     rundir_free(&r);
-    char *args[1] = {p}, **list;
+    char *args[1] = {(char *)p}, **list;
     int rc = rundir_expand(&list, &n, args, 1, &err);
     CHECK(rc == 0 && n == 1 && !strcmp(list[0], p), "expand keeps a file: %s", rc ? err.msg : list[0]);
     if (!rc) rundir_list_free(list, n);
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
-    CHECK(system(cmd) == 0, "cleanup");
 }
 
 static void groups(void) {
@@ -242,9 +223,11 @@ static void groups(void) {
 }
 
 int main(void) {
+    if (test_tmpdir_make("test_runs")) return 1;
     parse_errors();
     dirs();
     seed_logs();
     groups();
+    test_tmpdir_remove();
     return test_summary("test_runs");
 }

@@ -266,14 +266,25 @@ static int is_file(const char *path) {
     return !stat(path, &sb) && S_ISREG(sb.st_mode);
 }
 
+/* r->dir = path; r->name, the run's label: path's basename, trailing
+ * slashes ignored, without `suffix` when the basename ends so (and is
+ * longer than it). */
+static void set_label(rundir *r, const char *path, const char *suffix) {
+    snprintf(r->dir, sizeof r->dir, "%s", path);
+    char tmp[1024];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    size_t l = strlen(tmp);
+    while (l > 1 && tmp[l - 1] == '/') tmp[--l] = '\0';
+    const char *base = strrchr(tmp, '/');
+    base = base && base[1] ? base + 1 : tmp;
+    size_t bl = strlen(base), sl = strlen(suffix);
+    if (bl > sl && !strcmp(base + bl - sl, suffix)) bl -= sl;
+    snprintf(r->name, sizeof r->name, "%.*s", (int)(bl < 255 ? bl : 255), base);
+}
+
 /* A seed-format log as a run: named by its basename without ".log". */
 static int load_seedlog(rundir *r, const char *path, lr_error *err) {
-    snprintf(r->dir, sizeof r->dir, "%s", path);
-    const char *base = strrchr(path, '/');
-    base = base ? base + 1 : path;
-    size_t bl = strlen(base);
-    if (bl > 4 && !strcmp(base + bl - 4, ".log")) bl -= 4;
-    snprintf(r->name, sizeof r->name, "%.*s", (int)(bl < 255 ? bl : 255), base);
+    set_label(r, path, ".log");
     int absent;
     char *text = read_text(path, err, &absent);
     if (!text) return -1;
@@ -292,14 +303,7 @@ int rundir_load(rundir *r, const char *dir, lr_error *err) {
     if (strlen(dir) >= sizeof r->dir - 32) return lr_fail(err, "%s: path too long", dir);
     if (is_file(dir)) return load_seedlog(r, dir, err);
     if (!is_dir(dir)) return lr_fail(err, "%s: no such run directory or log file", dir);
-    snprintf(r->dir, sizeof r->dir, "%s", dir);
-    /* the label: the basename, trailing slashes ignored */
-    char tmp[1024];
-    snprintf(tmp, sizeof tmp, "%s", dir);
-    size_t l = strlen(tmp);
-    while (l > 1 && tmp[l - 1] == '/') tmp[--l] = '\0';
-    const char *base = strrchr(tmp, '/');
-    snprintf(r->name, sizeof r->name, "%.255s", base && base[1] ? base + 1 : tmp);
+    set_label(r, dir, "");
     char path[1200];
     snprintf(path, sizeof path, "%s/%s", dir, RUN_CONFIG);
     if (has_file(dir, RUN_CONFIG)) {
