@@ -53,6 +53,8 @@ int net_backward(net *n, const float *dlogits, const float *params, float *grads
 
 const char *net_algo_choices(const net *n) { return n->dnnl ? net_dnnl_algo_choices(n->dnnl) : ""; }
 
+void net_platform(char *buf, size_t cap) { net_dnnl_platform(buf, cap); }
+
 void net_describe(const net *n, char *buf, size_t cap) {
     if (n->dnnl) net_dnnl_describe(n->dnnl, buf, cap);
     else snprintf(buf, cap, "backend ref: plain-C NCHW reference kernels\n");
