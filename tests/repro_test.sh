@@ -7,7 +7,8 @@
 # one cache line). Then --retune, a planted choice that train and find-lr
 # reuse, a corrupt cache, an unusable cache directory (warnings naming the
 # file, the run goes on), and --threads above the cores (warned) or far
-# above them (refused). Tiny runs on the synthetic data in $SYNTH_DIR.
+# above them (refused), and the OpenMP wait policy in effect. Tiny runs on
+# the synthetic data in $SYNTH_DIR.
 # Prints "repro_test: N passed, N failed".
 set -u
 . tests/lib.sh
@@ -105,6 +106,15 @@ many=$((4 * cores + 1))
 "$LRLAB" train $F --threads $many >"$T/t2.out" 2>&1
 check "--threads $many is refused (exit 2)" [ $? -eq 2 ]
 check "--threads $many: the message says the bound" grep -q -- "--threads $many: expected at most $((4 * cores))" "$T/t2.out"
+
+# ---- how OpenMP threads wait: a bounded spin, unless the user chose (BENCHMARKS.md) ----
+B="bench --batch 4 --iters 1 --warmup 0 --conv-algo direct --threads 2"
+env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT "$LRLAB" $B >"$T/w.out" 2>&1
+check "lrlab's spin count is in effect" grep -q '^# threads wait: OMP_WAIT_POLICY=(unset) GOMP_SPINCOUNT=1000$' "$T/w.out"
+env -u GOMP_SPINCOUNT OMP_WAIT_POLICY=active "$LRLAB" $B >"$T/w2.out" 2>&1
+check "a user's OMP_WAIT_POLICY is left alone" grep -q '^# threads wait: OMP_WAIT_POLICY=active GOMP_SPINCOUNT=(unset)$' "$T/w2.out"
+env -u OMP_WAIT_POLICY GOMP_SPINCOUNT=5 "$LRLAB" $B >"$T/w3.out" 2>&1
+check "a user's GOMP_SPINCOUNT is left alone" grep -q '^# threads wait: OMP_WAIT_POLICY=(unset) GOMP_SPINCOUNT=5$' "$T/w3.out"
 
 echo "repro_test: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

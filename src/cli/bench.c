@@ -108,6 +108,9 @@ int cli_bench(int argc, char **argv) {
     printf("# lrlab bench: model %s, batch %d, %d threads, backend %s, algorithms %s, precision %s, init %.2f s\n",
            m.name, cfg.batch, omp_get_max_threads(), cfg.backend == NET_BACKEND_REF ? "ref" : "dnnl",
            net_algo_choices(n)[0] ? net_algo_choices(n) : "-", cfg.precision == NET_PRECISION_BF16 ? "bf16" : "fp32", t_init);
+    /* how the OpenMP threads wait (cli/main.c sets GOMP_SPINCOUNT unless the user chose) */
+    const char *policy = getenv("OMP_WAIT_POLICY"), *spin = getenv("GOMP_SPINCOUNT");
+    printf("# threads wait: OMP_WAIT_POLICY=%s GOMP_SPINCOUNT=%s\n", policy ? policy : "(unset)", spin ? spin : "(unset)");
     if (cfg.verbose) {
         char desc[4096];
         net_describe(n, desc, sizeof desc);

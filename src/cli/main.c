@@ -44,7 +44,7 @@ static void usage(FILE *f) {
  * "On a busy machine"). libgomp reads its settings once, before main, so
  * they are set by running this program again with them in the environment;
  * a user's own OMP_WAIT_POLICY or GOMP_SPINCOUNT is left alone. */
-#define WAIT_SPINCOUNT "10000"
+#define WAIT_SPINCOUNT "1000"
 
 static void set_wait_policy(char **argv) {
     if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT")) return;
