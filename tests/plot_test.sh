@@ -24,10 +24,8 @@ if [ ! -x "$LRLAB" ]; then
 fi
 real_gnuplot=$(command -v gnuplot || true)
 if [ -z "$real_gnuplot" ]; then
-    if command -v skip >/dev/null 2>&1; then skip "gnuplot is not installed (apt-get install gnuplot-nox)"; fi
-    echo "SKIP plot_test: gnuplot is not installed (apt-get install gnuplot-nox)"
-    echo "plot_test: $pass passed, $fail failed"
-    [ -z "${CI:-}" ]; exit
+    skip "plot_test: gnuplot is not installed (apt-get install gnuplot-nox)"
+    summary plot_test; exit
 fi
 
 # a gnuplot that keeps its script and stderr in $GP_LOG.gp / .err, then runs the real one
@@ -145,5 +143,4 @@ else
     echo "NOTE plot_test: no \$SYNTH_DIR: find-lr --plot not tested here"
 fi
 
-echo "plot_test: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary plot_test
