@@ -22,6 +22,7 @@
 #include <limits.h>
 #include <unistd.h>
 
+#include "lrlab/atomic.h"
 #include "lrlab/data.h"
 #include "lrlab/evaluate.h"
 #include "lrlab/io.h"
@@ -94,21 +95,6 @@ static int dir_is_empty(const char *path) {
         if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && strcmp(e->d_name, ".lock")) empty = 0;
     closedir(d);
     return empty;
-}
-
-static int make_dirs(const char *path, lr_error *err) {
-    char buf[1024];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        if (mkdir(buf, 0777) && errno != EEXIST) return lr_fail(err, "--out %s: cannot create %s: %s", path, buf, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(buf, 0777) && errno != EEXIST) return lr_fail(err, "--out %s: cannot create: %s", path, strerror(errno));
-    struct stat sb;
-    if (stat(buf, &sb) || !S_ISDIR(sb.st_mode)) return lr_fail(err, "--out %s: not a directory", path);
-    return 0;
 }
 
 /* A relative path that exists becomes absolute, so that `--resume` from
@@ -212,7 +198,7 @@ static int setup(run *r, lr_error *err) {
             return lr_fail(err, "--out %s: directory exists and is not empty; continue it with "
                                 "`lrlab train --resume %s`, or choose another --out",
                            c->out, c->out);
-        if (make_dirs(c->out, err) || lock_run_dir(r, err)) return -1;
+        if (make_dirs(c->out, "--out", err) || lock_run_dir(r, err)) return -1;
     }
     if (!opt->resume) {
         make_absolute(c->data, sizeof c->data);
