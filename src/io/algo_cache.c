@@ -47,14 +47,19 @@ int algo_cache_key(char *key, size_t cap, const model_spec *m, const net_config 
     size_t len = (size_t)snprintf(key, cap, "cpu=%s %s threads=%d batch=%d precision=%s pass=%s convs=", cpu,
                                   platform, threads, nc->batch, nc->precision == NET_PRECISION_BF16 ? "bf16" : "fp32",
                                   nc->training ? "train" : "forward");
-    /* each convolution: input CxHxW, output channels, kernel, stride, pad; 'r' with a fused ReLU */
+    /* each convolution: input CxHxW, output channels, kernel, stride, padding (before/after when they
+     * differ); 'b' with a bias, 'r' with a fused ReLU */
     int n = 0;
     for (int i = 0; i < m->n_layers && len < cap; i++) {
         const layer_spec *l = &m->layers[i];
         if (l->kind != LAYER_CONV) continue;
+        const conv_spec *c = &l->u.conv;
         int relu = i + 1 < m->n_layers && m->layers[i + 1].kind == LAYER_RELU;
-        len += (size_t)snprintf(key + len, cap - len, "%s%dx%dx%d:%dk%ds%dp%d%s", n++ ? "," : "", l->in_c, l->in_h,
-                                l->in_w, l->u.conv.out_c, l->u.conv.k, l->u.conv.stride, l->u.conv.pad, relu ? "r" : "");
+        char pad[32];
+        if (c->pad_end == c->pad) snprintf(pad, sizeof pad, "%d", c->pad);
+        else snprintf(pad, sizeof pad, "%d/%d", c->pad, c->pad_end);
+        len += (size_t)snprintf(key + len, cap - len, "%s%dx%dx%d:%dk%ds%dp%s%s%s", n++ ? "," : "", l->in_c, l->in_h,
+                                l->in_w, c->out_c, c->k, c->stride, pad, c->bias ? "b" : "", relu ? "r" : "");
     }
     if (len >= cap) return lr_fail(err, "algorithm cache key longer than %zu characters", cap - 1);
     return 0;
