@@ -29,6 +29,8 @@ typedef struct {
     cifar_split train, test, val;
     model_spec m;
     float *params; /* n_params: seeded init, then o->weights */
+    float *buffers; /* n_buffers (BatchNorm's running statistics): PyTorch's initial values, then o->weights;
+                       handed to the net */
     float *logits; /* batch x classes scratch */
     net *net;
     loader *train_loader, *test_loader, *val_loader; /* NULL when not asked for */

@@ -197,7 +197,7 @@ int cli_find_lr(int argc, char **argv) {
     int bad = plot ? figure_check(plot, "--plot", !plot_optional, &err) : 0;
     if (bad) return cli_error("find-lr", &err, bad);
     fc.momentum = cfg.momentum, fc.weight_decay = cfg.weight_decay, fc.dampening = cfg.dampening;
-    fc.nesterov = cfg.nesterov, fc.batch = cfg.batch;
+    fc.nesterov = cfg.nesterov, fc.batch = cfg.batch, fc.seed = (uint64_t)cfg.seed;
     /* the training images only: the test split is validated with one image and not used */
     setup_options so = {.training = 1, .weights = cfg.init[0] ? cfg.init : NULL,
                         .model_search = cli_search_dirs("models"), .retune = retune, .log = stdout, .warn = stderr};
@@ -212,7 +212,7 @@ int cli_find_lr(int argc, char **argv) {
                r.m.name, r.train.n, cfg.batch, loader_batches(r.train_loader), fc.start_lr, fc.end_lr, fc.steps,
                fc.momentum, fc.weight_decay, cfg.seed);
         fflush(stdout);
-        if (findlr_run(&res, &fc, r.net, &r.m, r.params, r.train_loader, &err)) rc = -1;
+        if (findlr_run(&res, &fc, r.net, &r.m, r.params, r.buffers, r.train_loader, &err)) rc = -1;
     }
     if (!rc) {
         const findlr_result *s = &res;

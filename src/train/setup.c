@@ -123,11 +123,14 @@ int train_setup_init(train_setup *s, train_config *cfg, const setup_options *o, 
         return lr_fail(err, "--model %s: input %dx%dx%d and %d classes, CIFAR-10 needs 3x32x32 and 10", cfg->model,
                        m->in_c, m->in_h, m->in_w, m->n_classes);
     if (!(s->params = lr_calloc(m->n_params, sizeof(float), "parameters", err)) ||
+        !(s->buffers = lr_calloc((size_t)m->n_buffers + 1, sizeof(float), "buffers", err)) ||
         !(s->logits = lr_calloc((size_t)cfg->batch * m->n_classes, sizeof(float), "logits", err)))
         return -1;
     model_init_params(m, s->params, (uint64_t)cfg->seed);
-    if (o->weights && weights_load(o->weights, m, s->params, err)) return -1;
+    model_init_buffers(m, s->buffers);
+    if (o->weights && weights_load(o->weights, m, s->params, s->buffers, err)) return -1;
     if (train_setup_net(&s->net, m, cfg, o->training, o, err)) return -1;
+    net_set_buffers(s->net, s->buffers);
     if (o->training) {
         loader_config lc = {.split = &s->train, .batch = cfg->batch, .drop_last = 1, .shuffle = cfg->shuffle,
                             .augment = cfg->augment, .seed = (uint64_t)cfg->seed};
@@ -145,7 +148,7 @@ void train_setup_free(train_setup *s) {
     loader_free(s->test_loader);
     loader_free(s->val_loader);
     net_free(s->net);
-    free(s->params), free(s->logits);
+    free(s->params), free(s->buffers), free(s->logits);
     cifar_split_free(&s->train), cifar_split_free(&s->test), cifar_split_free(&s->val);
     memset(s, 0, sizeof *s);
 }

@@ -154,7 +154,7 @@ static int save_checkpoint(run *r, lr_error *err) {
     if (x.n_sched < 0) return lr_fail(err, "schedule state larger than %d values", CKPT_SCHED_MAX);
     x.config_text = config_text(&r->cfg);
     x.metrics_text = r->metrics.s;
-    int rc = x.config_text ? ckpt_save(r->path[P_CHECKPOINT], &r->s.m, r->s.params, r->momentum, &x, err)
+    int rc = x.config_text ? ckpt_save(r->path[P_CHECKPOINT], &r->s.m, r->s.params, r->s.buffers, r->momentum, &x, err)
                            : lr_fail(err, "out of memory");
     free(x.config_text);
     if (!rc) r->saved = r->st, r->has_saved = 1;
@@ -229,7 +229,7 @@ static int start_or_resume(run *r, int *finished, lr_error *err) {
     if (r->opt->resume && r->cfg.out[0] && access(r->path[P_CHECKPOINT], F_OK) == 0) {
         const char *path = r->path[P_CHECKPOINT];
         ckpt_extra x;
-        if (ckpt_load(path, &r->s.m, r->s.params, r->momentum, &x, err)) return -1;
+        if (ckpt_load(path, &r->s.m, r->s.params, r->s.buffers, r->momentum, &x, err)) return -1;
         int rc = sched_state_load(r->sched, x.sched, x.n_sched, err);
         if (rc) {
             char msg[sizeof err->msg];
@@ -251,7 +251,7 @@ static int start_or_resume(run *r, int *finished, lr_error *err) {
         r->saved = r->st, r->has_saved = 1;
     } else {
         memset(&r->st, 0, sizeof r->st);
-        if (r->cfg.init[0] && weights_load(r->cfg.init, &r->s.m, r->s.params, err)) return -1;
+        if (r->cfg.init[0] && weights_load(r->cfg.init, &r->s.m, r->s.params, r->s.buffers, err)) return -1;
         if (text_add(&r->metrics, METRICS_HEADER)) return lr_fail(err, "out of memory");
     }
     if (!r->cfg.out[0]) return 0;
@@ -318,9 +318,11 @@ static int train_epoch(run *r, lr_error *err) {
     train_state *st = &r->st;
     if (loader_start_epoch(r->s.train_loader, (int)st->epoch, (int)st->batch, err)) return TRAIN_ERROR;
     const loader_batch *b;
+    net_set_training(r->s.net, 1); /* net.train(): the test pass before left it in eval mode */
     while ((b = loader_next(r->s.train_loader))) {
         double t0 = lr_now();
         double lr = sched_lr(r->sched), mom = sched_momentum(r->sched);
+        net_set_step(r->s.net, (uint64_t)c->seed, (uint64_t)st->step); /* dropout's masks of this step */
         if (net_forward(r->s.net, b->x, b->n, r->s.params, r->s.logits, err)) return TRAIN_ERROR;
         long correct = 0;
         double loss = loss_cross_entropy(r->dlogits, &correct, r->s.logits, b->y, b->n, r->s.m.n_classes,
@@ -419,7 +421,7 @@ int train_run(const train_config *cfg, const train_options *opt, lr_error *err) 
     if (setup(&r, err) || start_or_resume(&r, &finished, err)) goto done;
     if (finished) {
         /* a kill after the last checkpoint but before the weights file */
-        if (access(r.path[P_WEIGHTS], F_OK) != 0 && weights_save(r.path[P_WEIGHTS], &r.s.m, r.s.params, err)) goto done;
+        if (access(r.path[P_WEIGHTS], F_OK) != 0 && weights_save(r.path[P_WEIGHTS], &r.s.m, r.s.params, r.s.buffers, err)) goto done;
         if (opt->log) fprintf(opt->log, "%s: the run is complete (%d epochs); nothing to do\n", r.cfg.out, r.cfg.epochs);
         rc = TRAIN_OK;
         goto done;
@@ -449,7 +451,7 @@ int train_run(const train_config *cfg, const train_options *opt, lr_error *err) 
         }
         if (end_epoch(&r, lr, mom, start, err)) goto done;
     }
-    if (r.cfg.out[0] && weights_save(r.path[P_WEIGHTS], &r.s.m, r.s.params, err)) goto done;
+    if (r.cfg.out[0] && weights_save(r.path[P_WEIGHTS], &r.s.m, r.s.params, r.s.buffers, err)) goto done;
     rc = TRAIN_OK;
 done:
     run_free(&r);
