@@ -18,6 +18,12 @@ TESTS    := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
 DATA_DIR ?= data/cifar-10-batches-bin
 
+# `lrlab --version`: VERSION, and `git describe` when built from a git tree
+# ($(BUILD)/version.h is rewritten only when the text changes).
+VERSION  := 0.3.0
+DESCRIBE := $(shell git describe --always --dirty 2>/dev/null)
+VERSION_TEXT := $(VERSION)$(if $(DESCRIBE), (git $(DESCRIBE)))
+
 all: $(BUILD)/lrlab $(TESTS) $(BUILD)/tools/synth_cifar
 
 $(BUILD)/tools/synth_cifar: tests/tools/synth_cifar.c
@@ -27,6 +33,13 @@ $(BUILD)/tools/synth_cifar: tests/tools/synth_cifar.c
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/version.h: FORCE
+	@mkdir -p $(dir $@)
+	@v='#define LRLAB_VERSION "$(VERSION_TEXT)"'; [ "$$(cat $@ 2>/dev/null)" = "$$v" ] || echo "$$v" >$@
+
+$(BUILD)/src/cli/main.o: $(BUILD)/version.h
+$(BUILD)/src/cli/main.o: CFLAGS += -include $(BUILD)/version.h
 
 $(BUILD)/liblrlab.a: $(LIB_OBJ)
 	@rm -f $@
@@ -84,5 +97,5 @@ fuzz:
 clean:
 	rm -rf build build-asan build-fuzz build-valgrind
 
-.PHONY: all deps deps-test test seed-study asan data fuzz clean
+.PHONY: all deps deps-test test seed-study asan data fuzz clean install FORCE
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

@@ -95,9 +95,9 @@ expect_usage "--metrics" --lr 0.1 --epochs 3 --sched 'ReduceLROnPlateau()' --met
 expect_usage "--lr is required" --epochs 3
 expect_usage "--epochs" --lr 0.1 --epochs 0
 expect_usage "--lr" --lr abc --epochs 3
-expect_usage "unknown argument" --lr 0.1 --epochs 3 --bogus
+expect_usage "unknown flag '--bogus'" --lr 0.1 --epochs 3 --bogus
 expect_usage "--sched-unit must be epoch or step" --lr 0.1 --epochs 3 --sched-unit batch
-expect_usage "missing value for '--sched'" --lr 0.1 --epochs 3 --sched
+expect_usage "--sched: missing value" --lr 0.1 --epochs 3 --sched
 # odd inputs: an error, never a crash
 for x in '(' ')' 'StepLR(' 'StepLR(3,,)' "LambdaLR('epoch' ** 2)" 'StepLR(3)(4)' '[[[[' "LambdaLR(lr_lambda='exp(exp(exp(epoch)))')" 'SequentialLR([StepLR(2)]*3, [1])'; do
     "$LRLAB" schedule --lr 0.1 --epochs 5 --sched "$x" >/dev/null 2>&1

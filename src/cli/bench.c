@@ -32,29 +32,45 @@ static double train_macs(const model_spec *m) {
     return macs;
 }
 
+/* The train settings a bench takes (config.txt keys). */
+static const char *const bench_settings[] = {"model",   "batch",     "threads",      "backend",      "conv_algo",
+                                             "precision", "algo_choices", "lr", "momentum", "weight_decay",
+                                             "verbose", NULL};
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: lrlab bench [flags]\n\n"
+               "Times training steps (forward, loss, backward, SGD) and forward passes on synthetic data.\n"
+               "  --iters N            timed iterations (20)\n"
+               "  --warmup N           untimed iterations first (3)\n");
+    config_print_help(f, bench_settings, NULL);
+}
+
 int cli_bench(int argc, char **argv) {
     train_config cfg;
     config_defaults(&cfg);
     long iters = 20, warmup = 3;
+    const char *iters_s = NULL, *warmup_s = NULL;
+    const cli_opt opts[] = {{"--iters", &iters_s, NULL}, {"--warmup", &warmup_s, NULL}, {NULL, NULL, NULL}};
     lr_error err;
     for (int i = 1; i < argc;) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            printf("usage: lrlab bench [--model M] [--batch 128] [--threads N] [--iters 20] [--warmup 3]\n"
-                   "                   [--backend dnnl|ref] [--conv-algo auto|direct|winograd] [--precision fp32|bf16]\n");
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
             return 0;
         }
-        if (!strcmp(argv[i], "--iters") || !strcmp(argv[i], "--warmup")) {
-            if (i + 1 >= argc) return fprintf(stderr, "lrlab bench: %s: missing value\n", argv[i]), 2;
-            if (lr_parse_long(!strcmp(argv[i], "--iters") ? &iters : &warmup, argv[i + 1],
-                              !strcmp(argv[i], "--iters") ? 1 : 0, 100000, argv[i], &err))
-                return cli_error("bench", &err, 2);
-            i += 2;
+        int rc = cli_take(argc, argv, &i, opts, "bench");
+        if (rc < 0) return 2;
+        if (rc > 0) {
+            i++;
             continue;
         }
-        int rc = config_take_arg(&cfg, argc, argv, &i, &err);
-        if (rc < 0) return cli_error("bench", &err, 2);
-        if (rc == 0) return fprintf(stderr, "lrlab bench: unknown flag '%s'\n", argv[i]), 2;
+        if (strncmp(a, "--", 2) || lr_key_find(a + 2, strcspn(a + 2, "="), bench_settings) < 0)
+            return cli_unknown("bench", a, opts, 0);
+        if (config_take_arg(&cfg, argc, argv, &i, &err) < 0) return cli_error("bench", &err, 2);
     }
+    if ((iters_s && lr_parse_long(&iters, iters_s, 1, 100000, "--iters", &err)) ||
+        (warmup_s && lr_parse_long(&warmup, warmup_s, 0, 100000, "--warmup", &err)))
+        return cli_error("bench", &err, 2);
     if (cfg.threads > 0) omp_set_num_threads(cfg.threads);
     model_spec m;
     if (model_spec_load(&m, cfg.model, cli_search_dirs("models"), &err)) return cli_error("bench", &err, 2);

@@ -32,6 +32,24 @@ const char *const *cli_search_dirs(const char *sub);
 int plot_check_output(const char *out, lr_error *err);
 int plot_render(const char *out, int width, int height, const char *body, lr_error *err);
 
+/* A verb's own flag: "--out" with the value's slot, or a switch ("--list")
+ * with value NULL and `on` set to 1 when given. Tables end with {NULL}. */
+typedef struct {
+    const char *name;
+    const char **value;
+    int *on;
+} cli_opt;
+
+/* Matches argv[*i] against opts, as "NAME VALUE" or "NAME=VALUE": returns 1
+ * (the value stored, *i on the last word used), 0 when it is none of them,
+ * -1 when the value is missing (message printed: the caller exits 2). */
+int cli_take(int argc, char **argv, int *i, const cli_opt *opts, const char *verb);
+
+/* "lrlab VERB: unknown flag 'ARG' (did you mean --x? lrlab VERB --help lists
+ * them)" to stderr; returns 2. The candidates: opts' names and, when
+ * settings is 1, every train setting's flag. */
+int cli_unknown(const char *verb, const char *arg, const cli_opt *opts, int settings);
+
 /* Prints "lrlab VERB: message" to stderr and returns code. */
 int cli_error(const char *verb, const lr_error *err, int code);
 #endif

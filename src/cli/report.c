@@ -153,6 +153,7 @@ static void print_row(FILE *f, const group *g, const rundir *runs, int val_colum
 
 int cli_report(int argc, char **argv) {
     const char *sort = NULL, *out = NULL;
+    const cli_opt opts[] = {{"--sort", &sort, NULL}, {"-o", &out, NULL}, {"--out", &out, NULL}, {NULL, NULL, NULL}};
     char **args = calloc((size_t)argc + 1, sizeof *args);
     int n_args = 0;
     if (!args) return fprintf(stderr, "lrlab report: out of memory\n"), 1;
@@ -162,20 +163,11 @@ int cli_report(int argc, char **argv) {
             free(args);
             return 0;
         }
-        if (!strcmp(argv[i], "--sort") || !strcmp(argv[i], "-o") || !strcmp(argv[i], "--out")) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "lrlab report: %s: missing value\n", argv[i]);
-                free(args);
-                return 2;
-            }
-            if (!strcmp(argv[i], "--sort")) sort = argv[++i];
-            else out = argv[++i];
-            continue;
-        }
-        if (!strncmp(argv[i], "-", 1)) {
-            fprintf(stderr, "lrlab report: unknown flag '%s' (lrlab report --help lists them)\n", argv[i]);
+        int m = cli_take(argc, argv, &i, opts, "report");
+        if (m > 0) continue;
+        if (m < 0 || argv[i][0] == '-') {
             free(args);
-            return 2;
+            return m < 0 ? 2 : cli_unknown("report", argv[i], opts, 0);
         }
         args[n_args++] = argv[i];
     }

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "lrlab/io.h"
@@ -58,17 +59,40 @@ static int copy_weights(const st_file *f, const char *path, const model_spec *m,
     return 0;
 }
 
-int weights_load(const char *path, const model_spec *m, float *params, lr_error *err) {
+static int ckpt_from(const st_file *f, const char *path, const model_spec *m, float *params,
+                     float *momentum, ckpt_extra *x, lr_error *err);
+
+/* any: a checkpoint gives its weights too, after all of its checks. */
+static int load_weights(const char *path, const model_spec *m, float *params, int any, lr_error *err) {
     st_file f;
     if (st_read(&f, path, err)) return -1;
-    int rc = copy_weights(&f, path, m, params, err);
-    int weighted = 0;
-    for (int i = 0; i < m->n_layers; i++) weighted += m->layers[i].param_count > 0;
-    if (!rc && f.n != weighted)
-        rc = lr_fail(err, "%s: %d tensors, model '%s' has %d weights: not this model's file", path,
-                     f.n, m->name, weighted);
+    const char *format = st_meta(&f, "format");
+    int rc;
+    if (any && format && !strcmp(format, CKPT_FORMAT)) {
+        ckpt_extra x;
+        memset(&x, 0, sizeof x);
+        float *momentum = lr_calloc((size_t)m->n_params, sizeof(float), "momentum", err);
+        rc = momentum ? ckpt_from(&f, path, m, params, momentum, &x, err) : -1;
+        ckpt_extra_free(&x);
+        free(momentum);
+    } else {
+        rc = copy_weights(&f, path, m, params, err);
+        int weighted = 0;
+        for (int i = 0; i < m->n_layers; i++) weighted += m->layers[i].param_count > 0;
+        if (!rc && f.n != weighted)
+            rc = lr_fail(err, "%s: %d tensors, model '%s' has %d weights: not this model's file", path,
+                         f.n, m->name, weighted);
+    }
     st_free(&f);
     return rc;
+}
+
+int weights_load(const char *path, const model_spec *m, float *params, lr_error *err) {
+    return load_weights(path, m, params, 0, err);
+}
+
+int weights_load_any(const char *path, const model_spec *m, float *params, lr_error *err) {
+    return load_weights(path, m, params, 1, err);
 }
 
 /* train.state: the fields of train_state as doubles, in this order.
@@ -269,5 +293,21 @@ int write_file_atomic(const char *path, const char *text, size_t len, lr_error *
         fsync(dfd);
         close(dfd);
     }
+    return 0;
+}
+
+int make_dirs(const char *path, const char *what, lr_error *err) {
+    char buf[4200];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) return lr_fail(err, "%s %s: path too long", what, path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(buf, 0777) && errno != EEXIST)
+            return lr_fail(err, "%s %s: cannot create %s: %s", what, path, buf, strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(buf, 0777) && errno != EEXIST) return lr_fail(err, "%s %s: cannot create: %s", what, path, strerror(errno));
+    struct stat sb;
+    if (stat(buf, &sb) || !S_ISDIR(sb.st_mode)) return lr_fail(err, "%s %s: not a directory", what, path);
     return 0;
 }

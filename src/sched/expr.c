@@ -711,27 +711,6 @@ int expr_parse_arith(expr_arena *a, int pos, int len, const char *var, ast **out
     return 0;
 }
 
-int expr_distance(const char *a, int alen, const char *b) {
-    int blen = (int)strlen(b);
-    if (alen > 63 || blen > 63) return 99;
-    int prev[64], cur[64];
-    for (int j = 0; j <= blen; j++) prev[j] = j;
-    for (int i = 1; i <= alen; i++) {
-        cur[0] = i;
-        for (int j = 1; j <= blen; j++) {
-            int ca = a[i - 1], cb = b[j - 1];
-            if (ca >= 'A' && ca <= 'Z') ca += 32;
-            if (cb >= 'A' && cb <= 'Z') cb += 32;
-            int best = prev[j - 1] + (ca != cb);
-            if (prev[j] + 1 < best) best = prev[j] + 1;
-            if (cur[j - 1] + 1 < best) best = cur[j - 1] + 1;
-            cur[j] = best;
-        }
-        memcpy(prev, cur, sizeof(int) * (size_t)(blen + 1));
-    }
-    return prev[blen];
-}
-
 int expr_fail(lr_error *err, const char *src, int pos, int len, const char *msg) {
     int n = src ? (int)strlen(src) : 0;
     if (pos < 0) pos = 0;

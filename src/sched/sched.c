@@ -883,7 +883,7 @@ static int bind_args(binder *b, const ast *call, const class_spec *cls, args *a)
             if (i < 0) {
                 int best = -1, bestd = 3;
                 for (int k = 0; k < np; k++) {
-                    int d = expr_distance(src + v->kw_pos, v->kw_len, cls->p[k].name);
+                    int d = lr_distance(src + v->kw_pos, v->kw_len, cls->p[k].name);
                     if (d < bestd) {
                         bestd = d;
                         best = k;
@@ -1285,7 +1285,7 @@ static node *bind_call(binder *b, const ast *call, sched_group *g) {
     if (k < 0) {
         int best = -1, bestd = 4;
         for (int i = 0; i < N_CLASSES; i++) {
-            int d = expr_distance(src + call->pos, call->len, kind_names[i]);
+            int d = lr_distance(src + call->pos, call->len, kind_names[i]);
             if (d < bestd) {
                 bestd = d;
                 best = i;

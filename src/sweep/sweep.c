@@ -44,20 +44,7 @@ void sweep_flags_free(sweep_flags *f) {
 }
 
 /* "weight-decay" and "weight_decay" are the same setting. */
-static int key_is(const char *key, const char *name) {
-    for (; *key && *name; key++, name++)
-        if (*key != *name && !(*key == '-' && *name == '_')) return 0;
-    return *key == *name;
-}
-
-/* Is `key` a setting of the table in config.c? config.h offers no lookup,
- * so ask config_set with no value: only an unknown key fails that way. */
-static int key_known(const char *key) {
-    train_config tmp;
-    config_defaults(&tmp);
-    lr_error e;
-    return config_set(&tmp, key, NULL, "", &e) == 0 || !strstr(e.msg, "unknown setting");
-}
+static int key_is(const char *key, const char *name) { return lr_key_eq(key, strlen(key), name); }
 
 /* Groups words into settings: "--key value", "--key=value", "--switch".
  * `where` prefixes messages ("x.sweep:7: " or ""). */
@@ -72,10 +59,12 @@ static int flags_from_words(sweep_flags *out, int n, char **w, int line, const c
         if (klen >= sizeof key) return lr_fail(err, "%sunknown flag '%.80s' (see lrlab train --help)", where, arg);
         memcpy(key, arg + 2, klen);
         key[klen] = '\0';
-        if (!key_known(key)) {
+        if (!config_known(key)) {
             if (key_is(key, "resume"))
                 return lr_fail(err, "%s--resume is not for sweeps: a sweep resumes its unfinished runs by itself", where);
-            return lr_fail(err, "%sunknown flag '--%s' (see lrlab train --help)", where, key);
+            const char *near = lr_nearest(arg, (int)(2 + klen), config_flags(), 3);
+            return lr_fail(err, "%sunknown flag '--%s' (%s%s%ssee lrlab train --help)", where, key,
+                           near ? "did you mean " : "", near ? near : "", near ? "? " : "");
         }
         if (key_is(key, "out"))
             return lr_fail(err, "%s--out: a sweep puts each run in OUT/NAME; give --out to lrlab sweep instead", where);

@@ -65,21 +65,43 @@ void config_defaults(train_config *c) {
 
 /* "weight-decay" -> the entry for "weight_decay"; also "no-augment". */
 static const setting *find(const char *key, int *negated) {
-    char norm[64];
     size_t len = strlen(key);
-    if (len >= sizeof norm) return NULL;
-    for (size_t i = 0; i <= len; i++) norm[i] = key[i] == '-' ? '_' : key[i];
     *negated = 0;
-    if (!strncmp(norm, "no_", 3)) {
-        for (int i = 0; i < N_SETTINGS; i++)
-            if (settings[i].kind == K_NEG_SWITCH && !strcmp(norm + 3, settings[i].key)) {
-                *negated = 1;
-                return &settings[i];
-            }
+    for (int i = 0; i < N_SETTINGS; i++) {
+        if (lr_key_eq(key, len, settings[i].key)) return &settings[i];
+        if (settings[i].kind == K_NEG_SWITCH && len > 3 && lr_key_eq(key, 3, "no_") &&
+            lr_key_eq(key + 3, len - 3, settings[i].key)) {
+            *negated = 1;
+            return &settings[i];
+        }
     }
-    for (int i = 0; i < N_SETTINGS; i++)
-        if (!strcmp(norm, settings[i].key)) return &settings[i];
     return NULL;
+}
+
+/* The settings' names, NULL-terminated: as flags ("--weight-decay",
+ * "--no-augment") when flags, else as config.txt keys. */
+static const char *const *names(int flags) {
+    static char buf[2][N_SETTINGS][48];
+    static const char *list[2][N_SETTINGS + 1];
+    for (int i = 0; i < N_SETTINGS && !list[flags][i]; i++) {
+        const setting *e = &settings[i];
+        if (flags) {
+            snprintf(buf[1][i], sizeof buf[1][i], "--%s%s", e->kind == K_NEG_SWITCH ? "no-" : "", e->key);
+            for (char *p = buf[1][i] + 2; *p; p++)
+                if (*p == '_') *p = '-';
+        } else {
+            snprintf(buf[0][i], sizeof buf[0][i], "%s", e->key);
+        }
+        list[flags][i] = buf[flags][i];
+    }
+    return list[flags];
+}
+
+const char *const *config_flags(void) { return names(1); }
+
+int config_known(const char *key) {
+    int neg;
+    return find(key, &neg) != NULL;
 }
 
 int config_is_switch(const char *key) {
@@ -92,7 +114,11 @@ int config_set(train_config *c, const char *key, const char *value, const char *
                lr_error *err) {
     int neg;
     const setting *s = find(key, &neg);
-    if (!s) return lr_fail(err, "%s: unknown setting '%s' (see lrlab train --help)", origin, key);
+    if (!s) {
+        const char *near = lr_nearest(key, (int)strlen(key), names(0), 3);
+        return lr_fail(err, "%s: unknown setting '%s' (%s%s%ssee lrlab train --help)", origin, key,
+                       near ? "did you mean " : "", near ? near : "", near ? "? " : "");
+    }
     char *field = (char *)c + s->offset;
     switch (s->kind) {
     case K_STR:
@@ -191,6 +217,17 @@ void config_write(const train_config *c, FILE *f) {
     }
 }
 
+char *config_text(const train_config *c, const char *header) {
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f) return NULL;
+    if (header) fputs(header, f);
+    config_write(c, f);
+    fclose(f);
+    return buf;
+}
+
 int config_read(train_config *c, const char *path, lr_error *err) {
     FILE *f = fopen(path, "r");
     if (!f) return lr_fail(err, "%s: cannot open: no config here", path);
@@ -213,13 +250,16 @@ int config_read(train_config *c, const char *path, lr_error *err) {
     return rc;
 }
 
-void config_print_help(FILE *f) {
+void config_print_help(FILE *f, const char *const *only, const char *const *skip) {
+    const char *const *flags = names(1);
     for (int i = 0; i < N_SETTINGS; i++) {
-        const setting *s = &settings[i];
-        char flag[64];
-        snprintf(flag, sizeof flag, "--%s%s", s->kind == K_NEG_SWITCH ? "no-" : "", s->key);
-        for (char *p = flag + 2; *p; p++)
-            if (*p == '_') *p = '-';
-        fprintf(f, "  %-16s %s\n", flag, s->help);
+        const char *key = settings[i].key;
+        if ((only && lr_key_find(key, strlen(key), only) < 0) || (skip && lr_key_find(key, strlen(key), skip) >= 0))
+            continue;
+        const char *h = settings[i].help, *gap = strstr(h, "  "); /* "VALUE  what it is" */
+        int k = gap ? (int)(gap - h) : 0;
+        char left[96];
+        snprintf(left, sizeof left, "%s%s%.*s", flags[i], k ? " " : "", k, h);
+        fprintf(f, "  %-20s %s\n", left, gap ? gap + 2 : h);
     }
 }

@@ -102,21 +102,6 @@ static int dir_is_empty(const char *path) {
     return empty;
 }
 
-static int make_dirs(const char *path, lr_error *err) {
-    char buf[1024];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        if (mkdir(buf, 0777) && errno != EEXIST) return lr_fail(err, "--out %s: cannot create %s: %s", path, buf, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(buf, 0777) && errno != EEXIST) return lr_fail(err, "--out %s: cannot create: %s", path, strerror(errno));
-    struct stat sb;
-    if (stat(buf, &sb) || !S_ISDIR(sb.st_mode)) return lr_fail(err, "--out %s: not a directory", path);
-    return 0;
-}
-
 /* A relative path that exists becomes absolute, so that `--resume` from
  * another working directory finds the same files. */
 static void make_absolute(char *path, size_t cap) {
@@ -143,19 +128,10 @@ static int lock_run_dir(run *r, lr_error *err) {
 }
 
 /* The settings as config.txt's text (malloc'd), or NULL when out of memory. */
-static char *config_text(const train_config *c) {
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    if (!f) return NULL;
-    fprintf(f, "# lrlab run configuration: `lrlab train --resume DIR` reads it back\n");
-    config_write(c, f);
-    fclose(f);
-    return buf;
-}
+#define CONFIG_HEADER "# lrlab run configuration: `lrlab train --resume DIR` reads it back\n"
 
 static int write_config(run *r, lr_error *err) {
-    char *body = config_text(&r->cfg);
+    char *body = config_text(&r->cfg, CONFIG_HEADER);
     if (!body) return lr_fail(err, "out of memory");
     int rc = write_file_atomic(r->path[P_CONFIG], body, strlen(body), err);
     free(body);
@@ -172,7 +148,7 @@ static int save_checkpoint(run *r, lr_error *err) {
     x.state = r->st;
     x.n_sched = sched_state_save(r->sched, x.sched, CKPT_SCHED_MAX);
     if (x.n_sched < 0) return lr_fail(err, "schedule state larger than %d values", CKPT_SCHED_MAX);
-    x.config_text = config_text(&r->cfg);
+    x.config_text = config_text(&r->cfg, CONFIG_HEADER);
     x.metrics_text = r->metrics.s;
     int rc = x.config_text ? ckpt_save(r->path[P_CHECKPOINT], &r->m, r->params, r->momentum, &x, err)
                            : lr_fail(err, "out of memory");
@@ -220,7 +196,7 @@ static int setup(run *r, lr_error *err) {
             return lr_fail(err, "--out %s: directory exists and is not empty; continue it with "
                                 "`lrlab train --resume %s`, or choose another --out",
                            c->out, c->out);
-        if (make_dirs(c->out, err) || lock_run_dir(r, err)) return -1;
+        if (make_dirs(c->out, "--out", err) || lock_run_dir(r, err)) return -1;
     }
     if (!opt->resume) {
         make_absolute(c->data, sizeof c->data);
