@@ -495,6 +495,12 @@ static int parse_args(sweep_args *a, int argc, char **argv) {
         if (m) rc = m < 0 ? 2 : 0;
         else if (!strcmp(w, "--help") || !strcmp(w, "-h")) usage(stdout), rc = -1;
         else if (!strncmp(w, "--", 2)) {
+            char key[64];
+            snprintf(key, sizeof key, "%.*s", (int)strcspn(w + 2, "="), w + 2);
+            if (!config_known(key) && strcmp(key, "resume")) {
+                rc = cli_unknown("sweep", w, opts, 1);
+                break;
+            }
             rest[nrest++] = argv[i];
             if (!strchr(w, '=') && !config_is_switch(w + 2) && i + 1 < argc) rest[nrest++] = argv[++i];
         } else if (!a->file) a->file = w;
