@@ -1,6 +1,8 @@
 # lrlab: `make` builds build/lrlab; `make test` runs every test; `make data`
 # provides CIFAR-10; `make fuzz` runs the fuzz targets for a bounded time;
-# `make asan` runs the tests under AddressSanitizer + UBSan.
+# `make asan` runs the tests under AddressSanitizer + UBSan; `make install`
+# (PREFIX=/usr/local, DESTDIR for staging) installs the program, its models,
+# sweep files and docs.
 CC      ?= cc
 BUILD   ?= build
 OPT     ?= -O3 -march=native
@@ -90,6 +92,22 @@ seed-study: all data
 	else echo "no $(REFERENCE_RUNS): runs/seed/vs-pytorch.* not made"; fi
 	@cat runs/seed/report.md
 
+# bin/lrlab finds share/lrlab/models and share/lrlab/experiments beside it
+# (cli_search_dirs), so the installed program runs from any directory.
+PREFIX ?= /usr/local
+SHARE = $(DESTDIR)$(PREFIX)/share
+install: $(BUILD)/lrlab
+	install -d $(DESTDIR)$(PREFIX)/bin $(SHARE)/lrlab/models $(SHARE)/lrlab/experiments $(SHARE)/doc/lrlab/docs/img
+	install -m 755 $(BUILD)/lrlab $(DESTDIR)$(PREFIX)/bin/lrlab
+	install -m 644 models/* $(SHARE)/lrlab/models
+	install -m 644 experiments/*.sweep $(SHARE)/lrlab/experiments
+	install -m 644 README.md BENCHMARKS.md $(SHARE)/doc/lrlab
+	install -m 644 docs/*.md $(SHARE)/doc/lrlab/docs
+	install -m 644 docs/img/* $(SHARE)/doc/lrlab/docs/img
+
+uninstall:
+	rm -rf $(DESTDIR)$(PREFIX)/bin/lrlab $(SHARE)/lrlab $(SHARE)/doc/lrlab
+
 FUZZ_SECONDS ?= 60
 fuzz:
 	sh fuzz/run.sh $(FUZZ_SECONDS)
@@ -97,5 +115,5 @@ fuzz:
 clean:
 	rm -rf build build-asan build-fuzz build-valgrind
 
-.PHONY: all deps deps-test test seed-study asan data fuzz clean install FORCE
+.PHONY: all deps deps-test test seed-study asan data fuzz clean install uninstall FORCE
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

@@ -6,7 +6,10 @@
 # --out writing to a new runs/DATE-TIME (two started at once get two) and
 # saying where the weights went; `eval` of a run directory, a checkpoint
 # and a weights file with only test_batch.bin present; a PyTorch file named
-# as one with the way to convert it. Synthetic data: $SYNTH_DIR.
+# as one with the way to convert it; the progress line on a terminal (a
+# pty from `script`) never wider than the terminal, with an ETA and the test
+# pass; a finite but absurd loss stopping the run as divergence (exit 3).
+# Synthetic data: $SYNTH_DIR.
 # Run from the repository root; prints "cli_test: N passed, N failed".
 set -u
 . tests/lib.sh
@@ -140,6 +143,43 @@ check "and how to convert it" has "$tmp/out" 'safetensors.torch.save_file(model.
 printf '\200\002\175q\000(X\006\000\000\000conv1.q\001' >"$tmp/old.pth"
 runs 1 train $T --init "$tmp/old.pth" --out "$tmp/init"
 check "--init of a bare pickle is named a PyTorch file" has "$tmp/out" "old.pth: a PyTorch file (torch.save's pickle), not safetensors"
+
+# ---- paths from another working directory ----
+# the default --data: none here, so the one beside the executable (a build tree's data/)
+mkdir -p "$tmp/tree/build" "$tmp/tree/data" "$tmp/elsewhere/m"
+cp "$LRLAB" "$tmp/tree/build/lrlab"
+ln -s "$SYNTH_DIR" "$tmp/tree/data/cifar-10-batches-bin"
+(cd "$tmp/elsewhere" && env -u CIFAR10_DIR "$tmp/tree/build/lrlab" train --model "$tmp/tiny" --limit-train 128 \
+    --limit-test 64 --batch 64 --threads 1 --epochs 1 --out r >"$tmp/out" 2>&1)
+check "default --data beside the executable, from another directory: $(tail -n 1 "$tmp/out")" \
+    [ -s "$tmp/elsewhere/r/model.safetensors" ]
+# a sweep file's relative paths: from the working directory of lrlab sweep
+cp "$tmp/tiny" "$tmp/elsewhere/m/tiny"
+mkdir -p "$tmp/sw"
+printf 'run a --model m/tiny --limit-train 128 --limit-test 64 --batch 64 --threads 1 --epochs 1\n' >"$tmp/sw/p.sweep"
+(cd "$tmp/elsewhere" && "$LRLAB" sweep "$tmp/sw/p.sweep" --data "$SYNTH_DIR" --out o >"$tmp/out" 2>&1)
+check "sweep: --model m/tiny from the working directory: $(tail -n 1 "$tmp/out")" [ -s "$tmp/elsewhere/o/a/model.safetensors" ]
+check "sweep: the run records the model's absolute path" grep -qx "model=$tmp/elsewhere/m/tiny" "$tmp/elsewhere/o/a/config.txt"
+
+# ---- the progress line on a terminal ----
+if command -v script >/dev/null 2>&1; then
+    # no terminal behind script's pty has a size: $COLUMNS gives it
+    COLUMNS=44 script -qec "'$LRLAB' train $T --limit-train 512 --epochs 2 --out '$tmp/bar'" /dev/null \
+        </dev/null >"$tmp/pty" 2>&1
+    tr '\r' '\n' <"$tmp/pty" | sed 's/\x1b\[K//g' >"$tmp/lines"
+    long=$(awk 'length($0) > 43' "$tmp/lines" | grep -v '^lrlab train\|^epoch [0-9]*: ' | head -n 1)
+    check "progress lines fit 44 columns: '$long'" [ -z "$long" ]
+    check "progress line: an ETA" grep -qE '^epoch 0 .*ETA [0-9]+s' "$tmp/lines"
+    check "progress line: the test pass" grep -qE '^epoch 1 test .*[0-9]+/[0-9]+' "$tmp/lines"
+    COLUMNS=200 script -qec "'$LRLAB' train $T --epochs 1 --out '$tmp/bar2'" /dev/null </dev/null >"$tmp/pty" 2>&1
+    check "a wide terminal gets a bar" grep -qF '[====' "$tmp/pty"
+else
+    skip "cli_test: no script(1) (util-linux) for a pty: the progress line is not tested"
+fi
+
+# ---- divergence: a finite but absurd loss ----
+runs 3 train $T --epochs 2 --lr 1e5 --out "$tmp/div"
+check "an absurd loss is divergence, with its value" grep -qE 'training diverged at epoch 0, step 1 .*the loss is [0-9.e+]+ \(above 10000' "$tmp/out"
 
 echo "cli_test: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

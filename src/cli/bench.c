@@ -73,7 +73,7 @@ int cli_bench(int argc, char **argv) {
         return cli_error("bench", &err, 2);
     if (cfg.threads > 0) omp_set_num_threads(cfg.threads);
     model_spec m;
-    if (model_spec_load(&m, cfg.model, cli_search_dirs("models"), &err)) return cli_error("bench", &err, 2);
+    if (model_spec_load(&m, cfg.model, cli_search_dirs("models"), &err)) return cli_error("bench", &err, 1);
     net_config nc = {.backend = cfg.backend, .algo = cfg.algo, .precision = cfg.precision,
                      .batch = cfg.batch, .training = 1};
     snprintf(nc.algo_choices, sizeof nc.algo_choices, "%s", cfg.algo_choices);

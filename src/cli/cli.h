@@ -22,9 +22,16 @@ const char *cli_self_path(void);
 
 
 #include "lrlab/common.h"
+#include "lrlab/config.h"
 
-/* Directories to search for models ("models") or sweep files ("experiments"). */
+/* Directories to search for models ("models"), sweep files ("experiments")
+ * or the data ("data"): SUB, EXE_DIR/../SUB, EXE_DIR/../share/lrlab/SUB. */
 const char *const *cli_search_dirs(const char *sub);
+
+/* --data left at data/cifar-10-batches-bin (no $CIFAR10_DIR) and no such
+ * directory here: the one beside the executable, where there is one (a
+ * build tree's data/), so that the program works from any directory. */
+void cli_default_data(train_config *c);
 /* cli/plot.c's gnuplot runner, also used by schedule and find-lr:
  * check_output accepts FILE.png or FILE.svg; render runs gnuplot with the
  * terminal and output set, then `body`, writing atomically; a missing

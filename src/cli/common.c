@@ -1,19 +1,22 @@
 /* cli/common.c: what several verbs share: where models/ and experiments/
  * are found (the working directory, then beside the executable: a build
- * tree's ../models or an install prefix's ../share/lrlab/models), the
+ * tree's ../models or an install prefix's ../share/lrlab/models; the same
+ * for the default data directory), the
  * error printer, and the flag matcher with its "did you mean". */
 #define _POSIX_C_SOURCE 200809L
 #include <libgen.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "lrlab/config.h"
 
 const char *const *cli_search_dirs(const char *sub) {
-    static char dirs[2][4][1100];
-    static const char *list[2][5];
-    int k = strcmp(sub, "models") ? 1 : 0;
+    static char dirs[3][4][1100];
+    static const char *list[3][5];
+    int k = !strcmp(sub, "models") ? 0 : !strcmp(sub, "experiments") ? 1 : 2;
     char exe[1024];
     snprintf(exe, sizeof exe, "%s", cli_self_path());
     char *dir = dirname(exe);
@@ -23,6 +26,21 @@ const char *const *cli_search_dirs(const char *sub) {
     for (int i = 0; i < 3; i++) list[k][i] = dirs[k][i];
     list[k][3] = NULL;
     return list[k];
+}
+
+void cli_default_data(train_config *c) {
+    static const char *const sub = "data/cifar-10-batches-bin";
+    const char *env = getenv("CIFAR10_DIR");
+    if ((env && *env) || strcmp(c->data, sub) || access(sub, F_OK) == 0) return;
+    const char *const *dirs = cli_search_dirs("data");
+    for (int i = 1; dirs[i]; i++) {
+        char path[1200];
+        snprintf(path, sizeof path, "%s/cifar-10-batches-bin", dirs[i]);
+        if (access(path, F_OK) == 0 && strlen(path) < sizeof c->data) {
+            snprintf(c->data, sizeof c->data, "%s", path);
+            return;
+        }
+    }
 }
 
 int cli_error(const char *verb, const lr_error *err, int code) {

@@ -139,6 +139,7 @@ int cli_eval(int argc, char **argv) {
                         : "which weights? give a run directory, a weights file or a checkpoint");
         return 2;
     }
+    cli_default_data(&cfg);
     char model_file[1200];
     if (resolve_weights(model_file, sizeof model_file, model_arg, &err)) return cli_error("eval", &err, 1);
     /* the run's model, when the weights are in a run directory */

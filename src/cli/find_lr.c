@@ -143,6 +143,7 @@ int cli_find_lr(int argc, char **argv) {
         if (rc < 0) return cli_error("find-lr", &err, 2);
         if (rc == 0) return cli_unknown("find-lr", a, opts, 1);
     }
+    cli_default_data(&cfg);
     long steps = fc.steps;
     if ((start_s && lr_parse_double(&fc.start_lr, start_s, 1e-30, 1e6, "--start-lr", &err)) ||
         (end_s && lr_parse_double(&fc.end_lr, end_s, 1e-30, 1e6, "--end-lr", &err)) ||

@@ -29,7 +29,7 @@ int cli_summary(int argc, char **argv) {
     long batch = -1;
     if (batch_s && lr_parse_long(&batch, batch_s, 1, 1 << 20, "--batch", &err)) return cli_error("summary", &err, 2);
     model_spec m;
-    if (model_spec_load(&m, model, cli_search_dirs("models"), &err)) return cli_error("summary", &err, 2);
+    if (model_spec_load(&m, model, cli_search_dirs("models"), &err)) return cli_error("summary", &err, 1);
     model_print_summary(&m, (int)batch, stdout);
     return 0;
 }

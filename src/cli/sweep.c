@@ -52,7 +52,10 @@ static void usage(FILE *f) {
             "  --dry-run      print what would run (the exact commands) and stop\n"
             "  --list         print the run directories, one a line, in the file's order, and stop\n"
             "Exit status: 0 all complete, 1 a run failed, 2 usage or sweep-file error, 3 a run diverged\n"
-            "(the others still run), 130 interrupted (run the same command again to resume).\n");
+            "(the others still run), 130 interrupted (run the same command again to resume).\n\n"
+            "train flags (for every run, as lrlab train; --out is the sweep's own):\n");
+    static const char *const not_listed[] = {"out", NULL};
+    config_print_help(f, NULL, not_listed);
 }
 
 /* ---- one job: a run (and seed) of the sweep ---- */
@@ -87,7 +90,7 @@ static int run_summary(const char *dir, run_stats *st) {
 static int is_file(const char *dir, const char *name) {
     char path[1400];
     struct stat sb;
-    snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path) return 0;
     return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
 }
 
@@ -394,7 +397,9 @@ static int has_key(const sweep_flags *f, const char *key) {
 
 /* What would make every run fail at once, said before any starts: the
  * model and the data files (their contents are the trainer's to check). */
-static int check_inputs(const train_config *c, const sweep_file *s, int r, lr_error *err) {
+static int check_inputs(const train_config *run, const sweep_file *s, int r, lr_error *err) {
+    train_config cfg = *run, *c = &cfg;
+    cli_default_data(c); /* as the child will */
     model_spec m;
     lr_error e;
     if (model_spec_load(&m, c->model, cli_search_dirs("models"), &e))

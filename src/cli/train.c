@@ -111,6 +111,7 @@ int cli_train(int argc, char **argv) {
         if (config_read(&cfg, path, &err)) return cli_error("train", &err, 2);
         snprintf(cfg.out, sizeof cfg.out, "%s", resume);
     }
+    if (!resume) cli_default_data(&cfg);
     int made = 0, made_parent = 0;
     if (!cfg.out[0]) {
         if (default_out(cfg.out, sizeof cfg.out, &made_parent, &err)) return cli_error("train", &err, 1);
@@ -132,6 +133,7 @@ int cli_train(int argc, char **argv) {
     case TRAIN_OK:
         printf("lrlab train: the weights are in %s/%s (lrlab eval %s)\n", cfg.out, RUN_WEIGHTS, cfg.out);
         return 0;
+    case TRAIN_BAD_SCHED: return cli_error("train", &err, 2); /* as lrlab schedule and sweep */
     case TRAIN_DIVERGED: return cli_error("train", &err, 3);
     case TRAIN_STOPPED:
         if (!stop_requested) { /* --stop-at-step: done as asked */

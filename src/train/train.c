@@ -29,6 +29,11 @@
 #include "lrlab/net.h"
 #include "lrlab/optim.h"
 #include "lrlab/sched.h"
+#include "train/progress.h"
+
+/* A batch's mean cross-entropy above this is divergence, as NaN is: a
+ * 10-class model that learns stays near log(10) = 2.3. */
+#define LOSS_DIVERGED 1e4
 
 /* A growing text buffer (metrics.csv and steps.csv contents). */
 typedef struct {
@@ -246,7 +251,7 @@ static int setup(run *r, lr_error *err) {
     }
     sched_context sc = {.base_lr = c->lr, .base_momentum = c->momentum, .epochs = c->epochs,
                         .steps_per_epoch = r->steps_per_epoch, .unit_step = c->sched_unit_step};
-    if (sched_parse(&r->sched, c->sched, &sc, err)) return -1;
+    if (sched_parse(&r->sched, c->sched, &sc, err)) return TRAIN_BAD_SCHED;
     return 0;
 }
 
@@ -301,20 +306,33 @@ static int evaluate(run *r, loader *l, eval_result *out, lr_error *err) {
     memset(out, 0, sizeof *out);
     if (loader_start_epoch(l, 0, 0, err)) return -1;
     const loader_batch *b;
+    long done = 0, total = loader_batches(l);
     while ((b = loader_next(l))) {
         if (net_forward(r->net, b->x, b->n, r->params, r->logits, err)) return -1;
         out->loss_sum += loss_cross_entropy(NULL, &out->correct, r->logits, b->y, b->n, r->m.n_classes, 1.0f);
         out->n += b->n;
+        if (r->opt->progress) {
+            char head[64], tail[64];
+            snprintf(head, sizeof head, "epoch %ld %s", r->st.epoch, l == r->val_loader ? "val" : "test");
+            snprintf(tail, sizeof tail, "%ld/%ld", ++done, total);
+            progress_draw(stderr, head, done, total, tail);
+        }
     }
+    if (r->opt->progress) progress_clear(stderr);
     return 0;
 }
 
+/* The training line: epoch, bar, batch, running loss and accuracy, speed,
+ * and the time the rest of the run takes at this speed. */
 static void progress(const run *r, int batch, double loss, double acc, double ips) {
-    int width = 30, done = (int)((long)width * batch / r->steps_per_epoch);
-    fprintf(stderr, "\repoch %ld [", r->st.epoch);
-    for (int i = 0; i < width; i++) fputc(i < done ? '=' : i == done ? '>' : ' ', stderr);
-    fprintf(stderr, "] %d/%d loss %.3f acc %.2f%% %.0f img/s ", batch, r->steps_per_epoch, loss, acc, ips);
-    fflush(stderr);
+    const train_state *st = &r->st;
+    long left = (long)(r->cfg.epochs - st->epoch - 1) * r->steps_per_epoch + (r->steps_per_epoch - batch);
+    char head[32], tail[160], eta[32];
+    progress_time(eta, sizeof eta, left * st->seconds / (st->batches ? st->batches : 1));
+    snprintf(head, sizeof head, "epoch %ld", st->epoch);
+    snprintf(tail, sizeof tail, "%d/%d ETA %s loss %.3f acc %.2f%% %.0f img/s", batch, r->steps_per_epoch, eta, loss,
+             acc, ips); /* a narrow terminal cuts from the end */
+    progress_draw(stderr, head, batch, r->steps_per_epoch, tail);
 }
 
 /* The message of a diverged run: where, and what the run directory keeps. */
@@ -370,9 +388,12 @@ static int train_epoch(run *r, lr_error *err) {
                                          1.0f / (float)b->n) / b->n;
         if (c->log_steps && text_add(&r->steps, "%ld,%ld,%.17g,%.17g,%.9g\n", st->step, st->epoch, lr, mom, loss))
             return lr_fail(err, "out of memory"), TRAIN_ERROR;
-        if (!isfinite(loss)) {
-            char what[64];
-            snprintf(what, sizeof what, "the loss is %s", isnan(loss) ? "NaN" : "Inf");
+        if (!isfinite(loss) || loss > LOSS_DIVERGED) {
+            char what[160];
+            if (isfinite(loss))
+                snprintf(what, sizeof what, "the loss is %.6g (above %g: a model that learns stays near "
+                                            "log(10) = 2.3)", loss, LOSS_DIVERGED);
+            else snprintf(what, sizeof what, "the loss is %s", isnan(loss) ? "NaN" : "Inf");
             return diverged(r, what, lr, err);
         }
         if (net_backward(r->net, r->dlogits, r->params, r->grads, err)) return TRAIN_ERROR;
@@ -400,8 +421,7 @@ static int train_epoch(run *r, lr_error *err) {
             return stopped(r, err);
         }
     }
-    if (r->opt->progress) fputc('\n', stderr);
-    return TRAIN_OK;
+    return TRAIN_OK; /* the test pass's line takes the progress line's place */
 }
 
 static double monitored(const run *r, double train_loss, const eval_result *te, const eval_result *va) {
@@ -456,7 +476,9 @@ int train_run(const train_config *cfg, const train_options *opt, lr_error *err) 
     r.cfg = *cfg;
     r.opt = opt;
     int finished, rc = TRAIN_ERROR;
-    if (setup(&r, err) || start_or_resume(&r, &finished, err)) goto done;
+    int set = setup(&r, err);
+    if (set == TRAIN_BAD_SCHED) rc = set;
+    if (set || start_or_resume(&r, &finished, err)) goto done;
     if (finished) {
         /* a kill after the last checkpoint but before the weights file */
         if (access(r.path[P_WEIGHTS], F_OK) != 0 && weights_save(r.path[P_WEIGHTS], &r.m, r.params, err)) goto done;
