@@ -77,7 +77,7 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (!strcmp(verb, "--help") || !strcmp(verb, "-h") || !strcmp(verb, "help")) {
-        if (argc < 3) {
+        if (argc < 3 || !strcmp(argv[2], "help")) {
             usage(stdout);
             return 0;
         }

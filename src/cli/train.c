@@ -1,10 +1,11 @@
 /* cli/train.c: `lrlab train [flags]` and `lrlab train --resume RUN_DIR`.
- * Parses the flags into a train_config (lrlab/config.h), installs the
+ * Parses the flags into a train_config (lrlab/config.h), picks a new
+ * runs/DATE-TIME when no --out is given (and says so), installs the
  * SIGINT/SIGTERM handler that asks the trainer to checkpoint and stop (a
  * second signal kills at once: the checkpoint on disk is whole either way),
  * and maps the outcome to the exit status: 0 done (or stopped as asked by
- * --stop-at-step), 1 error, 2 usage, 3 diverged, 130 stopped by SIGINT or
- * SIGTERM with the checkpoint written. */
+ * --stop-at-step), 1 error, 2 usage or schedule error, 3 diverged, 130
+ * stopped by SIGINT or SIGTERM with the checkpoint written. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <signal.h>
