@@ -730,8 +730,33 @@ static int build_linear(net_dnnl *n, int li, int fuse_relu, int last, lr_error *
 
 /* ---- the whole network ---- */
 
+/* What this executor runs today: a chain of conv (no bias, symmetric
+ * padding), relu, maxpool (no padding), flatten and linear (no bias). The
+ * reference executor runs every description. */
+static int check_supported(const model_spec *m, lr_error *err) {
+    if (m->n_layers > MAX_OBJECTS / 8) /* up to 8 memories a layer: refuse before any timing */
+        return lr_fail(err, "%s: %d layers: the oneDNN backend runs at most %d today: use --backend ref",
+                       m->name, m->n_layers, MAX_OBJECTS / 8);
+    for (int i = 0; i < m->n_layers; i++) {
+        const layer_spec *l = &m->layers[i];
+        const char *why = NULL;
+        if (l->in[0] != i - 1 || l->n_in != 1) why = "a layer that reads another than the previous one";
+        else if (l->kind == LAYER_CONV && (l->u.conv.bias || l->u.conv.pad != l->u.conv.pad_end)) why = "a conv with bias or pad=same";
+        else if (l->kind == LAYER_LINEAR && l->u.linear.bias) why = "a linear layer with bias";
+        else if (l->kind == LAYER_MAXPOOL && l->u.pool.pad) why = "a padded maxpool";
+        else if (l->kind != LAYER_CONV && l->kind != LAYER_LINEAR && l->kind != LAYER_MAXPOOL &&
+                 l->kind != LAYER_RELU && l->kind != LAYER_FLATTEN)
+            why = "this layer kind";
+        if (why)
+            return lr_fail(err, "%s:%d: the oneDNN backend does not run %s yet: use --backend ref", m->name,
+                           l->line, why);
+    }
+    return 0;
+}
+
 static int build(net_dnnl *n, lr_error *err) {
     const model_spec *m = n->m;
+    if (check_supported(m, err)) return -1;
     dnnl_dims_t x_dims = {n->batch, m->in_c, m->in_h, m->in_w};
     CHECK_DNNL(dnnl_memory_desc_init_by_tag(&n->cur_md, 4, x_dims, dnnl_f32, dnnl_nchw), "md");
     n->xbuf = lr_calloc((size_t)n->batch, (size_t)m->in_c * m->in_h * m->in_w * sizeof(float), "input batch", err);
@@ -755,6 +780,7 @@ static int build(net_dnnl *n, lr_error *err) {
                 break; /* fused into the layer before */
             rc = build_relu(n, err);
             break;
+        default: return lr_fail(err, "internal: layer kind %d reached the oneDNN builder", (int)l->kind);
         }
         if (rc) return -1;
         if (n->stages[n->n_stages].n) {
@@ -876,6 +902,24 @@ int net_dnnl_backward(net_dnnl *n, const float *dlogits, const float *params, fl
 }
 
 const char *net_dnnl_algo_choices(const net_dnnl *n) { return n->choices; }
+
+void net_dnnl_platform(char *buf, size_t cap) {
+    static const struct {
+        dnnl_cpu_isa_t isa;
+        const char *name;
+    } isas[] = {{dnnl_cpu_isa_sse41, "sse41"}, {dnnl_cpu_isa_avx, "avx"}, {dnnl_cpu_isa_avx2, "avx2"},
+                {dnnl_cpu_isa_avx2_vnni, "avx2_vnni"}, {dnnl_cpu_isa_avx512_core, "avx512_core"},
+                {dnnl_cpu_isa_avx512_core_vnni, "avx512_core_vnni"},
+                {dnnl_cpu_isa_avx512_core_bf16, "avx512_core_bf16"}, {dnnl_cpu_isa_avx512_core_amx, "avx512_core_amx"}};
+    const dnnl_version_t *v = dnnl_version();
+    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    char other[32];
+    const char *name = NULL;
+    for (size_t i = 0; i < sizeof isas / sizeof isas[0]; i++)
+        if (isas[i].isa == isa) name = isas[i].name;
+    if (!name) snprintf(other, sizeof other, "0x%x", (unsigned)isa), name = other;
+    snprintf(buf, cap, "onednn=%d.%d.%d isa=%s", v->major, v->minor, v->patch, name);
+}
 
 void net_dnnl_describe(const net_dnnl *n, char *buf, size_t cap) {
     size_t len = 0;

@@ -35,6 +35,8 @@ static void usage(FILE *f) {
     fprintf(f, "  --resume DIR         continue the run in DIR from its last checkpoint (no other flags needed)\n"
                "  --stop-at-step N     checkpoint and exit 0 once the run has done N optimiser steps in all\n"
                "                       (continue later with --resume; also allowed with --resume)\n"
+               "  --retune             time the convolution algorithms again (--conv-algo auto) and keep the\n"
+               "                       new choice in the per-user cache for later runs (docs/resilience.md)\n"
                "exit status: 0 done, 1 error, 2 usage error (a flag, a schedule), 3 diverged,\n"
                "130 stopped by SIGINT/SIGTERM with the checkpoint written\n");
 }
@@ -71,9 +73,10 @@ int cli_train(int argc, char **argv) {
     config_defaults(&cfg);
     lr_error err;
     const char *resume = NULL, *stop_s = NULL;
-    const cli_opt opts[] = {{"--resume", &resume, NULL}, {"--stop-at-step", &stop_s, NULL}, {NULL, NULL, NULL}};
     long stop_at_step = 0;
-    int n_set = 0;
+    int n_set = 0, retune = 0;
+    const cli_opt opts[] = {{"--resume", &resume, NULL}, {"--stop-at-step", &stop_s, NULL}, {"--retune", NULL, &retune},
+                            {NULL, NULL, NULL}};
     for (int i = 1; i < argc;) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
@@ -93,7 +96,7 @@ int cli_train(int argc, char **argv) {
     if (stop_s && lr_parse_long(&stop_at_step, stop_s, 1, 1000000000000L, "--stop-at-step", &err))
         return cli_error("train", &err, 2);
     if (resume) {
-        if (n_set) {
+        if (n_set || retune) {
             fprintf(stderr, "lrlab train: --resume takes its settings from %s/%s; give no other flags\n", resume, RUN_CONFIG);
             return 2;
         }
@@ -127,7 +130,7 @@ int cli_train(int argc, char **argv) {
     sigaction(SIGTERM, &sa, NULL);
     train_options opt = {.log = stdout, .progress = isatty(STDERR_FILENO),
                          .model_search = cli_search_dirs("models"), .stop = &stop_requested,
-                         .resume = resume != NULL, .stop_at_step = stop_at_step};
+                         .resume = resume != NULL, .stop_at_step = stop_at_step, .retune = retune};
     int rc = train_run(&cfg, &opt, &err);
     if (made && rc != TRAIN_OK) drop_if_empty(cfg.out, made_parent);
     switch (rc) {

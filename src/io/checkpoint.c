@@ -15,54 +15,85 @@
 #include "lrlab/io.h"
 #include "lrlab/safetensors.h"
 
-/* The weight tensors of m over params, in layer order. Returns the count. */
-static int weight_tensors(st_tensor *t, const model_spec *m, const float *params) {
+/* num_batches_tracked is an int64 in PyTorch's state_dict: kept as a float
+ * in buffers (exact to 2^24), written and read as I64. */
+static int is_i64(const model_tensor *mt) { return mt->role == TENSOR_NUM_BATCHES; }
+
+static int count_i64(const model_spec *m) {
     int n = 0;
-    for (int i = 0; i < m->n_layers; i++) {
-        const layer_spec *l = &m->layers[i];
-        if (!l->param_count) continue;
-        memset(&t[n], 0, sizeof t[n]);
-        model_param_name(l, t[n].name, sizeof t[n].name);
-        t[n].dtype = ST_F32;
-        t[n].ndim = l->ndim;
-        for (int d = 0; d < l->ndim; d++) t[n].shape[d] = l->shape[d];
-        t[n].data = params + l->param_offset;
-        t[n].nbytes = (size_t)l->param_count * sizeof(float);
-        n++;
-    }
+    for (int i = 0; i < m->n_tensors; i++) n += is_i64(&m->tensors[i]);
     return n;
 }
 
-int weights_save(const char *path, const model_spec *m, const float *params, lr_error *err) {
-    st_tensor t[MODEL_MAX_LAYERS];
-    int n = weight_tensors(t, m, params);
-    return st_write(path, t, n, NULL, NULL, 0, err);
+/* The state_dict of m over params and buffers, in its order; t has room for
+ * m->n_tensors, i64 for count_i64(m) values. Returns the count. */
+static int state_tensors(st_tensor *t, int64_t *i64, const model_spec *m, const float *params,
+                         const float *buffers) {
+    for (int i = 0; i < m->n_tensors; i++) {
+        const model_tensor *mt = &m->tensors[i];
+        const float *src = (mt->buffer ? buffers : params) + mt->offset;
+        memset(&t[i], 0, sizeof t[i]);
+        snprintf(t[i].name, sizeof t[i].name, "%s", mt->name);
+        t[i].ndim = mt->ndim;
+        for (int d = 0; d < mt->ndim; d++) t[i].shape[d] = mt->shape[d];
+        if (is_i64(mt)) {
+            *i64 = (int64_t)src[0];
+            t[i].dtype = ST_I64, t[i].data = i64++, t[i].nbytes = sizeof(int64_t);
+        } else {
+            t[i].dtype = ST_F32, t[i].data = src, t[i].nbytes = (size_t)mt->count * sizeof(float);
+        }
+    }
+    return m->n_tensors;
 }
 
-/* Copies every weight of m out of an open file; extra weight tensors are
- * an error only when `exact`. */
-static int copy_weights(const st_file *f, const char *path, const model_spec *m, float *params,
-                        lr_error *err) {
-    for (int i = 0; i < m->n_layers; i++) {
-        const layer_spec *l = &m->layers[i];
-        if (!l->param_count) continue;
-        char name[128];
+/* room for the state_dict and `extra` more tensors */
+static int alloc_tensors(st_tensor **t, int64_t **i64, const model_spec *m, int extra, lr_error *err) {
+    *t = lr_calloc((size_t)m->n_tensors + extra, sizeof **t, "tensor list", err);
+    *i64 = lr_calloc((size_t)count_i64(m) + 1, sizeof **i64, "tensor list", err);
+    if (*t && *i64) return 0;
+    free(*t), free(*i64);
+    return -1;
+}
+
+int weights_save(const char *path, const model_spec *m, const float *params, const float *buffers, lr_error *err) {
+    st_tensor *t;
+    int64_t *i64;
+    if (alloc_tensors(&t, &i64, m, 1, err)) return -1;
+    int rc = st_write(path, t, state_tensors(t, i64, m, params, buffers), NULL, NULL, 0, err);
+    free(t), free(i64);
+    return rc;
+}
+
+/* Copies every tensor of m's state_dict out of an open file. */
+static int copy_state(const st_file *f, const char *path, const model_spec *m, float *params, float *buffers,
+                      lr_error *err) {
+    for (int i = 0; i < m->n_tensors; i++) {
+        const model_tensor *mt = &m->tensors[i];
+        float *dst = (mt->buffer ? buffers : params) + mt->offset;
         long shape[4];
-        model_param_name(l, name, sizeof name);
-        for (int d = 0; d < l->ndim; d++) shape[d] = l->shape[d];
-        if (!st_find(f, name))
+        for (int d = 0; d < mt->ndim; d++) shape[d] = mt->shape[d];
+        if (!st_find(f, mt->name))
             return lr_fail(err, "%s: no tensor '%s': these weights are not for model '%s'", path,
-                           name, m->name);
-        if (st_copy(f, name, ST_F32, l->ndim, shape, params + l->param_offset, err)) return -1;
+                           mt->name, m->name);
+        if (is_i64(mt)) {
+            int64_t v;
+            if (st_copy(f, mt->name, ST_I64, 0, shape, &v, err)) return -1;
+            if (v < 0 || v > (1L << 24))
+                return lr_fail(err, "%s: %s is %lld: expected 0..%ld", path, mt->name, (long long)v, 1L << 24);
+            dst[0] = (float)v;
+        } else if (st_copy(f, mt->name, ST_F32, mt->ndim, shape, dst, err)) {
+            return -1;
+        }
     }
     return 0;
 }
 
-static int ckpt_from(const st_file *f, const char *path, const model_spec *m, float *params,
+static int ckpt_from(const st_file *f, const char *path, const model_spec *m, float *params, float *buffers,
                      float *momentum, ckpt_extra *x, lr_error *err);
 
 /* any: a checkpoint gives its weights too, after all of its checks. */
-static int load_weights(const char *path, const model_spec *m, float *params, int any, lr_error *err) {
+static int load_weights(const char *path, const model_spec *m, float *params, float *buffers, int any,
+                        lr_error *err) {
     st_file f;
     if (st_read(&f, path, err)) return -1;
     const char *format = st_meta(&f, "format");
@@ -71,27 +102,25 @@ static int load_weights(const char *path, const model_spec *m, float *params, in
         ckpt_extra x;
         memset(&x, 0, sizeof x);
         float *momentum = lr_calloc((size_t)m->n_params, sizeof(float), "momentum", err);
-        rc = momentum ? ckpt_from(&f, path, m, params, momentum, &x, err) : -1;
+        rc = momentum ? ckpt_from(&f, path, m, params, buffers, momentum, &x, err) : -1;
         ckpt_extra_free(&x);
         free(momentum);
     } else {
-        rc = copy_weights(&f, path, m, params, err);
-        int weighted = 0;
-        for (int i = 0; i < m->n_layers; i++) weighted += m->layers[i].param_count > 0;
-        if (!rc && f.n != weighted)
-            rc = lr_fail(err, "%s: %d tensors, model '%s' has %d weights: not this model's file", path,
-                         f.n, m->name, weighted);
+        rc = copy_state(&f, path, m, params, buffers, err);
+        if (!rc && f.n != m->n_tensors)
+            rc = lr_fail(err, "%s: %d tensors, model '%s' has %d: not this model's file", path, f.n, m->name,
+                         m->n_tensors);
     }
     st_free(&f);
     return rc;
 }
 
-int weights_load(const char *path, const model_spec *m, float *params, lr_error *err) {
-    return load_weights(path, m, params, 0, err);
+int weights_load(const char *path, const model_spec *m, float *params, float *buffers, lr_error *err) {
+    return load_weights(path, m, params, buffers, 0, err);
 }
 
-int weights_load_any(const char *path, const model_spec *m, float *params, lr_error *err) {
-    return load_weights(path, m, params, 1, err);
+int weights_load_any(const char *path, const model_spec *m, float *params, float *buffers, lr_error *err) {
+    return load_weights(path, m, params, buffers, 1, err);
 }
 
 /* train.state: the fields of train_state as doubles, in this order.
@@ -115,17 +144,19 @@ static uint32_t crc32_update(uint32_t crc, const unsigned char *p, size_t n) {
     return ~crc;
 }
 
-int ckpt_save(const char *path, const model_spec *m, const float *params, const float *momentum,
-              const ckpt_extra *x, lr_error *err) {
-    st_tensor t[MODEL_MAX_LAYERS + 3];
-    int n = weight_tensors(t, m, params);
+int ckpt_save(const char *path, const model_spec *m, const float *params, const float *buffers,
+              const float *momentum, const ckpt_extra *x, lr_error *err) {
+    if (x->n_sched < 0 || x->n_sched > CKPT_SCHED_MAX)
+        return lr_fail(err, "%s: schedule state of %d values, at most %d fit", path, x->n_sched, CKPT_SCHED_MAX);
+    st_tensor *t;
+    int64_t *i64;
+    if (alloc_tensors(&t, &i64, m, 4, err)) return -1;
+    int n = state_tensors(t, i64, m, params, buffers);
     const train_state *s = &x->state;
     double state[STATE_FIELDS] = {(double)s->epoch, (double)s->batch, (double)s->step,
                                   (double)s->momentum_started, s->loss_sum, (double)s->correct,
                                   (double)s->seen, (double)s->batches, s->seconds,
                                   s->epoch_lr, s->epoch_momentum};
-    if (x->n_sched < 0 || x->n_sched > CKPT_SCHED_MAX)
-        return lr_fail(err, "%s: schedule state of %d values, at most %d fit", path, x->n_sched, CKPT_SCHED_MAX);
     t[n] = (st_tensor){.name = "optimizer.momentum_buffer", .dtype = ST_F32, .ndim = 1,
                        .shape = {m->n_params}, .data = momentum, .nbytes = (size_t)m->n_params * sizeof(float)};
     n++;
@@ -144,7 +175,9 @@ int ckpt_save(const char *path, const model_spec *m, const float *params, const 
     const char *keys[] = {"format", "version", "model", "crc32", "config", "metrics"};
     const char *values[] = {CKPT_FORMAT, version, m->name, crc_text, x->config_text ? x->config_text : "",
                             x->metrics_text ? x->metrics_text : ""};
-    return st_write(path, t, n, keys, values, 6, err);
+    int rc = st_write(path, t, n, keys, values, 6, err);
+    free(t), free(i64);
+    return rc;
 }
 
 static char *dup_meta(const st_file *f, const char *key) {
@@ -187,7 +220,7 @@ static int state_from(train_state *s, const double *v, int n, const char *path, 
 }
 
 /* Validates and copies out of a read file f (freed by the caller). */
-static int ckpt_from(const st_file *f, const char *path, const model_spec *m, float *params,
+static int ckpt_from(const st_file *f, const char *path, const model_spec *m, float *params, float *buffers,
                      float *momentum, ckpt_extra *x, lr_error *err) {
     const char *format = st_meta(f, "format"), *version = st_meta(f, "version");
     if (!format || strcmp(format, CKPT_FORMAT))
@@ -198,12 +231,10 @@ static int ckpt_from(const st_file *f, const char *path, const model_spec *m, fl
     if (!version || strcmp(version, want))
         return lr_fail(err, "%s: checkpoint version '%s', this lrlab reads version %d", path,
                        version ? version : "(none)", CKPT_VERSION);
-    /* a checkpoint holds the model's weights plus exactly these three */
-    int weighted = 0;
-    for (int i = 0; i < m->n_layers; i++) weighted += m->layers[i].param_count > 0;
-    if (f->n != weighted + 3)
+    /* a checkpoint holds the model's state_dict plus exactly these three */
+    if (f->n != m->n_tensors + 3)
         return lr_fail(err, "%s: %d tensors, a checkpoint of model '%s' has %d: not this model's checkpoint",
-                       path, f->n, m->name, weighted + 3);
+                       path, f->n, m->name, m->n_tensors + 3);
     const char *crc_text = st_meta(f, "crc32");
     if (crc_text) {
         uint64_t hlen = 0;
@@ -214,7 +245,7 @@ static int ckpt_from(const st_file *f, const char *path, const model_spec *m, fl
             return lr_fail(err, "%s: damaged: the tensor data's CRC-32 is %s, the file says %.16s", path, got,
                            crc_text);
     }
-    if (copy_weights(f, path, m, params, err)) return -1;
+    if (copy_state(f, path, m, params, buffers, err)) return -1;
     long shape[1] = {m->n_params};
     if (!st_find(f, "optimizer.momentum_buffer"))
         return lr_fail(err, "%s: no tensor 'optimizer.momentum_buffer': not a complete checkpoint", path);
@@ -240,22 +271,22 @@ static int ckpt_from(const st_file *f, const char *path, const model_spec *m, fl
 }
 
 int ckpt_parse(unsigned char *buf, size_t size, const char *name, const model_spec *m, float *params,
-               float *momentum, ckpt_extra *x, lr_error *err) {
+               float *buffers, float *momentum, ckpt_extra *x, lr_error *err) {
     memset(x, 0, sizeof *x);
     st_file f;
     if (st_parse(&f, buf, size, name, err)) return -1;
-    int rc = ckpt_from(&f, name, m, params, momentum, x, err);
+    int rc = ckpt_from(&f, name, m, params, buffers, momentum, x, err);
     st_free(&f);
     if (rc) ckpt_extra_free(x);
     return rc;
 }
 
-int ckpt_load(const char *path, const model_spec *m, float *params, float *momentum,
+int ckpt_load(const char *path, const model_spec *m, float *params, float *buffers, float *momentum,
               ckpt_extra *x, lr_error *err) {
     memset(x, 0, sizeof *x);
     st_file f;
     if (st_read(&f, path, err)) return -1;
-    int rc = ckpt_from(&f, path, m, params, momentum, x, err);
+    int rc = ckpt_from(&f, path, m, params, buffers, momentum, x, err);
     st_free(&f);
     if (rc) ckpt_extra_free(x);
     return rc;
