@@ -1,7 +1,7 @@
 /* io/runs.c: reading run directories back (lrlab/runs.h): metrics.csv
  * parsing with validation, config.txt through config_read, a sweep
  * directory's expansion into its runs, per-run summary numbers and the
- * seed-group statistics; console logs in the seed's format (PyTorch runs)
+ * grouping of seed repeats (their statistics: core/stats.c); console logs in the seed's format (PyTorch runs)
  * read as runs, to compare with them. Not here: printing (cli/report.c, cli/plot.c). */
 #define _POSIX_C_SOURCE 200809L
 #include "lrlab/runs.h"
@@ -505,19 +505,4 @@ int rundir_group(int *group, const rundir *runs, int n) {
         if (group[i] < 0) group[i] = count++;
     }
     return count;
-}
-
-void stats_mean_std(const double *x, int n, double *mean, double *std, int *used) {
-    double sum = 0;
-    int k = 0;
-    for (int i = 0; i < n; i++)
-        if (!isnan(x[i])) sum += x[i], k++;
-    *used = k;
-    *mean = k ? sum / k : NAN;
-    *std = 0;
-    if (k < 2) return;
-    double ss = 0;
-    for (int i = 0; i < n; i++)
-        if (!isnan(x[i])) ss += (x[i] - *mean) * (x[i] - *mean);
-    *std = sqrt(ss / (k - 1));
 }
