@@ -77,6 +77,8 @@ typedef struct {
     double last5_test;   /* mean test_acc of the last min(5, rows) rows */
     double final_train;  /* train_acc of the last row */
     double final_val;    /* val_acc of the last row (NAN without a validation set) */
+    double best_val;     /* highest val_acc (NAN without a validation set) */
+    double last5_val;    /* mean val_acc of the last min(5, rows) rows (NAN without) */
     double total_seconds; /* sum of seconds */
 } run_stats;
 

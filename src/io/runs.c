@@ -468,10 +468,14 @@ int rundir_stats(run_stats *s, const rundir *r) {
         if (r->rows[i].test_acc > s->best_test) s->best_test = r->rows[i].test_acc, s->best_epoch = r->rows[i].epoch;
         s->total_seconds += r->rows[i].seconds;
     }
+    s->best_val = r->rows[0].val_acc;
+    for (int i = 1; i < r->n_rows; i++)
+        if (r->rows[i].val_acc > s->best_val) s->best_val = r->rows[i].val_acc;
     int k = r->n_rows < 5 ? r->n_rows : 5;
-    double sum = 0;
-    for (int i = r->n_rows - k; i < r->n_rows; i++) sum += r->rows[i].test_acc;
+    double sum = 0, vsum = 0;
+    for (int i = r->n_rows - k; i < r->n_rows; i++) sum += r->rows[i].test_acc, vsum += r->rows[i].val_acc;
     s->last5_test = sum / k;
+    s->last5_val = vsum / k;
     return 0;
 }
 
