@@ -203,6 +203,7 @@ int cli_find_lr(int argc, char **argv) {
         }
     }
     if (plot && plot_check_output(plot, &err)) return cli_error("find-lr", &err, 2);
+    if (config_check_sgd(&cfg, &err)) return cli_error("find-lr", &err, 2);
     fc.momentum = cfg.momentum, fc.weight_decay = cfg.weight_decay, fc.dampening = cfg.dampening;
     fc.nesterov = cfg.nesterov, fc.batch = cfg.batch;
     if (cfg.threads > 0) omp_set_num_threads(cfg.threads);

@@ -128,6 +128,7 @@ int cli_schedule(int argc, char **argv) {
     sched_context ctx = {lr, momentum, (int)epochs, (int)spe, unit_step};
     lr_sched *s;
     if (sched_parse(&s, expr, &ctx, &err)) return cli_error("schedule", &err, 2);
+    if (sched_warning(s)) fprintf(stderr, "lrlab schedule: warning: %s\n", sched_warning(s));
     int needs_metric = sched_needs_metric(s);
     double *metrics = NULL;
     long n_metrics = 0;

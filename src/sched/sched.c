@@ -27,6 +27,8 @@
 #define INT_ARG_MAX 1000000000000000L /* 1e15: larger ints are refused (t stays exact in a double) */
 #define STATE_MAGIC 5.3e7             /* first double of a saved state */
 #define MAX_NODES 256 /* keeps a saved state under the checkpoint's 4096 doubles */
+#define COVER_MAX_STEPS 5000000L /* longer runs are not rehearsed by sched_parse */
+#define PER_STEP_FACTOR 10        /* a cycle this many times the run's epochs looks sized in steps */
 
 static const double PI = 3.141592653589793; /* math.pi */
 
@@ -41,16 +43,15 @@ enum sched_kind {
     K_LAMBDA, K_MULTIPLICATIVE, K_STEP, K_MULTISTEP, K_CONSTANT, K_LINEAR, K_EXPONENTIAL,
     K_POLYNOMIAL, K_COSINE, K_WARM_RESTARTS, K_CYCLIC, K_ONECYCLE, K_PLATEAU, K_SEQUENTIAL,
     K_CHAINED, K_WARMUP,
-    K_WARMUP_ZERO, /* internal: GradualWarmupScheduler's multiplier == 1 ramp, base * t / E */
 };
 
 static const char *const kind_names[] = {
     "LambdaLR", "MultiplicativeLR", "StepLR", "MultiStepLR", "ConstantLR", "LinearLR",
     "ExponentialLR", "PolynomialLR", "CosineAnnealingLR", "CosineAnnealingWarmRestarts",
     "CyclicLR", "OneCycleLR", "ReduceLROnPlateau", "SequentialLR", "ChainedScheduler",
-    "GradualWarmupScheduler", "GradualWarmupScheduler",
+    "GradualWarmupScheduler",
 };
-#define N_CLASSES 16 /* the user-visible ones: kind_names[0..15] */
+#define N_CLASSES 16
 
 enum { CYC_TRIANGULAR, CYC_TRIANGULAR2, CYC_EXP_RANGE };
 
@@ -90,8 +91,8 @@ struct node {
             long patience, cooldown;
         } plateau;
         struct { node **kids; int n; long *milestones; } seq; /* SequentialLR, ChainedScheduler */
-        struct { double multiplier; long total_epoch; node *inner; sched_group *priv; } warmup;
-        struct { long total_epoch; } warmup_zero;
+        /* after: S (NULL: none), run alone on priv, a fresh group whose lr is b*m */
+        struct { double multiplier; long total_epoch; node *after; sched_group *priv; } warmup;
     } u;
 };
 
@@ -108,6 +109,7 @@ struct lr_sched {
     sched_group *groups[MAX_NODES]; /* the shared group, then each warmup's own */
     int n_groups;
     double *scratch; /* a saved state, to undo a step that fails half-way */
+    char warning[400]; /* sched_warning(): "" when none */
 };
 
 static int fail_at(expr_error *e, int pos, int len, const char *fmt, ...)
@@ -126,6 +128,14 @@ static int fail_at(expr_error *e, int pos, int len, const char *fmt, ...) {
     return -1;
 }
 
+/* The shortest %g that reads back as v, as Python's repr of a float. */
+static void py_repr(char *out, size_t cap, double v) {
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(out, cap, "%.*g", prec, v);
+        if (strtod(out, NULL) == v) return;
+    }
+}
+
 /* Python's % for a positive modulus. */
 static long py_mod(long a, long m) {
     long r = a % m;
@@ -141,7 +151,7 @@ static void node_free(node *n) {
         free(n->u.seq.milestones);
     }
     if (n->kind == K_WARMUP) {
-        node_free(n->u.warmup.inner);
+        node_free(n->u.warmup.after);
         free(n->u.warmup.priv);
     }
     free(n);
@@ -294,9 +304,9 @@ static int get_lr(node *n, double *out, expr_error *e) {
         const long N = n->u.onecycle.total_steps;
         if (t > N)
             return fail_at(e, n->pos, n->len,
-                           "OneCycleLR: tried to step %ld times; the specified number of total steps is %ld "
-                           "(PyTorch raises ValueError: lr(t) exists for t = 0..%ld)",
-                           t + 1, N, N);
+                           "OneCycleLR: Tried to step %ld times. The specified number of total steps is %ld "
+                           "(PyTorch raises this ValueError)",
+                           t + 1, N);
         double start = 0;
         for (int i = 0; i < n->u.onecycle.n_phases; i++) {
             double end = n->u.onecycle.end_step[i];
@@ -317,11 +327,6 @@ static int get_lr(node *n, double *out, expr_error *e) {
         }
         break;
     }
-    case K_WARMUP_ZERO: {
-        long E = n->u.warmup_zero.total_epoch;
-        *out = n->base_lr * (double)(t < E ? t : E) / (double)E;
-        break;
-    }
     default:
         return fail_at(e, n->pos, n->len, "internal: get_lr of %s", kind_names[n->kind]);
     }
@@ -333,7 +338,7 @@ static int get_lr(node *n, double *out, expr_error *e) {
 /* _get_closed_form_lr(), used by step(epoch) (SequentialLR's step(0)). */
 static int has_closed_form(int kind) {
     return kind == K_STEP || kind == K_MULTISTEP || kind == K_CONSTANT || kind == K_LINEAR ||
-           kind == K_EXPONENTIAL || kind == K_POLYNOMIAL || kind == K_COSINE || kind == K_WARMUP_ZERO;
+           kind == K_EXPONENTIAL || kind == K_POLYNOMIAL || kind == K_COSINE;
 }
 
 static double closed_form_lr(const node *n) {
@@ -364,13 +369,9 @@ static double closed_form_lr(const node *n) {
         const long T = n->u.poly.total_iters;
         return b * pow(1.0 - (double)(T < t ? T : t) / (double)T, n->u.poly.power);
     }
-    case K_COSINE: {
+    default: { /* K_COSINE */
         const double eta = n->u.cosine.eta_min;
         return eta + (b - eta) * (1 + cos(PI * (double)t / (double)n->u.cosine.T_max)) / 2;
-    }
-    default: { /* K_WARMUP_ZERO */
-        long E = n->u.warmup_zero.total_epoch;
-        return b * (double)(t < E ? t : E) / (double)E;
     }
     }
 }
@@ -453,21 +454,28 @@ static int sequential_step(node *n, double metric, expr_error *e) {
     while (idx < n->u.seq.n - 1 && n->u.seq.milestones[idx] <= n->last_epoch) idx++;
     node *c = n->u.seq.kids[idx];
     int at_milestone = idx > 0 && n->u.seq.milestones[idx - 1] == n->last_epoch;
-    if (at_milestone && c->kind == K_PLATEAU) {
-        /* only inside GradualWarmupScheduler: the plateau phase starts at the peak lr */
-        c->g->lr = c->g->initial_lr;
-        c->last_lr = c->g->lr;
-    } else if (node_step(c, at_milestone, metric, e)) {
-        return -1;
-    }
+    if (node_step(c, at_milestone, metric, e)) return -1;
     n->last_lr = c->last_lr;
     return 0;
 }
 
+/* GradualWarmupScheduler's ramp (SEMANTICS.md): b (1 + (m - 1) t / E) from b
+ * when m > 1, b t / E from 0 when m == 1, and exactly b*m from t = E on. */
+static double warmup_ramp(const node *n, long t) {
+    const double b = n->base_lr, m = n->u.warmup.multiplier;
+    const long E = n->u.warmup.total_epoch;
+    if (t >= E) return b * m;
+    if (m == 1.0) return b * (double)t / (double)E;
+    return b * (1 + (m - 1) * (double)t / (double)E);
+}
+
+/* t <= E: the ramp; t > E: S's step t - E, S running alone on its own group
+ * (whose lr was b*m when S was built), so S(0) is never used. */
 static int warmup_step(node *n, double metric, expr_error *e) {
-    if (node_step(n->u.warmup.inner, 0, metric, e)) return -1;
+    node *after = n->u.warmup.after;
+    if (n->last_epoch + 1 > n->u.warmup.total_epoch && after && node_step(after, 0, metric, e)) return -1;
     n->last_epoch += 1;
-    n->g->lr = n->u.warmup.priv->lr;
+    n->g->lr = n->last_epoch > n->u.warmup.total_epoch && after ? n->u.warmup.priv->lr : warmup_ramp(n, n->last_epoch);
     n->g->momentum = n->u.warmup.priv->momentum;
     n->last_lr = n->g->lr;
     return 0;
@@ -557,7 +565,7 @@ static int node_init(node *n, expr_error *e) {
             if (n->u.seq.kids[i]->kind != K_WARMUP) n->u.seq.kids[i]->last_epoch -= 1;
         if (n->u.seq.kids[0]->kind == K_WARMUP) {
             node *w = n->u.seq.kids[0]; /* it keeps its own t = 0: only its lr is put back */
-            g->lr = w->u.warmup.priv->lr;
+            g->lr = w->last_lr;
             g->momentum = w->u.warmup.priv->momentum;
         } else if (initial_step(n->u.seq.kids[0], e)) {
             return -1;
@@ -565,21 +573,22 @@ static int node_init(node *n, expr_error *e) {
         n->last_lr = n->u.seq.kids[0]->last_lr;
         return 0;
     case K_WARMUP: {
-        /* the intended meaning (SEMANTICS.md): SequentialLR([LinearLR(1/m, 1, E), S], [E]) on
-         * base b*m, run on a group of its own whose lr is copied out after each step */
+        /* the intended meaning (SEMANTICS.md): S is built on a fresh optimiser
+         * (the group priv) whose lr is b*m; its constructor may set that
+         * group's momentum (CyclicLR, OneCycleLR), which is then in use from
+         * t = 0, as in a script that builds S on the optimiser before the warmup */
         if (!g->has_initial_lr) {
             g->initial_lr = g->lr;
             g->has_initial_lr = 1;
         }
         sched_group *p = n->u.warmup.priv;
         memset(p, 0, sizeof *p);
-        double m = n->u.warmup.multiplier;
-        p->lr = m == 1.0 ? g->initial_lr : g->initial_lr * m;
-        p->momentum = g->momentum;
-        if (node_init(n->u.warmup.inner, e)) return -1;
-        n->last_epoch = 0;
         n->base_lr = g->initial_lr;
-        g->lr = p->lr;
+        p->lr = n->base_lr * n->u.warmup.multiplier;
+        p->momentum = g->momentum;
+        if (n->u.warmup.after && node_init(n->u.warmup.after, e)) return -1;
+        n->last_epoch = 0;
+        g->lr = warmup_ramp(n, 0);
         g->momentum = p->momentum;
         n->last_lr = g->lr;
         return 0;
@@ -701,7 +710,7 @@ static const char *value_type(const ast *v) {
     case AST_BOOL: return "a bool";
     case AST_NONE: return "None";
     case AST_NAME: return "a name";
-    case AST_LIST: return "a list";
+    case AST_LIST: return v->op == '(' ? "a tuple" : "a list";
     case AST_CALL: return "a scheduler";
     case AST_LAMBDA: return "a lambda";
     default: return "an expression";
@@ -747,7 +756,7 @@ static int get_num(binder *b, const args *a, const char *name, double dflt, doub
     if (v->kind != AST_NUM) {
         if (a->cls->p[i].type == P_NUM1 && a->vals[i]->kind == AST_LIST)
             return fail_at(b->e, a->vals[i]->pos, a->vals[i]->len,
-                           "%s: %s as a list needs exactly one value (lrlab has one param group)", cname(a), name);
+                           "%s: %s as a list or tuple needs exactly one value (lrlab has one param group)", cname(a), name);
         return type_fail(b, a, i, "a number");
     }
     if (a->cls->p[i].type == P_FLOAT && v->is_int)
@@ -825,7 +834,9 @@ static int get_func(binder *b, const args *a, const char *name, const char *var,
 static int get_int_list(binder *b, const args *a, const char *name, long **out, int *n_out) {
     int i = param_index(a, name);
     const ast *v = a->vals[i];
-    if (v->kind != AST_LIST) return type_fail(b, a, i, "a list of integers");
+    if (v->kind != AST_LIST)
+        return fail_at(b->e, v->pos, v->len, "%s: %s: expected a list or tuple of ints, got %s", cname(a), name,
+                       value_type(v));
     int n = 0;
     for (const ast *k = v->first; k; k = k->next) n++;
     long *m = calloc((size_t)n + 1, sizeof *m);
@@ -834,8 +845,14 @@ static int get_int_list(binder *b, const args *a, const char *name, long **out, 
     for (const ast *k = v->first; k; k = k->next) {
         if (k->kind != AST_NUM || !k->is_int || fabs(k->num) > (double)INT_ARG_MAX) {
             free(m);
-            return fail_at(b->e, k->pos, k->len, "%s: %s must be a list of integers (at most 1e15), got %s", cname(a),
-                           name, value_type(k));
+            char got[96];
+            char num[32];
+            if (k->kind == AST_NUM) py_repr(num, sizeof num, k->num);
+            if (k->kind == AST_NUM && !k->is_int) snprintf(got, sizeof got, "float %s", num);
+            else if (k->kind == AST_NUM) snprintf(got, sizeof got, "int %s, larger than 1e15", num);
+            else snprintf(got, sizeof got, "%s", value_type(k));
+            return fail_at(b->e, k->pos, k->len, "%s: %s: expected a list or tuple of ints, got %s at element %d",
+                           cname(a), name, got, n);
         }
         m[n++] = (long)k->num;
     }
@@ -945,11 +962,12 @@ static node *new_node(binder *b, int kind, const ast *call, sched_group *g) {
     return n;
 }
 
-/* Child scheduler of SequentialLR / ChainedScheduler / GradualWarmupScheduler:
- * reject what PyTorch 1.13 cannot step there. */
+/* Child scheduler of SequentialLR / ChainedScheduler: reject what PyTorch
+ * 1.13 cannot step there. (GradualWarmupScheduler's after_scheduler runs
+ * alone on its own group: anything goes.) */
 static int check_child(binder *b, const node *parent, const node *c, int index) {
     const char *pk = kind_names[parent->kind], *ck = kind_names[c->kind];
-    if (c->kind == K_PLATEAU && parent->kind != K_WARMUP)
+    if (c->kind == K_PLATEAU)
         return fail_at(b->e, c->pos, c->len,
                        "%s cannot contain ReduceLROnPlateau (PyTorch 1.13 steps its children without a metric)", pk);
     if (parent->kind == K_SEQUENTIAL && c->kind == K_CHAINED)
@@ -960,9 +978,6 @@ static int check_child(binder *b, const node *parent, const node *c, int index) 
                        "%s can only be SequentialLR's first scheduler (PyTorch 1.13 calls step(0) on the "
                        "others at their milestone, which %s does not accept)",
                        ck, ck);
-    if (parent->kind == K_WARMUP && (c->kind == K_SEQUENTIAL || c->kind == K_CHAINED || c->kind == K_WARMUP))
-        return fail_at(b->e, c->pos, c->len,
-                       "%s is not supported as GradualWarmupScheduler's after_scheduler", ck);
     return 0;
 }
 
@@ -979,7 +994,8 @@ static node *bind_list(binder *b, const args *a, node *n) {
     int i = param_index(a, "schedulers");
     const ast *v = a->vals[i];
     if (v->kind != AST_LIST) {
-        type_fail(b, a, i, "a list of schedulers");
+        fail_at(b->e, v->pos, v->len, "%s: schedulers: expected a list or tuple of schedulers, got %s", cname(a),
+                value_type(v));
         return NULL;
     }
     int count = 0;
@@ -995,7 +1011,8 @@ static node *bind_list(binder *b, const args *a, node *n) {
     }
     for (const ast *k = v->first; k; k = k->next) {
         if (k->kind != AST_CALL) {
-            fail_at(b->e, k->pos, k->len, "%s: schedulers must be a list of schedulers, got %s", cname(a), value_type(k));
+            fail_at(b->e, k->pos, k->len, "%s: schedulers: expected a list or tuple of schedulers, got %s at element %d",
+                    cname(a), value_type(k), n->u.seq.n);
             return NULL;
         }
         node *c = bind_call(b, k, n->g);
@@ -1006,7 +1023,7 @@ static node *bind_list(binder *b, const args *a, node *n) {
     return n;
 }
 
-/* Builds GradualWarmupScheduler's inner SequentialLR on its own group. */
+/* GradualWarmupScheduler: its after_scheduler is bound to a group of its own. */
 static node *bind_warmup(binder *b, const args *a, node *n) {
     double m;
     long E;
@@ -1026,37 +1043,11 @@ static node *bind_warmup(binder *b, const args *a, node *n) {
         fail_at(b->e, n->pos, n->len, "out of memory");
         return NULL;
     }
-    sched_group *p = n->u.warmup.priv;
-    b->s->groups[b->s->n_groups++] = p;
-    node *seq = new_node(b, K_SEQUENTIAL, a->call, p);
-    if (!seq) return NULL;
-    n->u.warmup.inner = seq;
-    seq->u.seq.kids = calloc(2, sizeof *seq->u.seq.kids);
-    seq->u.seq.milestones = calloc(1, sizeof *seq->u.seq.milestones);
-    if (!seq->u.seq.kids || !seq->u.seq.milestones) {
-        fail_at(b->e, n->pos, n->len, "out of memory");
-        return NULL;
-    }
-    node *ramp;
-    if (m == 1.0) {
-        ramp = new_node(b, K_WARMUP_ZERO, a->call, p);
-        if (!ramp) return NULL;
-        ramp->u.warmup_zero.total_epoch = E;
-    } else {
-        ramp = new_node(b, K_LINEAR, a->call, p);
-        if (!ramp) return NULL;
-        ramp->u.linear.start = 1 / m;
-        ramp->u.linear.end = 1.0;
-        ramp->u.linear.total_iters = E;
-    }
-    seq->u.seq.kids[seq->u.seq.n++] = ramp;
+    b->s->groups[b->s->n_groups++] = n->u.warmup.priv;
     int i = param_index(a, "after_scheduler");
     if (a->vals[i] && a->vals[i]->kind != AST_NONE) {
-        node *after = bind_sched_value(b, a, i, p);
-        if (!after) return NULL;
-        seq->u.seq.kids[seq->u.seq.n++] = after;
-        seq->u.seq.milestones[0] = E;
-        if (check_child(b, n, after, 1)) return NULL;
+        n->u.warmup.after = bind_sched_value(b, a, i, n->u.warmup.priv);
+        if (!n->u.warmup.after) return NULL;
     }
     return n;
 }
@@ -1083,10 +1074,6 @@ static node *bind_class(binder *b, const args *a, node *n) {
             if (n->u.multistep.milestones[i] < 0)
                 return fail_at(b->e, k->pos, k->len, "MultiStepLR: milestones must be >= 0, got %ld",
                                n->u.multistep.milestones[i]), NULL;
-            if (i > 0 && n->u.multistep.milestones[i] < n->u.multistep.milestones[i - 1])
-                return fail_at(b->e, k->pos, k->len,
-                               "MultiStepLR: milestones must be increasing (%ld after %ld; a repeated one counts twice)",
-                               n->u.multistep.milestones[i], n->u.multistep.milestones[i - 1]), NULL;
         }
         if (!(n->u.multistep.gamma > 0)) return arg_fail(b, a, "gamma", "gamma must be > 0, got %.17g", n->u.multistep.gamma), NULL;
         return n;
@@ -1344,6 +1331,75 @@ void sched_free(lr_sched *s) {
 
 static int state_size(const lr_sched *s) { return 4 + 7 * s->n_nodes + GROUP_DOUBLES * s->n_groups; }
 
+/* The steps a run takes: one after every epoch (or optimiser step), the
+ * last one included, as the trainer and PyTorch's canonical loop do; 0
+ * when the run's length is not known. */
+static long run_steps(const sched_context *c) {
+    if (c->epochs <= 0) return 0;
+    return (long)c->epochs * (c->unit_step && c->steps_per_epoch > 0 ? c->steps_per_epoch : 1);
+}
+
+static void run_words(const sched_context *c, char *out, size_t cap) {
+    if (c->unit_step)
+        snprintf(out, cap, "%d epochs of %d steps, --sched-unit step", c->epochs, c->steps_per_epoch);
+    else
+        snprintf(out, cap, "%d epochs", c->epochs);
+}
+
+/* Rehearses the whole run on the freshly parsed schedule, so that a
+ * schedule that cannot cover it (OneCycleLR with total_steps below the
+ * run's steps, an lr_lambda that overflows late) is refused before any
+ * training, then puts the state back. A schedule with a metric
+ * (ReduceLROnPlateau) cannot fail and is not rehearsed. */
+static int sched_cover(lr_sched *s, lr_error *err) {
+    long n = run_steps(&s->ctx);
+    if (!s->root || s->needs_metric || n <= 0 || n > COVER_MAX_STEPS) return 0;
+    double *start = malloc((size_t)state_size(s) * sizeof *start);
+    if (!start) return lr_fail(err, "sched: out of memory");
+    int k = sched_state_save(s, start, state_size(s));
+    expr_error e = {0, 1, ""};
+    long step = 0;
+    while (step < n && node_step(s->root, 0, 0.0, &e) == 0) step++;
+    int rc = 0;
+    if (step < n) {
+        char run[96], hint[160] = "";
+        run_words(&s->ctx, run, sizeof run);
+        for (int i = 0; i < s->n_nodes; i++) {
+            const node *c = s->nodes[i];
+            if (c->kind == K_ONECYCLE && c->last_epoch > c->u.onecycle.total_steps)
+                snprintf(hint, sizeof hint, "; it needs total_steps >= %ld (or epochs * steps_per_epoch)",
+                         c->u.onecycle.total_steps + (n - step));
+        }
+        char msg[sizeof e.msg + 400];
+        snprintf(msg, sizeof msg, "the schedule cannot cover the run: the run steps it %ld times (%s), but step %ld fails: %s%s",
+                 n, run, step + 1, e.msg, hint);
+        rc = expr_fail(err, s->src, e.pos, e.len, msg);
+    }
+    sched_state_load(s, start, k, NULL);
+    free(start);
+    return rc;
+}
+
+/* In epoch unit, a OneCycleLR or CyclicLR whose cycle is sized in
+ * optimiser steps (total_steps or step_size_up far beyond the epochs). */
+static void sched_check_unit(lr_sched *s) {
+    const sched_context *c = &s->ctx;
+    if (c->unit_step || c->epochs <= 0) return;
+    for (int i = 0; i < s->n_nodes && !s->warning[0]; i++) {
+        const node *n = s->nodes[i];
+        const char *what = NULL;
+        double len = 0;
+        if (n->kind == K_ONECYCLE) what = "total_steps", len = (double)n->u.onecycle.total_steps;
+        if (n->kind == K_CYCLIC) what = "step_size_up", len = n->u.cyclic.total_size * n->u.cyclic.step_ratio;
+        if (what && len >= (double)PER_STEP_FACTOR * c->epochs)
+            snprintf(s->warning, sizeof s->warning,
+                     "%s: %s=%.15g is far more than the run's %d epochs, and t counts epochs (--sched-unit "
+                     "epoch): the run would use only lr(0..%d) of it; for a schedule sized in optimiser steps "
+                     "use --sched-unit step",
+                     kind_names[n->kind], what, len, c->epochs, c->epochs - 1);
+    }
+}
+
 int sched_parse(lr_sched **out, const char *expr, const sched_context *ctx, lr_error *err) {
     *out = NULL;
     if (!ctx) return lr_fail(err, "sched: no context");
@@ -1399,9 +1455,16 @@ int sched_parse(lr_sched **out, const char *expr, const sched_context *ctx, lr_e
         sched_free(s);
         return -1;
     }
+    if (sched_cover(s, err)) {
+        sched_free(s);
+        return -1;
+    }
+    sched_check_unit(s);
     *out = s;
     return 0;
 }
+
+const char *sched_warning(const lr_sched *s) { return s->warning[0] ? s->warning : NULL; }
 
 double sched_lr(const lr_sched *s) { return s->group.lr; }
 int sched_cycles_momentum(const lr_sched *s) { return s->cycles_momentum; }
