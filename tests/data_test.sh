@@ -7,10 +7,8 @@
 # Also regenerates tests/torch/augment_fixture.txt when torch is importable
 # and checks it is unchanged. Run from the repository root.
 set -u
-passed=0; failed=0
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
-check() { if eval "$1"; then ok; else bad "$2"; fi; }
+. tests/lib.sh
+check() { if eval "$1"; then ok; else bad "$2"; fi; }  # check 'SHELL CONDITION' WHAT
 
 GET=scripts/get-data.sh
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
@@ -66,7 +64,7 @@ if command -v curl >/dev/null 2>&1 || command -v wget >/dev/null 2>&1; then
     check '[ $rc -ne 0 ] && [ ! -e "$D" ] && echo "$out" | grep -q "no network?" && echo "$out" | grep -q "by hand"' \
         "no network: rc $rc: $out"
 else
-    echo "SKIP download tests: neither curl nor wget"
+    skip "download tests: neither curl nor wget"
 fi
 
 # 7. A download with the wrong md5; then one with the right md5 (an uncompressed tar of the synthetic files).
@@ -83,17 +81,16 @@ if command -v curl >/dev/null 2>&1; then
     check '[ "$(ls -A "$work/b")" = cifar ]' "leftovers after a download: $(ls -A "$work/b")"
     rm -f "$work/fake.tar"
 else
-    echo "SKIP md5 tests: no curl (file:// URLs)"
+    skip "md5 tests: no curl (file:// URLs)"
 fi
 
 # 8. The torch fixture of tests/test_data.c is what torch computes today.
-if /usr/bin/python3 -c 'import torch' >/dev/null 2>&1; then
-    /usr/bin/python3 tests/torch/augment_fixture.py "$work/fixture.txt"
+if have_torch; then
+    "$PY" tests/torch/augment_fixture.py "$work/fixture.txt"
     grep -v '^#' "$work/fixture.txt" > "$work/new.txt"; grep -v '^#' tests/torch/augment_fixture.txt > "$work/old.txt"
     check 'cmp -s "$work/new.txt" "$work/old.txt"' "tests/torch/augment_fixture.txt differs from torch's output"
 else
-    echo "SKIP augment fixture regeneration: torch not importable by /usr/bin/python3"
+    skip "augment fixture regeneration: torch not importable by $PY"
 fi
 
-echo "data_test: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+summary data_test

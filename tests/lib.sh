@@ -11,3 +11,25 @@ check() { # check DESCRIPTION COMMAND...: passes when the command succeeds
     d=$1; shift
     if "$@"; then ok; else bad "$d"; fi
 }
+
+# The Python with python3-torch (Debian's); LRLAB_PYTHON overrides it (the
+# harness test points it at nothing to see a missing torch fail under CI).
+PY=${LRLAB_PYTHON:-/usr/bin/python3}
+have_torch() { "$PY" -c 'import torch, numpy' >/dev/null 2>&1; }
+
+# in_ci: true when $CI is set (as CI services and .ci/run set it), where
+# every check must run: a skipped check is then a failure.
+in_ci() { case "${CI:-}" in '' | 0 | false | no) return 1 ;; *) return 0 ;; esac; }
+
+# skip REASON: a check that cannot run here (a missing tool). Prints
+# "SKIP REASON"; counts as a failure when $CI is set.
+skip() {
+    echo "SKIP $*"
+    if in_ci; then bad "skipped with CI=$CI (every check must run in CI): $*"; fi
+}
+
+# summary NAME: the closing line tests/run.sh adds up; the exit status.
+summary() {
+    echo "$1: $pass passed, $fail failed"
+    [ "$fail" -eq 0 ]
+}

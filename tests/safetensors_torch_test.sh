@@ -11,26 +11,23 @@
 #     tensors and metadata.
 #  3. C rewrites the Python file; Python reads the rewrite in lrlab's layout
 #     with the same checksums, and a second rewrite is byte-identical.
-# Skips (a line starting SKIP) where torch is not importable.
+# Without torch: SKIP (a failure in CI).
 set -u
 TEST_BIN=${TEST_BIN:-build/tests}
 BIN=$TEST_BIN/test_safetensors
-PY=/usr/bin/python3
 CHECK="$(dirname "$0")/torch/check_safetensors.py"
 export PYTHONIOENCODING=utf-8
-if ! "$PY" -c 'import torch' >/dev/null 2>&1; then
-    echo "SKIP safetensors_torch_test: $PY cannot import torch"
-    echo "safetensors_torch_test: 0 passed, 0 failed"
-    exit 0
+. tests/lib.sh
+if ! have_torch; then
+    skip "safetensors_torch_test: $PY cannot import torch (apt-get install python3-torch)"
+    summary safetensors_torch_test; exit
 fi
 if [ ! -x "$BIN" ]; then
-    echo "FAIL: $BIN not built"
-    echo "safetensors_torch_test: 0 passed, 1 failed"
-    exit 1
+    bad "$BIN not built"
+    summary safetensors_torch_test; exit
 fi
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-passed=0; failed=0
-ok() { if [ "$1" -eq 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: $2"; fi; }
+# ok STATUS WHAT: a pass when STATUS is 0
+ok() { if [ "$1" -eq 0 ]; then pass=$((pass + 1)); else bad "$2"; fi; }
 same() { # same A B WHAT: the tensor/meta lines of two listings are equal
     grep -E '^(tensor|meta) ' "$1" >"$1.lines"; grep -E '^(tensor|meta) ' "$2" >"$2.lines"
     if [ -s "$1.lines" ] && cmp -s "$1.lines" "$2.lines"; then ok 0 "$3"; else ok 1 "$3"; diff "$1.lines" "$2.lines" | head -n 10; fi
@@ -57,5 +54,4 @@ same "$tmp/py_by_py.txt" "$tmp/re_by_py.txt" "the rewrite holds the same tensors
 "$BIN" --rewrite "$tmp/re.safetensors" "$tmp/re2.safetensors" && cmp -s "$tmp/re.safetensors" "$tmp/re2.safetensors"
 ok $? "a second rewrite is byte-identical"
 
-echo "safetensors_torch_test: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+summary safetensors_torch_test

@@ -134,7 +134,7 @@ if command -v gnuplot >/dev/null 2>&1; then
     "$LRLAB" schedule --lr 0.1 --epochs 20 --momentum 0.9 --sched "CyclicLR(0.01, 0.1, step_size_up=4)" --plot "$tmp/p.png" >/dev/null 2>"$tmp/e"
     check "--plot writes a PNG ($(head -n 1 "$tmp/e"))" [ "$(head -c 4 "$tmp/p.png" 2>/dev/null | od -An -c | tr -d ' ')" = '211PNG' ]
 else
-    echo "SKIP --plot: gnuplot is not installed"
+    skip "--plot: gnuplot is not installed (apt-get install gnuplot-nox)"
 fi
 PATH=/nonexistent "$LRLAB" schedule --lr 0.1 --epochs 3 --plot "$tmp/q.png" >/dev/null 2>"$tmp/e"
 rc=$?

@@ -121,7 +121,7 @@ if command -v script >/dev/null 2>&1; then
     check "live view: a line per running run" grep -q 'a  *[0-2]/2 epochs done' "$tmp/tty.typescript"
     check "live view: the summary line" grep -q 'done a: final test' "$tmp/tty.typescript"
 else
-    echo "NOTE: no script(1): live view not tested"
+    skip "live view: no script(1) (apt-get install bsdutils)"
 fi
 
 # ---- a diverging and a failing run: the others still run ----

@@ -1,5 +1,5 @@
-/* tests/test_net.c: the executors. (1) Finite-difference gradient checks
- * of every layer kind through the reference net; (2) the oneDNN net against
+/* tests/test_net.c: the executors. (1) Finite-difference gradient checks,
+ * a step and tolerance per layer kind, through the reference net; (2) the oneDNN net against
  * the reference net on the seed's model and on odd shapes, forward logits
  * and every parameter gradient, for each convolution algorithm; (3) a
  * partial batch gives the same rows as a full one. */
@@ -30,19 +30,71 @@ static const char *odd_model =
     "input 3 11 9\nconv a 5 k=3\nrelu\nconv b 17 k=5 stride=2 pad=2\nmaxpool 2 stride=1\nrelu\n"
     "conv c 7 k=1\nrelu\nflatten\nlinear d 13\nlinear e 4\n";
 
-/* Loss of a batch through the ref net (double sum), for finite differences. */
+/* Loss of a batch through the ref net (double sum), for finite differences;
+ * NAN when net_forward fails. */
 static double batch_loss(net *n, const float *x, const int *y, int B, const float *p, int classes) {
     float logits[64 * 16];
     lr_error err;
     long correct = 0;
-    net_forward(n, x, B, p, logits, &err);
+    if (net_forward(n, x, B, p, logits, &err)) return NAN;
     return loss_cross_entropy(NULL, &correct, logits, y, B, classes, 1.0f);
 }
 
-static void gradcheck(const char *text, const char *what) {
+/* A finite-difference gradient check per layer kind, as ggml's
+ * test-backend-ops: a small model with the kind under test fed by a layer
+ * with parameters, the step h and the tolerance |fd - g| <= atol + rtol*|fd|
+ * of that kind. The loss is a float forward pass (sum over a batch of 3, ~7),
+ * so a central difference carries ~1e-6/h of rounding: smooth kinds (conv,
+ * linear, flatten) take h = 1e-2 (error ~1e-4); kinds with kinks (relu,
+ * maxpool) a smaller h = 2e-3, so that fewer probes straddle a kink. */
+typedef struct {
+    layer_kind kind;
+    const char *what, *model;
+    float h;
+    double atol, rtol;
+} gradcheck_case;
+
+static const gradcheck_case gradcheck_cases[] = {
+    {LAYER_CONV, "conv 3x3", "input 2 6 6\nconv c 3\nflatten\nlinear f 4\n", 1e-2f, 5e-4, 5e-3},
+    {LAYER_CONV, "conv 1x1", "input 3 4 4\nconv c 5 k=1\nflatten\nlinear f 4\n", 1e-2f, 5e-4, 5e-3},
+    {LAYER_CONV, "conv 5x5 stride 2 pad 2", "input 2 7 5\nconv c 3 k=5 stride=2 pad=2\nflatten\nlinear f 4\n",
+     1e-2f, 5e-4, 5e-3},
+    {LAYER_CONV, "conv 3x3 pad 0 after conv", "input 2 7 7\nconv a 3\nconv b 4 k=3 pad=0\nflatten\nlinear f 4\n",
+     1e-2f, 5e-4, 5e-3},
+    {LAYER_RELU, "relu", "input 2 5 5\nconv c 3\nrelu\nflatten\nlinear f 4\n", 2e-3f, 1e-3, 5e-3},
+    {LAYER_MAXPOOL, "maxpool 2", "input 2 6 6\nconv c 3\nmaxpool 2\nflatten\nlinear f 4\n", 2e-3f, 1e-3, 5e-3},
+    {LAYER_MAXPOOL, "maxpool 3 stride 1", "input 2 5 5\nconv c 3\nmaxpool 3 stride=1\nflatten\nlinear f 4\n",
+     2e-3f, 1e-3, 5e-3},
+    {LAYER_FLATTEN, "flatten", "input 2 3 3\nconv c 2\nflatten\nlinear f 3\n", 1e-2f, 5e-4, 5e-3},
+    {LAYER_LINEAR, "linear", "input 6 1 1\nflatten\nlinear a 5\nlinear b 4\n", 1e-2f, 5e-4, 5e-3},
+    {LAYER_LINEAR, "linear after relu", "input 6 1 1\nflatten\nlinear a 5\nrelu\nlinear b 4\n", 2e-3f, 1e-3, 5e-3},
+    /* whole models: every kind together, odd sizes */
+    {LAYER_CONV, "odd model", NULL, 2e-3f, 1e-3, 5e-3},
+};
+
+/* One probe of parameter i: the central difference, and whether it
+ * straddles a kink (its one-sided differences disagree with each other, so
+ * the central one means nothing there). */
+static int probe(net *n, const float *x, const int *y, int B, float *p, int classes, long i, float h,
+                 double *fd) {
+    float keep = p[i];
+    double mid = batch_loss(n, x, y, B, p, classes);
+    p[i] = keep + h;
+    double up = batch_loss(n, x, y, B, p, classes);
+    p[i] = keep - h;
+    double down = batch_loss(n, x, y, B, p, classes);
+    p[i] = keep;
+    *fd = (up - down) / (2.0 * h);
+    double right = (up - mid) / h, left = (mid - down) / h;
+    return fabs(right - left) > 0.5 * fmax(fabs(right), fabs(left)) + 1e-2;
+}
+
+static void gradcheck(const gradcheck_case *tc, const char *text) {
     model_spec m;
     lr_error err;
-    CHECK(model_spec_parse(&m, text, what, &err) == 0, "%s", err.msg);
+    int parsed = model_spec_parse(&m, text, tc->what, &err) == 0;
+    CHECK(parsed, "%s: %s", tc->what, err.msg);
+    if (!parsed) return;
     int B = 3;
     net_config cfg = {.backend = NET_BACKEND_REF, .batch = B, .training = 1};
     net *n = NULL;
@@ -54,31 +106,30 @@ static void gradcheck(const char *text, const char *what) {
     fill(x, nx, 1, 1.0f);
     model_init_params(&m, p, 7);
     long correct = 0;
-    net_forward(n, x, B, p, logits, &err);
-    loss_cross_entropy(dl, &correct, logits, y, B, m.n_classes, 1.0f);
-    net_backward(n, dl, p, g, &err);
-    /* central differences in float: probe a spread of parameters of every layer */
-    int bad = 0, probes = 0;
+    CHECK(net_forward(n, x, B, p, logits, &err) == 0, "%s: net_forward: %s", tc->what, err.msg);
+    double loss = loss_cross_entropy(dl, &correct, logits, y, B, m.n_classes, 1.0f);
+    CHECK(isfinite(loss), "%s: loss %g", tc->what, loss);
+    CHECK(net_backward(n, dl, p, g, &err) == 0, "%s: net_backward: %s", tc->what, err.msg);
+    /* probe a spread of parameters of every layer */
+    int bad = 0, kinks = 0, probes = 0;
     for (int li = 0; li < m.n_layers; li++) {
         const layer_spec *l = &m.layers[li];
-        for (long k = 0; k < l->param_count; k += 1 + l->param_count / 7) {
+        for (long k = 0; k < l->param_count; k += 1 + l->param_count / 11) {
             long i = l->param_offset + k;
-            float keep = p[i], h = 1e-2f;
-            p[i] = keep + h;
-            double up = batch_loss(n, x, y, B, p, m.n_classes);
-            p[i] = keep - h;
-            double down = batch_loss(n, x, y, B, p, m.n_classes);
-            p[i] = keep;
-            double fd = (up - down) / (2.0 * h);
+            double fd;
+            int kink = probe(n, x, y, B, p, m.n_classes, i, tc->h, &fd);
             probes++;
-            if (fabs(fd - g[i]) > 2e-3 + 2e-2 * fabs(fd)) {
-                bad++;
-                fprintf(stderr, "  %s layer %s param %ld: analytic %.6g, numeric %.6g\n", what,
-                        l->name, k, g[i], fd);
-            }
+            if (fabs(fd - g[i]) <= tc->atol + tc->rtol * fabs(fd)) continue;
+            if (kink) { kinks++; continue; }
+            bad++;
+            fprintf(stderr, "  %s layer %s param %ld: analytic %.6g, numeric %.6g (h %g)\n", tc->what,
+                    l->name, k, g[i], fd, tc->h);
         }
     }
-    CHECK(bad == 0, "%s: %d of %d finite-difference probes disagree", what, bad, probes);
+    CHECK(probes >= 10, "%s: only %d probes", tc->what, probes);
+    CHECK(bad == 0, "%s: %d of %d finite-difference probes disagree", tc->what, bad, probes);
+    CHECK(kinks * 10 <= probes, "%s: %d of %d probes straddle a kink (h %g too large?)", tc->what, kinks,
+          probes, tc->h);
     net_free(n);
     free(x), free(p), free(g);
 }
@@ -141,8 +192,25 @@ static void compare(const char *text, const char *what, conv_algo algo, net_prec
 }
 
 int main(void) {
-    gradcheck(odd_model, "odd model");
-    gradcheck("input 2 6 6\nconv c 3\nrelu\nmaxpool 2\nflatten\nlinear f 5\n", "small model");
+    int covered[LAYER_KINDS] = {0};
+    for (size_t i = 0; i < sizeof gradcheck_cases / sizeof gradcheck_cases[0]; i++) {
+        const gradcheck_case *tc = &gradcheck_cases[i];
+        gradcheck(tc, tc->model ? tc->model : odd_model);
+        if (tc->model) covered[tc->kind] = 1;
+    }
+    for (int k = 0; k < LAYER_KINDS; k++) CHECK(covered[k], "layer kind %d has no gradient check", k);
+    /* a failed forward pass is not a number */
+    {
+        model_spec m;
+        lr_error err;
+        net *n = NULL;
+        CHECK(model_spec_parse(&m, "input 2 4 4\nconv c 2\nflatten\nlinear f 3\n", "x", &err) == 0, "%s", err.msg);
+        net_config cfg = {.backend = NET_BACKEND_REF, .batch = 2, .training = 1};
+        CHECK(net_init(&n, &m, &cfg, &err) == 0, "%s", err.msg);
+        float x[64] = {0}, p[256] = {0}, logits[8];
+        CHECK(net_forward(n, x, 3, p, logits, &err) != 0, "net_forward: 3 images accepted by a net built for 2");
+        net_free(n);
+    }
     compare(seed_model, "vgg-seed direct", CONV_ALGO_DIRECT, NET_PRECISION_FP32, 8, 8);
     compare(seed_model, "vgg-seed winograd", CONV_ALGO_WINOGRAD, NET_PRECISION_FP32, 8, 8);
     compare(seed_model, "vgg-seed auto", CONV_ALGO_AUTO, NET_PRECISION_FP32, 8, 8);

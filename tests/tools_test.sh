@@ -89,7 +89,7 @@ check "plot: .pdf is a usage error ($rc)" sh -c "[ $rc -eq 2 ] && grep -q 'png o
 
 # ---- eval and find-lr on synthetic data, with a small model ----
 if [ -z "${SYNTH_DIR:-}" ] || [ ! -f "$SYNTH_DIR/test_batch.bin" ]; then
-    echo "SKIP tools_test: no \$SYNTH_DIR with synthetic CIFAR-10: eval and find-lr not tested"
+    skip "tools_test: no \$SYNTH_DIR with synthetic CIFAR-10: eval and find-lr not tested"
     echo "tools_test: $pass passed, $fail failed"
     [ "$fail" -eq 0 ]; exit
 fi

@@ -17,16 +17,13 @@
 # relu, maxpool, flatten, linear, loss, SGD) in seconds. Prints a SKIP line
 # when valgrind is missing.
 set -u
+. tests/lib.sh
 if ! command -v valgrind >/dev/null 2>&1; then
-    echo "SKIP: valgrind not installed (Debian: apt-get install valgrind)"
-    echo "valgrind_test: 0 passed, 0 failed"
-    exit 0
+    skip "valgrind_test: valgrind not installed (Debian: apt-get install valgrind)"
+    summary valgrind_test; exit
 fi
 : "${SYNTH_DIR:?SYNTH_DIR must name a synthetic CIFAR-10 directory (tests/run.sh sets it)}"
-passed=0; failed=0
-ok() { passed=$((passed + 1)); }
-bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
-T=$(mktemp -d); [ -n "${KEEP:-}" ] || trap 'rm -rf "$T"' EXIT
+T=$tmp; [ -z "${KEEP:-}" ] || trap - EXIT
 
 L=${VALGRIND_LRLAB:-}
 if [ -z "$L" ]; then
@@ -34,8 +31,7 @@ if [ -z "$L" ]; then
     if ! env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s BUILD=build-valgrind OPT="-O1 -g" LDFLAGS=-fopenmp \
             build-valgrind/lrlab >"$T/build.log" 2>&1; then
         bad "cannot build build-valgrind/lrlab: $(tail -n 5 "$T/build.log")"
-        echo "valgrind_test: $passed passed, $failed failed"
-        exit 1
+        summary valgrind_test; exit
     fi
     L=build-valgrind/lrlab
 fi
@@ -69,5 +65,4 @@ head -c 3000 "$T/run/checkpoint.safetensors" >"$T/bad/checkpoint.safetensors"
 vg damaged 1 train --resume "$T/bad"
 grep -q "checkpoint.safetensors" "$T/damaged.out" && ok || bad "damaged checkpoint: no message naming it"
 
-echo "valgrind_test: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+summary valgrind_test

@@ -27,6 +27,7 @@
 #define MODEL_NAME_LEN 32
 
 typedef enum { LAYER_CONV, LAYER_RELU, LAYER_MAXPOOL, LAYER_FLATTEN, LAYER_LINEAR } layer_kind;
+#define LAYER_KINDS (LAYER_LINEAR + 1) /* the number of layer kinds */
 
 typedef struct {
     int out_c, k, stride, pad;
