@@ -3,7 +3,8 @@
 # `lrlab find-lr` through the CLI ($LRLAB) on hand-made run directories and
 # on the synthetic CIFAR-10 files in $SYNTH_DIR (a small model keeps it
 # quick): report's exact rows (final, best and its epoch, last-5 mean,
-# mean ± std of a -s0/-s1 group, "no metrics yet"), its errors naming
+# mean ± std of a -s0/-s1 group, the status column: finished, stopped,
+# failed, diverged, running), its errors naming
 # file:line; a PyTorch log in the seed's format as a row and a line; plot's
 # PNG and SVG, the message without gnuplot, a bad
 # extension; eval's per-class lines and a confusion matrix summing to the
@@ -31,13 +32,14 @@ cp "$sw/b/config.txt" "$sw/c/config.txt"
 printf '%s\n0,0.05,0.9,2,20,1.9,30,,,10,1\n1,0.05,0.9,1.5,40,1.5,50,,,10,1\n2,0.005,0.9,1.2,60,1.3,48,,,10,1\n' "$H" >"$sw/a-s0/metrics.csv"
 printf '%s\n0,0.05,0.9,2,22,1.9,32,,,12,1\n1,0.05,0.9,1.5,42,1.5,50,,,12,1\n2,0.005,0.9,1.2,62,1.3,52,,,12,1\n' "$H" >"$sw/a-s1/metrics.csv"
 printf '%s\n0,0.01,0.9,2,20,1.9,30,,,100,1\n' "$H" >"$sw/b/metrics.csv"
+: >"$sw/a-s0/model.safetensors"; : >"$sw/a-s1/model.safetensors"; : >"$sw/b/checkpoint.safetensors"
 if "$LRLAB" report "$sw" >"$tmp/report" 2>"$tmp/err"; then ok; else bad "report exit $?: $(cat "$tmp/err")"; fi
 # a-s0: final 48, best 50 @1, last-5 mean 42.67; a-s1: final 52, best 52 @2, mean 44.67
 check "report: seed group row" has "$tmp/report" \
-    '| a (2 seeds) | `StepLR(step_size=2)`, lr 0.05 | 3 | 50.00 ± 2.83 | 51.00 ± 1.41 (1, 2) | 43.67 ± 1.41 | 61.00 ± 1.41 | 33.0 s ± 4.2 s |'
-check "report: unfinished run row" has "$tmp/report" '| b | constant, lr 0.01 | 1/3 | 30.00 | 30.00 (0) | 30.00 | 20.00 | 1m40s |'
-check "report: run without metrics" has "$tmp/report" '| c | constant, lr 0.01 | 0/3 | no metrics yet |'
-check "report: header" has "$tmp/report" '| run | schedule | epochs | final test acc | best test acc (epoch) | last-5 mean test acc | final train acc | time |'
+    '| a (2 seeds) | `StepLR(step_size=2)`, lr 0.05 | finished | 3 | 50.00 ± 2.83 | 51.00 ± 1.41 (1, 2) | 43.67 ± 1.41 | 61.00 ± 1.41 | 33.0 s ± 4.2 s |'
+check "report: stopped run row" has "$tmp/report" '| b | constant, lr 0.01 | stopped 1/3 | 1 | 30.00 | 30.00 (0) | 30.00 | 20.00 | 1m40s |'
+check "report: run without metrics or checkpoint" has "$tmp/report" '| c | constant, lr 0.01 | failed | 0 | - | - | - | - | - |'
+check "report: header" has "$tmp/report" '| run | schedule | status | epochs | final test acc | best test acc (epoch) | last-5 mean test acc | final train acc | time |'
 "$LRLAB" report "$sw/b" "$sw/a-s1" --sort final >"$tmp/sorted" 2>&1
 check "report --sort final: best first" sh -c "sed -n 3p '$tmp/sorted' | grep -q '^| a-s1 |'"
 "$LRLAB" report "$sw" -o "$tmp/report.md" >/dev/null 2>&1
@@ -47,7 +49,7 @@ mkdir -p "$tmp/val/v"
 printf '%s\n0,0.01,0.9,2,20,1.9,30,2.1,25.5,5,1\n' "$H" >"$tmp/val/v/metrics.csv"
 "$LRLAB" report "$tmp/val" >"$tmp/valreport" 2>&1
 check "report: val column" has "$tmp/valreport" '| final train acc | final val acc | time |'
-check "report: val value" has "$tmp/valreport" '| v | constant, lr 0.01 | 1/30 | 30.00 | 30.00 (0) | 30.00 | 20.00 | 25.50 | 5.0 s |'
+check "report: val value" has "$tmp/valreport" '| v | constant, lr 0.01 | failed | 1 | 30.00 | 30.00 (0) | 30.00 | 20.00 | 25.50 | 5.0 s |'
 # errors
 mkdir -p "$tmp/badrun" "$tmp/notrun"
 printf '%s\n0,0.01,0.9,2,x,1.9,30,,,1,1\n' "$H" >"$tmp/badrun/metrics.csv"
@@ -66,7 +68,28 @@ epoch 0:[Train] Loss: 2.208 | Acc: 15.954% (7964/49920) 83.7s [Test] Loss: 1.581
 epoch 1:[Train] Loss: 1.828 | Acc: 31.987% (15968/49920) 78.4s [Test] Loss: 1.313 | Acc: 38.200% (3820/10000) lr=0.0100
 LOG
 if "$LRLAB" report "$sw/b" "$tmp/torch_run.log" >"$tmp/logreport" 2>"$tmp/err"; then ok; else bad "report log: $(cat "$tmp/err")"; fi
-check "report: a log file is a row" has "$tmp/logreport" '| torch_run | (seed-format log), lr 0.01 | 2 | 38.20 | 38.20 (1) | 32.11 | 31.99 | 2m42s |'
+check "report: a log file is a row" has "$tmp/logreport" '| torch_run | (seed-format log), lr 0.01 | finished | 2 | 38.20 | 38.20 (1) | 32.11 | 31.99 | 2m42s |'
+sed 's/Loss: 1.828/Loss: nan/' "$tmp/torch_run.log" >"$tmp/torch_nan.log"
+"$LRLAB" report "$tmp/torch_nan.log" >"$tmp/logreport" 2>"$tmp/err"
+check "report: a log whose loss turned NaN is diverged" has "$tmp/logreport" '| torch_nan | (seed-format log), lr 0.01 | diverged | 2 |'
+# a run whose trainer holds DIR/.lock (a POSIX record lock, as lrlab train takes it) is running
+if command -v python3 >/dev/null 2>&1; then
+    mkdir -p "$tmp/live/r"; cp "$sw/b/config.txt" "$sw/b/metrics.csv" "$tmp/live/r/"
+    python3 -c 'import fcntl, os, sys, time
+fd = os.open(sys.argv[1] + "/.lock", os.O_RDWR | os.O_CREAT)
+fcntl.lockf(fd, fcntl.LOCK_EX)
+open(sys.argv[1] + "/ready", "w").close()
+time.sleep(600)' "$tmp/live/r" &
+    holder=$!
+    while [ ! -e "$tmp/live/r/ready" ] && kill -0 $holder 2>/dev/null; do sleep 0.1; done
+    "$LRLAB" report "$tmp/live/r" >"$tmp/livereport" 2>&1
+    kill $holder; wait $holder 2>/dev/null
+    check "report: a locked run is running" has "$tmp/livereport" '| r | constant, lr 0.01 | running 1/3 | 1 |'
+    "$LRLAB" report "$tmp/live/r" >"$tmp/livereport" 2>&1
+    check "report: the lock released, it is failed (no checkpoint)" has "$tmp/livereport" '| r | constant, lr 0.01 | failed | 1 |'
+else
+    echo "NOTE tools_test: no python3: the running status is not tested"
+fi
 printf 'epoch 0:[Train] Loss: 2.2 | Acc: 15%% (1/2) [Test] Loss: 1.5 lr=0.1\n' >"$tmp/bad.log"
 "$LRLAB" report "$tmp/bad.log" >/dev/null 2>"$tmp/err"; rc=$?
 check "report: bad log exits 1 ($rc)" [ "$rc" -eq 1 ]
@@ -122,6 +145,16 @@ check "find-lr: PNG" sh -c "[ -s '$tmp/lr.png' ] && head -c 4 '$tmp/lr.png' | od
 check "find-lr: --lr refused ($rc)" sh -c "[ $rc -eq 2 ] && grep -q 'does not apply' '$tmp/err'"
 "$LRLAB" find-lr --data "$SYNTH_DIR" --start-lr 1 --end-lr 0.1 >/dev/null 2>"$tmp/err"; rc=$?
 check "find-lr: --end-lr below --start-lr ($rc)" [ "$rc" -eq 2 ]
+
+# a run that diverges records it; report's status says so; a finished one says finished
+"$LRLAB" train --data "$SYNTH_DIR" --model "$tmp/tiny" --limit-train 256 --limit-test 200 --batch 64 --epochs 2 \
+    --threads 2 --lr 1000 --out "$tmp/runs/div" >/dev/null 2>&1; rc=$?
+check "train --lr 1000 diverges (exit $rc, expected 3)" [ "$rc" -eq 3 ]
+check "a diverged run keeps the message in diverged.txt" grep -q 'training diverged at epoch' "$tmp/runs/div/diverged.txt"
+cp -r "$tmp/run" "$tmp/runs/fine"
+"$LRLAB" report "$tmp/runs" >"$tmp/statusreport" 2>&1
+check "report: diverged status" has "$tmp/statusreport" '| div | constant, lr 1000 | diverged '
+check "report: finished status" has "$tmp/statusreport" '| fine | constant, lr 0.01 | finished | 1 |'
 
 echo "tools_test: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

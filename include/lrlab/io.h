@@ -10,6 +10,7 @@
 #ifndef LRLAB_IO_H
 #define LRLAB_IO_H
 
+#include "lrlab/atomic.h" /* write_file_atomic */
 #include "lrlab/common.h"
 #include "lrlab/model.h"
 
@@ -58,8 +59,5 @@ int ckpt_parse(unsigned char *buf, size_t size, const char *name, const model_sp
                float *momentum, ckpt_extra *x, lr_error *err);
 void ckpt_extra_free(ckpt_extra *x);
 
-/* Writes a whole small text file atomically (tmp + fsync + rename + fsync
- * of the directory); on failure the previous file is unchanged. */
-int write_file_atomic(const char *path, const char *text, size_t len, lr_error *err);
 
 #endif

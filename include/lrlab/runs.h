@@ -28,6 +28,8 @@ typedef struct {
                           no config (cfg.epochs = rows), momentum and test_loss NAN */
     metrics_row *rows; /* n_rows, owned */
     int n_rows;
+    /* for the status: which of the trainer's files are there, and whether a trainer holds DIR/.lock */
+    int has_checkpoint, has_weights, has_diverged, running;
 } rundir;
 
 /* Parses metrics.csv text. The header must be METRICS_HEADER exactly; each
@@ -76,6 +78,15 @@ typedef struct {
     double final_val;    /* val_acc of the last row (NAN without a validation set) */
     double total_seconds; /* sum of seconds */
 } run_stats;
+
+/* What became of a run, from its directory: "running 3/6" (a trainer holds
+ * its lock), "finished" (model.safetensors there and every epoch in
+ * metrics.csv), "diverged 2/6" (train wrote diverged.txt), "stopped 3/6" (a
+ * checkpoint to resume from), else "failed" (settings but no checkpoint: it
+ * ended before its first one, or a run made by hand). A seed-format log:
+ * "diverged" when a training loss is NaN, Inf or above 1e4, else
+ * "finished". Writes into buf and returns it. */
+const char *rundir_status(char *buf, size_t cap, const rundir *r);
 
 /* -1 when the run has no rows yet. */
 int rundir_stats(run_stats *s, const rundir *r);

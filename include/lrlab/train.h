@@ -40,6 +40,7 @@ int train_run(const train_config *cfg, const train_options *opt, lr_error *err);
 #define RUN_STEPS "steps.csv"
 #define RUN_CHECKPOINT "checkpoint.safetensors"
 #define RUN_WEIGHTS "model.safetensors"
+#define RUN_DIVERGED "diverged.txt" /* the divergence message, for `lrlab report` */
 #define METRICS_HEADER \
     "epoch,lr,momentum,train_loss,train_acc,test_loss,test_acc,val_loss,val_acc,seconds,images_per_s\n"
 

@@ -21,16 +21,34 @@ const char *cli_self_path(void);
 
 
 
+#include <stdio.h>
+
 #include "lrlab/common.h"
 
 /* Directories to search for models ("models") or sweep files ("experiments"). */
 const char *const *cli_search_dirs(const char *sub);
-/* cli/plot.c's gnuplot runner, also used by schedule and find-lr:
- * check_output accepts FILE.png or FILE.svg; render runs gnuplot with the
- * terminal and output set, then `body`, writing atomically; a missing
- * gnuplot is a clear error. */
-int plot_check_output(const char *out, lr_error *err);
-int plot_render(const char *out, int width, int height, const char *body, lr_error *err);
+/* cli/figure.c: the gnuplot figures of plot, schedule --plot and find-lr --plot.
+ * figure_check: before any work, the target (FLAG names the flag): a name
+ * ending in .png or .svg (else 2, a usage error), not a directory, in a
+ * directory that exists and is writable, and gnuplot on PATH if need_gnuplot
+ * (else 1); 0 when fine. figure_render: gnuplot draws body (after the
+ * terminal line) into FILE.tmp beside `out`, renamed over `out` on success;
+ * never to stdout; gnuplot's error becomes err. The rest write parts of a
+ * script: a '...' string; a title wrapped to fit `width` pixels; x from 0 to
+ * n with integer ticks; a padded linear range of an axis ("x", "y", "y2") for
+ * values in [lo, hi]; an lr axis: logarithmic with readable ticks when lo >
+ * 0 and hi >= 10 lo (returns 1), else linear from 0 (returns 0); the line style of curve k (a colour, a dash
+ * pattern (and a point type if `points`) distinct for the first 40
+ * curves, dashed patterns for a log's curve). */
+int figure_check(const char *out, const char *flag, int need_gnuplot, lr_error *err);
+int figure_render(const char *out, int width, int height, const char *body, lr_error *err);
+void figure_quote(FILE *f, const char *s);
+int figure_title(FILE *f, const char *text, int width); /* returns its lines */
+void figure_epoch_axis(FILE *f, long n, const char *label);
+void figure_range(FILE *f, const char *axis, double lo, double hi);
+int figure_lr_axis(FILE *f, char axis, double lo, double hi);
+const char *figure_style(char *buf, size_t cap, int k, int dashed, int points);
+const char *figure_colour(int k); /* curve k's colour, "#rrggbb" */
 
 /* Prints "lrlab VERB: message" to stderr and returns code. */
 int cli_error(const char *verb, const lr_error *err, int code);

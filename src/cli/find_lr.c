@@ -85,33 +85,36 @@ static int write_csv(const char *path, const findlr_result *r, lr_error *err) {
     return rc;
 }
 
+/* Loss against lr (log axis); the two suggestions as vertical lines, each named in the legend. */
 static int draw(const char *path, const findlr_result *r, lr_error *err) {
     char *body = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&body, &len);
     if (!f) return lr_fail(err, "out of memory");
+    /* the y range: the smoothed loss up to its minimum, padded; the diverging tail would otherwise
+     * flatten the interesting part */
+    double lo = INFINITY, hi = -INFINITY;
+    for (int i = 0; i < r->n; i++) lo = fmin(lo, r->smoothed[i]);
+    for (int i = 0; i <= r->min_index; i++) hi = fmax(hi, r->smoothed[i]);
+    double pad = (hi - lo) * 0.1 + 1e-3, y0 = lo - pad, y1 = hi + 3 * pad;
     fprintf(f, "$d << EOD\n");
     for (int i = 0; i < r->n; i++) fprintf(f, "%.9g %.9g %.9g\n", r->lr[i], r->loss[i], r->smoothed[i]);
     fprintf(f, "EOD\n$s << EOD\n%.9g %.9g\nEOD\n", r->suggested_lr, r->smoothed[r->steep_index]);
-    /* the y range: from below the lowest smoothed loss to a little above the starting loss, as the
-     * diverging tail would otherwise flatten the interesting part */
-    double lo = INFINITY, hi = r->smoothed[0];
-    for (int i = 0; i < r->n; i++) lo = fmin(lo, r->smoothed[i]);
-    double pad = (hi - lo) * 0.1 + 1e-3;
-    fprintf(f, "set logscale x\nset format x '%%g'\nset grid\nset key top left\nset xlabel 'learning rate'\n"
-               "set ylabel 'training loss'\nset yrange [%.9g:%.9g]\n",
-            lo - pad, hi + 3 * pad);
-    fprintf(f, "set title sprintf('lr range test: suggested lr %%.3g (steepest fall), min-loss lr/10 %%.3g', %.9g, %.9g)\n",
-            r->suggested_lr, r->min_loss_lr_div10);
-    fprintf(f, "set arrow from %.9g, graph 0 to %.9g, graph 1 nohead lc rgb '#d62728' lw 2 dt 2\n", r->suggested_lr,
-            r->suggested_lr);
-    fprintf(f, "set arrow from %.9g, graph 0 to %.9g, graph 1 nohead lc rgb '#2ca02c' lw 2 dt 3\n",
-            r->min_loss_lr_div10, r->min_loss_lr_div10);
+    fprintf(f, "$v << EOD\n%.9g %.9g\n%.9g %.9g\n\n\n%.9g %.9g\n%.9g %.9g\nEOD\n", r->suggested_lr, y0,
+            r->suggested_lr, y1, r->min_loss_lr_div10, y0, r->min_loss_lr_div10, y1);
+    figure_lr_axis(f, 'x', r->lr[0], r->lr[r->n - 1]);
+    fprintf(f, "set grid\nset key bottom left opaque box\nset xlabel 'learning rate'\nset ylabel 'training loss'\n"
+               "set yrange [%.9g:%.9g]\nset title 'lr range test'\n", y0, y1);
     fprintf(f, "plot $d using 1:2 with lines lc rgb '#bbbbbb' title 'batch loss', "
                "$d using 1:3 with lines lc rgb '#1f77b4' lw 2 title 'smoothed loss', "
-               "$s using 1:2 with points pt 7 ps 1.5 lc rgb '#d62728' title 'suggested lr'\n");
+               "$v index 0 using 1:2 with lines lc rgb '#d62728' lw 2 dt (8,5) "
+               "title sprintf('suggested lr %%.3g (steepest fall)', %.9g), "
+               "$s using 1:2 with points pt 7 ps 1.5 lc rgb '#d62728' notitle, "
+               "$v index 1 using 1:2 with lines lc rgb '#2ca02c' lw 2 dt (2,3) "
+               "title sprintf('min-loss lr / 10 = %%.3g', %.9g)\n",
+            r->suggested_lr, r->min_loss_lr_div10);
     fclose(f);
-    int rc = plot_render(path, 900, 600, body, err);
+    int rc = figure_render(path, 900, 600, body, err);
     free(body);
     return rc;
 }
@@ -202,7 +205,8 @@ int cli_find_lr(int argc, char **argv) {
             plot_optional = 1;
         }
     }
-    if (plot && plot_check_output(plot, &err)) return cli_error("find-lr", &err, 2);
+    int bad = plot ? figure_check(plot, "--plot", !plot_optional, &err) : 0;
+    if (bad) return cli_error("find-lr", &err, bad);
     if (config_check_sgd(&cfg, &err)) return cli_error("find-lr", &err, 2);
     fc.momentum = cfg.momentum, fc.weight_decay = cfg.weight_decay, fc.dampening = cfg.dampening;
     fc.nesterov = cfg.nesterov, fc.batch = cfg.batch;

@@ -1,21 +1,17 @@
 /* cli/plot.c: `lrlab plot RUN_DIR... -o FILE.png|FILE.svg [--title T]`: one
- * figure of three panels against epoch (test accuracy, training loss, lr on
- * a log scale), one line per run labelled by the run directory's name. Runs
+ * figure of three panels against epoch (test accuracy, training loss, the
+ * lr as steps, on a log scale when it spans a factor of 10), one line per
+ * run labelled by the run directory's name, one legend for the figure. Runs
  * NAME-s<k> of one directory (sweep --seeds) are one line, the mean over
  * seeds, with a shaded band of ± one sample standard deviation.
  *
- * gnuplot draws it (pngcairo or svg, chosen by the extension): the script
- * and its data (as datablocks) are piped to gnuplot, which writes to a
- * temporary name beside FILE that is renamed over FILE when gnuplot
- * succeeds. Also here, for `lrlab find-lr --plot`: plot_check_output and
- * plot_render. Not here: reading runs (io/runs.c). */
+ * Not here: reading runs (io/runs.c); running gnuplot and the figures'
+ * common style (cli/figure.c). */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "cli/cli.h"
 #include "lrlab/runs.h"
@@ -33,88 +29,33 @@ static void usage(FILE *f) {
                "  --title T    a title above the panels\n");
 }
 
-static int ends_with(const char *s, const char *tail) {
-    size_t n = strlen(s), k = strlen(tail);
-    return n >= k && !strcmp(s + n - k, tail);
-}
-
-int plot_check_output(const char *out, lr_error *err) {
-    if (!out || !out[0]) return lr_fail(err, "-o: missing output file (FILE.png or FILE.svg)");
-    if (!ends_with(out, ".png") && !ends_with(out, ".svg"))
-        return lr_fail(err, "-o %s: expected a file name ending in .png or .svg", out);
-    if (strpbrk(out, "\n"))
-        return lr_fail(err, "-o: the file name contains a newline");
-    return 0;
-}
-
-static int on_path(const char *prog) {
-    const char *path = getenv("PATH");
-    if (!path) return 0;
-    char buf[4200];
-    while (*path) {
-        size_t n = strcspn(path, ":");
-        snprintf(buf, sizeof buf, "%.*s/%s", (int)(n ? n : 1), n ? path : ".", prog);
-        if (access(buf, X_OK) == 0) return 1;
-        path += n;
-        if (*path == ':') path++;
-    }
-    return 0;
-}
-
-/* s as a gnuplot single-quoted string ('' stands for a quote). */
-static void gp_quote(FILE *f, const char *s) {
-    fputc('\'', f);
-    for (; *s; s++) {
-        if (*s == '\'') fputc('\'', f);
-        fputc(*s == '\n' ? ' ' : *s, f);
-    }
-    fputc('\'', f);
-}
-
-int plot_render(const char *out, int width, int height, const char *body, lr_error *err) {
-    if (plot_check_output(out, err)) return -1;
-    if (!on_path("gnuplot")) return lr_fail(err, "gnuplot not found: apt-get install gnuplot-nox");
-    char tmp[1200];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp%ld%s", out, (long)getpid(), ends_with(out, ".png") ? ".png" : ".svg") >=
-        (int)sizeof tmp)
-        return lr_fail(err, "-o %s: path too long", out);
-    FILE *gp = popen("gnuplot", "w");
-    if (!gp) return lr_fail(err, "cannot run gnuplot");
-    if (ends_with(out, ".png")) fprintf(gp, "set terminal pngcairo size %d,%d font ',10' noenhanced\n", width, height);
-    else fprintf(gp, "set terminal svg size %d,%d font ',10' noenhanced background '#ffffff'\n", width, height);
-    fputs("set output ", gp);
-    gp_quote(gp, tmp);
-    fputc('\n', gp);
-    fputs(body, gp);
-    fputs("\nunset output\n", gp);
-    int status = pclose(gp);
-    if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        unlink(tmp);
-        return lr_fail(err, "gnuplot failed (status %d) drawing %s", WIFEXITED(status) ? WEXITSTATUS(status) : -1, out);
-    }
-    if (access(tmp, F_OK)) return lr_fail(err, "gnuplot wrote nothing for %s", out);
-    if (rename(tmp, out)) {
-        unlink(tmp);
-        return lr_fail(err, "-o %s: cannot write (rename from %s failed)", out, tmp);
-    }
-    return 0;
-}
-
 /* One line of the figure: a run, or the mean of a seed group. */
 typedef struct {
     char label[320];
     int n;      /* members */
     int epochs; /* longest member */
     int is_log; /* a seed-format log (PyTorch's run): drawn dashed */
+    int style;  /* its line style: runs and logs are counted apart, so run j and log j share a colour */
 } curve;
 
-/* Writes datablock $gK: epoch, test_acc mean, std, train_loss mean, std, lr mean. An epoch's
- * numbers average the members that reached it. */
-static void write_block(FILE *f, int k, const int *group, const rundir *runs, int n_runs, int epochs) {
+/* A label longer than cap characters keeps its start and end: "a-long-na...e-s0". */
+static void shorten(char *label, size_t cap) {
+    size_t n = strlen(label);
+    if (n <= cap) return;
+    size_t head = cap * 2 / 3 - 2, tail = cap - head - 3;
+    memmove(label + head + 3, label + n - tail, tail + 1);
+    memcpy(label + head, "...", 3);
+}
+
+/* Datablocks $gK (epoch, test_acc mean, std, train_loss mean, std) and $lK (epoch, lr mean, one
+ * more row at `epochs` so that the last epoch's step is drawn). An epoch's numbers average the
+ * members that reached it; a non-positive lr is NaN on a log axis. range (acc lo, hi, loss lo, hi)
+ * grows to take in the shown values. */
+static void write_blocks(FILE *f, int k, const int *group, const rundir *runs, int n_runs, int epochs,
+                         int log_lr, double range[4]) {
+    double *v = malloc(3 * (size_t)n_runs * sizeof *v), *lr = malloc(((size_t)epochs + 1) * sizeof *lr);
     fprintf(f, "$g%d << EOD\n", k);
-    double *v = malloc(3 * (size_t)n_runs * sizeof *v);
-    if (!v) return; /* an empty block: gnuplot then says the curve has no points */
-    for (int e = 0; e < epochs; e++) {
+    for (int e = 0; v && lr && e < epochs; e++) {
         int m = 0;
         for (int i = 0; i < n_runs; i++)
             if (group[i] == k && runs[i].n_rows > e) {
@@ -128,53 +69,91 @@ static void write_block(FILE *f, int k, const int *group, const rundir *runs, in
         stats_mean_std(v, m, &am, &as, &used);
         stats_mean_std(v + n_runs, m, &lm, &ls, &used);
         stats_mean_std(v + 2 * n_runs, m, &rm, &rs, &used);
-        fprintf(f, "%d %.9g %.9g %.9g %.9g %.9g\n", e, am, as, lm, ls, rm);
+        fprintf(f, "%d %.9g %.9g %.9g %.9g\n", e, am, as, lm, ls);
+        double band[4] = {am - as, am + as, lm - ls, lm + ls}; /* what panels 1 and 2 show */
+        for (int j = 0; j < 4; j++)
+            if (isfinite(band[j])) range[j] = j % 2 ? fmax(range[j], band[j]) : fmin(range[j], band[j]);
+        lr[e] = log_lr && !(rm > 0) ? NAN : rm;
     }
-    free(v);
-    fputs("EOD\n", f);
+    fprintf(f, "EOD\n$l%d << EOD\n", k);
+    for (int e = 0; v && lr && e <= epochs; e++) fprintf(f, "%d %.9g\n", e, lr[e < epochs ? e : epochs - 1]);
+    fputs("EOD\n", f); /* out of memory: empty blocks, and gnuplot says so */
+    free(v), free(lr);
 }
 
+/* The figure: three panels sharing the epoch axis; one legend (panel 1's) in a column on the right,
+ * as wide as the longest label needs. */
 static char *make_script(const curve *c, int n_curves, const int *group, const rundir *runs, int n_runs,
-                         const char *title) {
+                         const char *title, int width, int height) {
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
     if (!f) return NULL;
-    int any_pos_lr = 0;
+    double lo = INFINITY, hi = 0;
+    int epochs = 1, label_len = 0;
     for (int i = 0; i < n_runs; i++)
         for (int e = 0; e < runs[i].n_rows; e++)
-            if (runs[i].rows[e].lr > 0) any_pos_lr = 1;
+            if (runs[i].rows[e].lr > 0) lo = fmin(lo, runs[i].rows[e].lr), hi = fmax(hi, runs[i].rows[e].lr);
+    for (int k = 0; k < n_curves; k++) {
+        if (c[k].epochs > epochs) epochs = c[k].epochs;
+        if ((int)strlen(c[k].label) > label_len) label_len = (int)strlen(c[k].label);
+    }
+    char *lr_axis = NULL;
+    size_t lr_len = 0;
+    FILE *axis = open_memstream(&lr_axis, &lr_len);
+    int log_lr = axis && figure_lr_axis(axis, 'y', lo, hi);
+    if (axis) fclose(axis);
+    double range[4] = {INFINITY, -INFINITY, INFINITY, -INFINITY};
     for (int k = 0; k < n_curves; k++)
-        if (c[k].epochs) write_block(f, k, group, runs, n_runs, c[k].epochs);
-    fputs("set multiplot layout 3,1", f);
+        if (c[k].epochs) write_blocks(f, k, group, runs, n_runs, c[k].epochs, log_lr, range);
+    double right = 1.0 - (label_len * 8.0 + 90) / width;
+    right = right < 0.5 ? 0.5 : right > 0.88 ? 0.88 : right;
+    int title_lines = 0;
+    fputs("set multiplot", f);
     if (title && title[0]) {
         fputs(" title ", f);
-        gp_quote(f, title);
+        title_lines = figure_title(f, title, width);
     }
-    fputs("\nset grid\nset key outside right top\nset xlabel 'epoch'\nset style fill transparent solid 0.2 noborder\n", f);
-    const char *panels[3][3] = {{"test accuracy (%)", "2", "3"}, {"training loss", "4", "5"}, {"lr", "6", ""}};
+    double top = 1.0 - (title_lines * 16.0 + 14) / height;
+    fprintf(f, " layout 3,1 margins 0.08,%.4f,%.4f,%.4f spacing 0,%.4f\n", right, 50.0 / height, top, 45.0 / height);
+    fprintf(f, "set grid\nset style fill transparent solid 0.2 noborder\nset pointsize 0.6\n");
+    figure_epoch_axis(f, epochs, "");
+    fprintf(f, "set key at screen %.4f, screen %.4f left top Left reverse samplen 3 noautotitle\n", right + 0.015, top);
+    int every = (epochs + 29) / 30; /* a point per epoch, fewer on long runs */
+    const char *panels[3][3] = {{"test accuracy (%)", "2", "3"}, {"training loss", "4", "5"}, {"lr", "", ""}};
     for (int p = 0; p < 3; p++) {
-        fprintf(f, "set ylabel '%s'\n", panels[p][0]);
-        if (p == 2 && any_pos_lr) fputs("set logscale y\nset format y '%g'\n", f);
+        fputs("set ylabel ", f);
+        figure_quote(f, panels[p][0]);
+        fputc('\n', f);
+        if (p == 1) fputs("unset key\n", f);
+        if (p < 2) figure_range(f, "y", range[2 * p], range[2 * p + 1]);
+        else fprintf(f, "set xlabel 'epoch'\n%s", lr_axis ? lr_axis : "");
         fputs("plot ", f);
         int first = 1;
         for (int k = 0; k < n_curves; k++) {
             if (!c[k].epochs) continue;
-            int lc = k + 1;
-            if (c[k].n > 1 && panels[p][2][0])
-                fprintf(f, "%s$g%d using 1:($%s-$%s):($%s+$%s) with filledcurves lc %d notitle", first ? "" : ", ", k,
-                        panels[p][1], panels[p][2], panels[p][1], panels[p][2], lc),
+            char style[128];
+            figure_style(style, sizeof style, c[k].style, c[k].is_log, p < 2);
+            if (c[k].n > 1 && p < 2)
+                fprintf(f, "%s$g%d using 1:($%s-$%s):($%s+$%s) with filledcurves lc rgb '%s'", first ? "" : ", \\\n  ", k,
+                        panels[p][1], panels[p][2], panels[p][1], panels[p][2], figure_colour(c[k].style)),
                     first = 0;
-            if (p == 2) fprintf(f, "%s$g%d using 1:($6 > 0 || !%d ? $6 : NaN)", first ? "" : ", ", k, any_pos_lr);
-            else fprintf(f, "%s$g%d using 1:%s", first ? "" : ", ", k, panels[p][1]);
-            fprintf(f, " with linespoints lc %d lw 2 pt 7 ps 0.4%s title ", lc, c[k].is_log ? " dt 2" : "");
-            gp_quote(f, c[k].label);
+            if (p < 2)
+                fprintf(f, "%s$g%d using 1:%s with linespoints lw 2 pi %d %s", first ? "" : ", \\\n  ", k,
+                        panels[p][1], every, style);
+            else
+                fprintf(f, "%s$l%d using 1:2 with steps lw 2 %s", first ? "" : ", \\\n  ", k, style);
+            if (p == 0) {
+                fputs(" title ", f);
+                figure_quote(f, c[k].label);
+            }
             first = 0;
         }
         fputc('\n', f);
     }
     fputs("unset multiplot\n", f);
     fclose(f);
+    free(lr_axis);
     return text;
 }
 
@@ -207,18 +186,13 @@ int cli_plot(int argc, char **argv) {
         args[n_args++] = argv[i];
     }
     lr_error err;
-    if (!n_args || plot_check_output(out, &err)) {
+    int bad = n_args ? figure_check(out, "-o", 1, &err) : 2;
+    if (bad) { /* before reading anything: a target we cannot write or a missing gnuplot */
         if (!n_args) fprintf(stderr, "lrlab plot: no RUN_DIR given\n");
-        else cli_error("plot", &err, 2);
-        fprintf(stderr, "(lrlab plot --help for the flags)\n");
+        else cli_error("plot", &err, bad);
+        if (bad == 2) fprintf(stderr, "(lrlab plot --help for the flags)\n");
         free(args);
-        return 2;
-    }
-    /* before reading anything: a missing gnuplot is the likeliest failure */
-    if (!on_path("gnuplot")) {
-        free(args);
-        lr_fail(&err, "gnuplot not found: apt-get install gnuplot-nox");
-        return cli_error("plot", &err, 1);
+        return bad;
     }
     char **dirs = NULL;
     int n = 0;
@@ -239,23 +213,26 @@ int cli_plot(int argc, char **argv) {
             if (runs[i].is_log) k->is_log = 1;
             if (runs[i].n_rows > k->epochs) k->epochs = runs[i].n_rows;
         }
+        int n_logs = 0, n_lines = 0;
         for (int k = 0; k < n_curves; k++) {
             if (c[k].n > 1) {
                 int len = (int)rundir_group_len(c[k].label);
                 char tail[40];
-                snprintf(tail, sizeof tail, " (mean of %d seeds)", c[k].n);
+                snprintf(tail, sizeof tail, " (mean of %d seeds ± std)", c[k].n);
                 c[k].label[len] = '\0';
                 strncat(c[k].label, tail, sizeof c[k].label - strlen(c[k].label) - 1);
             }
-            if (c[k].epochs) drawn++;
+            if (c[k].epochs) drawn++, c[k].style = c[k].is_log ? n_logs++ : n_lines++;
             else fprintf(stderr, "lrlab plot: %s: no metrics yet, left out\n", c[k].label);
+            shorten(c[k].label, 44);
         }
         if (!drawn) rc = lr_fail(&err, "none of the runs has finished an epoch yet: nothing to plot");
     }
     if (!rc) {
-        char *script = make_script(c, n_curves, group, runs, n, title);
+        int height = drawn * 16 + 200 > 1200 ? drawn * 16 + 200 : 1200; /* room for the legend */
+        char *script = make_script(c, n_curves, group, runs, n, title, 1000, height);
         if (!script) rc = lr_fail(&err, "out of memory");
-        else rc = plot_render(out, 1000, 1200, script, &err);
+        else rc = figure_render(out, 1000, height, script, &err);
         free(script);
     }
     for (int i = 0; runs && i < n; i++) rundir_free(&runs[i]);

@@ -3,9 +3,10 @@
  * test accuracy, final train accuracy (and validation accuracy when a run
  * has a validation set), total time. Runs named NAME-s0, NAME-s1, ... in one
  * directory (`lrlab sweep --seeds K`) make one row with mean ± sample
- * standard deviation. A run directory that exists but has no epoch yet is a
- * row marked "no metrics yet"; a directory that is not a run, or a bad
- * config.txt or metrics.csv, is an error naming the file (exit 1).
+ * standard deviation. A status column says what became of each run
+ * (rundir_status: finished, running, stopped, diverged, failed); a run
+ * without an epoch yet has "-" for its numbers. A directory that is not a
+ * run, or a bad config.txt or metrics.csv, is an error naming the file (exit 1).
  * Not here: reading the files (io/runs.c). */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
@@ -109,18 +110,20 @@ static void print_row(FILE *f, const group *g, const rundir *runs, int val_colum
         fputs("constant", f);
     }
     fprintf(f, ", lr %g | ", c->lr);
-    /* epochs done (of the configured number when unfinished); a group lists each seed's when they differ */
+    /* status and epochs done; a group lists each seed's when they differ */
+    char st[64], st0[64];
+    rundir_status(st0, sizeof st0, first);
     int same = 1;
     for (int i = 1; i < g->n; i++)
-        if (runs[g->members[i]].n_rows != first->n_rows || runs[g->members[i]].cfg.epochs != c->epochs) same = 0;
-    for (int i = 0; i < (same ? 1 : g->n); i++) {
-        const rundir *r = &runs[g->members[i]];
-        if (i) fputs(", ", f);
-        if (r->n_rows == r->cfg.epochs) fprintf(f, "%d", r->n_rows);
-        else fprintf(f, "%d/%d", r->n_rows, r->cfg.epochs);
-    }
+        if (runs[g->members[i]].n_rows != first->n_rows ||
+            strcmp(rundir_status(st, sizeof st, &runs[g->members[i]]), st0))
+            same = 0;
+    for (int i = 0; i < (same ? 1 : g->n); i++)
+        fprintf(f, "%s%s", i ? ", " : "", rundir_status(st, sizeof st, &runs[g->members[i]]));
+    fputs(" | ", f);
+    for (int i = 0; i < (same ? 1 : g->n); i++) fprintf(f, "%s%d", i ? ", " : "", runs[g->members[i]].n_rows);
     if (!g->with_rows) {
-        fprintf(f, " | no metrics yet | | | |%s |\n", val_column ? " |" : "");
+        fprintf(f, " | - | - | - | - |%s - |\n", val_column ? " - |" : "");
         return;
     }
     int n = g->with_rows;
@@ -250,10 +253,10 @@ int cli_report(int argc, char **argv) {
         FILE *f = open_memstream(&text, &len);
         if (!f) rc = lr_fail(&err, "out of memory");
         else {
-            fprintf(f, "| run | schedule | epochs | final test acc | best test acc (epoch) | last-5 mean test acc "
-                       "| final train acc |%s time |\n",
+            fprintf(f, "| run | schedule | status | epochs | final test acc | best test acc (epoch) "
+                       "| last-5 mean test acc | final train acc |%s time |\n",
                     val_column ? " final val acc |" : "");
-            fprintf(f, "|---|---|---:|---:|---:|---:|---:|%s---:|\n", val_column ? "---:|" : "");
+            fprintf(f, "|---|---|---|---:|---:|---:|---:|---:|%s---:|\n", val_column ? "---:|" : "");
             for (int g = 0; g < n_groups; g++) print_row(f, &groups[g], runs, val_column);
             fprintf(f, "\nAccuracies in %%. Time: the sum of the epochs' wall-clock seconds.%s\n",
                     grouped ? " A row of seeds (runs NAME-s<k>) shows mean ± sample standard deviation"

@@ -8,11 +8,10 @@
  * in step mode, fed one --metrics value per epoch. Not here: the schedules
  * themselves (src/sched). */
 #define _POSIX_C_SOURCE 200809L
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "cli/cli.h"
 #include "lrlab/sched.h"
@@ -57,29 +56,44 @@ static int usage_error(const char *msg, const char *arg) {
     return 2;
 }
 
-/* The lr (and momentum) against t, through cli/plot.c's gnuplot runner. */
+/* The lr (and the momentum, on the right axis) against t, as steps: the lr of t holds from t to
+ * t + 1. A linear lr axis, as PyTorch's documentation draws schedules, unless the lr spends half
+ * the time 10x or more below its peak (decays by 0.1): then a log axis, or the tail looks like 0. */
 static int plot(const char *file, const char *expr, const char *unit, long n, const double *lr, const double *mom,
                 lr_error *err) {
     char *body = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&body, &len);
     if (!f) return lr_fail(err, "out of memory");
-    fputs("set title '", f); /* the expression in gnuplot's single quotes: '' is a quote */
-    for (const char *c = expr[0] ? expr : "constant lr"; *c; c++) fputs(*c == '\'' ? "''" : *c == '\n' ? " " : (char[2]){*c, 0}, f);
-    fprintf(f, "'\nset xlabel '%s'\nset ylabel 'lr'\nset grid\nset key top right\n", unit);
-    if (mom) fprintf(f, "set y2label 'momentum'\nset y2tics\nset ytics nomirror\n");
+    double lo = INFINITY, hi = -INFINITY;
+    long low = 0;
+    for (long t = 0; t < n; t++) lo = fmin(lo, lr[t]), hi = fmax(hi, lr[t]);
+    for (long t = 0; t < n; t++) low += lr[t] <= hi / 10 * (1 + 1e-9);
+    fputs("set title ", f);
+    figure_title(f, expr[0] ? expr : "constant lr", 900);
+    fputs("\nset ylabel 'lr'\nset grid\nset key outside top center horizontal Left reverse width 2 samplen 3\n", f);
+    figure_epoch_axis(f, n, unit);
+    if (2 * low >= n) figure_lr_axis(f, 'y', lo, hi);
+    else figure_range(f, "y", 0, hi);
+    if (mom) {
+        double mlo = INFINITY, mhi = -INFINITY;
+        for (long t = 0; t < n; t++) mlo = fmin(mlo, mom[t]), mhi = fmax(mhi, mom[t]);
+        fprintf(f, "set y2label 'momentum'\nset y2tics\nset ytics nomirror\n");
+        figure_range(f, "y2", mlo, mhi);
+    }
     fprintf(f, "$d << EOD\n");
-    for (long t = 0; t < n; t++) {
-        if (mom) fprintf(f, "%ld %.17g %.17g\n", t, lr[t], mom[t]);
-        else fprintf(f, "%ld %.17g\n", t, lr[t]);
+    for (long t = 0; t <= n; t++) { /* one more row: the last step's end */
+        long u = t < n ? t : n - 1;
+        if (mom) fprintf(f, "%ld %.17g %.17g\n", t, lr[u], mom[u]);
+        else fprintf(f, "%ld %.17g\n", t, lr[u]);
     }
     fprintf(f, "EOD\n");
-    if (mom)
-        fprintf(f, "plot $d using 1:2 with lines lw 2 title 'lr', $d using 1:3 axes x1y2 with lines title 'momentum'\n");
-    else
-        fprintf(f, "plot $d using 1:2 with lines lw 2 title 'lr'\n");
+    char style[128];
+    fprintf(f, "plot $d using 1:2 with steps lw 2 %s title 'lr'", figure_style(style, sizeof style, 0, 0, 0));
+    if (mom) fprintf(f, ", $d using 1:3 axes x1y2 with steps lw 1.5 %s title 'momentum'", figure_style(style, sizeof style, 1, 0, 0));
+    fputc('\n', f);
     fclose(f);
-    int rc = plot_render(file, 900, 500, body, err);
+    int rc = figure_render(file, 900, 500, body, err);
     free(body);
     return rc;
 }
@@ -123,7 +137,8 @@ int cli_schedule(int argc, char **argv) {
     if (epochs > MAX_LINES / k_steps)
         return usage_error("too many lines: --epochs times --steps-per-epoch must be at most 10000000", NULL);
     long n = epochs * k_steps;
-    if (plot_file && plot_check_output(plot_file, &err)) return cli_error("schedule", &err, 2);
+    int bad = plot_file ? figure_check(plot_file, "--plot", 1, &err) : 0;
+    if (bad) return cli_error("schedule", &err, bad);
 
     sched_context ctx = {lr, momentum, (int)epochs, (int)spe, unit_step};
     lr_sched *s;

@@ -1,16 +1,13 @@
-/* io/checkpoint.c: weights files, checkpoints and atomic small files
- * (lrlab/io.h), on top of the safetensors reader and writer. What goes in a
+/* io/checkpoint.c: weights files and checkpoints (lrlab/io.h), on top of
+ * the safetensors reader and writer (atomic: lrlab/atomic.h). What goes in a
  * checkpoint is in docs/file-formats.md ("Checkpoint"); what survives what
  * is in docs/resilience.md. Not the trainer's policy of when to write. */
 #define _POSIX_C_SOURCE 200809L
-#include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "lrlab/io.h"
 #include "lrlab/safetensors.h"
@@ -242,32 +239,4 @@ void ckpt_extra_free(ckpt_extra *x) {
     free(x->config_text);
     free(x->metrics_text);
     x->config_text = x->metrics_text = NULL;
-}
-
-int write_file_atomic(const char *path, const char *text, size_t len, lr_error *err) {
-    char tmp[4200];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
-        return lr_fail(err, "%s: path too long", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) return lr_fail(err, "%s: cannot create '%s': %s", path, tmp, strerror(errno));
-    errno = 0;
-    int ok = fwrite(text, 1, len, f) == len && fflush(f) == 0 && fsync(fileno(f)) == 0;
-    int e = errno;
-    ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        e = ok ? errno : e;
-        unlink(tmp);
-        return lr_fail(err, "%s: write failed: %s (the previous file, if any, is unchanged)", path,
-                       strerror(e ? e : EIO));
-    }
-    /* make the rename itself durable; failing here still leaves a whole file */
-    char dir[4200];
-    const char *slash = strrchr(path, '/');
-    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash == path ? 1 : slash - path) : 1, slash ? path : ".");
-    int dfd = open(dir, O_RDONLY);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
-    return 0;
 }

@@ -8,6 +8,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -261,6 +262,21 @@ static int has_file(const char *dir, const char *name) {
     return !access(path, F_OK);
 }
 
+/* A trainer holds DIR/.lock (a POSIX record lock, lrlab/train.h): the run is in progress. */
+static int is_locked(const char *dir) {
+    char path[1400];
+    if (snprintf(path, sizeof path, "%s/.lock", dir) >= (int)sizeof path) return 0;
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return 0;
+    struct flock lk;
+    memset(&lk, 0, sizeof lk);
+    lk.l_type = F_WRLCK;
+    lk.l_whence = SEEK_SET;
+    int locked = fcntl(fd, F_GETLK, &lk) == 0 && lk.l_type != F_UNLCK;
+    close(fd);
+    return locked;
+}
+
 static int is_file(const char *path) {
     struct stat sb;
     return !stat(path, &sb) && S_ISREG(sb.st_mode);
@@ -322,7 +338,31 @@ int rundir_load(rundir *r, const char *dir, lr_error *err) {
         free(text);
         if (rc) return -1;
     }
+    r->has_checkpoint = has_file(dir, RUN_CHECKPOINT);
+    r->has_weights = has_file(dir, RUN_WEIGHTS);
+    r->has_diverged = has_file(dir, RUN_DIVERGED);
+    r->running = is_locked(dir);
     return 0;
+}
+
+const char *rundir_status(char *buf, size_t cap, const rundir *r) {
+    int epochs = r->cfg.epochs;
+    if (r->is_log) {
+        int bad = 0;
+        for (int e = 0; e < r->n_rows; e++) bad |= !(r->rows[e].train_loss <= 1e4);
+        snprintf(buf, cap, "%s", bad ? "diverged" : "finished");
+    } else if (r->running) {
+        snprintf(buf, cap, "running %d/%d", r->n_rows, epochs);
+    } else if (r->has_weights && r->n_rows >= epochs) {
+        snprintf(buf, cap, "finished");
+    } else if (r->has_diverged) {
+        snprintf(buf, cap, "diverged %d/%d", r->n_rows, epochs);
+    } else if (r->has_checkpoint) {
+        snprintf(buf, cap, "stopped %d/%d", r->n_rows, epochs);
+    } else {
+        snprintf(buf, cap, "failed");
+    }
+    return buf;
 }
 
 void rundir_free(rundir *r) {

@@ -17,6 +17,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include "lrlab/safetensors.h"
 
+#include "lrlab/atomic.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -747,50 +749,13 @@ int st_write(const char *path, const st_tensor *tensors, int n, const char *cons
         free(b.s);
         return -1;
     }
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 5);
-    if (!tmp) {
+    atomic_file a;
+    if (atomic_open(&a, path, err)) {
         free(b.s);
-        return lr_fail(err, "%s: out of memory", path);
+        return -1;
     }
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp", 5);
-
-    FILE *fp = fopen(tmp, "wb");
-    if (!fp) {
-        int e = errno;
-        free(b.s), free(tmp);
-        return lr_fail(err, "%s: cannot create the temporary file '%s.tmp': %s", path, path, strerror(e));
-    }
-    /* what failed first, and its errno (EIO when the C library left none) */
-    const char *what = NULL;
-    int e = 0;
-    errno = 0;
-    if (fwrite(b.s, 1, b.n, fp) != b.n) what = "write", e = errno;
-    for (int i = 0; !what && i < n; i++)
-        if (tensors[i].nbytes && fwrite(tensors[i].data, 1, tensors[i].nbytes, fp) != tensors[i].nbytes)
-            what = "write", e = errno;
-    if (!what && fflush(fp) != 0) what = "write", e = errno;
-    if (!what && fsync(fileno(fp)) != 0) what = "fsync", e = errno;
-    if (fclose(fp) != 0 && !what) what = "close", e = errno;
-    if (!what && rename(tmp, path) != 0) what = "rename", e = errno;
-    if (what) {
-        unlink(tmp);
-        free(b.s), free(tmp);
-        return lr_fail(err, "%s: %s of the safetensors file failed: %s (the previous file, if any, is unchanged)",
-                       path, what, strerror(e ? e : EIO));
-    }
-    free(b.s), free(tmp);
-    /* make the rename itself durable; failure here leaves a complete file */
-    char *slash = strrchr(path, '/');
-    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
-    if (dir) {
-        int dfd = open(dir, O_RDONLY);
-        if (dfd >= 0) {
-            fsync(dfd);
-            close(dfd);
-        }
-        free(dir);
-    }
-    return 0;
+    atomic_write(&a, b.s, b.n);
+    for (int i = 0; i < n; i++) atomic_write(&a, tensors[i].data, tensors[i].nbytes);
+    free(b.s);
+    return atomic_commit(&a, err);
 }

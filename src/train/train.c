@@ -358,6 +358,9 @@ static int diverged(run *r, const char *what, double lr, lr_error *err) {
     if (r->cfg.out[0] && r->cfg.log_steps) write_file_atomic(r->path[P_STEPS], r->steps.s, r->steps.n, NULL);
     lr_fail(err, "training diverged at epoch %ld, step %ld (batch %ld): %s at lr %.6g; %s", st->epoch, st->step,
             st->batch, what, lr, kept);
+    char path[1100], line[1100]; /* for `lrlab report`: the run diverged */
+    if (r->cfg.out[0] && err && snprintf(path, sizeof path, "%s/%s", r->cfg.out, RUN_DIVERGED) < (int)sizeof path)
+        write_file_atomic(path, line, (size_t)snprintf(line, sizeof line, "%.1000s\n", err->msg), NULL);
     return TRAIN_DIVERGED;
 }
 
