@@ -68,6 +68,24 @@ static int scan_digits(const char *s, int i, int end, int base) {
     }
 }
 
+/* 0x1F, 0o17, 0b101 (s[i] is '0', s[i + 1] one of xXoObB): returns the end. */
+static int scan_prefixed(const char *s, int i, int end, const char **why) {
+    static const char prefix[] = "xXoObB";
+    static const int bases[] = {16, 16, 8, 8, 2, 2};
+    static const char *const bad[] = {"invalid hexadecimal literal", "invalid octal literal", "invalid binary literal"};
+    static const char *const bad_digit[] = {"", "invalid digit in octal literal", "invalid digit in binary literal"};
+    int k = (int)(strchr(prefix, s[i + 1]) - prefix);
+    int j = i + 2 + (i + 2 < end && s[i + 2] == '_');
+    int e2 = scan_digits(s, j, end, bases[k]);
+    int at = e2 < 0 ? j : e2;
+    if (k >= 2 && at < end && is_digit((unsigned char)s[at])) e2 = -1, *why = bad_digit[k / 2];
+    else if (at < end && is_name_char((unsigned char)s[at])) e2 = -1;
+    if (e2 >= 0) return e2;
+    if (!*why) *why = bad[k / 2];
+    while (j < end && is_name_char((unsigned char)s[j])) j++;
+    return j;
+}
+
 /* One Python number literal from s[i] (a digit, or '.' and a digit), by
  * the tokenizer's rules (docs.python.org/3/reference/lexical_analysis.html):
  * 0x/0o/0b integers, decimal integers without leading zeros (but 0, 00,
@@ -76,73 +94,31 @@ static int scan_digits(const char *s, int i, int end, int base) {
  * when the literal is invalid. */
 static int scan_number(const char *s, int i, int end, const char **why) {
     *why = NULL;
-    static const char prefix[] = "xXoObB";
-    static const int bases[] = {16, 16, 8, 8, 2, 2};
-    static const char *const bad[] = {"invalid hexadecimal literal", "invalid hexadecimal literal",
-                                      "invalid octal literal", "invalid octal literal",
-                                      "invalid binary literal", "invalid binary literal"};
-    static const char *const bad_digit[] = {"", "", "invalid digit in octal literal", "invalid digit in octal literal",
-                                            "invalid digit in binary literal", "invalid digit in binary literal"};
-    if (s[i] == '0' && i + 1 < end && s[i + 1] && strchr(prefix, s[i + 1])) {
-        int k = (int)(strchr(prefix, s[i + 1]) - prefix);
-        int j = i + 2 + (i + 2 < end && s[i + 2] == '_');
-        int e2 = scan_digits(s, j, end, bases[k]);
-        int at = e2 < 0 ? j : e2;
-        if (k >= 2 && at < end && is_digit((unsigned char)s[at])) e2 = -1, *why = bad_digit[k];
-        else if (at < end && is_name_char((unsigned char)s[at])) e2 = -1;
-        if (e2 < 0) {
-            if (!*why) *why = bad[k];
-            while (j < end && is_name_char((unsigned char)s[j])) j++;
-            return j;
-        }
-        return e2;
-    }
-    int j = i, int_part = 0;
-    if (s[j] != '.') {
-        j = scan_digits(s, i, end, 10);
-        if (j < 0) {
-            *why = "invalid decimal literal";
-            for (j = i; j < end && is_name_char((unsigned char)s[j]);) j++;
-            return j;
-        }
-        int_part = 1;
-    }
-    int is_float = 0;
-    if (j < end && s[j] == '.') {
+    if (s[i] == '0' && i + 1 < end && s[i + 1] && strchr("xXoObB", s[i + 1])) return scan_prefixed(s, i, end, why);
+    int j = i, is_float = 0, e2;
+    if (s[j] != '.' && (j = scan_digits(s, i, end, 10)) < 0) j = i, *why = "invalid decimal literal";
+    if (!*why && j < end && s[j] == '.') { /* a fraction: digits, or none after an integer part ("5.") */
         is_float = 1;
         j++;
         if (j < end && is_digit((unsigned char)s[j])) {
-            int e2 = scan_digits(s, j, end, 10);
-            if (e2 < 0) {
-                *why = "invalid decimal literal";
-                while (j < end && is_name_char((unsigned char)s[j])) j++;
-                return j;
-            }
-            j = e2;
-        } else if (!int_part) {
+            if ((e2 = scan_digits(s, j, end, 10)) < 0) *why = "invalid decimal literal";
+            else j = e2;
+        } else if (j == i + 1) {
             *why = "invalid decimal literal";
-            return j;
         }
     }
-    if (j < end && (s[j] == 'e' || s[j] == 'E')) {
-        int k = j + 1;
-        if (k < end && (s[k] == '+' || s[k] == '-')) k++;
-        int e2 = scan_digits(s, k, end, 10);
-        if (e2 < 0) {
-            *why = "invalid decimal literal";
-            while (k < end && is_name_char((unsigned char)s[k])) k++;
-            return k;
-        }
-        is_float = 1;
-        j = e2;
+    if (!*why && j < end && (s[j] == 'e' || s[j] == 'E')) {
+        j += 1 + (j + 1 < end && (s[j + 1] == '+' || s[j + 1] == '-'));
+        if ((e2 = scan_digits(s, j, end, 10)) < 0) *why = "invalid decimal literal";
+        else j = e2, is_float = 1;
     }
-    if (!is_float && s[i] == '0')
-        for (int k = i; k < j; k++)
-            if (s[k] != '0' && s[k] != '_') {
-                *why = "leading zeros in decimal integer literals are not permitted; use an 0o prefix for octal "
-                       "integers";
-                break;
-            }
+    if (*why) {
+        while (j < end && is_name_char((unsigned char)s[j])) j++;
+        return j;
+    }
+    for (int k = i; !is_float && s[i] == '0' && k < j; k++)
+        if (s[k] != '0' && s[k] != '_')
+            *why = "leading zeros in decimal integer literals are not permitted; use an 0o prefix for octal integers";
     return j;
 }
 
