@@ -155,6 +155,9 @@ cp -r "$tmp/run" "$tmp/runs/fine"
 "$LRLAB" report "$tmp/runs" >"$tmp/statusreport" 2>&1
 check "report: diverged status" has "$tmp/statusreport" '| div | constant, lr 1000 | diverged '
 check "report: finished status" has "$tmp/statusreport" '| fine | constant, lr 0.01 | finished | 1 |'
+touch "$tmp/runs/div/checkpoint.safetensors" # as a resume that got further, then stopped, leaves it
+"$LRLAB" report "$tmp/runs/div" >"$tmp/statusreport" 2>&1
+check "report: a checkpoint newer than diverged.txt is stopped" has "$tmp/statusreport" '| div | constant, lr 1000 | stopped '
 
 echo "tools_test: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -81,7 +81,8 @@ typedef struct {
 
 /* What became of a run, from its directory: "running 3/6" (a trainer holds
  * its lock), "finished" (model.safetensors there and every epoch in
- * metrics.csv), "diverged 2/6" (train wrote diverged.txt), "stopped 3/6" (a
+ * metrics.csv), "diverged 2/6" (train wrote diverged.txt, and no checkpoint since: a
+ * resume that got further and stopped is stopped), "stopped 3/6" (a
  * checkpoint to resume from), else "failed" (settings but no checkpoint: it
  * ended before its first one, or a run made by hand). A seed-format log:
  * "diverged" when a training loss is NaN, Inf or above 1e4, else

@@ -81,16 +81,46 @@ static void write_blocks(FILE *f, int k, const int *group, const rundir *runs, i
     free(v), free(lr);
 }
 
+/* One panel's plot command: p = 0 test accuracy (with the legend's titles), 1 training loss, 2 lr
+ * as steps; a seed group's band under its line. */
+static void write_panel(FILE *f, int p, const curve *c, int n_curves, int every) {
+    static const char *const col[2][2] = {{"2", "3"}, {"4", "5"}}; /* mean, std columns of $gK */
+    fputs("plot ", f);
+    const char *sep = "";
+    for (int k = 0; k < n_curves; k++) {
+        if (!c[k].epochs) continue;
+        char style[128];
+        figure_style(style, sizeof style, c[k].style, c[k].is_log, p < 2);
+        if (p < 2 && c[k].n > 1)
+            fprintf(f, "%s$g%d using 1:($%s-$%s):($%s+$%s) with filledcurves lc rgb '%s'", sep, k, col[p][0],
+                    col[p][1], col[p][0], col[p][1], figure_colour(c[k].style)),
+                sep = ", \\\n  ";
+        if (p < 2) fprintf(f, "%s$g%d using 1:%s with linespoints lw 2 pi %d %s", sep, k, col[p][0], every, style);
+        else fprintf(f, "%s$l%d using 1:2 with steps lw 2 %s", sep, k, style);
+        if (p == 0) {
+            fputs(" title ", f);
+            figure_quote(f, c[k].label);
+        }
+        sep = ", \\\n  ";
+    }
+    fputc('\n', f);
+}
+
 /* The figure: three panels sharing the epoch axis; one legend (panel 1's) in a column on the right,
  * as wide as the longest label needs. */
 static char *make_script(const curve *c, int n_curves, const int *group, const rundir *runs, int n_runs,
                          const char *title, int width, int height) {
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    if (!f) return NULL;
-    double lo = INFINITY, hi = 0;
-    int epochs = 1, label_len = 0;
+    char *text = NULL, *lr_axis = NULL;
+    size_t len = 0, lr_len = 0;
+    FILE *f = open_memstream(&text, &len), *axis = open_memstream(&lr_axis, &lr_len);
+    if (!f || !axis) {
+        if (f) fclose(f);
+        if (axis) fclose(axis);
+        free(text), free(lr_axis);
+        return NULL;
+    }
+    double lo = INFINITY, hi = 0, range[4] = {INFINITY, -INFINITY, INFINITY, -INFINITY};
+    int epochs = 1, label_len = 0, title_lines = 0;
     for (int i = 0; i < n_runs; i++)
         for (int e = 0; e < runs[i].n_rows; e++)
             if (runs[i].rows[e].lr > 0) lo = fmin(lo, runs[i].rows[e].lr), hi = fmax(hi, runs[i].rows[e].lr);
@@ -98,17 +128,12 @@ static char *make_script(const curve *c, int n_curves, const int *group, const r
         if (c[k].epochs > epochs) epochs = c[k].epochs;
         if ((int)strlen(c[k].label) > label_len) label_len = (int)strlen(c[k].label);
     }
-    char *lr_axis = NULL;
-    size_t lr_len = 0;
-    FILE *axis = open_memstream(&lr_axis, &lr_len);
-    int log_lr = axis && figure_lr_axis(axis, 'y', lo, hi);
-    if (axis) fclose(axis);
-    double range[4] = {INFINITY, -INFINITY, INFINITY, -INFINITY};
+    int log_lr = figure_lr_axis(axis, 'y', lo, hi);
+    fclose(axis);
     for (int k = 0; k < n_curves; k++)
         if (c[k].epochs) write_blocks(f, k, group, runs, n_runs, c[k].epochs, log_lr, range);
     double right = 1.0 - (label_len * 8.0 + 90) / width;
     right = right < 0.5 ? 0.5 : right > 0.88 ? 0.88 : right;
-    int title_lines = 0;
     fputs("set multiplot", f);
     if (title && title[0]) {
         fputs(" title ", f);
@@ -116,40 +141,16 @@ static char *make_script(const curve *c, int n_curves, const int *group, const r
     }
     double top = 1.0 - (title_lines * 16.0 + 14) / height;
     fprintf(f, " layout 3,1 margins 0.08,%.4f,%.4f,%.4f spacing 0,%.4f\n", right, 50.0 / height, top, 45.0 / height);
-    fprintf(f, "set grid\nset style fill transparent solid 0.2 noborder\nset pointsize 0.6\n");
+    fputs("set grid\nset style fill transparent solid 0.2 noborder\nset pointsize 0.6\n", f);
     figure_epoch_axis(f, epochs, "");
     fprintf(f, "set key at screen %.4f, screen %.4f left top Left reverse samplen 3 noautotitle\n", right + 0.015, top);
-    int every = (epochs + 29) / 30; /* a point per epoch, fewer on long runs */
-    const char *panels[3][3] = {{"test accuracy (%)", "2", "3"}, {"training loss", "4", "5"}, {"lr", "", ""}};
+    static const char *const ylabel[3] = {"'test accuracy (%)'", "'training loss'", "'lr'"};
     for (int p = 0; p < 3; p++) {
-        fputs("set ylabel ", f);
-        figure_quote(f, panels[p][0]);
-        fputc('\n', f);
+        fprintf(f, "set ylabel %s\n", ylabel[p]);
         if (p == 1) fputs("unset key\n", f);
         if (p < 2) figure_range(f, "y", range[2 * p], range[2 * p + 1]);
         else fprintf(f, "set xlabel 'epoch'\n%s", lr_axis ? lr_axis : "");
-        fputs("plot ", f);
-        int first = 1;
-        for (int k = 0; k < n_curves; k++) {
-            if (!c[k].epochs) continue;
-            char style[128];
-            figure_style(style, sizeof style, c[k].style, c[k].is_log, p < 2);
-            if (c[k].n > 1 && p < 2)
-                fprintf(f, "%s$g%d using 1:($%s-$%s):($%s+$%s) with filledcurves lc rgb '%s'", first ? "" : ", \\\n  ", k,
-                        panels[p][1], panels[p][2], panels[p][1], panels[p][2], figure_colour(c[k].style)),
-                    first = 0;
-            if (p < 2)
-                fprintf(f, "%s$g%d using 1:%s with linespoints lw 2 pi %d %s", first ? "" : ", \\\n  ", k,
-                        panels[p][1], every, style);
-            else
-                fprintf(f, "%s$l%d using 1:2 with steps lw 2 %s", first ? "" : ", \\\n  ", k, style);
-            if (p == 0) {
-                fputs(" title ", f);
-                figure_quote(f, c[k].label);
-            }
-            first = 0;
-        }
-        fputc('\n', f);
+        write_panel(f, p, c, n_curves, (epochs + 29) / 30); /* a point per epoch, fewer on long runs */
     }
     fputs("unset multiplot\n", f);
     fclose(f);

@@ -262,6 +262,18 @@ static int has_file(const char *dir, const char *name) {
     return !access(path, F_OK);
 }
 
+/* dir/a exists, and dir/b does not or is not newer than a. */
+static int newer_or_same(const char *dir, const char *a, const char *b) {
+    char pa[1400], pb[1400];
+    struct stat sa, sb;
+    snprintf(pa, sizeof pa, "%s/%s", dir, a);
+    snprintf(pb, sizeof pb, "%s/%s", dir, b);
+    if (stat(pa, &sa) != 0) return 0;
+    if (stat(pb, &sb) != 0) return 1;
+    return sa.st_mtim.tv_sec > sb.st_mtim.tv_sec ||
+           (sa.st_mtim.tv_sec == sb.st_mtim.tv_sec && sa.st_mtim.tv_nsec >= sb.st_mtim.tv_nsec);
+}
+
 /* A trainer holds DIR/.lock (a POSIX record lock, lrlab/train.h): the run is in progress. */
 static int is_locked(const char *dir) {
     char path[1400];
@@ -340,7 +352,7 @@ int rundir_load(rundir *r, const char *dir, lr_error *err) {
     }
     r->has_checkpoint = has_file(dir, RUN_CHECKPOINT);
     r->has_weights = has_file(dir, RUN_WEIGHTS);
-    r->has_diverged = has_file(dir, RUN_DIVERGED);
+    r->has_diverged = newer_or_same(dir, RUN_DIVERGED, RUN_CHECKPOINT); /* not a resume's later checkpoint */
     r->running = is_locked(dir);
     return 0;
 }
