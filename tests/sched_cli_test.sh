@@ -32,12 +32,8 @@ for d in "$tmp"/*_*; do
     mom=$(sed -n 's/^momentum //p' "$d/head")
     steps=$(sed -n 's/^steps //p' "$d/head")
     spe=$(sed -n 's/^spe //p' "$d/head")
-    raises=$(sed -n 's/^raises_at //p' "$d/head")
     metrics=$(sed -n 's/^metrics //p' "$d/head" | tr ' ' ',')
-    # a run of N epochs steps the schedule N times, so one PyTorch raised
-    # on at K covers K - 1 epochs (sched_parse refuses a longer run)
     rows=$steps
-    [ -n "$raises" ] && [ "$raises" -le "$steps" ] && rows=$((raises - 1))
     set -- --lr "$lr" --epochs "$rows" --momentum "$mom" --sched "$expr"
     [ -n "$spe" ] && set -- --lr "$lr" --epochs $((steps / spe)) --sched-unit step --steps-per-epoch "$spe" --momentum "$mom" --sched "$expr"
     [ -n "$metrics" ] && set -- "$@" --metrics "$metrics"
@@ -99,10 +95,11 @@ expect_usage "milestones must be >= 0" --lr 0.1 --epochs 3 --sched 'MultiStepLR(
 expect_usage "argument 'gamma' given twice" --lr 0.1 --epochs 3 --sched 'StepLR(3, 0.5, gamma=0.1)'
 expect_usage "missing required argument 'T_max'" --lr 0.1 --epochs 3 --sched 'CosineAnnealingLR()'
 expect_usage "Tried to step 7 times. The specified number of total steps is 5" --lr 0.1 --epochs 10 --sched 'OneCycleLR(max_lr=0.1, total_steps=5)'
-expect_usage "the run steps it 10 times (10 epochs)" --lr 0.1 --epochs 10 --sched 'OneCycleLR(max_lr=0.1, total_steps=5)'
-expect_usage "the run steps it 12 times (3 epochs of 4 steps, --sched-unit step)" --lr 0.1 --epochs 3 --sched-unit step --steps-per-epoch 4 --sched 'OneCycleLR(max_lr=0.1, epochs=2, steps_per_epoch=4)'
-if "$LRLAB" schedule --lr 0.1 --epochs 5 --sched 'OneCycleLR(max_lr=0.1, total_steps=5)' >"$tmp/o" 2>"$tmp/e" &&
-    [ "$(wc -l <"$tmp/o")" -eq 5 ] && [ ! -s "$tmp/e" ]; then ok; else bad "OneCycleLR with total_steps = the run's epochs covers it"; fi
+# lrlab schedule prints lr(0..N-1) of N epochs: N - 1 steps (a training run takes N: hostile_test.sh)
+expect_usage "the schedule cannot cover the run: printing lr(0..9) steps it 9 times (10 epochs), but step 6 fails" --lr 0.1 --epochs 10 --sched 'OneCycleLR(max_lr=0.1, total_steps=5)'
+expect_usage "printing lr(0..11) steps it 11 times (3 epochs of 4 steps, --sched-unit step)" --lr 0.1 --epochs 3 --sched-unit step --steps-per-epoch 4 --sched 'OneCycleLR(max_lr=0.1, epochs=2, steps_per_epoch=4)'
+if "$LRLAB" schedule --lr 0.1 --epochs 6 --sched 'OneCycleLR(max_lr=0.1, total_steps=5)' >"$tmp/o" 2>"$tmp/e" &&
+    [ "$(wc -l <"$tmp/o")" -eq 6 ] && [ ! -s "$tmp/e" ]; then ok; else bad "OneCycleLR(total_steps=5): lrlab schedule prints lr(0..5), all PyTorch computes"; fi
 "$LRLAB" schedule --lr 0.1 --epochs 30 --sched 'OneCycleLR(max_lr=0.1, epochs=30, steps_per_epoch=390)' >"$tmp/o" 2>"$tmp/e"
 check "a per-step OneCycleLR in epoch unit: a warning that suggests --sched-unit step" grep -q "warning: OneCycleLR: total_steps=11700 .*--sched-unit step" "$tmp/e"
 "$LRLAB" schedule --lr 0.1 --epochs 30 --sched 'CyclicLR(0.01, 0.1)' >"$tmp/o" 2>"$tmp/e"

@@ -45,7 +45,7 @@ static int read_floats(const char *s, float *out, int n) {
 }
 
 static int run_case(const sgd_case *c) {
-    sched_context ctx = {c->lr, c->momentum, 0, 1, 1};
+    sched_context ctx = {c->lr, c->momentum, 0, 1, 1, 0};
     lr_sched *s;
     lr_error err;
     if (sched_parse(&s, c->sched, &ctx, &err)) {

@@ -1331,14 +1331,16 @@ static int state_size(const lr_sched *s) { return 4 + 7 * s->n_nodes + GROUP_DOU
  * when the run's length is not known. */
 static long run_steps(const sched_context *c) {
     if (c->epochs <= 0) return 0;
-    return (long)c->epochs * (c->unit_step && c->steps_per_epoch > 0 ? c->steps_per_epoch : 1);
+    return (long)c->epochs * (c->unit_step && c->steps_per_epoch > 0 ? c->steps_per_epoch : 1) - (c->print_only != 0);
 }
 
-static void run_words(const sched_context *c, char *out, size_t cap) {
-    if (c->unit_step)
-        snprintf(out, cap, "%d epochs of %d steps, --sched-unit step", c->epochs, c->steps_per_epoch);
-    else
-        snprintf(out, cap, "%d epochs", c->epochs);
+/* "the run steps it 30 times (30 epochs)" */
+static void run_words(const sched_context *c, long n, char *out, size_t cap) {
+    char what[80];
+    if (c->unit_step) snprintf(what, sizeof what, "%d epochs of %d steps, --sched-unit step", c->epochs, c->steps_per_epoch);
+    else snprintf(what, sizeof what, "%d epochs", c->epochs);
+    if (c->print_only) snprintf(out, cap, "printing lr(0..%ld) steps it %ld times (%s)", n, n, what);
+    else snprintf(out, cap, "the run steps it %ld times (%s)", n, what);
 }
 
 /* Rehearses the whole run on the freshly parsed schedule, so that a
@@ -1357,8 +1359,8 @@ static int sched_cover(lr_sched *s, lr_error *err) {
     while (step < n && node_step(s->root, 0, 0.0, &e) == 0) step++;
     int rc = 0;
     if (step < n) {
-        char run[96], hint[160] = "";
-        run_words(&s->ctx, run, sizeof run);
+        char run[160], hint[160] = "";
+        run_words(&s->ctx, n, run, sizeof run);
         for (int i = 0; i < s->n_nodes; i++) {
             const node *c = s->nodes[i];
             if (c->kind == K_ONECYCLE && c->last_epoch > c->u.onecycle.total_steps)
@@ -1366,8 +1368,8 @@ static int sched_cover(lr_sched *s, lr_error *err) {
                          c->u.onecycle.total_steps + (n - step));
         }
         char msg[sizeof e.msg + 400];
-        snprintf(msg, sizeof msg, "the schedule cannot cover the run: the run steps it %ld times (%s), but step %ld fails: %s%s",
-                 n, run, step + 1, e.msg, hint);
+        snprintf(msg, sizeof msg, "the schedule cannot cover the run: %s, but step %ld fails: %s%s", run, step + 1,
+                 e.msg, hint);
         rc = expr_fail(err, s->src, e.pos, e.len, msg);
     }
     sched_state_load(s, start, k, NULL);
