@@ -71,18 +71,17 @@ static void spec_default(spec *s) {
 }
 
 static int encode(const spec *s, unsigned char **out, size_t *size) {
-    st_tensor t[MODEL_MAX_LAYERS + 4];
+    st_tensor t[64];
     int n = 0;
     double mom64[256];
     for (int i = 0; i < 256; i++) mom64[i] = momentum[i];
-    for (int i = 0; i < s->m->n_layers; i++) {
-        const layer_spec *l = &s->m->layers[i];
-        if (!l->param_count) continue;
+    for (int i = 0; i < s->m->n_tensors && n < 60; i++) {
+        const model_tensor *mt = &s->m->tensors[i];
         memset(&t[n], 0, sizeof t[n]);
-        model_param_name(l, t[n].name, sizeof t[n].name);
-        t[n].dtype = ST_F32, t[n].ndim = l->ndim;
-        for (int d = 0; d < l->ndim; d++) t[n].shape[d] = l->shape[d];
-        t[n].data = params + l->param_offset, t[n].nbytes = (size_t)l->param_count * 4;
+        snprintf(t[n].name, sizeof t[n].name, "%s", mt->name);
+        t[n].dtype = ST_F32, t[n].ndim = mt->ndim;
+        for (int d = 0; d < mt->ndim; d++) t[n].shape[d] = mt->shape[d];
+        t[n].data = params + mt->offset, t[n].nbytes = (size_t)mt->count * 4;
         n++;
     }
     if (s->drop != 1)

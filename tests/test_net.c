@@ -52,31 +52,63 @@ typedef struct {
     const char *what, *model;
     float h;
     double atol, rtol;
+    int eval; /* net.eval(): BatchNorm on running statistics, no dropout */
 } gradcheck_case;
 
+#define SMOOTH 1e-2f, 5e-4, 5e-3 /* conv, linear, flatten, batchnorm, gelu, pools' sums, add, scale */
+#define KINKS 2e-3f, 1e-3, 5e-3  /* relu, maxpool: a smaller step straddles fewer kinks */
+
 static const gradcheck_case gradcheck_cases[] = {
-    {LAYER_CONV, "conv 3x3", "input 2 6 6\nconv c 3\nflatten\nlinear f 4\n", 1e-2f, 5e-4, 5e-3},
-    {LAYER_CONV, "conv 1x1", "input 3 4 4\nconv c 5 k=1\nflatten\nlinear f 4\n", 1e-2f, 5e-4, 5e-3},
-    {LAYER_CONV, "conv 5x5 stride 2 pad 2", "input 2 7 5\nconv c 3 k=5 stride=2 pad=2\nflatten\nlinear f 4\n",
-     1e-2f, 5e-4, 5e-3},
-    {LAYER_CONV, "conv 3x3 pad 0 after conv", "input 2 7 7\nconv a 3\nconv b 4 k=3 pad=0\nflatten\nlinear f 4\n",
-     1e-2f, 5e-4, 5e-3},
-    {LAYER_RELU, "relu", "input 2 5 5\nconv c 3\nrelu\nflatten\nlinear f 4\n", 2e-3f, 1e-3, 5e-3},
-    {LAYER_MAXPOOL, "maxpool 2", "input 2 6 6\nconv c 3\nmaxpool 2\nflatten\nlinear f 4\n", 2e-3f, 1e-3, 5e-3},
-    {LAYER_MAXPOOL, "maxpool 3 stride 1", "input 2 5 5\nconv c 3\nmaxpool 3 stride=1\nflatten\nlinear f 4\n",
-     2e-3f, 1e-3, 5e-3},
-    {LAYER_FLATTEN, "flatten", "input 2 3 3\nconv c 2\nflatten\nlinear f 3\n", 1e-2f, 5e-4, 5e-3},
-    {LAYER_LINEAR, "linear", "input 6 1 1\nflatten\nlinear a 5\nlinear b 4\n", 1e-2f, 5e-4, 5e-3},
-    {LAYER_LINEAR, "linear after relu", "input 6 1 1\nflatten\nlinear a 5\nrelu\nlinear b 4\n", 2e-3f, 1e-3, 5e-3},
+    {LAYER_CONV, "conv 3x3", "input 2 6 6\nconv c 3\nflatten\nlinear f 4\n", SMOOTH, 0},
+    {LAYER_CONV, "conv 1x1", "input 3 4 4\nconv c 5 k=1\nflatten\nlinear f 4\n", SMOOTH, 0},
+    {LAYER_CONV, "conv 5x5 stride 2 pad 2", "input 2 7 5\nconv c 3 k=5 stride=2 pad=2\nflatten\nlinear f 4\n", SMOOTH, 0},
+    {LAYER_CONV, "conv 3x3 pad 0 after conv", "input 2 7 7\nconv a 3\nconv b 4 k=3 pad=0\nflatten\nlinear f 4\n", SMOOTH, 0},
+    {LAYER_CONV, "conv 7x7 stride 2 bias", "input 2 9 9\nconv c 3 k=7 stride=2 pad=3 bias=1\nflatten\nlinear f 4\n", SMOOTH, 0},
+    {LAYER_CONV, "conv 4x4 pad=same bias", "input 2 5 6\nconv c 3 k=4 pad=same bias=1\nflatten\nlinear f 4\n", SMOOTH, 0},
+    {LAYER_CONV, "conv 2x2 stride 2 pad 0 bias", "input 3 6 6\nconv c 4 k=2 stride=2 pad=0 bias=1\nflatten\nlinear f 3\n", SMOOTH, 0},
+    {LAYER_RELU, "relu", "input 2 5 5\nconv c 3\nrelu\nflatten\nlinear f 4\n", KINKS, 0},
+    {LAYER_GELU, "gelu", "input 2 5 5\nconv c 3 bias=1\ngelu\nflatten\nlinear f 4\n", SMOOTH, 0},
+    {LAYER_MAXPOOL, "maxpool 2", "input 2 6 6\nconv c 3\nmaxpool 2\nflatten\nlinear f 4\n", KINKS, 0},
+    {LAYER_MAXPOOL, "maxpool 3 stride 1", "input 2 5 5\nconv c 3\nmaxpool 3 stride=1\nflatten\nlinear f 4\n", KINKS, 0},
+    {LAYER_MAXPOOL, "maxpool 3 stride 2 pad 1", "input 2 6 5\nconv c 3\nmaxpool 3 stride=2 pad=1\nflatten\nlinear f 4\n", KINKS, 0},
+    {LAYER_AVGPOOL, "avgpool 2", "input 2 6 6\nconv c 3\navgpool 2\nflatten\nlinear f 4\n", SMOOTH, 0},
+    {LAYER_AVGPOOL, "avgpool 3 stride 2 pad 1", "input 2 7 6\nconv c 3\navgpool 3 stride=2 pad=1\nflatten\nlinear f 4\n", SMOOTH, 0},
+    {LAYER_GLOBAL_AVGPOOL, "global_avgpool", "input 2 5 4\nconv c 3\nglobal_avgpool\nflatten\nlinear f 4\n", SMOOTH, 0},
+    {LAYER_BATCHNORM, "batchnorm (train)", "input 2 4 4\nconv c 3\nbatchnorm bn\nflatten\nlinear f 4\n", SMOOTH, 0},
+    {LAYER_BATCHNORM, "batchnorm (eval)", "input 2 4 4\nconv c 3\nbatchnorm bn\nflatten\nlinear f 4\n", SMOOTH, 1},
+    {LAYER_BATCHNORM, "batchnorm affine=0 eps momentum", "input 2 4 4\nconv c 3\nbatchnorm bn eps=1e-3 momentum=0.4 affine=0\nflatten\nlinear f 4\n", SMOOTH, 0},
+    {LAYER_FLATTEN, "flatten", "input 2 3 3\nconv c 2\nflatten\nlinear f 3\n", SMOOTH, 0},
+    {LAYER_LINEAR, "linear", "input 6 1 1\nflatten\nlinear a 5\nlinear b 4\n", SMOOTH, 0},
+    {LAYER_LINEAR, "linear bias", "input 6 1 1\nflatten\nlinear a 5 bias=1\nlinear b 4 bias=1\n", SMOOTH, 0},
+    {LAYER_LINEAR, "linear after relu", "input 6 1 1\nflatten\nlinear a 5\nrelu\nlinear b 4\n", KINKS, 0},
+    {LAYER_ADD, "add (residual)", "input 2 5 5\nconv a 3\nconv b 3 bias=1\nadd in=a\nflatten\nlinear f 4\n", SMOOTH, 0},
+    {LAYER_ADD, "add in=A,B (a fork read twice)", "input 2 5 5\nconv a 3\nconv b 3 in=a\nconv c 3 in=a\nadd in=b,c\nflatten\nlinear f 4\n", SMOOTH, 0},
+    {LAYER_DROPOUT, "dropout (train)", "input 2 5 5\nconv c 3\ndropout 0.3\nflatten\nlinear f 4\n", SMOOTH, 0},
+    {LAYER_DROPOUT, "dropout (eval)", "input 2 5 5\nconv c 3\ndropout 0.3\nflatten\nlinear f 4\n", SMOOTH, 1},
+    {LAYER_SCALE, "scale", "input 6 1 1\nflatten\nlinear a 5\nscale 0.1111111111\n", SMOOTH, 0},
+    {LAYER_SHORTCUT, "shortcut (option A)", "input 2 6 6\nconv a 4\nconv b 8 stride=2\nshortcut 8 stride=2 in=a\nadd in=b\nflatten\nlinear f 4\n", SMOOTH, 0},
     /* whole models: every kind together, odd sizes */
-    {LAYER_CONV, "odd model", NULL, 2e-3f, 1e-3, 5e-3},
+    {LAYER_CONV, "odd model", NULL, KINKS, 0},
+    {LAYER_CONV, "resnet-like", "input 3 8 8\nconv conv1 4\nbatchnorm bn1\nrelu\n"
+     "block basic NAME PLANES STRIDE\nconv $NAME.conv1 $PLANES stride=$STRIDE\nbatchnorm $NAME.bn1\nrelu\n"
+     "conv $NAME.conv2 $PLANES\nbatchnorm $NAME.bn2\nshortcut $PLANES stride=$STRIDE in=$input name=$NAME.short\n"
+     "add in=$NAME.bn2\nrelu\nend\nbasic layer1.0 4 1\nbasic layer2.0 8 2\nglobal_avgpool\nflatten\nlinear fc 3 bias=1\n",
+     5e-4f, 4e-3, 1e-2, 0}, /* BatchNorm scales a step up: more relu kinks within reach, a smaller h */
+    {LAYER_CONV, "resnet-like gelu", "input 3 8 8\nconv conv1 4\nbatchnorm bn1\ngelu\n"
+     "block basic NAME PLANES STRIDE\nconv $NAME.conv1 $PLANES stride=$STRIDE\nbatchnorm $NAME.bn1\ngelu\n"
+     "conv $NAME.conv2 $PLANES\nbatchnorm $NAME.bn2\nshortcut $PLANES stride=$STRIDE in=$input name=$NAME.short\n"
+     "add in=$NAME.bn2\ngelu\nend\nbasic layer1.0 4 1\nbasic layer2.0 8 2\nglobal_avgpool\nflatten\nlinear fc 3 bias=1\n",
+     SMOOTH, 0},
 };
 
 /* One probe of parameter i: the central difference, and whether it
- * straddles a kink (its one-sided differences disagree with each other, so
- * the central one means nothing there). */
+ * straddles a kink: its one-sided differences disagree with each other by
+ * more than the tolerance (on a smooth loss they differ by h * f'', far
+ * less), so the central one means nothing there. A wrong gradient is not
+ * hidden by this: its one-sided differences agree, with each other and not
+ * with it. */
 static int probe(net *n, const float *x, const int *y, int B, float *p, int classes, long i, float h,
-                 double *fd) {
+                 double tol_a, double tol_r, double *fd) {
     float keep = p[i];
     double mid = batch_loss(n, x, y, B, p, classes);
     p[i] = keep + h;
@@ -86,7 +118,7 @@ static int probe(net *n, const float *x, const int *y, int B, float *p, int clas
     p[i] = keep;
     *fd = (up - down) / (2.0 * h);
     double right = (up - mid) / h, left = (mid - down) / h;
-    return fabs(right - left) > 0.5 * fmax(fabs(right), fabs(left)) + 1e-2;
+    return fabs(right - left) > tol_a + tol_r * fabs(*fd);
 }
 
 static void gradcheck(const gradcheck_case *tc, const char *text) {
@@ -102,9 +134,18 @@ static void gradcheck(const gradcheck_case *tc, const char *text) {
     long nx = (long)B * m.in_c * m.in_h * m.in_w;
     float *x = malloc(nx * sizeof(float)), *p = malloc(m.n_params * sizeof(float));
     float *g = malloc(m.n_params * sizeof(float)), logits[64 * 16], dl[64 * 16];
+    float *buf = malloc((m.n_buffers + 1) * sizeof(float));
     int y[3] = {1, 0, 3 % m.n_classes};
     fill(x, nx, 1, 1.0f);
     model_init_params(&m, p, 7);
+    model_init_buffers(&m, buf);
+    for (long i = 0; i < m.n_params; i++) p[i] += 0.05f * (float)((i * 7919) % 13 - 6) / 6.0f; /* BN weights off 1 */
+    for (int t = 0; t < m.n_tensors; t++) /* running statistics that are not the batch's */
+        if (m.tensors[t].role == TENSOR_RUNNING_MEAN || m.tensors[t].role == TENSOR_RUNNING_VAR)
+            for (long i = 0; i < m.tensors[t].count; i++) buf[m.tensors[t].offset + i] += 0.3f + 0.1f * (float)(i % 3);
+    net_set_buffers(n, buf);
+    net_set_training(n, !tc->eval);
+    net_set_step(n, 5, 3);
     long correct = 0;
     CHECK(net_forward(n, x, B, p, logits, &err) == 0, "%s: net_forward: %s", tc->what, err.msg);
     double loss = loss_cross_entropy(dl, &correct, logits, y, B, m.n_classes, 1.0f);
@@ -117,7 +158,7 @@ static void gradcheck(const gradcheck_case *tc, const char *text) {
         for (long k = 0; k < l->param_count; k += 1 + l->param_count / 11) {
             long i = l->param_offset + k;
             double fd;
-            int kink = probe(n, x, y, B, p, m.n_classes, i, tc->h, &fd);
+            int kink = probe(n, x, y, B, p, m.n_classes, i, tc->h, tc->atol, tc->rtol, &fd);
             probes++;
             if (fabs(fd - g[i]) <= tc->atol + tc->rtol * fabs(fd)) continue;
             if (kink) { kinks++; continue; }
@@ -131,7 +172,7 @@ static void gradcheck(const gradcheck_case *tc, const char *text) {
     CHECK(kinks * 10 <= probes, "%s: %d of %d probes straddle a kink (h %g too large?)", tc->what, kinks,
           probes, tc->h);
     net_free(n);
-    free(x), free(p), free(g);
+    free(x), free(p), free(g), free(buf);
 }
 
 /* oneDNN vs reference: logits and every gradient. */

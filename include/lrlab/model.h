@@ -11,10 +11,15 @@
  *     linear fc1 128
  *     relu
  *     linear fc2 10
- * Parsing computes every output shape and lays the parameters out in one
- * flat float array, layer after layer, each weight in PyTorch's layout
- * (conv: [out, in, k, k]; linear: [out, in]) so that a state_dict maps onto
- * it by name. This room knows nothing of oneDNN or training. */
+ * A layer reads the previous layer's output unless `in=NAME` names an
+ * earlier one; `add` sums two (a residual connection). Blocks defined once
+ * (`block NAME ARGS...` ... `end`) are used as often as needed, so a
+ * network is a graph in topological order: every layer reads only layers
+ * above it. Parsing computes every output shape and lays the tensors out:
+ * trainable parameters (weights, biases) in one flat float array and
+ * buffers (BatchNorm's running statistics) in another, each in PyTorch's
+ * layout and with its state_dict name, so that a state_dict maps onto them.
+ * This room knows nothing of oneDNN or training. */
 #ifndef LRLAB_MODEL_H
 #define LRLAB_MODEL_H
 
@@ -23,38 +28,101 @@
 
 #include "lrlab/common.h"
 
-#define MODEL_MAX_LAYERS 64
-#define MODEL_NAME_LEN 32
+#define MODEL_MAX_LAYERS 1024 /* ResNet-110 takes ~440 */
+#define MODEL_MAX_TENSORS 2048
+#define MODEL_NAME_LEN 64     /* a layer's name: "layer3.17.shortcut.1" */
+#define MODEL_TENSOR_NAME_LEN (MODEL_NAME_LEN + 24)
+#define MODEL_INPUT (-1)      /* in[]: the model's input, not a layer */
 
-typedef enum { LAYER_CONV, LAYER_RELU, LAYER_MAXPOOL, LAYER_FLATTEN, LAYER_LINEAR } layer_kind;
-#define LAYER_KINDS (LAYER_LINEAR + 1) /* the number of layer kinds */
+typedef enum {
+    LAYER_CONV,
+    LAYER_RELU,
+    LAYER_MAXPOOL,
+    LAYER_FLATTEN,
+    LAYER_LINEAR,
+    LAYER_BATCHNORM,
+    LAYER_GELU,
+    LAYER_AVGPOOL,
+    LAYER_GLOBAL_AVGPOOL,
+    LAYER_ADD,
+    LAYER_DROPOUT,
+    LAYER_SCALE,
+    LAYER_SHORTCUT,
+} layer_kind;
+#define LAYER_KINDS (LAYER_SHORTCUT + 1) /* the number of layer kinds */
+
+/* How a conv or linear weight starts (its bias always as PyTorch's default). */
+typedef enum { INIT_DEFAULT, INIT_KAIMING_NORMAL, INIT_DIRAC } init_kind;
 
 typedef struct {
-    int out_c, k, stride, pad;
+    int out_c, k, stride;
+    int pad, pad_end; /* before (top, left) and after (bottom, right): differ for pad=same, even k */
+    int bias;
 } conv_spec;
 
 typedef struct {
-    int k, stride;
+    int k, stride, pad; /* avgpool counts the padding (PyTorch's count_include_pad=True) */
 } pool_spec;
 
 typedef struct {
-    int out;
+    int out, bias;
 } linear_spec;
 
 typedef struct {
+    double eps, momentum; /* PyTorch's convention: running = (1 - momentum) * running + momentum * batch */
+    int affine;           /* learned weight and bias */
+} batchnorm_spec;
+
+typedef struct {
+    double p; /* dropout probability */
+} dropout_spec;
+
+typedef struct {
+    double c; /* x * c, c rounded to float as PyTorch does with a Python float */
+} scale_spec;
+
+typedef struct {
+    int out_c, stride; /* He et al.'s option A: x[:, :, ::stride, ::stride], zero channels padded on both sides */
+} shortcut_spec;
+
+/* One tensor of the state_dict: a parameter (weight, bias: in the flat
+ * params array) or a buffer (BatchNorm's running statistics: in the flat
+ * buffers array; num_batches_tracked is an int64 in PyTorch, kept here as a
+ * float, exact up to 2^24 steps). */
+typedef enum { TENSOR_WEIGHT, TENSOR_BIAS, TENSOR_RUNNING_MEAN, TENSOR_RUNNING_VAR, TENSOR_NUM_BATCHES } tensor_role;
+
+typedef struct {
+    char name[MODEL_TENSOR_NAME_LEN]; /* "layer1.0.bn1.running_mean" */
+    int layer;                        /* the layer it belongs to */
+    tensor_role role;
+    int buffer;                       /* 1: in buffers, not trained */
+    int ndim, shape[4];
+    long offset, count;               /* into params or buffers */
+} model_tensor;
+
+typedef struct {
     layer_kind kind;
-    char name[MODEL_NAME_LEN]; /* parameter name prefix ("conv1"); "" for layers without weights */
-    int in_c, in_h, in_w;      /* input shape (one image) */
-    int c, h, w;               /* output shape; a linear or flattened output has h = w = 1 */
+    char name[MODEL_NAME_LEN]; /* the tensors' name prefix ("conv1"); for other layers an optional
+                                  label (name=...) or "" */
+    int in[2], n_in;           /* inputs: earlier layers' indices, or MODEL_INPUT */
+    int in_c, in_h, in_w;      /* input shape (one image; add: both inputs have it) */
+    int c, h, w;               /* output shape; a flat output (flatten, linear) has h = w = 1 */
+    int flat;                  /* output is a vector (after flatten): linear needs it, conv refuses it */
     union {
         conv_spec conv;
         pool_spec pool;
         linear_spec linear;
+        batchnorm_spec bn;
+        dropout_spec dropout;
+        scale_spec scale;
+        shortcut_spec shortcut;
     } u;
-    long param_offset; /* into the flat parameter array */
-    long param_count;  /* 0 for layers without weights */
-    int shape[4];      /* weight shape in PyTorch's layout (ndim = 4 conv, 2 linear) */
+    init_kind init;
+    long param_offset; /* trainable parameters, weight then bias, back to back in params */
+    long param_count;  /* 0 for layers without parameters */
+    int shape[4];      /* weight shape in PyTorch's layout (ndim = 4 conv, 2 linear, 1 batchnorm) */
     int ndim;
+    int tensor0, n_tensors; /* this layer's entries in model_spec.tensors */
     int line;          /* line of the description, for messages */
 } layer_spec;
 
@@ -63,8 +131,11 @@ typedef struct {
     int in_c, in_h, in_w;
     int n_layers;
     layer_spec layers[MODEL_MAX_LAYERS];
-    long n_params;
-    int n_classes; /* width of the last layer */
+    int n_tensors;
+    model_tensor tensors[MODEL_MAX_TENSORS]; /* state_dict order: layer by layer, params then buffers */
+    long n_params;  /* floats in params */
+    long n_buffers; /* floats in buffers */
+    int n_classes;  /* width of the last layer */
 } model_spec;
 
 /* Parses a description held in text; `source` names it in messages. */
@@ -74,15 +145,21 @@ int model_spec_parse(model_spec *m, const char *text, const char *source, lr_err
 int model_spec_load(model_spec *m, const char *name_or_path, const char *const *search,
                     lr_error *err);
 
-/* PyTorch's default init: every weight ~ U(-1/sqrt(fan_in), +1/sqrt(fan_in)),
- * drawn from the init stream of seed, layer by layer in order. */
+/* PyTorch's default init: conv and linear weights and biases
+ * ~ U(-1/sqrt(fan_in), +1/sqrt(fan_in)), BatchNorm weight 1 and bias 0; a
+ * layer's init= option (kaiming_normal, dirac) for its weight. Drawn from the
+ * init stream of seed, tensor by tensor in order. */
 void model_init_params(const model_spec *m, float *params, uint64_t seed);
+/* Buffers as PyTorch creates them: running_mean 0, running_var 1,
+ * num_batches_tracked 0. */
+void model_init_buffers(const model_spec *m, float *buffers);
 
 /* torchsummary-style table: layer, output shape, parameters, total. */
 void model_print_summary(const model_spec *m, int batch, FILE *f);
 
-/* "conv1.weight" for the i-th weighted layer; the state_dict name. */
-void model_param_name(const layer_spec *l, char *buf, size_t cap);
+/* The layer whose name or label is name (the layers above `before`), or
+ * -1. */
+int model_find_layer(const model_spec *m, const char *name, int before);
 
 /* Multiply-adds of one image's forward pass (for GFLOP/s). */
 double model_forward_macs(const model_spec *m);

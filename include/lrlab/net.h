@@ -40,6 +40,19 @@ typedef struct net net; /* opaque */
 int net_init(net **out, const model_spec *m, const net_config *cfg, lr_error *err);
 void net_free(net *n); /* accepts NULL and half-built nets */
 
+/* Models with BatchNorm have buffers (running statistics, model_spec.n_buffers
+ * floats, model_init_buffers), owned by the caller like the parameters and
+ * updated by training-mode forward passes. */
+void net_set_buffers(net *n, float *buffers);
+/* PyTorch's net.train() (1) and net.eval() (0): training mode normalises
+ * with the batch's statistics (updating the running ones) and applies
+ * dropout; eval mode uses the running statistics and no dropout. A net
+ * starts in training mode when built with training = 1. */
+void net_set_training(net *n, int training);
+/* The random stream of the next forward pass's dropout masks: (seed, step),
+ * so that a run is deterministic and a resumed one draws the same masks. */
+void net_set_step(net *n, uint64_t seed, uint64_t step);
+
 /* x: count images (count <= batch), NCHW float; logits: count x n_classes. */
 int net_forward(net *n, const float *x, int count, const float *params, float *logits,
                 lr_error *err);

@@ -9,6 +9,9 @@
 struct net {
     net_backend backend;
     int batch, n_classes;
+    float *buffers;
+    int training;
+    uint64_t seed, step;
     net_ref *ref;
     net_dnnl *dnnl;
 };
@@ -21,6 +24,7 @@ int net_init(net **out, const model_spec *m, const net_config *cfg, lr_error *er
     n->backend = cfg->backend;
     n->batch = cfg->batch;
     n->n_classes = m->n_classes;
+    n->training = cfg->training;
     int rc = cfg->backend == NET_BACKEND_REF ? net_ref_init(&n->ref, m, cfg, err)
                                              : net_dnnl_init(&n->dnnl, m, cfg, err);
     if (rc) {
@@ -42,7 +46,10 @@ int net_forward(net *n, const float *x, int count, const float *params, float *l
                 lr_error *err) {
     if (count < 1 || count > n->batch)
         return lr_fail(err, "net_forward: %d images, expected 1..%d", count, n->batch);
-    if (n->ref) return net_ref_forward(n->ref, x, count, params, logits);
+    if (n->ref) {
+        net_ref_set_state(n->ref, n->buffers, n->training, n->seed, n->step);
+        return net_ref_forward(n->ref, x, count, params, logits, err);
+    }
     return net_dnnl_forward(n->dnnl, x, count, params, logits, err);
 }
 
@@ -50,6 +57,10 @@ int net_backward(net *n, const float *dlogits, const float *params, float *grads
     if (n->ref) return net_ref_backward(n->ref, dlogits, params, grads);
     return net_dnnl_backward(n->dnnl, dlogits, params, grads, err);
 }
+
+void net_set_buffers(net *n, float *buffers) { n->buffers = buffers; }
+void net_set_training(net *n, int training) { n->training = training; }
+void net_set_step(net *n, uint64_t seed, uint64_t step) { n->seed = seed, n->step = step; }
 
 const char *net_algo_choices(const net *n) { return n->dnnl ? net_dnnl_algo_choices(n->dnnl) : ""; }
 

@@ -730,8 +730,33 @@ static int build_linear(net_dnnl *n, int li, int fuse_relu, int last, lr_error *
 
 /* ---- the whole network ---- */
 
+/* What this executor runs today: a chain of conv (no bias, symmetric
+ * padding), relu, maxpool (no padding), flatten and linear (no bias). The
+ * reference executor runs every description. */
+static int check_supported(const model_spec *m, lr_error *err) {
+    if (m->n_layers > MAX_OBJECTS / 8) /* up to 8 memories a layer: refuse before any timing */
+        return lr_fail(err, "%s: %d layers: the oneDNN backend runs at most %d today: use --backend ref",
+                       m->name, m->n_layers, MAX_OBJECTS / 8);
+    for (int i = 0; i < m->n_layers; i++) {
+        const layer_spec *l = &m->layers[i];
+        const char *why = NULL;
+        if (l->in[0] != i - 1 || l->n_in != 1) why = "a layer that reads another than the previous one";
+        else if (l->kind == LAYER_CONV && (l->u.conv.bias || l->u.conv.pad != l->u.conv.pad_end)) why = "a conv with bias or pad=same";
+        else if (l->kind == LAYER_LINEAR && l->u.linear.bias) why = "a linear layer with bias";
+        else if (l->kind == LAYER_MAXPOOL && l->u.pool.pad) why = "a padded maxpool";
+        else if (l->kind != LAYER_CONV && l->kind != LAYER_LINEAR && l->kind != LAYER_MAXPOOL &&
+                 l->kind != LAYER_RELU && l->kind != LAYER_FLATTEN)
+            why = "this layer kind";
+        if (why)
+            return lr_fail(err, "%s:%d: the oneDNN backend does not run %s yet: use --backend ref", m->name,
+                           l->line, why);
+    }
+    return 0;
+}
+
 static int build(net_dnnl *n, lr_error *err) {
     const model_spec *m = n->m;
+    if (check_supported(m, err)) return -1;
     dnnl_dims_t x_dims = {n->batch, m->in_c, m->in_h, m->in_w};
     CHECK_DNNL(dnnl_memory_desc_init_by_tag(&n->cur_md, 4, x_dims, dnnl_f32, dnnl_nchw), "md");
     n->xbuf = lr_calloc((size_t)n->batch, (size_t)m->in_c * m->in_h * m->in_w * sizeof(float), "input batch", err);
@@ -755,6 +780,7 @@ static int build(net_dnnl *n, lr_error *err) {
                 break; /* fused into the layer before */
             rc = build_relu(n, err);
             break;
+        default: return lr_fail(err, "internal: layer kind %d reached the oneDNN builder", (int)l->kind);
         }
         if (rc) return -1;
         if (n->stages[n->n_stages].n) {

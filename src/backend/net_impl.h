@@ -7,7 +7,8 @@
 typedef struct net_ref net_ref;
 int net_ref_init(net_ref **out, const model_spec *m, const net_config *cfg, lr_error *err);
 void net_ref_free(net_ref *n);
-int net_ref_forward(net_ref *n, const float *x, int count, const float *params, float *logits);
+int net_ref_forward(net_ref *n, const float *x, int count, const float *params, float *logits, lr_error *err);
+void net_ref_set_state(net_ref *n, float *buffers, int training, uint64_t seed, uint64_t step);
 int net_ref_backward(net_ref *n, const float *dlogits, const float *params, float *grads);
 
 typedef struct net_dnnl net_dnnl;

@@ -12,45 +12,52 @@
 #include "lrlab/io.h"
 #include "lrlab/safetensors.h"
 
-/* The weight tensors of m over params, in layer order. Returns the count. */
+/* The parameter tensors of m (weights, biases) over params, in state_dict
+ * order; t has room for m->n_tensors. Returns the count. */
 static int weight_tensors(st_tensor *t, const model_spec *m, const float *params) {
     int n = 0;
-    for (int i = 0; i < m->n_layers; i++) {
-        const layer_spec *l = &m->layers[i];
-        if (!l->param_count) continue;
+    for (int i = 0; i < m->n_tensors; i++) {
+        const model_tensor *mt = &m->tensors[i];
+        if (mt->buffer) continue;
         memset(&t[n], 0, sizeof t[n]);
-        model_param_name(l, t[n].name, sizeof t[n].name);
+        snprintf(t[n].name, sizeof t[n].name, "%s", mt->name);
         t[n].dtype = ST_F32;
-        t[n].ndim = l->ndim;
-        for (int d = 0; d < l->ndim; d++) t[n].shape[d] = l->shape[d];
-        t[n].data = params + l->param_offset;
-        t[n].nbytes = (size_t)l->param_count * sizeof(float);
+        t[n].ndim = mt->ndim;
+        for (int d = 0; d < mt->ndim; d++) t[n].shape[d] = mt->shape[d];
+        t[n].data = params + mt->offset;
+        t[n].nbytes = (size_t)mt->count * sizeof(float);
         n++;
     }
     return n;
 }
 
+static int count_weights(const model_spec *m) {
+    int n = 0;
+    for (int i = 0; i < m->n_tensors; i++) n += !m->tensors[i].buffer;
+    return n;
+}
+
 int weights_save(const char *path, const model_spec *m, const float *params, lr_error *err) {
-    st_tensor t[MODEL_MAX_LAYERS];
-    int n = weight_tensors(t, m, params);
-    return st_write(path, t, n, NULL, NULL, 0, err);
+    st_tensor *t = lr_calloc((size_t)m->n_tensors + 1, sizeof *t, "tensor list", err);
+    if (!t) return -1;
+    int rc = st_write(path, t, weight_tensors(t, m, params), NULL, NULL, 0, err);
+    free(t);
+    return rc;
 }
 
 /* Copies every weight of m out of an open file; extra weight tensors are
  * an error only when `exact`. */
 static int copy_weights(const st_file *f, const char *path, const model_spec *m, float *params,
                         lr_error *err) {
-    for (int i = 0; i < m->n_layers; i++) {
-        const layer_spec *l = &m->layers[i];
-        if (!l->param_count) continue;
-        char name[128];
+    for (int i = 0; i < m->n_tensors; i++) {
+        const model_tensor *mt = &m->tensors[i];
+        if (mt->buffer) continue;
         long shape[4];
-        model_param_name(l, name, sizeof name);
-        for (int d = 0; d < l->ndim; d++) shape[d] = l->shape[d];
-        if (!st_find(f, name))
+        for (int d = 0; d < mt->ndim; d++) shape[d] = mt->shape[d];
+        if (!st_find(f, mt->name))
             return lr_fail(err, "%s: no tensor '%s': these weights are not for model '%s'", path,
-                           name, m->name);
-        if (st_copy(f, name, ST_F32, l->ndim, shape, params + l->param_offset, err)) return -1;
+                           mt->name, m->name);
+        if (st_copy(f, mt->name, ST_F32, mt->ndim, shape, params + mt->offset, err)) return -1;
     }
     return 0;
 }
@@ -59,8 +66,7 @@ int weights_load(const char *path, const model_spec *m, float *params, lr_error 
     st_file f;
     if (st_read(&f, path, err)) return -1;
     int rc = copy_weights(&f, path, m, params, err);
-    int weighted = 0;
-    for (int i = 0; i < m->n_layers; i++) weighted += m->layers[i].param_count > 0;
+    int weighted = count_weights(m);
     if (!rc && f.n != weighted)
         rc = lr_fail(err, "%s: %d tensors, model '%s' has %d weights: not this model's file", path,
                      f.n, m->name, weighted);
@@ -91,15 +97,16 @@ static uint32_t crc32_update(uint32_t crc, const unsigned char *p, size_t n) {
 
 int ckpt_save(const char *path, const model_spec *m, const float *params, const float *momentum,
               const ckpt_extra *x, lr_error *err) {
-    st_tensor t[MODEL_MAX_LAYERS + 3];
+    if (x->n_sched < 0 || x->n_sched > CKPT_SCHED_MAX)
+        return lr_fail(err, "%s: schedule state of %d values, at most %d fit", path, x->n_sched, CKPT_SCHED_MAX);
+    st_tensor *t = lr_calloc((size_t)m->n_tensors + 4, sizeof *t, "tensor list", err);
+    if (!t) return -1;
     int n = weight_tensors(t, m, params);
     const train_state *s = &x->state;
     double state[STATE_FIELDS] = {(double)s->epoch, (double)s->batch, (double)s->step,
                                   (double)s->momentum_started, s->loss_sum, (double)s->correct,
                                   (double)s->seen, (double)s->batches, s->seconds,
                                   s->epoch_lr, s->epoch_momentum};
-    if (x->n_sched < 0 || x->n_sched > CKPT_SCHED_MAX)
-        return lr_fail(err, "%s: schedule state of %d values, at most %d fit", path, x->n_sched, CKPT_SCHED_MAX);
     t[n] = (st_tensor){.name = "optimizer.momentum_buffer", .dtype = ST_F32, .ndim = 1,
                        .shape = {m->n_params}, .data = momentum, .nbytes = (size_t)m->n_params * sizeof(float)};
     n++;
@@ -118,7 +125,9 @@ int ckpt_save(const char *path, const model_spec *m, const float *params, const 
     const char *keys[] = {"format", "version", "model", "crc32", "config", "metrics"};
     const char *values[] = {CKPT_FORMAT, version, m->name, crc_text, x->config_text ? x->config_text : "",
                             x->metrics_text ? x->metrics_text : ""};
-    return st_write(path, t, n, keys, values, 6, err);
+    int rc = st_write(path, t, n, keys, values, 6, err);
+    free(t);
+    return rc;
 }
 
 static char *dup_meta(const st_file *f, const char *key) {
@@ -173,8 +182,7 @@ static int ckpt_from(const st_file *f, const char *path, const model_spec *m, fl
         return lr_fail(err, "%s: checkpoint version '%s', this lrlab reads version %d", path,
                        version ? version : "(none)", CKPT_VERSION);
     /* a checkpoint holds the model's weights plus exactly these three */
-    int weighted = 0;
-    for (int i = 0; i < m->n_layers; i++) weighted += m->layers[i].param_count > 0;
+    int weighted = count_weights(m);
     if (f->n != weighted + 3)
         return lr_fail(err, "%s: %d tensors, a checkpoint of model '%s' has %d: not this model's checkpoint",
                        path, f->n, m->name, weighted + 3);
