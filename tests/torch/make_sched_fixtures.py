@@ -1,20 +1,23 @@
 #!/usr/bin/python3
 """Writes tests/fixtures/sched/*.txt: learning-rate tables computed by
 PyTorch's own torch.optim.lr_scheduler classes (torch 1.13), for lrlab's
-schedule tests (tests/test_sched.c, tests/sched_cli_test.sh).
+schedule tests (tests/test_sched.c, tests/sched_cli_test.sh), and
+tests/fixtures/sgd/sgd.txt: torch.optim.SGD step by step (tests/test_optim.c).
+tests/torch_fixtures_test.sh runs it into a scratch directory and compares.
 
-Each case is an lrlab --sched expression. It is evaluated as Python with every
-class bound to one SGD optimiser (lr = base lr, momentum as given), the way a
-PyTorch script builds them: children first, in source order, all sharing the
+Each case is an lrlab --sched expression. It is evaluated as a PyTorch script
+would (build()): every class bound to one SGD optimiser (lr = base lr,
+momentum as given), children first, in source order, all sharing the
 optimiser. Quoted lr_lambda / scale_fn strings become Python lambdas.
-GradualWarmupScheduler (not in torch) gets the intended meaning of
-SEMANTICS.md: SequentialLR([LinearLR(1/m, 1, E), S], [E]) on base b*m for
-m > 1 (checked to start at b), and by hand for m == 1 (b*t/E, then S on base b).
+GradualWarmupScheduler (not in torch) is SEMANTICS.md's piecewise contract
+(class Warmup): the ramp, then its after_scheduler run alone in torch on a
+fresh optimiser whose lr is b*m.
 
 Output, per case: `case`, `expr E`, `lr B`, `momentum M`, `unit U`,
-`steps N`, optionally `metrics v0 v1 ...` (fed to step() after row t) and
-`raises_at K` (PyTorch raised on the step that would have made t = K), then N
-rows `t lr momentum` with %.17g, then `end`.
+`steps N`, optionally `spe K` (steps per epoch in step unit), `metrics v0 v1
+...` (one per epoch, fed to step() at the epoch's end) and `raises_at K`
+(PyTorch raised on the step that would have made t = K), then N rows
+`t lr momentum` with %.17g, then `end`.
 
 Run from the repository root: /usr/bin/python3 tests/torch/make_sched_fixtures.py
 """
