@@ -115,6 +115,9 @@ int cli_train(int argc, char **argv) {
         if (config_read(&cfg, path, &err)) return cli_error("train", &err, 2);
         snprintf(cfg.out, sizeof cfg.out, "%s", resume);
     }
+    char warning[512];
+    if (config_check(&cfg, warning, sizeof warning, &err)) return cli_error("train", &err, 2);
+    if (warning[0]) fprintf(stderr, "lrlab train: warning: %s\n", warning);
     if (!resume) cli_default_data(&cfg);
     int made = 0, made_parent = 0;
     if (!cfg.out[0]) {
