@@ -37,9 +37,15 @@ typedef struct {
     dnnl_primitive_t prim; /* borrowed from net_dnnl.prims; NULL: fn */
     int (*fn)(net_dnnl *n, int li, lr_error *err); /* a C step (reference kernels) */
     int li;
+    int when; /* 0: always; else the modes it runs in (MODE_*) */
     int nargs;
     dnnl_exec_arg_t args[12];
 } op;
+
+/* The mode of a pass: BatchNorm runs its own primitives in training mode on
+ * a full batch, the reference kernels on a partial one (its statistics
+ * over the images of the call), and inference primitives in eval mode. */
+enum { MODE_TRAIN = 1, MODE_PARTIAL = 2, MODE_EVAL = 4 };
 
 /* Per convolution: the algorithm of each pass and its measured time. */
 typedef struct {
@@ -52,7 +58,7 @@ typedef struct {
 
 /* A layer run by the reference kernels: plain NCHW memories. */
 typedef struct {
-    dnnl_memory_t in[2], out, din[2]; /* din: NULL when that input wants no gradient */
+    dnnl_memory_t in[2], out, dout, din[2]; /* din: NULL when that input wants no gradient */
     float *aux;
 } fallback;
 
@@ -60,6 +66,8 @@ struct net_dnnl {
     const model_spec *m; /* borrowed */
     int batch, training;
     int count; /* images in the last forward call */
+    int mode;  /* of the last forward call (MODE_*) */
+    int when;  /* building: the modes of the ops being added (0: all) */
     /* the state of the calls (net_dnnl_set_state, forward, backward) */
     int train_mode;
     uint64_t seed, step;
@@ -94,6 +102,8 @@ struct net_dnnl {
     /* the caller's arrays, attached on every call */
     dnnl_memory_t user_w[MODEL_MAX_LAYERS], user_dw[MODEL_MAX_LAYERS];
     dnnl_memory_t user_b[MODEL_MAX_LAYERS], user_db[MODEL_MAX_LAYERS];
+    dnnl_memory_t running_mean[MODEL_MAX_LAYERS], running_var[MODEL_MAX_LAYERS]; /* the caller's buffers */
+    dnnl_memory_t batch_mean[MODEL_MAX_LAYERS], batch_var[MODEL_MAX_LAYERS];
     dnnl_memory_t user_x;
     dnnl_memory_desc_t x_md;
     float *xbuf;
@@ -171,7 +181,7 @@ static int add_op(net_dnnl *n, op *ops, int *count, int cap, dnnl_primitive_t p,
                   const int *kinds, const dnnl_memory_t *mems, lr_error *err) {
     if (*count == cap) return lr_fail(err, "model too large: more than %d operations", cap);
     op *o = &ops[(*count)++];
-    *o = (op){.prim = p, .nargs = nargs};
+    *o = (op){.prim = p, .nargs = nargs, .when = n->when};
     for (int i = 0; i < nargs; i++) o->args[i] = (dnnl_exec_arg_t){kinds[i], mems[i]};
     for (int i = n->n_prims - 1; i >= 0; i--) /* most often the last one made */
         if (n->prims[i] == p) {
@@ -195,9 +205,9 @@ static int bwd_op(net_dnnl *n, dnnl_primitive_t p, int nargs, const int *kinds,
     return add_op(n, n->bops, &n->n_bops, MAX_OPS, p, nargs, kinds, mems, err);
 }
 
-static int fn_op(op *ops, int *count, int (*fn)(net_dnnl *, int, lr_error *), int li, lr_error *err) {
+static int fn_op(net_dnnl *n, op *ops, int *count, int (*fn)(net_dnnl *, int, lr_error *), int li, lr_error *err) {
     if (*count == MAX_OPS) return lr_fail(err, "model too large: more than %d operations", MAX_OPS);
-    ops[(*count)++] = (op){.fn = fn, .li = li};
+    ops[(*count)++] = (op){.fn = fn, .li = li, .when = n->when};
     return 0;
 }
 
@@ -227,6 +237,12 @@ static const dnnl_memory_desc_t *pd_md(const_dnnl_primitive_desc_t pd, int arg) 
 /* ---- the graph: where a layer's inputs and their gradients are ---- */
 
 static const dnnl_memory_desc_t *md_of(const net_dnnl *n, int j) { return j == MODEL_INPUT ? &n->x_md : &n->md[j]; }
+
+/* Whether md is plain (NCHW or NC): the reference kernels' layouts, slow for convolutions. */
+static int is_plain(const dnnl_memory_desc_t *md) {
+    return md->format_kind == dnnl_blocked && md->format_desc.blocking.inner_nblks == 0 &&
+           md->format_desc.blocking.strides[md->ndims - 1] == 1;
+}
 static dnnl_memory_t act_of(const net_dnnl *n, int j) { return j == MODEL_INPUT ? n->user_x : n->act[j]; }
 
 /* Layer li's input k in descriptor want: the input itself, or a copy made
@@ -597,7 +613,7 @@ static int conv_ctx_init(net_dnnl *n, conv_ctx *c, const layer_spec *l, dnnl_dat
     dnnl_dims_t dst_dims = {n->batch, l->c, l->h, l->w};
     dnnl_dims_t b_dims = {l->c};
     const dnnl_memory_desc_t *in = md_of(n, l->in[0]);
-    if (in->data_type == dt && in->ndims == 4) c->src = *in;
+    if (in->data_type == dt && in->ndims == 4 && !is_plain(in)) c->src = *in; /* else oneDNN's choice: blocked */
     else CHECK_DNNL(dnnl_memory_desc_init_by_tag(&c->src, 4, src_dims, dt, dnnl_format_tag_any), "md");
     CHECK_DNNL(dnnl_memory_desc_init_by_tag(&c->wany, 4, w_dims, dt, dnnl_format_tag_any), "md");
     CHECK_DNNL(dnnl_memory_desc_init_by_tag(&c->dwany, 4, w_dims, dnnl_f32, dnnl_format_tag_any), "md");
@@ -774,12 +790,14 @@ static int build_eltwise(net_dnnl *n, int li, lr_error *err) {
 /* add: a binary primitive, its second input in the first's layout. */
 static int build_add(net_dnnl *n, int li, lr_error *err) {
     const layer_spec *l = &n->m->layers[li];
-    dnnl_memory_desc_t md = *md_of(n, l->in[0]), dst_md;
-    dnnl_memory_t a = act_of(n, l->in[0]), b;
+    /* in the layout of the blocked input when one is plain (the shortcut's) */
+    int first = is_plain(md_of(n, l->in[0])) && !is_plain(md_of(n, l->in[1])) ? 1 : 0;
+    dnnl_memory_desc_t md = *md_of(n, l->in[first]), dst_md;
+    dnnl_memory_t a, b;
     dnnl_binary_desc_t d;
     dnnl_primitive_desc_t pd;
     dnnl_primitive_t p;
-    if (input_as(n, li, 1, &md, &b, err)) return -1;
+    if (input_as(n, li, 0, &md, &a, err) || input_as(n, li, 1, &md, &b, err)) return -1;
     CHECK_DNNL(dnnl_binary_desc_init(&d, dnnl_binary_add, &md, &md, &md), "binary_desc_init");
     CHECK_DNNL(dnnl_primitive_desc_create(&pd, &d, n->attr, n->eng, NULL), "binary pd");
     dst_md = *pd_md(pd, DNNL_ARG_DST);
@@ -878,7 +896,7 @@ static int fallback_backward(net_dnnl *n, int li, lr_error *err) {
             memset(handle(f->din[k]), 0, dnnl_memory_desc_get_size(md));
         }
     if (l->param_count) memset(n->grads + l->param_offset, 0, (size_t)l->param_count * sizeof(float));
-    ref_layer_backward(&c, li, handle(f->in[0]), handle(f->out), handle(n->dact[li]), handle(f->din[0]),
+    ref_layer_backward(&c, li, handle(f->in[0]), handle(f->out), handle(f->dout), handle(f->din[0]),
                        handle(f->din[1]), f->aux);
     return 0;
 }
@@ -889,9 +907,14 @@ static int plain_md(dnnl_memory_desc_t *md, int nd, const dnnl_dims_t dims, lr_e
     return 0;
 }
 
+/* The reference kernels for layer li: its inputs and output gradient
+ * reordered into plain NCHW buffers and back. The output is plain too,
+ * unless the layer already has one (BatchNorm's partial batches): then a
+ * plain copy reordered into it. */
 static int build_fallback(net_dnnl *n, int li, lr_error *err) {
     const layer_spec *l = &n->m->layers[li];
     fallback *f = &n->fb[li];
+    int native = n->act[li] != NULL;
     for (int k = 0; k < l->n_in; k++) {
         const dnnl_memory_desc_t *in = md_of(n, l->in[k]);
         dnnl_memory_desc_t want;
@@ -902,17 +925,113 @@ static int build_fallback(net_dnnl *n, int li, lr_error *err) {
     const dnnl_memory_desc_t *in = md_of(n, l->in[0]);
     dnnl_dims_t dims = {n->batch, l->c, l->h, l->w};
     dnnl_memory_desc_t out;
-    if (plain_md(&out, in->ndims == 2 ? 2 : 4, dims, err) || new_output(n, li, &out, err)) return -1;
-    f->out = n->act[li];
+    if (plain_md(&out, in->ndims == 2 ? 2 : 4, dims, err)) return -1;
+    if (native ? new_mem(n, &f->out, &out, err) || (n->training && new_mem(n, &f->dout, &out, err))
+               : new_output(n, li, &out, err))
+        return -1;
+    if (!native) f->out = n->act[li], f->dout = n->dact[li];
     long aux = ref_layer_aux_size(l, n->batch);
     if (aux && !(f->aux = lr_calloc((size_t)aux, sizeof(float), "layer state", err))) return -1;
     if (aux) n->bufs[n->n_bufs++] = f->aux;
-    if (fn_op(n->fwd, &n->n_fwd, fallback_forward, li, err)) return -1;
+    dnnl_primitive_t r;
+    if (fn_op(n, n->fwd, &n->n_fwd, fallback_forward, li, err) ||
+        (native && (make_reorder(n, &r, f->out, n->act[li], 0, err) ||
+                    fwd_op(n, r, 2, ARGS(DNNL_ARG_FROM, DNNL_ARG_TO), MEMS(f->out, n->act[li]), err))))
+        return -1;
     if (!n->training) return 0;
-    if (fn_op(n->bops, &n->n_bops, fallback_backward, li, err)) return -1;
+    if (native && (make_reorder(n, &r, n->dact[li], f->dout, 0, err) ||
+                   bwd_op(n, r, 2, ARGS(DNNL_ARG_FROM, DNNL_ARG_TO), MEMS(n->dact[li], f->dout), err)))
+        return -1;
+    if (fn_op(n, n->bops, &n->n_bops, fallback_backward, li, err)) return -1;
     for (int k = l->n_in - 1; k >= 0; k--)
         if (finish_grad(n, li, k, f->din[k], err)) return -1;
     return 0;
+}
+
+/* ---- batch normalisation ---- */
+
+/* After a training pass on a full batch: the running statistics as
+ * PyTorch updates them (ref_batchnorm_forward): oneDNN gives the batch mean
+ * and the biased variance; running_var takes the unbiased one. */
+static int bn_update_running(net_dnnl *n, int li, lr_error *err) {
+    const layer_spec *l = &n->m->layers[li];
+    if (!n->buffers) return lr_fail(err, "net_forward: the model has BatchNorm buffers: net_set_buffers first");
+    const float *mean = handle(n->batch_mean[li]), *var = handle(n->batch_var[li]);
+    float *rm = handle(n->running_mean[li]), *rv = handle(n->running_var[li]);
+    double count = (double)n->count * l->h * l->w, mom = l->u.bn.momentum;
+    for (int c = 0; c < l->c; c++) {
+        double unbiased = count > 1 ? var[c] * count / (count - 1) : var[c];
+        rm[c] = (float)(mom * mean[c] + (1.0 - mom) * rm[c]);
+        rv[c] = (float)(mom * unbiased + (1.0 - mom) * rv[c]);
+    }
+    for (int t = l->tensor0; t < l->tensor0 + l->n_tensors; t++)
+        if (n->m->tensors[t].role == TENSOR_NUM_BATCHES) n->buffers[n->m->tensors[t].offset] += 1.0f;
+    return 0;
+}
+
+static int bn_pds(net_dnnl *n, const dnnl_memory_desc_t *md, double eps, unsigned flags, dnnl_primitive_desc_t *fpd,
+                  dnnl_primitive_desc_t *bpd, int training, lr_error *err) {
+    dnnl_batch_normalization_desc_t fd, bd;
+    CHECK_DNNL(dnnl_batch_normalization_forward_desc_init(&fd, training ? dnnl_forward_training : dnnl_forward_inference,
+                                                          md, (float)eps, flags),
+               "batch_normalization_forward_desc_init");
+    CHECK_DNNL(dnnl_primitive_desc_create(fpd, &fd, n->attr, n->eng, NULL), "batchnorm fwd pd");
+    if (keep_pd(n, *fpd, err)) return -1;
+    if (!n->training) return 0;
+    CHECK_DNNL(dnnl_batch_normalization_backward_desc_init(&bd, dnnl_backward, md, md, (float)eps, flags),
+               "batch_normalization_backward_desc_init");
+    CHECK_DNNL(dnnl_primitive_desc_create(bpd, &bd, n->attr, n->eng, *fpd), "batchnorm bwd pd");
+    return keep_pd(n, *bpd, err);
+}
+
+static int build_batchnorm(net_dnnl *n, int li, lr_error *err) {
+    const layer_spec *l = &n->m->layers[li];
+    dnnl_memory_desc_t md = *md_of(n, l->in[0]), cmd;
+    if (md.ndims != 4 || md.data_type != dnnl_f32) return build_fallback(n, li, err);
+    dnnl_dims_t cdims = {l->c};
+    CHECK_DNNL(dnnl_memory_desc_init_by_tag(&cmd, 1, cdims, dnnl_f32, dnnl_a), "md");
+    unsigned flags = l->u.bn.affine ? dnnl_use_scale | dnnl_use_shift : 0;
+    dnnl_memory_t src = act_of(n, l->in[0]), dsrc;
+    if (new_output(n, li, &md, err) || new_mem_unbound(n, &n->running_mean[li], &cmd, err) ||
+        new_mem_unbound(n, &n->running_var[li], &cmd, err) || new_mem(n, &n->batch_mean[li], &cmd, err) ||
+        new_mem(n, &n->batch_var[li], &cmd, err))
+        return -1;
+    if (l->u.bn.affine) {
+        if (new_mem_unbound(n, &n->user_w[li], &cmd, err) || new_mem_unbound(n, &n->user_b[li], &cmd, err) ||
+            (n->training && (new_mem_unbound(n, &n->user_dw[li], &cmd, err) || new_mem_unbound(n, &n->user_db[li], &cmd, err))))
+            return -1;
+    }
+    if (grad_target(n, li, 0, &md, &dsrc, err)) return -1;
+    if (n->training && !dsrc && new_mem(n, &dsrc, &md, err)) return -1; /* the network's input: computed, unused */
+    for (int train = 0; train < 2; train++) {
+        if (train && !n->training) break;
+        n->when = train ? MODE_TRAIN : MODE_EVAL;
+        unsigned fl = flags | (train ? 0 : dnnl_use_global_stats);
+        dnnl_memory_t mean = train ? n->batch_mean[li] : n->running_mean[li];
+        dnnl_memory_t var = train ? n->batch_var[li] : n->running_var[li];
+        dnnl_primitive_desc_t fpd, bpd = NULL;
+        dnnl_primitive_t p;
+        if (bn_pds(n, &md, l->u.bn.eps, fl, &fpd, &bpd, train, err) || make_prim(n, &p, fpd, err)) return -1;
+        int rc = l->u.bn.affine
+                     ? fwd_op(n, p, 6, ARGS(DNNL_ARG_SRC, DNNL_ARG_DST, DNNL_ARG_MEAN, DNNL_ARG_VARIANCE, DNNL_ARG_SCALE, DNNL_ARG_SHIFT),
+                              MEMS(src, n->act[li], mean, var, n->user_w[li], n->user_b[li]), err)
+                     : fwd_op(n, p, 4, ARGS(DNNL_ARG_SRC, DNNL_ARG_DST, DNNL_ARG_MEAN, DNNL_ARG_VARIANCE),
+                              MEMS(src, n->act[li], mean, var), err);
+        if (rc || (train && fn_op(n, n->fwd, &n->n_fwd, bn_update_running, li, err))) return -1;
+        if (!n->training) continue;
+        if (make_prim(n, &p, bpd, err)) return -1;
+        rc = l->u.bn.affine
+                 ? bwd_op(n, p, 9, ARGS(DNNL_ARG_SRC, DNNL_ARG_MEAN, DNNL_ARG_VARIANCE, DNNL_ARG_DIFF_DST, DNNL_ARG_SCALE,
+                                        DNNL_ARG_SHIFT, DNNL_ARG_DIFF_SRC, DNNL_ARG_DIFF_SCALE, DNNL_ARG_DIFF_SHIFT),
+                          MEMS(src, mean, var, n->dact[li], n->user_w[li], n->user_b[li], dsrc, n->user_dw[li], n->user_db[li]), err)
+                 : bwd_op(n, p, 5, ARGS(DNNL_ARG_SRC, DNNL_ARG_MEAN, DNNL_ARG_VARIANCE, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_SRC),
+                          MEMS(src, mean, var, n->dact[li], dsrc), err);
+        if (rc || (l->in[0] != MODEL_INPUT && finish_grad(n, li, 0, dsrc, err))) return -1;
+    }
+    n->when = MODE_PARTIAL; /* training on a partial batch: the reference kernels */
+    int rc = n->training ? build_fallback(n, li, err) : 0;
+    n->when = 0;
+    return rc;
 }
 
 /* ---- the whole network ---- */
@@ -958,7 +1077,7 @@ static int build_layer(net_dnnl *n, int i, lr_error *err) {
     case LAYER_SCALE: return build_eltwise(n, i, err);
     case LAYER_ADD: return build_add(n, i, err);
     case LAYER_FLATTEN: return build_flatten(n, i, err);
-    case LAYER_BATCHNORM:
+    case LAYER_BATCHNORM: return build_batchnorm(n, i, err);
     case LAYER_DROPOUT:
     case LAYER_SHORTCUT: return build_fallback(n, i, err);
     }
@@ -1075,7 +1194,16 @@ static int attach_weights(net_dnnl *n, const float *params, float *grads, lr_err
     n->grads = grads;
     for (int i = 0; i < m->n_layers; i++) {
         const layer_spec *l = &m->layers[i];
-        if (!l->param_count || !n->user_w[i]) continue; /* BatchNorm: the reference kernels read params */
+        if (n->running_mean[i]) {
+            if (!n->buffers) return lr_fail(err, "net_forward: the model has BatchNorm buffers: net_set_buffers first");
+            for (int t = l->tensor0; t < l->tensor0 + l->n_tensors; t++) {
+                const model_tensor *mt = &m->tensors[t];
+                dnnl_memory_t mem = mt->role == TENSOR_RUNNING_MEAN ? n->running_mean[i]
+                                    : mt->role == TENSOR_RUNNING_VAR ? n->running_var[i] : NULL;
+                if (mem) CHECK_DNNL(dnnl_memory_set_data_handle(mem, n->buffers + mt->offset), "set_data_handle(buffers)");
+            }
+        }
+        if (!l->param_count || !n->user_w[i]) continue;
         long b = bias_offset(m, l);
         /* oneDNN only reads through user_w: the cast drops const for its API. */
         CHECK_DNNL(dnnl_memory_set_data_handle(n->user_w[i], (void *)(params + l->param_offset)),
@@ -1090,6 +1218,7 @@ static int attach_weights(net_dnnl *n, const float *params, float *grads, lr_err
 
 static int run(net_dnnl *n, const op *ops, int count, lr_error *err) {
     for (int i = 0; i < count; i++) {
+        if (ops[i].when && !(ops[i].when & n->mode)) continue;
         if (ops[i].fn) {
             CHECK_DNNL(dnnl_stream_wait(n->stream), "stream_wait");
             if (ops[i].fn(n, ops[i].li, err)) return -1;
@@ -1111,6 +1240,7 @@ int net_dnnl_forward(net_dnnl *n, const float *x, int count, const float *params
      * cannot change the first count outputs. */
     memcpy(n->xbuf, x, (size_t)count * image * sizeof(float));
     n->count = count;
+    n->mode = !n->train_mode ? MODE_EVAL : count < n->batch ? MODE_PARTIAL : MODE_TRAIN;
     if (attach_weights(n, params, NULL, err) || run(n, n->fwd, n->n_fwd, err)) return -1;
     memcpy(logits, handle(n->logits), (size_t)count * m->n_classes * sizeof(float));
     return 0;
