@@ -856,7 +856,7 @@ static int build_linear(net_dnnl *n, int li, int fuse_relu, int last, lr_error *
     return add_bwd_data(n, li, dpd, fpd, w, ddst, err);
 }
 
-/* flatten: nothing to compute; the next layer takes the tensor as it is. */
+/* flatten (and an identity shortcut): nothing to compute; the next layer takes the tensor as it is. */
 static int build_flatten(net_dnnl *n, int li, lr_error *err) {
     int j = n->m->layers[li].in[0];
     n->md[li] = *md_of(n, j);
@@ -1077,9 +1077,11 @@ static int build_layer(net_dnnl *n, int i, lr_error *err) {
     case LAYER_SCALE: return build_eltwise(n, i, err);
     case LAYER_ADD: return build_add(n, i, err);
     case LAYER_FLATTEN: return build_flatten(n, i, err);
+    case LAYER_SHORTCUT: /* stride 1, same channels: the identity, like flatten */
+        if (l->u.shortcut.stride == 1 && l->c == l->in_c) return build_flatten(n, i, err);
+        return build_fallback(n, i, err);
     case LAYER_BATCHNORM: return build_batchnorm(n, i, err);
-    case LAYER_DROPOUT:
-    case LAYER_SHORTCUT: return build_fallback(n, i, err);
+    case LAYER_DROPOUT: return build_fallback(n, i, err);
     }
     return lr_fail(err, "internal: layer kind %d reached the oneDNN builder", (int)l->kind);
 }
