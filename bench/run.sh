@@ -265,6 +265,8 @@ echo '```'
 echo "bench/run.sh$( [ $quick = 1 ] && printf ' --quick')$( [ "$reps" != 2 ] && [ $quick = 0 ] && printf ' --reps %s' "$reps")"
 sed 's|^timed [^ ]* ||' "$tmp/commands"
 echo '```'
+# the busy-machine section is measured by bench/wait_policy.sh: kept as it is
+if [ -f "$out" ] && grep -q '^## On a busy machine' "$out"; then echo; sed -n '/^## On a busy machine/,$p' "$out"; fi
 } >"$tmp/report.md"
 
 sed -n '/^## Training step/,$p' "$tmp/report.md" | sed '/^## The exact commands/,$d'

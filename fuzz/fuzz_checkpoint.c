@@ -39,7 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!buf) return 0;
     if (size) memcpy(buf, data, size);
     ckpt_extra x;
-    if (ckpt_parse(buf, size, "fuzz.ckpt", &m, params, momentum, &x, &err) != 0) {
+    if (ckpt_parse(buf, size, "fuzz.ckpt", &m, params, NULL, momentum, &x, &err) != 0) {
         must(strncmp(err.msg, "fuzz.ckpt: ", 11) == 0, "a rejection without the file's name");
         must(x.config_text == NULL && x.metrics_text == NULL, "a rejection that keeps memory");
         return 0;

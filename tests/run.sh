@@ -13,6 +13,9 @@ SYNTH=${SYNTH:-build/tools/synth_cifar}
 SYNTH_DIR=${SYNTH_DIR:-$(mktemp -d)/synth}
 export SYNTH_DIR
 if [ ! -f "$SYNTH_DIR/test_batch.bin" ]; then "$SYNTH" "$SYNTH_DIR" 42 || { echo "cannot make synthetic data"; exit 1; }; fi
+# The tests' own convolution algorithm cache (docs/file-formats.md), not the user's.
+LRLAB_CACHE_DIR=${LRLAB_CACHE_DIR:-$(mktemp -d)}
+export LRLAB_CACHE_DIR
 passed=0; failed=0
 log=$(mktemp); trap 'rm -f "$log"' EXIT
 # TEST_SCRIPTS: the shell tests (a glob; tests/harness_test.sh narrows it)

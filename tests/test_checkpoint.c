@@ -112,7 +112,7 @@ static int load_spec(const spec *s, ckpt_extra *x, lr_error *err) {
     unsigned char *b;
     size_t n;
     if (encode(s, &b, &n)) return lr_fail(err, "(encode failed)"), -2;
-    int rc = ckpt_parse(b, n, "c.safetensors", &M, got_p, got_m, x, err);
+    int rc = ckpt_parse(b, n, "c.safetensors", &M, got_p, NULL, got_m, x, err);
     if (!rc) ckpt_extra_free(x);
     return rc;
 }
@@ -140,13 +140,13 @@ static void test_round_trip(void) {
     x.config_text = "model=x\nlr=0.1\n";
     x.metrics_text = METRICS_HEADER "0,0.1,0.9,2.3,10,2.3,10,,,1,1\n";
     lr_error err;
-    CHECK(ckpt_save(test_path("a.safetensors"), &M, params, momentum, &x, &err) == 0, "%s", err.msg);
-    CHECK(ckpt_save(test_path("b.safetensors"), &M, params, momentum, &x, &err) == 0, "%s", err.msg);
+    CHECK(ckpt_save(test_path("a.safetensors"), &M, params, NULL, momentum, &x, &err) == 0, "%s", err.msg);
+    CHECK(ckpt_save(test_path("b.safetensors"), &M, params, NULL, momentum, &x, &err) == 0, "%s", err.msg);
     size_t na, nb;
     unsigned char *a = test_slurp(test_path("a.safetensors"), &na), *b = test_slurp(test_path("b.safetensors"), &nb);
     CHECK(a && b && na == nb && !memcmp(a, b, na), "two saves of the same state differ");
     free(a), free(b);
-    CHECK(ckpt_load(test_path("a.safetensors"), &M, got_p, got_m, &y, &err) == 0, "%s", err.msg);
+    CHECK(ckpt_load(test_path("a.safetensors"), &M, got_p, NULL, got_m, &y, &err) == 0, "%s", err.msg);
     CHECK(!memcmp(got_p, params, M.n_params * 4) && !memcmp(got_m, momentum, M.n_params * 4), "tensors differ");
     CHECK(!memcmp(&y.state, &x.state, sizeof x.state), "train state differs (epoch %ld batch %ld)", y.state.epoch,
           y.state.batch);
@@ -165,27 +165,27 @@ static void test_round_trip(void) {
     for (size_t k = 8 + hlen; c && k < n; k++) {
         unsigned char *d = dup_bytes(c, n);
         d[k] ^= 0x10;
-        if (ckpt_parse(d, n, "d.safetensors", &M, got_p, got_m, &y, &err) != -1 || !test_contains(err.msg, "damaged"))
+        if (ckpt_parse(d, n, "d.safetensors", &M, got_p, NULL, got_m, &y, &err) != -1 || !test_contains(err.msg, "damaged"))
             missed++;
     }
     CHECK(c && missed == 0, "%d of %zu damaged data bytes not found by the CRC", missed, n - 8 - hlen);
     free(c);
     /* the weights part is a weights file's: weights_save of the same params is a prefix-free subset */
-    CHECK(weights_save(test_path("w.safetensors"), &M, params, &err) == 0, "%s", err.msg);
+    CHECK(weights_save(test_path("w.safetensors"), &M, params, NULL, &err) == 0, "%s", err.msg);
     memset(got_p, 0, sizeof got_p);
-    CHECK(weights_load(test_path("w.safetensors"), &M, got_p, &err) == 0, "%s", err.msg);
+    CHECK(weights_load(test_path("w.safetensors"), &M, got_p, NULL, &err) == 0, "%s", err.msg);
     CHECK(!memcmp(got_p, params, M.n_params * 4), "weights differ");
     /* a checkpoint is not a weights file (extra tensors), nor another model's weights */
-    CHECK(weights_load(test_path("a.safetensors"), &M, got_p, &err) == -1 && test_contains(err.msg, "a.safetensors") &&
+    CHECK(weights_load(test_path("a.safetensors"), &M, got_p, NULL, &err) == -1 && test_contains(err.msg, "a.safetensors") &&
               test_contains(err.msg, "not this model"), "checkpoint as --init: '%s'", err.msg);
-    CHECK(weights_save(test_path("o.safetensors"), &OTHER, params, &err) == 0, "%s", err.msg);
-    CHECK(weights_load(test_path("o.safetensors"), &M, got_p, &err) == -1 && test_contains(err.msg, "o.safetensors") &&
+    CHECK(weights_save(test_path("o.safetensors"), &OTHER, params, NULL, &err) == 0, "%s", err.msg);
+    CHECK(weights_load(test_path("o.safetensors"), &M, got_p, NULL, &err) == -1 && test_contains(err.msg, "o.safetensors") &&
               test_contains(err.msg, "fc.weight"), "other model's weights: '%s'", err.msg);
-    CHECK(ckpt_load(test_path("missing.safetensors"), &M, got_p, got_m, &y, &err) == -1 &&
+    CHECK(ckpt_load(test_path("missing.safetensors"), &M, got_p, NULL, got_m, &y, &err) == -1 &&
               test_contains(err.msg, "missing.safetensors"), "missing file: '%s'", err.msg);
     /* another model's checkpoint */
-    CHECK(ckpt_save(test_path("oc.safetensors"), &OTHER, params, momentum, &x, &err) == 0, "%s", err.msg);
-    CHECK(ckpt_load(test_path("oc.safetensors"), &M, got_p, got_m, &y, &err) == -1 && test_contains(err.msg, "oc.safetensors"),
+    CHECK(ckpt_save(test_path("oc.safetensors"), &OTHER, params, NULL, momentum, &x, &err) == 0, "%s", err.msg);
+    CHECK(ckpt_load(test_path("oc.safetensors"), &M, got_p, NULL, got_m, &y, &err) == -1 && test_contains(err.msg, "oc.safetensors"),
           "other model's checkpoint: '%s'", err.msg);
 }
 
@@ -259,9 +259,9 @@ static int raw(const char *name, uint64_t len, const char *header, size_t data_b
 static void expect_file_reject(const char *name, const char *what) {
     ckpt_extra x;
     lr_error err = {{0}};
-    int rc = ckpt_load(test_path(name), &M, got_p, got_m, &x, &err);
+    int rc = ckpt_load(test_path(name), &M, got_p, NULL, got_m, &x, &err);
     CHECK(rc == -1 && test_contains(err.msg, name), "%s: rc %d, message '%s'", what, rc, err.msg);
-    rc = weights_load(test_path(name), &M, got_p, &err);
+    rc = weights_load(test_path(name), &M, got_p, NULL, &err);
     CHECK(rc == -1 && test_contains(err.msg, name), "%s as weights: rc %d, message '%s'", what, rc, err.msg);
 }
 
@@ -299,7 +299,7 @@ static void test_hostile_files(void) {
     lr_error err;
     for (size_t k = 0; k < n; k++) {
         err.msg[0] = '\0';
-        if (ckpt_parse(dup_bytes(b, k), k, "t.safetensors", &M, got_p, got_m, &x, &err) != -1 ||
+        if (ckpt_parse(dup_bytes(b, k), k, "t.safetensors", &M, got_p, NULL, got_m, &x, &err) != -1 ||
             strncmp(err.msg, "t.safetensors: ", 15))
             bad_trunc++;
     }
@@ -310,7 +310,7 @@ static void test_hostile_files(void) {
         unsigned char *c = dup_bytes(b, n);
         c[bit / 8] ^= (unsigned char)(1u << (bit % 8));
         err.msg[0] = '\0';
-        int rc = ckpt_parse(c, n, "f.safetensors", &M, got_p, got_m, &x, &err);
+        int rc = ckpt_parse(c, n, "f.safetensors", &M, got_p, NULL, got_m, &x, &err);
         if (rc == 0) flips_ok++, ckpt_extra_free(&x);
         else if (strncmp(err.msg, "f.safetensors: ", 15)) flips_bad++;
     }
@@ -326,7 +326,7 @@ static void test_atomic_writes(void) {
     memset(&x, 0, sizeof x);
     x.metrics_text = METRICS_HEADER;
     const char *p = test_path("keep.safetensors");
-    CHECK(ckpt_save(p, &M, params, momentum, &x, &err) == 0, "%s", err.msg);
+    CHECK(ckpt_save(p, &M, params, NULL, momentum, &x, &err) == 0, "%s", err.msg);
     size_t n0, n1;
     unsigned char *before = test_slurp(p, &n0), *after;
     /* the temporary file's name is taken by a directory */
@@ -334,7 +334,7 @@ static void test_atomic_writes(void) {
     snprintf(tmp, sizeof tmp, "%s.tmp", p);
     mkdir(tmp, 0700);
     x.state.epoch = 1;
-    CHECK(ckpt_save(p, &M, params, momentum, &x, &err) == -1 && test_contains(err.msg, "keep.safetensors"),
+    CHECK(ckpt_save(p, &M, params, NULL, momentum, &x, &err) == -1 && test_contains(err.msg, "keep.safetensors"),
           "save over a directory .tmp: '%s'", err.msg);
     after = test_slurp(p, &n1);
     CHECK(before && after && n0 == n1 && !memcmp(before, after, n0), "the previous checkpoint changed");
@@ -350,7 +350,7 @@ static void test_atomic_writes(void) {
     /* a full disk: the temporary file is /dev/full */
     if (access("/dev/full", W_OK) == 0) {
         CHECK(symlink("/dev/full", tmp) == 0, "symlink");
-        CHECK(ckpt_save(p, &M, params, momentum, &x, &err) == -1 && test_contains(err.msg, "No space left"),
+        CHECK(ckpt_save(p, &M, params, NULL, momentum, &x, &err) == -1 && test_contains(err.msg, "No space left"),
               "save on a full disk: '%s'", err.msg);
         after = test_slurp(p, &n1);
         CHECK(after && n0 == n1 && !memcmp(before, after, n0), "the previous checkpoint changed (full disk)");
@@ -369,7 +369,7 @@ static void test_atomic_writes(void) {
     }
     /* a parent directory that is a regular file */
     test_put(test_path("plain"), "x", 1);
-    CHECK(ckpt_save(test_path("plain/c.safetensors"), &M, params, momentum, &x, &err) == -1 &&
+    CHECK(ckpt_save(test_path("plain/c.safetensors"), &M, params, NULL, momentum, &x, &err) == -1 &&
               test_contains(err.msg, "plain/c.safetensors"), "'%s'", err.msg);
     CHECK(write_file_atomic(test_path("plain/m.csv"), "a", 1, &err) == -1 && test_contains(err.msg, "plain/m.csv"),
           "'%s'", err.msg);
@@ -404,9 +404,9 @@ static int write_corpus(const char *dir) {
     x.n_sched = 2, x.sched[0] = 6, x.sched[1] = 0.1;
     x.config_text = "lr=0.1\n", x.metrics_text = METRICS_HEADER;
     snprintf(path, sizeof path, "%s/saved_crc", dir);
-    if (ckpt_save(path, &M, params, momentum, &x, &err)) bad = 1;
+    if (ckpt_save(path, &M, params, NULL, momentum, &x, &err)) bad = 1;
     snprintf(path, sizeof path, "%s/weights_only", dir);
-    if (weights_save(path, &M, params, &err)) bad = 1;
+    if (weights_save(path, &M, params, NULL, &err)) bad = 1;
     return bad;
 }
 

@@ -77,7 +77,7 @@ int main(void) {
     findlr_defaults(&fc);
     fc.start_lr = 1e-5, fc.end_lr = 10, fc.steps = 40, fc.batch = B;
     findlr_result res;
-    CHECK(findlr_run(&res, &fc, n, &m, p, l, &err) == 0, "%s", err.msg);
+    CHECK(findlr_run(&res, &fc, n, &m, p, NULL, l, &err) == 0, "%s", err.msg);
     CHECK(!memcmp(p, p0, m.n_params * sizeof(float)), "weights restored after the run");
     CHECK(res.n >= 10, "%d points recorded", res.n);
     int lr_ok = 1, sm_ok = 1;
@@ -130,16 +130,16 @@ int main(void) {
     /* to a huge lr: stops early, weights still restored */
     memcpy(p, p0, m.n_params * sizeof(float));
     fc.start_lr = 1e-3, fc.end_lr = 1e6, fc.steps = 40;
-    CHECK(findlr_run(&res, &fc, n, &m, p, l, &err) == 0, "%s", err.msg);
+    CHECK(findlr_run(&res, &fc, n, &m, p, NULL, l, &err) == 0, "%s", err.msg);
     CHECK(res.stop != FINDLR_DONE && res.stop_step < 39, "stop %d at step %d", res.stop, res.stop_step);
     CHECK(!memcmp(p, p0, m.n_params * sizeof(float)), "weights restored after a diverged run");
     findlr_result_free(&res);
 
     /* bad settings */
     fc.start_lr = 1, fc.end_lr = 0.1;
-    CHECK(findlr_run(&res, &fc, n, &m, p, l, &err) == -1 && strstr(err.msg, "start < end"), "%s", err.msg);
+    CHECK(findlr_run(&res, &fc, n, &m, p, NULL, l, &err) == -1 && strstr(err.msg, "start < end"), "%s", err.msg);
     fc.start_lr = 1e-5, fc.end_lr = 1, fc.steps = 1;
-    CHECK(findlr_run(&res, &fc, n, &m, p, l, &err) == -1 && strstr(err.msg, "--steps 1"), "%s", err.msg);
+    CHECK(findlr_run(&res, &fc, n, &m, p, NULL, l, &err) == -1 && strstr(err.msg, "--steps 1"), "%s", err.msg);
 
     loader_free(l);
     net_free(n);

@@ -20,7 +20,7 @@ typedef struct {
 } eval_stats;
 
 /* Runs every batch of l (from epoch 0, batch 0) forward through n with
- * params. logits is scratch of batch * classes floats (batch: the loader's
+ * params, in eval mode (net_set_training(n, 0); it stays so). logits is scratch of batch * classes floats (batch: the loader's
  * and the net's). Labels outside 0..classes-1 are an error. */
 int evaluate_split(eval_stats *out, net *n, const float *params, loader *l, int classes, float *logits,
                    lr_error *err);

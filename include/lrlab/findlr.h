@@ -31,6 +31,7 @@ typedef struct {
     double momentum, weight_decay, dampening; /* SGD, as torch.optim.SGD */
     int nesterov;
     int batch;               /* the loader's and the net's batch: scratch sizes */
+    uint64_t seed;           /* dropout's stream (the run's --seed) */
 } findlr_config;
 
 void findlr_defaults(findlr_config *c);
@@ -49,10 +50,12 @@ typedef struct {
 
 /* Runs the test on the training batches of `train` (augmented as its
  * config says; a new epoch starts when the batches run out), with n (built
- * with training = 1) over m's parameters. params is restored on return.
- * Fails when fewer than 2 points could be recorded (lower start_lr). */
+ * with training = 1, in training mode) over m's parameters. params and
+ * buffers (BatchNorm's running statistics, the net's: NULL without any)
+ * are restored on return, and n is left in eval mode. Fails when fewer
+ * than 2 points could be recorded (lower start_lr). */
 int findlr_run(findlr_result *res, const findlr_config *cfg, net *n, const model_spec *m, float *params,
-               loader *train, lr_error *err);
+               float *buffers, loader *train, lr_error *err);
 void findlr_result_free(findlr_result *res);
 
 /* The suggestions alone, from recorded points (used by findlr_run; tests).

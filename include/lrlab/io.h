@@ -1,12 +1,15 @@
 /* lrlab/io.h: the model's weights and the training checkpoint as files.
  *
  * Both are safetensors (lrlab/safetensors.h; docs/file-formats.md), written
- * atomically. Weights: one F32 tensor per layer with PyTorch's state_dict
- * name and shape ("conv1.weight" [32,3,3,3]), nothing else, so that equal
- * weights give identical files and torch's load_state_dict takes them. A
- * checkpoint adds the momentum buffer, the schedule's state, the position
- * in the run, and the config and metrics so far as metadata, under a
- * format name and version that the loader checks. */
+ * atomically. Weights: the model's state_dict, each tensor with PyTorch's
+ * name, shape and dtype ("conv1.weight" F32 [32,3,3,3], BatchNorm's
+ * "bn1.running_mean" F32 and "bn1.num_batches_tracked" I64 []), nothing
+ * else, so that equal weights give identical files and torch's
+ * load_state_dict(strict=True) takes them. A checkpoint adds the momentum
+ * buffer, the schedule's state, the position in the run, and the config and
+ * metrics so far as metadata, under a format name and version that the
+ * loader checks. `buffers` (model_spec.n_buffers floats) may be NULL for a
+ * model without any. */
 #ifndef LRLAB_IO_H
 #define LRLAB_IO_H
 
@@ -14,10 +17,10 @@
 #include "lrlab/common.h"
 #include "lrlab/model.h"
 
-int weights_save(const char *path, const model_spec *m, const float *params, lr_error *err);
-/* Every tensor of m must be present with its exact shape and dtype F32;
+int weights_save(const char *path, const model_spec *m, const float *params, const float *buffers, lr_error *err);
+/* Every tensor of m must be present with its exact shape and dtype;
  * extra tensors are an error too (a file for another model). */
-int weights_load(const char *path, const model_spec *m, float *params, lr_error *err);
+int weights_load(const char *path, const model_spec *m, float *params, float *buffers, lr_error *err);
 
 #define CKPT_FORMAT "lrlab-checkpoint"
 #define CKPT_VERSION 1
@@ -43,20 +46,20 @@ typedef struct {
     char *metrics_text; /* owned (malloc): metrics.csv as of the checkpoint */
 } ckpt_extra;
 
-int ckpt_save(const char *path, const model_spec *m, const float *params, const float *momentum,
-              const ckpt_extra *x, lr_error *err);
-/* Fills params, momentum (n_params each) and x; x's strings must be freed
+int ckpt_save(const char *path, const model_spec *m, const float *params, const float *buffers,
+              const float *momentum, const ckpt_extra *x, lr_error *err);
+/* Fills params, momentum (n_params each), buffers (n_buffers) and x; x's strings must be freed
  * with ckpt_extra_free. Everything is validated before use: format and
  * version, every tensor's name, dtype and shape against m, the training
  * state (whole, non-negative numbers in range), the schedule state's size.
  * On failure params and momentum may be partly overwritten, x holds nothing
  * to free, and err names the file and what is wrong. */
-int ckpt_load(const char *path, const model_spec *m, float *params, float *momentum,
+int ckpt_load(const char *path, const model_spec *m, float *params, float *buffers, float *momentum,
               ckpt_extra *x, lr_error *err);
 /* The same from an in-memory image of the file (the fuzz target's entry);
  * takes ownership of buf (malloc'd) in every case. */
 int ckpt_parse(unsigned char *buf, size_t size, const char *name, const model_spec *m, float *params,
-               float *momentum, ckpt_extra *x, lr_error *err);
+               float *buffers, float *momentum, ckpt_extra *x, lr_error *err);
 void ckpt_extra_free(ckpt_extra *x);
 
 

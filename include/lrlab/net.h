@@ -62,6 +62,9 @@ int net_backward(net *n, const float *dlogits, const float *params, float *grads
 
 /* The algorithm chosen per convolution and pass, in the algo_choices format. */
 const char *net_algo_choices(const net *n);
+/* What a choice depends on besides the net: "onednn=2.6.3 isa=avx512_core_bf16"
+ * (the library's version and the instruction set it uses on this CPU). */
+void net_platform(char *buf, size_t cap);
 /* A human-readable line per convolution: name, algorithm per pass, timings. */
 void net_describe(const net *n, char *buf, size_t cap);
 

@@ -24,6 +24,7 @@ typedef struct {
     int resume;                         /* cfg->out is an existing run to continue */
     long stop_at_step;                  /* > 0: checkpoint and return TRAIN_STOPPED once this many
                                            optimiser steps of the run are done (--stop-at-step) */
+    int retune;                         /* time the convolution algorithms again (--retune; setup.h) */
 } train_options;
 
 /* Returns TRAIN_OK, TRAIN_DIVERGED (err says epoch, step, lr and which

@@ -65,6 +65,8 @@ void net_set_step(net *n, uint64_t seed, uint64_t step) { n->seed = seed, n->ste
 
 const char *net_algo_choices(const net *n) { return n->dnnl ? net_dnnl_algo_choices(n->dnnl) : ""; }
 
+void net_platform(char *buf, size_t cap) { net_dnnl_platform(buf, cap); }
+
 void net_describe(const net *n, char *buf, size_t cap) {
     if (n->dnnl) net_dnnl_describe(n->dnnl, buf, cap);
     else snprintf(buf, cap, "backend ref: plain-C NCHW reference kernels\n");

@@ -1262,6 +1262,24 @@ int net_dnnl_backward(net_dnnl *n, const float *dlogits, const float *params, fl
 
 const char *net_dnnl_algo_choices(const net_dnnl *n) { return n->choices; }
 
+void net_dnnl_platform(char *buf, size_t cap) {
+    static const struct {
+        dnnl_cpu_isa_t isa;
+        const char *name;
+    } isas[] = {{dnnl_cpu_isa_sse41, "sse41"}, {dnnl_cpu_isa_avx, "avx"}, {dnnl_cpu_isa_avx2, "avx2"},
+                {dnnl_cpu_isa_avx2_vnni, "avx2_vnni"}, {dnnl_cpu_isa_avx512_core, "avx512_core"},
+                {dnnl_cpu_isa_avx512_core_vnni, "avx512_core_vnni"},
+                {dnnl_cpu_isa_avx512_core_bf16, "avx512_core_bf16"}, {dnnl_cpu_isa_avx512_core_amx, "avx512_core_amx"}};
+    const dnnl_version_t *v = dnnl_version();
+    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    char other[32];
+    const char *name = NULL;
+    for (size_t i = 0; i < sizeof isas / sizeof isas[0]; i++)
+        if (isas[i].isa == isa) name = isas[i].name;
+    if (!name) snprintf(other, sizeof other, "0x%x", (unsigned)isa), name = other;
+    snprintf(buf, cap, "onednn=%d.%d.%d isa=%s", v->major, v->minor, v->patch, name);
+}
+
 void net_dnnl_describe(const net_dnnl *n, char *buf, size_t cap) {
     size_t len = 0;
     buf[0] = '\0';

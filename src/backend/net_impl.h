@@ -40,5 +40,6 @@ int net_dnnl_backward(net_dnnl *n, const float *dlogits, const float *params, fl
                       lr_error *err);
 const char *net_dnnl_algo_choices(const net_dnnl *n);
 void net_dnnl_describe(const net_dnnl *n, char *buf, size_t cap);
+void net_dnnl_platform(char *buf, size_t cap);
 
 #endif

@@ -18,6 +18,7 @@
 #include "lrlab/net.h"
 #include "lrlab/optim.h"
 #include "lrlab/rng.h"
+#include "lrlab/setup.h"
 
 static double train_macs(const model_spec *m) {
     double macs = 0.0;
@@ -36,12 +37,18 @@ int cli_bench(int argc, char **argv) {
     train_config cfg;
     config_defaults(&cfg);
     long iters = 20, warmup = 3;
+    int retune = 0;
     lr_error err;
     for (int i = 1; i < argc;) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             printf("usage: lrlab bench [--model M] [--batch 128] [--threads N] [--iters 20] [--warmup 3]\n"
-                   "                   [--backend dnnl|ref] [--conv-algo auto|direct|winograd] [--precision fp32|bf16]\n");
+                   "                   [--backend dnnl|ref] [--conv-algo auto|direct|winograd] [--precision fp32|bf16]\n"
+                   "                   [--retune]   (auto: the cached choice of lrlab train; --retune times it again)\n");
             return 0;
+        }
+        if (!strcmp(argv[i], "--retune")) {
+            retune = 1, i++;
+            continue;
         }
         if (!strcmp(argv[i], "--iters") || !strcmp(argv[i], "--warmup")) {
             if (i + 1 >= argc) return fprintf(stderr, "lrlab bench: %s: missing value\n", argv[i]), 2;
@@ -55,15 +62,14 @@ int cli_bench(int argc, char **argv) {
         if (rc < 0) return cli_error("bench", &err, 2);
         if (rc == 0) return fprintf(stderr, "lrlab bench: unknown flag '%s'\n", argv[i]), 2;
     }
-    if (cfg.threads > 0) omp_set_num_threads(cfg.threads);
+    train_setup_threads(&cfg, stderr);
     model_spec m;
     if (model_spec_load(&m, cfg.model, cli_search_dirs("models"), &err)) return cli_error("bench", &err, 2);
-    net_config nc = {.backend = cfg.backend, .algo = cfg.algo, .precision = cfg.precision,
-                     .batch = cfg.batch, .training = 1};
-    snprintf(nc.algo_choices, sizeof nc.algo_choices, "%s", cfg.algo_choices);
+    /* with --conv-algo auto, the algorithms a training run uses: the per-user cache's */
+    setup_options so = {.retune = retune, .warn = stderr};
     net *n = NULL;
     double t_init = lr_now();
-    if (net_init(&n, &m, &nc, &err)) return cli_error("bench", &err, 1);
+    if (train_setup_net(&n, &m, &cfg, 1, &so, &err)) return cli_error("bench", &err, 1);
     t_init = lr_now() - t_init;
     long nx = (long)cfg.batch * m.in_c * m.in_h * m.in_w;
     float *x = malloc(nx * sizeof(float)), *p = malloc(m.n_params * sizeof(float));
@@ -102,6 +108,9 @@ int cli_bench(int argc, char **argv) {
     printf("# lrlab bench: model %s, batch %d, %d threads, backend %s, algorithms %s, precision %s, init %.2f s\n",
            m.name, cfg.batch, omp_get_max_threads(), cfg.backend == NET_BACKEND_REF ? "ref" : "dnnl",
            net_algo_choices(n)[0] ? net_algo_choices(n) : "-", cfg.precision == NET_PRECISION_BF16 ? "bf16" : "fp32", t_init);
+    /* how the OpenMP threads wait (cli/main.c sets GOMP_SPINCOUNT unless the user chose) */
+    const char *policy = getenv("OMP_WAIT_POLICY"), *spin = getenv("GOMP_SPINCOUNT");
+    printf("# threads wait: OMP_WAIT_POLICY=%s GOMP_SPINCOUNT=%s\n", policy ? policy : "(unset)", spin ? spin : "(unset)");
     if (cfg.verbose) {
         char desc[4096];
         net_describe(n, desc, sizeof desc);

@@ -6,7 +6,6 @@
  * run directory (config.txt beside them), the model is the run's unless
  * --model is given. Not here: the counting (train/evaluate.c). */
 #define _POSIX_C_SOURCE 200809L
-#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +17,7 @@
 #include "lrlab/evaluate.h"
 #include "lrlab/io.h"
 #include "lrlab/model.h"
+#include "lrlab/setup.h"
 #include "lrlab/train.h"
 
 /* The train settings eval accepts (config.txt keys). */
@@ -47,21 +47,6 @@ static int allowed(const char *arg) {
     for (int i = 0; eval_settings[i]; i++)
         if (!strcmp(key, eval_settings[i])) return 1;
     return 0;
-}
-
-typedef struct {
-    cifar_split train, test;
-    model_spec m;
-    float *params, *logits;
-    net *net;
-    loader *loader;
-} eval_run;
-
-static void eval_run_free(eval_run *r) {
-    loader_free(r->loader);
-    net_free(r->net);
-    free(r->params), free(r->logits);
-    cifar_split_free(&r->train), cifar_split_free(&r->test);
 }
 
 static void print_results(const eval_stats *s, char names[10][32]) {
@@ -125,34 +110,17 @@ int cli_eval(int argc, char **argv) {
         if (config_read(&run_cfg, cfg_path, &err)) return cli_error("eval", &err, 1);
         snprintf(cfg.model, sizeof cfg.model, "%s", run_cfg.model);
     }
-    if (cfg.threads > 0) omp_set_num_threads(cfg.threads);
-    eval_run r;
+    setup_options so = {.test = 1, .weights = model_file, .model_search = cli_search_dirs("models"), .warn = stderr};
+    train_setup r;
     memset(&r, 0, sizeof r);
     char names[10][32];
     eval_stats s;
-    int rc = 0;
-    /* cifar_load validates every file; keep one training image only */
-    if (cifar_load(&r.train, &r.test, cfg.data, 1, cfg.limit_test, &err) ||
-        cifar_class_names(names, cfg.data, &err) ||
-        model_spec_load(&r.m, cfg.model, cli_search_dirs("models"), &err))
-        rc = -1;
-    if (!rc && (r.m.in_c != CIFAR_C || r.m.in_h != CIFAR_H || r.m.in_w != CIFAR_W || r.m.n_classes != CIFAR_CLASSES))
-        rc = lr_fail(&err, "--model %s: input %dx%dx%d and %d classes, CIFAR-10 needs 3x32x32 and 10", cfg.model,
-                     r.m.in_c, r.m.in_h, r.m.in_w, r.m.n_classes);
-    if (!rc && (!(r.params = lr_calloc(r.m.n_params, sizeof(float), "parameters", &err)) ||
-                !(r.logits = lr_calloc((size_t)cfg.batch * r.m.n_classes, sizeof(float), "logits", &err))))
-        rc = -1;
-    if (!rc && weights_load(model_file, &r.m, r.params, &err)) rc = -1;
-    net_config nc = {.backend = cfg.backend, .algo = cfg.algo, .precision = cfg.precision, .batch = cfg.batch,
-                     .training = 0};
-    if (!rc && net_init(&r.net, &r.m, &nc, &err)) rc = -1;
-    loader_config lc = {.split = &r.test, .batch = cfg.batch, .seed = 0};
-    if (!rc && loader_init(&r.loader, &lc, &err)) rc = -1;
-    if (!rc && evaluate_split(&s, r.net, r.params, r.loader, r.m.n_classes, r.logits, &err)) rc = -1;
+    int rc = cifar_class_names(names, cfg.data, &err) || train_setup_init(&r, &cfg, &so, &err) ? -1 : 0;
+    if (!rc && evaluate_split(&s, r.net, r.params, r.test_loader, r.m.n_classes, r.logits, &err)) rc = -1;
     if (!rc) {
         printf("weights %s, model %s, %ld test images from %s\n", model_file, r.m.name, s.n, cfg.data);
         print_results(&s, names);
     }
-    eval_run_free(&r);
+    train_setup_free(&r);
     return rc ? cli_error("eval", &err, 1) : 0;
 }

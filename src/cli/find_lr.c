@@ -10,7 +10,6 @@
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <math.h>
-#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +22,7 @@
 #include "lrlab/io.h"
 #include "lrlab/model.h"
 #include "lrlab/net.h"
+#include "lrlab/setup.h"
 
 
 /* train settings that make no sense here: the range test owns the lr */
@@ -42,7 +42,8 @@ static void usage(FILE *f) {
                "  --smooth B      beta of the loss's moving average (0.98)\n"
                "  --out DIR       write DIR/lr_find.csv and DIR/lr_find.png (the plot when gnuplot is there)\n"
                "  -o FILE.csv     write the curve here: step,lr,loss,smoothed_loss\n"
-               "  --plot FILE     draw loss against lr (log scale) with the suggestion marked (.png or .svg)\n\n"
+               "  --plot FILE     draw loss against lr (log scale) with the suggestion marked (.png or .svg)\n"
+               "  --retune        time the convolution algorithms again and keep the new choice (as train)\n\n"
                "train flags (as lrlab train; --lr, --sched, --epochs, --limit-test do not apply):\n");
     config_print_help(f);
 }
@@ -53,23 +54,6 @@ static const char *key_of(const char *arg, char *key, size_t cap) {
     for (size_t i = 0; i < len; i++) key[i] = arg[2 + i] == '-' ? '_' : arg[2 + i];
     key[len] = '\0';
     return key;
-}
-
-typedef struct {
-    cifar_split train, test, val;
-    model_spec m;
-    float *params;
-    net *net;
-    loader *loader;
-    findlr_result res;
-} finder;
-
-static void finder_free(finder *f) {
-    findlr_result_free(&f->res);
-    loader_free(f->loader);
-    net_free(f->net);
-    free(f->params);
-    cifar_split_free(&f->train), cifar_split_free(&f->test), cifar_split_free(&f->val);
 }
 
 static int write_csv(const char *path, const findlr_result *r, lr_error *err) {
@@ -132,6 +116,7 @@ int cli_find_lr(int argc, char **argv) {
     findlr_config fc;
     findlr_defaults(&fc);
     const char *out_dir = NULL, *csv = NULL, *plot = NULL;
+    int retune = 0;
     lr_error err;
     for (int i = 1; i < argc;) {
         const char *a = argv[i];
@@ -144,6 +129,10 @@ int cli_find_lr(int argc, char **argv) {
             double hi = slot == &fc.beta ? 0.999999 : 1e6;
             if (parse_double_flag(slot, argc, argv, &i, slot == &fc.beta ? 0 : 1e-30, hi, &err))
                 return cli_error("find-lr", &err, 2);
+            continue;
+        }
+        if (!strcmp(a, "--retune")) {
+            retune = 1, i++;
             continue;
         }
         if (!strcmp(a, "--steps")) {
@@ -208,41 +197,25 @@ int cli_find_lr(int argc, char **argv) {
     int bad = plot ? figure_check(plot, "--plot", !plot_optional, &err) : 0;
     if (bad) return cli_error("find-lr", &err, bad);
     fc.momentum = cfg.momentum, fc.weight_decay = cfg.weight_decay, fc.dampening = cfg.dampening;
-    fc.nesterov = cfg.nesterov, fc.batch = cfg.batch;
-    if (cfg.threads > 0) omp_set_num_threads(cfg.threads);
-
-    finder r;
+    fc.nesterov = cfg.nesterov, fc.batch = cfg.batch, fc.seed = (uint64_t)cfg.seed;
+    /* the training images only: the test split is validated with one image and not used */
+    setup_options so = {.training = 1, .weights = cfg.init[0] ? cfg.init : NULL,
+                        .model_search = cli_search_dirs("models"), .retune = retune, .log = stdout, .warn = stderr};
+    train_setup r;
     memset(&r, 0, sizeof r);
-    int rc = 0;
-    /* the training images only: the test split is loaded (validated) with one image and not used */
-    if (cifar_load(&r.train, &r.test, cfg.data, cfg.limit_train, 1, &err)) rc = -1;
-    if (!rc && cfg.val && cifar_split_holdout(&r.train, &r.val, (int)cfg.val, &err)) rc = -1;
-    if (!rc && r.train.n < cfg.batch)
-        rc = lr_fail(&err, "--batch %d: larger than the %d training images", cfg.batch, r.train.n);
-    if (!rc && model_spec_load(&r.m, cfg.model, cli_search_dirs("models"), &err)) rc = -1;
-    if (!rc && (r.m.in_c != CIFAR_C || r.m.in_h != CIFAR_H || r.m.in_w != CIFAR_W || r.m.n_classes != CIFAR_CLASSES))
-        rc = lr_fail(&err, "--model %s: input %dx%dx%d and %d classes, CIFAR-10 needs 3x32x32 and 10", cfg.model,
-                     r.m.in_c, r.m.in_h, r.m.in_w, r.m.n_classes);
-    if (!rc && !(r.params = lr_calloc(r.m.n_params, sizeof(float), "parameters", &err))) rc = -1;
-    if (!rc) model_init_params(&r.m, r.params, (uint64_t)cfg.seed);
-    if (!rc && cfg.init[0] && weights_load(cfg.init, &r.m, r.params, &err)) rc = -1;
-    net_config nc = {.backend = cfg.backend, .algo = cfg.algo, .precision = cfg.precision, .batch = cfg.batch,
-                     .training = 1};
-    snprintf(nc.algo_choices, sizeof nc.algo_choices, "%s", cfg.algo_choices);
-    if (!rc && net_init(&r.net, &r.m, &nc, &err)) rc = -1;
-    loader_config lc = {.split = &r.train, .batch = cfg.batch, .drop_last = 1, .shuffle = cfg.shuffle,
-                        .augment = cfg.augment, .seed = (uint64_t)cfg.seed};
-    if (!rc && loader_init(&r.loader, &lc, &err)) rc = -1;
+    findlr_result res;
+    memset(&res, 0, sizeof res);
+    int rc = train_setup_init(&r, &cfg, &so, &err);
     if (!rc) {
         printf("lrlab find-lr: model %s, %d training images, batch %d (%d batches/epoch), lr %g .. %g over %d steps, "
                "momentum %g, weight decay %g, seed %ld\n",
-               r.m.name, r.train.n, cfg.batch, loader_batches(r.loader), fc.start_lr, fc.end_lr, fc.steps,
+               r.m.name, r.train.n, cfg.batch, loader_batches(r.train_loader), fc.start_lr, fc.end_lr, fc.steps,
                fc.momentum, fc.weight_decay, cfg.seed);
         fflush(stdout);
-        if (findlr_run(&r.res, &fc, r.net, &r.m, r.params, r.loader, &err)) rc = -1;
+        if (findlr_run(&res, &fc, r.net, &r.m, r.params, r.buffers, r.train_loader, &err)) rc = -1;
     }
     if (!rc) {
-        const findlr_result *s = &r.res;
+        const findlr_result *s = &res;
         if (s->stop == FINDLR_STOP_DIVERGED)
             printf("stopped at step %d (lr %.4g): smoothed loss %.4g > %g x lowest\n", s->stop_step,
                    s->lr[s->n - 1], s->smoothed[s->n - 1], fc.diverge);
@@ -256,13 +229,14 @@ int cli_find_lr(int argc, char **argv) {
         else if (csv) printf("wrote %s\n", csv);
     }
     if (!rc && plot) {
-        if (draw(plot, &r.res, &err)) {
+        if (draw(plot, &res, &err)) {
             if (!plot_optional) rc = -1;
             else fprintf(stderr, "lrlab find-lr: no plot: %s\n", err.msg);
         } else {
             printf("wrote %s\n", plot);
         }
     }
-    finder_free(&r);
+    findlr_result_free(&res);
+    train_setup_free(&r);
     return rc ? cli_error("find-lr", &err, 1) : 0;
 }

@@ -2,6 +2,7 @@
 #define _DEFAULT_SOURCE
 #include <limits.h>
 #include <malloc.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -34,7 +35,30 @@ static void usage(FILE *f) {
         fprintf(f, "  %-9s %s\n", verbs[i].name, verbs[i].help);
 }
 
+/* How OpenMP threads wait for each other (at the end of a parallel region,
+ * and for the next one): libgomp's default spins 300,000 rounds first,
+ * which on a machine whose cores others hold takes the core that the
+ * thread being waited for needs (a 2-thread epoch took 409 s instead of 33 s
+ * under load). lrlab spins WAIT_SPINCOUNT rounds, enough to bridge the gaps
+ * between the primitives of a training step, then sleeps (BENCHMARKS.md
+ * "On a busy machine"). libgomp reads its settings once, before main, so
+ * they are set by running this program again with them in the environment;
+ * a user's own OMP_WAIT_POLICY or GOMP_SPINCOUNT is left alone. */
+#define WAIT_SPINCOUNT "1000"
+
+static void set_wait_policy(char **argv) {
+    if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT")) return;
+    /* under valgrind /proc/self/exe is valgrind's tool, and a new program would run outside it */
+    const char *preload = getenv("LD_PRELOAD");
+    if (preload && strstr(preload, "vgpreload")) return;
+    if (setenv("GOMP_SPINCOUNT", WAIT_SPINCOUNT, 1)) return;
+    execv("/proc/self/exe", argv);
+    /* no /proc: run on with libgomp's default (the environment now says otherwise: unset it) */
+    unsetenv("GOMP_SPINCOUNT");
+}
+
 int main(int argc, char **argv) {
+    set_wait_policy(argv);
     /* Large buffers (activations, oneDNN's timing runs at start-up) come
      * from mmap and go back to the system when freed; glibc's default
      * raises this threshold after the first free and keeps them instead,

@@ -29,7 +29,9 @@ static void usage(FILE *f) {
     config_print_help(f);
     fprintf(f, "  --resume DIR     continue the run in DIR from its last checkpoint (no other flags needed)\n"
                "  --stop-at-step N checkpoint and exit 0 once the run has done N optimiser steps in all\n"
-               "                   (continue later with --resume; also allowed with --resume)\n");
+               "                   (continue later with --resume; also allowed with --resume)\n"
+               "  --retune         time the convolution algorithms again (--conv-algo auto) and keep the\n"
+               "                   new choice in the per-user cache for later runs (docs/resilience.md)\n");
 }
 
 int cli_train(int argc, char **argv) {
@@ -39,7 +41,7 @@ int cli_train(int argc, char **argv) {
     lr_error err;
     const char *resume = NULL;
     long stop_at_step = 0;
-    int n_set = 0;
+    int n_set = 0, retune = 0;
     for (int i = 1; i < argc;) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
@@ -49,6 +51,10 @@ int cli_train(int argc, char **argv) {
             if (i + 1 >= argc) return fprintf(stderr, "lrlab train: --resume: missing RUN_DIR\n"), 2;
             resume = argv[i + 1];
             i += 2;
+            continue;
+        }
+        if (!strcmp(argv[i], "--retune")) {
+            retune = 1, i++;
             continue;
         }
         if (!strcmp(argv[i], "--stop-at-step")) {
@@ -67,7 +73,7 @@ int cli_train(int argc, char **argv) {
         n_set++;
     }
     if (resume) {
-        if (n_set) {
+        if (n_set || retune) {
             fprintf(stderr, "lrlab train: --resume takes its settings from %s/%s; give no other flags\n", resume, RUN_CONFIG);
             return 2;
         }
@@ -94,7 +100,7 @@ int cli_train(int argc, char **argv) {
     sigaction(SIGTERM, &sa, NULL);
     train_options opt = {.log = stdout, .progress = isatty(STDERR_FILENO),
                          .model_search = cli_search_dirs("models"), .stop = &stop_requested,
-                         .resume = resume != NULL, .stop_at_step = stop_at_step};
+                         .resume = resume != NULL, .stop_at_step = stop_at_step, .retune = retune};
     int rc = train_run(&cfg, &opt, &err);
     switch (rc) {
     case TRAIN_OK: return 0;

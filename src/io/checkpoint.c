@@ -12,64 +12,86 @@
 #include "lrlab/io.h"
 #include "lrlab/safetensors.h"
 
-/* The parameter tensors of m (weights, biases) over params, in state_dict
- * order; t has room for m->n_tensors. Returns the count. */
-static int weight_tensors(st_tensor *t, const model_spec *m, const float *params) {
+/* num_batches_tracked is an int64 in PyTorch's state_dict: kept as a float
+ * in buffers (exact to 2^24), written and read as I64. */
+static int is_i64(const model_tensor *mt) { return mt->role == TENSOR_NUM_BATCHES; }
+
+static int count_i64(const model_spec *m) {
     int n = 0;
+    for (int i = 0; i < m->n_tensors; i++) n += is_i64(&m->tensors[i]);
+    return n;
+}
+
+/* The state_dict of m over params and buffers, in its order; t has room for
+ * m->n_tensors, i64 for count_i64(m) values. Returns the count. */
+static int state_tensors(st_tensor *t, int64_t *i64, const model_spec *m, const float *params,
+                         const float *buffers) {
     for (int i = 0; i < m->n_tensors; i++) {
         const model_tensor *mt = &m->tensors[i];
-        if (mt->buffer) continue;
-        memset(&t[n], 0, sizeof t[n]);
-        snprintf(t[n].name, sizeof t[n].name, "%s", mt->name);
-        t[n].dtype = ST_F32;
-        t[n].ndim = mt->ndim;
-        for (int d = 0; d < mt->ndim; d++) t[n].shape[d] = mt->shape[d];
-        t[n].data = params + mt->offset;
-        t[n].nbytes = (size_t)mt->count * sizeof(float);
-        n++;
+        const float *src = (mt->buffer ? buffers : params) + mt->offset;
+        memset(&t[i], 0, sizeof t[i]);
+        snprintf(t[i].name, sizeof t[i].name, "%s", mt->name);
+        t[i].ndim = mt->ndim;
+        for (int d = 0; d < mt->ndim; d++) t[i].shape[d] = mt->shape[d];
+        if (is_i64(mt)) {
+            *i64 = (int64_t)src[0];
+            t[i].dtype = ST_I64, t[i].data = i64++, t[i].nbytes = sizeof(int64_t);
+        } else {
+            t[i].dtype = ST_F32, t[i].data = src, t[i].nbytes = (size_t)mt->count * sizeof(float);
+        }
     }
-    return n;
+    return m->n_tensors;
 }
 
-static int count_weights(const model_spec *m) {
-    int n = 0;
-    for (int i = 0; i < m->n_tensors; i++) n += !m->tensors[i].buffer;
-    return n;
+/* room for the state_dict and `extra` more tensors */
+static int alloc_tensors(st_tensor **t, int64_t **i64, const model_spec *m, int extra, lr_error *err) {
+    *t = lr_calloc((size_t)m->n_tensors + extra, sizeof **t, "tensor list", err);
+    *i64 = lr_calloc((size_t)count_i64(m) + 1, sizeof **i64, "tensor list", err);
+    if (*t && *i64) return 0;
+    free(*t), free(*i64);
+    return -1;
 }
 
-int weights_save(const char *path, const model_spec *m, const float *params, lr_error *err) {
-    st_tensor *t = lr_calloc((size_t)m->n_tensors + 1, sizeof *t, "tensor list", err);
-    if (!t) return -1;
-    int rc = st_write(path, t, weight_tensors(t, m, params), NULL, NULL, 0, err);
-    free(t);
+int weights_save(const char *path, const model_spec *m, const float *params, const float *buffers, lr_error *err) {
+    st_tensor *t;
+    int64_t *i64;
+    if (alloc_tensors(&t, &i64, m, 1, err)) return -1;
+    int rc = st_write(path, t, state_tensors(t, i64, m, params, buffers), NULL, NULL, 0, err);
+    free(t), free(i64);
     return rc;
 }
 
-/* Copies every weight of m out of an open file; extra weight tensors are
- * an error only when `exact`. */
-static int copy_weights(const st_file *f, const char *path, const model_spec *m, float *params,
-                        lr_error *err) {
+/* Copies every tensor of m's state_dict out of an open file. */
+static int copy_state(const st_file *f, const char *path, const model_spec *m, float *params, float *buffers,
+                      lr_error *err) {
     for (int i = 0; i < m->n_tensors; i++) {
         const model_tensor *mt = &m->tensors[i];
-        if (mt->buffer) continue;
+        float *dst = (mt->buffer ? buffers : params) + mt->offset;
         long shape[4];
         for (int d = 0; d < mt->ndim; d++) shape[d] = mt->shape[d];
         if (!st_find(f, mt->name))
             return lr_fail(err, "%s: no tensor '%s': these weights are not for model '%s'", path,
                            mt->name, m->name);
-        if (st_copy(f, mt->name, ST_F32, mt->ndim, shape, params + mt->offset, err)) return -1;
+        if (is_i64(mt)) {
+            int64_t v;
+            if (st_copy(f, mt->name, ST_I64, 0, shape, &v, err)) return -1;
+            if (v < 0 || v > (1L << 24))
+                return lr_fail(err, "%s: %s is %lld: expected 0..%ld", path, mt->name, (long long)v, 1L << 24);
+            dst[0] = (float)v;
+        } else if (st_copy(f, mt->name, ST_F32, mt->ndim, shape, dst, err)) {
+            return -1;
+        }
     }
     return 0;
 }
 
-int weights_load(const char *path, const model_spec *m, float *params, lr_error *err) {
+int weights_load(const char *path, const model_spec *m, float *params, float *buffers, lr_error *err) {
     st_file f;
     if (st_read(&f, path, err)) return -1;
-    int rc = copy_weights(&f, path, m, params, err);
-    int weighted = count_weights(m);
-    if (!rc && f.n != weighted)
-        rc = lr_fail(err, "%s: %d tensors, model '%s' has %d weights: not this model's file", path,
-                     f.n, m->name, weighted);
+    int rc = copy_state(&f, path, m, params, buffers, err);
+    if (!rc && f.n != m->n_tensors)
+        rc = lr_fail(err, "%s: %d tensors, model '%s' has %d: not this model's file", path, f.n, m->name,
+                     m->n_tensors);
     st_free(&f);
     return rc;
 }
@@ -95,13 +117,14 @@ static uint32_t crc32_update(uint32_t crc, const unsigned char *p, size_t n) {
     return ~crc;
 }
 
-int ckpt_save(const char *path, const model_spec *m, const float *params, const float *momentum,
-              const ckpt_extra *x, lr_error *err) {
+int ckpt_save(const char *path, const model_spec *m, const float *params, const float *buffers,
+              const float *momentum, const ckpt_extra *x, lr_error *err) {
     if (x->n_sched < 0 || x->n_sched > CKPT_SCHED_MAX)
         return lr_fail(err, "%s: schedule state of %d values, at most %d fit", path, x->n_sched, CKPT_SCHED_MAX);
-    st_tensor *t = lr_calloc((size_t)m->n_tensors + 4, sizeof *t, "tensor list", err);
-    if (!t) return -1;
-    int n = weight_tensors(t, m, params);
+    st_tensor *t;
+    int64_t *i64;
+    if (alloc_tensors(&t, &i64, m, 4, err)) return -1;
+    int n = state_tensors(t, i64, m, params, buffers);
     const train_state *s = &x->state;
     double state[STATE_FIELDS] = {(double)s->epoch, (double)s->batch, (double)s->step,
                                   (double)s->momentum_started, s->loss_sum, (double)s->correct,
@@ -126,7 +149,7 @@ int ckpt_save(const char *path, const model_spec *m, const float *params, const 
     const char *values[] = {CKPT_FORMAT, version, m->name, crc_text, x->config_text ? x->config_text : "",
                             x->metrics_text ? x->metrics_text : ""};
     int rc = st_write(path, t, n, keys, values, 6, err);
-    free(t);
+    free(t), free(i64);
     return rc;
 }
 
@@ -170,7 +193,7 @@ static int state_from(train_state *s, const double *v, int n, const char *path, 
 }
 
 /* Validates and copies out of a read file f (freed by the caller). */
-static int ckpt_from(const st_file *f, const char *path, const model_spec *m, float *params,
+static int ckpt_from(const st_file *f, const char *path, const model_spec *m, float *params, float *buffers,
                      float *momentum, ckpt_extra *x, lr_error *err) {
     const char *format = st_meta(f, "format"), *version = st_meta(f, "version");
     if (!format || strcmp(format, CKPT_FORMAT))
@@ -181,11 +204,10 @@ static int ckpt_from(const st_file *f, const char *path, const model_spec *m, fl
     if (!version || strcmp(version, want))
         return lr_fail(err, "%s: checkpoint version '%s', this lrlab reads version %d", path,
                        version ? version : "(none)", CKPT_VERSION);
-    /* a checkpoint holds the model's weights plus exactly these three */
-    int weighted = count_weights(m);
-    if (f->n != weighted + 3)
+    /* a checkpoint holds the model's state_dict plus exactly these three */
+    if (f->n != m->n_tensors + 3)
         return lr_fail(err, "%s: %d tensors, a checkpoint of model '%s' has %d: not this model's checkpoint",
-                       path, f->n, m->name, weighted + 3);
+                       path, f->n, m->name, m->n_tensors + 3);
     const char *crc_text = st_meta(f, "crc32");
     if (crc_text) {
         uint64_t hlen = 0;
@@ -196,7 +218,7 @@ static int ckpt_from(const st_file *f, const char *path, const model_spec *m, fl
             return lr_fail(err, "%s: damaged: the tensor data's CRC-32 is %s, the file says %.16s", path, got,
                            crc_text);
     }
-    if (copy_weights(f, path, m, params, err)) return -1;
+    if (copy_state(f, path, m, params, buffers, err)) return -1;
     long shape[1] = {m->n_params};
     if (!st_find(f, "optimizer.momentum_buffer"))
         return lr_fail(err, "%s: no tensor 'optimizer.momentum_buffer': not a complete checkpoint", path);
@@ -222,22 +244,22 @@ static int ckpt_from(const st_file *f, const char *path, const model_spec *m, fl
 }
 
 int ckpt_parse(unsigned char *buf, size_t size, const char *name, const model_spec *m, float *params,
-               float *momentum, ckpt_extra *x, lr_error *err) {
+               float *buffers, float *momentum, ckpt_extra *x, lr_error *err) {
     memset(x, 0, sizeof *x);
     st_file f;
     if (st_parse(&f, buf, size, name, err)) return -1;
-    int rc = ckpt_from(&f, name, m, params, momentum, x, err);
+    int rc = ckpt_from(&f, name, m, params, buffers, momentum, x, err);
     st_free(&f);
     if (rc) ckpt_extra_free(x);
     return rc;
 }
 
-int ckpt_load(const char *path, const model_spec *m, float *params, float *momentum,
+int ckpt_load(const char *path, const model_spec *m, float *params, float *buffers, float *momentum,
               ckpt_extra *x, lr_error *err) {
     memset(x, 0, sizeof *x);
     st_file f;
     if (st_read(&f, path, err)) return -1;
-    int rc = ckpt_from(&f, path, m, params, momentum, x, err);
+    int rc = ckpt_from(&f, path, m, params, buffers, momentum, x, err);
     st_free(&f);
     if (rc) ckpt_extra_free(x);
     return rc;

@@ -4,6 +4,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "lrlab/config.h"
 
+#include <omp.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,8 @@ typedef struct {
     const char *choices; /* K_ENUM: "a|b|c", stored as the index */
     const char *help;
 } setting;
+
+#define THREADS_PER_CORE_MAX 4
 
 #define F(field) offsetof(train_config, field), sizeof(((train_config *)0)->field)
 
@@ -116,6 +119,11 @@ int config_set(train_config *c, const char *key, const char *value, const char *
         long v;
         if (!value) return lr_fail(err, "%s: missing value", origin);
         if (lr_parse_long(&v, value, (long)s->lo, (long)s->hi, origin, err)) return -1;
+        /* more threads than this only wait for cores (a 1000-thread run hung); above the cores: setup.c warns */
+        if (!strcmp(s->key, "threads") && v > THREADS_PER_CORE_MAX * omp_get_num_procs())
+            return lr_fail(err, "%s %ld: expected at most %d on this machine (%d per core, %d cores; 0: one per core)",
+                           origin, v, THREADS_PER_CORE_MAX * omp_get_num_procs(), THREADS_PER_CORE_MAX,
+                           omp_get_num_procs());
         if (s->kind == K_INT) *(int *)field = (int)v;
         else *(long *)field = v;
         return 0;

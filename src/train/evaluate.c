@@ -14,6 +14,7 @@ int evaluate_split(eval_stats *out, net *n, const float *params, loader *l, int 
     if (classes < 1 || classes > EVAL_MAX_CLASSES)
         return lr_fail(err, "%d classes: expected 1..%d", classes, EVAL_MAX_CLASSES);
     out->classes = classes;
+    net_set_training(n, 0); /* net.eval(): BatchNorm's running statistics, no dropout; the trainer switches back */
     if (loader_start_epoch(l, 0, 0, err)) return -1;
     const loader_batch *b;
     while ((b = loader_next(l))) {

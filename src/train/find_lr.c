@@ -44,7 +44,7 @@ int findlr_suggest(const double *lr, const double *smoothed, int n, int steps, i
 }
 
 int findlr_run(findlr_result *res, const findlr_config *cfg, net *n, const model_spec *m, float *params,
-               loader *train, lr_error *err) {
+               float *buffers, loader *train, lr_error *err) {
     memset(res, 0, sizeof *res);
     res->stop_step = -1;
     if (!(cfg->start_lr > 0) || !(cfg->end_lr > cfg->start_lr))
@@ -55,7 +55,8 @@ int findlr_run(findlr_result *res, const findlr_config *cfg, net *n, const model
     long np = m->n_params;
     size_t out = (size_t)cfg->batch * m->n_classes;
     float *saved = lr_calloc(np, sizeof(float), "parameters copy", err);
-    float *momentum = saved ? lr_calloc(np, sizeof(float), "momentum", err) : NULL;
+    float *saved_buf = saved ? lr_calloc((size_t)m->n_buffers + 1, sizeof(float), "buffers copy", err) : NULL;
+    float *momentum = saved_buf ? lr_calloc(np, sizeof(float), "momentum", err) : NULL;
     float *grads = momentum ? lr_calloc(np, sizeof(float), "gradients", err) : NULL;
     float *logits = grads ? lr_calloc(out, sizeof(float), "logits", err) : NULL;
     float *dlogits = logits ? lr_calloc(out, sizeof(float), "logits", err) : NULL;
@@ -63,7 +64,11 @@ int findlr_run(findlr_result *res, const findlr_config *cfg, net *n, const model
     res->loss = res->lr ? lr_calloc((size_t)cfg->steps, sizeof(double), "loss record", err) : NULL;
     res->smoothed = res->loss ? lr_calloc((size_t)cfg->steps, sizeof(double), "loss record", err) : NULL;
     int rc = res->smoothed ? 0 : -1, copied = 0;
-    if (!rc) memcpy(saved, params, (size_t)np * sizeof(float)), copied = 1;
+    if (!rc) {
+        memcpy(saved, params, (size_t)np * sizeof(float)), copied = 1;
+        if (buffers) memcpy(saved_buf, buffers, (size_t)m->n_buffers * sizeof(float));
+    }
+    net_set_training(n, 1);
     int epoch = 0;
     if (!rc && loader_start_epoch(train, epoch, 0, err)) rc = -1;
     double avg = 0, best = INFINITY;
@@ -81,6 +86,7 @@ int findlr_run(findlr_result *res, const findlr_config *cfg, net *n, const model
             }
         }
         double lr = cfg->start_lr * pow(cfg->end_lr / cfg->start_lr, (double)i / (cfg->steps - 1));
+        net_set_step(n, cfg->seed, (uint64_t)i);
         if (net_forward(n, b->x, b->n, params, logits, err)) {
             rc = -1;
             break;
@@ -112,8 +118,12 @@ int findlr_run(findlr_result *res, const findlr_config *cfg, net *n, const model
             break;
         }
     }
-    if (copied) memcpy(params, saved, (size_t)np * sizeof(float)); /* the weights as given, on every path */
-    free(saved), free(momentum), free(grads), free(logits), free(dlogits);
+    if (copied) { /* the weights as given, on every path; then net.eval() */
+        memcpy(params, saved, (size_t)np * sizeof(float));
+        if (buffers) memcpy(buffers, saved_buf, (size_t)m->n_buffers * sizeof(float));
+    }
+    net_set_training(n, 0);
+    free(saved), free(saved_buf), free(momentum), free(grads), free(logits), free(dlogits);
     if (!rc && findlr_suggest(res->lr, res->smoothed, res->n, cfg->steps, &res->steep_index, &res->min_index))
         rc = lr_fail(err, "the loss diverged after %d step%s (at lr %g): no curve to read; lower --start-lr", res->n,
                      res->n == 1 ? "" : "s", cfg->start_lr * pow(cfg->end_lr / cfg->start_lr,

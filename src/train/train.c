@@ -15,7 +15,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
-#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -24,11 +23,13 @@
 #include <unistd.h>
 
 #include "lrlab/data.h"
+#include "lrlab/evaluate.h"
 #include "lrlab/io.h"
 #include "lrlab/model.h"
 #include "lrlab/net.h"
 #include "lrlab/optim.h"
 #include "lrlab/sched.h"
+#include "lrlab/setup.h"
 
 /* A growing text buffer (metrics.csv and steps.csv contents). */
 typedef struct {
@@ -60,12 +61,9 @@ typedef struct {
     train_config cfg; /* our copy: threads and algorithm choices get resolved */
     const train_options *opt;
     char path[5][1200]; /* config, metrics, steps, checkpoint, weights */
-    cifar_split train, test, val;
-    model_spec m;
-    float *params, *momentum, *grads, *logits, *dlogits;
-    net *net;
+    train_setup s; /* data, model, params, net, loaders (lrlab/setup.h) */
+    float *momentum, *grads, *dlogits;
     lr_sched *sched;
-    loader *train_loader, *test_loader, *val_loader;
     text metrics, steps;
     train_state st;
     train_state saved; /* as of the checkpoint on disk (valid when has_saved) */
@@ -78,13 +76,9 @@ enum { P_CONFIG, P_METRICS, P_STEPS, P_CHECKPOINT, P_WEIGHTS };
 
 static void run_free(run *r) {
     if (r->lock_fd > 0) close(r->lock_fd);
-    loader_free(r->train_loader);
-    loader_free(r->test_loader);
-    loader_free(r->val_loader);
+    train_setup_free(&r->s);
     sched_free(r->sched);
-    net_free(r->net);
-    free(r->params), free(r->momentum), free(r->grads), free(r->logits), free(r->dlogits);
-    cifar_split_free(&r->train), cifar_split_free(&r->test), cifar_split_free(&r->val);
+    free(r->momentum), free(r->grads), free(r->dlogits);
     free(r->metrics.s), free(r->steps.s);
 }
 
@@ -174,7 +168,7 @@ static int save_checkpoint(run *r, lr_error *err) {
     if (x.n_sched < 0) return lr_fail(err, "schedule state larger than %d values", CKPT_SCHED_MAX);
     x.config_text = config_text(&r->cfg);
     x.metrics_text = r->metrics.s;
-    int rc = x.config_text ? ckpt_save(r->path[P_CHECKPOINT], &r->m, r->params, r->momentum, &x, err)
+    int rc = x.config_text ? ckpt_save(r->path[P_CHECKPOINT], &r->s.m, r->s.params, r->s.buffers, r->momentum, &x, err)
                            : lr_fail(err, "out of memory");
     free(x.config_text);
     if (!rc) r->saved = r->st, r->has_saved = 1;
@@ -206,8 +200,6 @@ static int reload_steps(run *r, lr_error *err) {
 static int setup(run *r, lr_error *err) {
     train_config *c = &r->cfg;
     const train_options *opt = r->opt;
-    if (c->threads > 0) omp_set_num_threads(c->threads);
-    else c->threads = omp_get_max_threads();
     if (!c->val && !strncmp(c->monitor, "val_", 4))
         return lr_fail(err, "--monitor %s needs a validation set: add --val N", c->monitor);
     /* the run directory first: refuse to overwrite before any long work */
@@ -227,47 +219,16 @@ static int setup(run *r, lr_error *err) {
         make_absolute(c->init, sizeof c->init);
         if (strchr(c->model, '/') || access(c->model, R_OK) == 0) make_absolute(c->model, sizeof c->model);
     }
-    if (cifar_load(&r->train, &r->test, c->data, c->limit_train, c->limit_test, err)) return -1;
-    if (c->val >= r->train.n)
-        return lr_fail(err, "--val %ld: expected fewer than the %d training images (--limit-train) so that "
-                            "some are left to train on", c->val, r->train.n);
-    if (c->val && cifar_split_holdout(&r->train, &r->val, (int)c->val, err)) return -1;
-    if (r->train.n < c->batch)
-        return lr_fail(err, "--batch %d: larger than the %d training images (drop_last leaves no batch)",
-                       c->batch, r->train.n);
-    if (model_spec_load(&r->m, c->model, opt->model_search, err)) return -1;
-    if (r->m.in_c != CIFAR_C || r->m.in_h != CIFAR_H || r->m.in_w != CIFAR_W || r->m.n_classes != CIFAR_CLASSES)
-        return lr_fail(err, "--model %s: input %dx%dx%d and %d classes, CIFAR-10 needs 3x32x32 and 10",
-                       c->model, r->m.in_c, r->m.in_h, r->m.in_w, r->m.n_classes);
-    long np = r->m.n_params;
-    size_t out = (size_t)c->batch * r->m.n_classes;
-    if (!(r->params = lr_calloc(np, sizeof(float), "parameters", err)) ||
-        !(r->momentum = lr_calloc(np, sizeof(float), "momentum", err)) ||
+    setup_options so = {.training = 1, .test = 1, .model_search = opt->model_search, .retune = opt->retune,
+                        .log = opt->log, .warn = stderr};
+    if (train_setup_init(&r->s, c, &so, err)) return -1;
+    long np = r->s.m.n_params;
+    size_t out = (size_t)c->batch * r->s.m.n_classes;
+    if (!(r->momentum = lr_calloc(np, sizeof(float), "momentum", err)) ||
         !(r->grads = lr_calloc(np, sizeof(float), "gradients", err)) ||
-        !(r->logits = lr_calloc(out, sizeof(float), "logits", err)) ||
         !(r->dlogits = lr_calloc(out, sizeof(float), "logits", err)))
         return -1;
-    model_init_params(&r->m, r->params, (uint64_t)c->seed);
-    net_config nc = {.backend = c->backend, .algo = c->algo, .precision = c->precision,
-                     .batch = c->batch, .training = 1};
-    snprintf(nc.algo_choices, sizeof nc.algo_choices, "%s", c->algo_choices);
-    if (net_init(&r->net, &r->m, &nc, err)) return -1;
-    snprintf(c->algo_choices, sizeof c->algo_choices, "%s", net_algo_choices(r->net));
-    if (c->verbose && opt->log) {
-        char desc[4096];
-        net_describe(r->net, desc, sizeof desc);
-        fprintf(opt->log, "convolution algorithms (%s):\n%s", c->algo_choices, desc);
-    }
-    loader_config lc = {.split = &r->train, .batch = c->batch, .drop_last = 1, .shuffle = c->shuffle,
-                        .augment = c->augment, .seed = (uint64_t)c->seed};
-    if (loader_init(&r->train_loader, &lc, err)) return -1;
-    r->steps_per_epoch = loader_batches(r->train_loader);
-    loader_config tc = {.split = &r->test, .batch = c->batch, .seed = (uint64_t)c->seed};
-    if (loader_init(&r->test_loader, &tc, err)) return -1;
-    if (c->val) {
-        tc.split = &r->val;
-        if (loader_init(&r->val_loader, &tc, err)) return -1;
-    }
+    r->steps_per_epoch = loader_batches(r->s.train_loader);
     sched_context sc = {.base_lr = c->lr, .base_momentum = c->momentum, .epochs = c->epochs,
                         .steps_per_epoch = r->steps_per_epoch, .unit_step = c->sched_unit_step};
     if (sched_parse(&r->sched, c->sched, &sc, err)) return -1;
@@ -282,7 +243,7 @@ static int start_or_resume(run *r, int *finished, lr_error *err) {
     if (r->opt->resume && r->cfg.out[0] && access(r->path[P_CHECKPOINT], F_OK) == 0) {
         const char *path = r->path[P_CHECKPOINT];
         ckpt_extra x;
-        if (ckpt_load(path, &r->m, r->params, r->momentum, &x, err)) return -1;
+        if (ckpt_load(path, &r->s.m, r->s.params, r->s.buffers, r->momentum, &x, err)) return -1;
         int rc = sched_state_load(r->sched, x.sched, x.n_sched, err);
         if (rc) {
             char msg[sizeof err->msg];
@@ -304,7 +265,7 @@ static int start_or_resume(run *r, int *finished, lr_error *err) {
         r->saved = r->st, r->has_saved = 1;
     } else {
         memset(&r->st, 0, sizeof r->st);
-        if (r->cfg.init[0] && weights_load(r->cfg.init, &r->m, r->params, err)) return -1;
+        if (r->cfg.init[0] && weights_load(r->cfg.init, &r->s.m, r->s.params, r->s.buffers, err)) return -1;
         if (text_add(&r->metrics, METRICS_HEADER)) return lr_fail(err, "out of memory");
     }
     if (!r->cfg.out[0]) return 0;
@@ -315,23 +276,6 @@ static int start_or_resume(run *r, int *finished, lr_error *err) {
 }
 
 /* ---- the loop ---- */
-
-typedef struct {
-    double loss_sum; /* per-image losses summed */
-    long correct, n;
-} eval_result;
-
-static int evaluate(run *r, loader *l, eval_result *out, lr_error *err) {
-    memset(out, 0, sizeof *out);
-    if (loader_start_epoch(l, 0, 0, err)) return -1;
-    const loader_batch *b;
-    while ((b = loader_next(l))) {
-        if (net_forward(r->net, b->x, b->n, r->params, r->logits, err)) return -1;
-        out->loss_sum += loss_cross_entropy(NULL, &out->correct, r->logits, b->y, b->n, r->m.n_classes, 1.0f);
-        out->n += b->n;
-    }
-    return 0;
-}
 
 static void progress(const run *r, int batch, double loss, double acc, double ips) {
     int width = 30, done = (int)((long)width * batch / r->steps_per_epoch);
@@ -386,14 +330,16 @@ static int stopped(run *r, lr_error *err) {
 static int train_epoch(run *r, lr_error *err) {
     const train_config *c = &r->cfg;
     train_state *st = &r->st;
-    if (loader_start_epoch(r->train_loader, (int)st->epoch, (int)st->batch, err)) return TRAIN_ERROR;
+    if (loader_start_epoch(r->s.train_loader, (int)st->epoch, (int)st->batch, err)) return TRAIN_ERROR;
     const loader_batch *b;
-    while ((b = loader_next(r->train_loader))) {
+    net_set_training(r->s.net, 1); /* net.train(): the test pass before left it in eval mode */
+    while ((b = loader_next(r->s.train_loader))) {
         double t0 = lr_now();
         double lr = sched_lr(r->sched), mom = sched_momentum(r->sched);
-        if (net_forward(r->net, b->x, b->n, r->params, r->logits, err)) return TRAIN_ERROR;
+        net_set_step(r->s.net, (uint64_t)c->seed, (uint64_t)st->step); /* dropout's masks of this step */
+        if (net_forward(r->s.net, b->x, b->n, r->s.params, r->s.logits, err)) return TRAIN_ERROR;
         long correct = 0;
-        double loss = loss_cross_entropy(r->dlogits, &correct, r->logits, b->y, b->n, r->m.n_classes,
+        double loss = loss_cross_entropy(r->dlogits, &correct, r->s.logits, b->y, b->n, r->s.m.n_classes,
                                          1.0f / (float)b->n) / b->n;
         if (c->log_steps && text_add(&r->steps, "%ld,%ld,%.17g,%.17g,%.9g\n", st->step, st->epoch, lr, mom, loss))
             return lr_fail(err, "out of memory"), TRAIN_ERROR;
@@ -402,12 +348,12 @@ static int train_epoch(run *r, lr_error *err) {
             snprintf(what, sizeof what, "the loss is %s", isnan(loss) ? "NaN" : "Inf");
             return diverged(r, what, lr, err);
         }
-        if (net_backward(r->net, r->dlogits, r->params, r->grads, err)) return TRAIN_ERROR;
-        if (!all_finite(r->grads, r->m.n_params)) return diverged(r, "a gradient is NaN or Inf", lr, err);
+        if (net_backward(r->s.net, r->dlogits, r->s.params, r->grads, err)) return TRAIN_ERROR;
+        if (!all_finite(r->grads, r->s.m.n_params)) return diverged(r, "a gradient is NaN or Inf", lr, err);
         sgd_params hp = {(float)lr, (float)mom, (float)c->dampening, (float)c->weight_decay, c->nesterov};
-        sgd_step(r->params, r->momentum, r->grads, r->m.n_params, &hp, !st->momentum_started);
+        sgd_step(r->s.params, r->momentum, r->grads, r->s.m.n_params, &hp, !st->momentum_started);
         /* an overflow in the update itself: no checkpoint may ever hold it */
-        if (!all_finite(r->params, r->m.n_params) || !all_finite(r->momentum, r->m.n_params))
+        if (!all_finite(r->s.params, r->s.m.n_params) || !all_finite(r->momentum, r->s.m.n_params))
             return diverged(r, "the SGD update overflowed (a weight or momentum is NaN or Inf)", lr, err);
         st->momentum_started = 1;
         st->step++;
@@ -431,7 +377,7 @@ static int train_epoch(run *r, lr_error *err) {
     return TRAIN_OK;
 }
 
-static double monitored(const run *r, double train_loss, const eval_result *te, const eval_result *va) {
+static double monitored(const run *r, double train_loss, const eval_stats *te, const eval_stats *va) {
     const char *m = r->cfg.monitor;
     if (!strcmp(m, "train_loss")) return train_loss;
     if (!strcmp(m, "test_acc")) return 100.0 * te->correct / te->n;
@@ -442,9 +388,12 @@ static double monitored(const run *r, double train_loss, const eval_result *te, 
 
 static int end_epoch(run *r, double lr, double mom, double epoch_start, lr_error *err) {
     train_state *st = &r->st;
-    eval_result te, va = {0};
-    if (evaluate(r, r->test_loader, &te, err)) return -1;
-    if (r->val_loader && evaluate(r, r->val_loader, &va, err)) return -1;
+    eval_stats te, va; /* the evaluation loop of eval too (train/evaluate.c) */
+    int classes = r->s.m.n_classes;
+    memset(&va, 0, sizeof va);
+    if (evaluate_split(&te, r->s.net, r->s.params, r->s.test_loader, classes, r->s.logits, err)) return -1;
+    if (r->s.val_loader && evaluate_split(&va, r->s.net, r->s.params, r->s.val_loader, classes, r->s.logits, err))
+        return -1;
     double train_loss = st->loss_sum / st->batches, train_acc = 100.0 * st->correct / st->seen;
     double test_loss = te.loss_sum / te.n, test_acc = 100.0 * te.correct / te.n;
     double seconds = lr_now() - epoch_start, ips = st->seen / (st->seconds > 0 ? st->seconds : 1);
@@ -486,7 +435,7 @@ int train_run(const train_config *cfg, const train_options *opt, lr_error *err) 
     if (setup(&r, err) || start_or_resume(&r, &finished, err)) goto done;
     if (finished) {
         /* a kill after the last checkpoint but before the weights file */
-        if (access(r.path[P_WEIGHTS], F_OK) != 0 && weights_save(r.path[P_WEIGHTS], &r.m, r.params, err)) goto done;
+        if (access(r.path[P_WEIGHTS], F_OK) != 0 && weights_save(r.path[P_WEIGHTS], &r.s.m, r.s.params, r.s.buffers, err)) goto done;
         if (opt->log) fprintf(opt->log, "%s: the run is complete (%d epochs); nothing to do\n", r.cfg.out, r.cfg.epochs);
         rc = TRAIN_OK;
         goto done;
@@ -494,7 +443,7 @@ int train_run(const train_config *cfg, const train_options *opt, lr_error *err) 
     if (opt->log)
         fprintf(opt->log, "lrlab train: model %s (%ld params), %d train / %d test images, batch %d, %d steps/epoch, "
                           "lr %g, sched %s, seed %ld, %d threads, backend %s%s\n",
-                r.m.name, r.m.n_params, r.train.n, r.test.n, r.cfg.batch, r.steps_per_epoch, r.cfg.lr,
+                r.s.m.name, r.s.m.n_params, r.s.train.n, r.s.test.n, r.cfg.batch, r.steps_per_epoch, r.cfg.lr,
                 r.cfg.sched[0] ? r.cfg.sched : "constant", r.cfg.seed, r.cfg.threads,
                 r.cfg.backend == NET_BACKEND_REF ? "ref" : "dnnl", r.st.epoch || r.st.batch ? " (resumed)" : "");
     if (opt->log) fflush(opt->log);
@@ -516,7 +465,7 @@ int train_run(const train_config *cfg, const train_options *opt, lr_error *err) 
         }
         if (end_epoch(&r, lr, mom, start, err)) goto done;
     }
-    if (r.cfg.out[0] && weights_save(r.path[P_WEIGHTS], &r.m, r.params, err)) goto done;
+    if (r.cfg.out[0] && weights_save(r.path[P_WEIGHTS], &r.s.m, r.s.params, r.s.buffers, err)) goto done;
     rc = TRAIN_OK;
 done:
     run_free(&r);
