@@ -73,13 +73,16 @@ expect 1 "--batch 256.*128 training images" train $D --batch 256
 expect 1 "--batch 64.*58 training images" train $D --val 70
 expect 1 "--monitor val_loss.*--val" train $D --monitor val_loss
 
-# ---- schedule expressions ----
-expect 1 "Nope" train $D --sched "Nope()"
-expect 1 "StepLR" train $D --sched "StepLR("
-expect 1 "step_size" train $D --sched "StepLR(step_size=0)"
-expect 1 "gamma" train $D --sched "StepLR(step_size=2, gamma=abc)"
+# ---- schedule expressions: usage errors (exit 2), as in `lrlab schedule` and sweep ----
+expect 2 "Nope" train $D --sched "Nope()"
+expect 2 "StepLR" train $D --sched "StepLR("
+expect 2 "step_size" train $D --sched "StepLR(step_size=0)"
+expect 2 "gamma" train $D --sched "StepLR(step_size=2, gamma=abc)"
 expect 2 "--sched.*longer" train $D --sched "$(head -c 3000 /dev/zero | tr '\0' '(')"
-expect 1 "sched" train $D --sched "$(head -c 2000 /dev/zero | tr '\0' '(')"
+expect 2 "sched" train $D --sched "$(head -c 2000 /dev/zero | tr '\0' '(')"
+expect 2 "the run steps it 2 times.*total steps is 1" train $D --epochs 2 --sched "OneCycleLR(max_lr=0.1, total_steps=1)"
+expect 2 "Nesterov momentum requires a momentum and zero dampening" train $D --nesterov --momentum 0
+expect 2 "Nesterov momentum requires a momentum and zero dampening" train $D --nesterov --dampening 0.1
 
 # ---- data files ----
 expect 1 "make data" train $D --data "$T/no-such-dir"

@@ -58,4 +58,16 @@ int config_read(train_config *c, const char *path, lr_error *err);
 /* The flags' help text, one line each. */
 void config_print_help(FILE *f);
 
+/* Optimiser steps in an epoch of CIFAR-10's 50000 training images, after
+ * --limit-train and --val, with drop_last (0: not even one batch). */
+long config_steps_per_epoch(const train_config *c);
+
+/* The checks across settings, before any data is read (a usage error,
+ * exit 2): config_check_sgd refuses what torch.optim.SGD's constructor
+ * refuses (--nesterov without momentum or with dampening); config_check adds
+ * the schedule, parsed and rehearsed for the whole run (lrlab/sched.h), and
+ * copies its warning, if any, into warning (cap bytes; "" when none). */
+int config_check_sgd(const train_config *c, lr_error *err);
+int config_check(const train_config *c, char *warning, size_t cap, lr_error *err);
+
 #endif

@@ -83,7 +83,7 @@ int cli_bench(int argc, char **argv) {
     for (long i = 0; i < nx; i++) x[i] = (float)(2.0 * rng_uniform(&r) - 1.0);
     for (int i = 0; i < cfg.batch; i++) y[i] = (int)rng_below(&r, (uint32_t)m.n_classes);
     model_init_params(&m, p, 0);
-    sgd_params hp = {(float)cfg.lr, (float)cfg.momentum, 0.0f, (float)cfg.weight_decay, 0};
+    sgd_params hp = {cfg.lr, cfg.momentum, 0.0, cfg.weight_decay, 0};
     double best_step = 1e30, total_step = 0, best_fwd = 1e30;
     for (long it = 0; it < warmup + iters; it++) {
         double t0 = lr_now();
@@ -91,7 +91,7 @@ int cli_bench(int argc, char **argv) {
         if (net_forward(n, x, cfg.batch, p, logits, &err)) return cli_error("bench", &err, 1);
         loss_cross_entropy(dl, &correct, logits, y, cfg.batch, m.n_classes, 1.0f / cfg.batch);
         if (net_backward(n, dl, p, g, &err)) return cli_error("bench", &err, 1);
-        sgd_step(p, buf, g, m.n_params, &hp, it == 0);
+        sgd_step(p, buf, g, m.n_params, &hp, it > 0);
         double dt = lr_now() - t0;
         if (it >= warmup) total_step += dt, best_step = dt < best_step ? dt : best_step;
     }

@@ -196,6 +196,7 @@ int cli_find_lr(int argc, char **argv) {
     }
     int bad = plot ? figure_check(plot, "--plot", !plot_optional, &err) : 0;
     if (bad) return cli_error("find-lr", &err, bad);
+    if (config_check_sgd(&cfg, &err)) return cli_error("find-lr", &err, 2);
     fc.momentum = cfg.momentum, fc.weight_decay = cfg.weight_decay, fc.dampening = cfg.dampening;
     fc.nesterov = cfg.nesterov, fc.batch = cfg.batch, fc.seed = (uint64_t)cfg.seed;
     /* the training images only: the test split is validated with one image and not used */

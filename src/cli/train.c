@@ -92,6 +92,9 @@ int cli_train(int argc, char **argv) {
         if (config_read(&cfg, path, &err)) return cli_error("train", &err, 2);
         snprintf(cfg.out, sizeof cfg.out, "%s", resume);
     }
+    char warning[512];
+    if (config_check(&cfg, warning, sizeof warning, &err)) return cli_error("train", &err, 2);
+    if (warning[0]) fprintf(stderr, "lrlab train: warning: %s\n", warning);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;

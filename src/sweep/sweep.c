@@ -368,11 +368,7 @@ int sweep_load(sweep_file *s, const char *path, lr_error *err) {
 
 /* ---- resolution: placeholders and checks ---- */
 
-long sweep_steps_per_epoch(const train_config *c) {
-    long n = c->limit_train > 0 ? c->limit_train : CIFAR_TRAIN_IMAGES;
-    n -= c->val;
-    return n > 0 && c->batch > 0 ? n / c->batch : 0;
-}
+long sweep_steps_per_epoch(const train_config *c) { return config_steps_per_epoch(c); }
 
 static void origin_of(char *out, size_t cap, const sweep_file *s, const sweep_flag *f) {
     if (f->line > 0) snprintf(out, cap, "%s:%d: --%s", s->path, f->line, f->key);
@@ -476,6 +472,7 @@ int sweep_resolve(const sweep_file *s, int i, const sweep_flags *extra, sweep_fl
     /* what the trainer would refuse after loading the data, said now */
     char where[1200];
     snprintf(where, sizeof where, "%s:%d: run %s", s->path, run->line, run->name);
+    lr_error sub;
     int rc = 0;
     if (ph.steps_per_epoch < 1)
         rc = lr_fail(err, "%s: --batch %d is larger than the %ld training images (--limit-train %ld, --val %ld)",
@@ -483,6 +480,8 @@ int sweep_resolve(const sweep_file *s, int i, const sweep_flags *extra, sweep_fl
                      c.limit_train, c.val);
     else if (!c.val && !strncmp(c.monitor, "val_", 4))
         rc = lr_fail(err, "%s: --monitor %s needs a validation set: add --val N", where, c.monitor);
+    else if (config_check_sgd(&c, &sub))
+        rc = lr_fail(err, "%s: %s", where, sub.msg);
     else if (c.sched[0]) {
         sched_context sc = {.base_lr = c.lr, .base_momentum = c.momentum, .epochs = c.epochs,
                             .steps_per_epoch = (int)(ph.steps_per_epoch < 1000000000 ? ph.steps_per_epoch : 1000000000),

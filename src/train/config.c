@@ -9,6 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lrlab/sched.h"
+
+#define CIFAR_TRAIN_IMAGES 50000L /* the five data_batch_*.bin files */
+
 typedef enum { K_STR, K_DOUBLE, K_INT, K_LONG, K_SWITCH, K_NEG_SWITCH, K_ENUM } kind;
 
 typedef struct {
@@ -230,4 +234,36 @@ void config_print_help(FILE *f) {
             if (*p == '_') *p = '-';
         fprintf(f, "  %-16s %s\n", flag, s->help);
     }
+}
+
+long config_steps_per_epoch(const train_config *c) {
+    long n = c->limit_train > 0 && c->limit_train < CIFAR_TRAIN_IMAGES ? c->limit_train : CIFAR_TRAIN_IMAGES;
+    n -= c->val;
+    return n > 0 && c->batch > 0 ? n / c->batch : 0;
+}
+
+/* torch.optim.SGD.__init__ checks its arguments (lr, momentum and weight
+ * decay >= 0 are the table's bounds); a schedule that cycles the momentum
+ * later does not change what the constructor saw, as in PyTorch. */
+int config_check_sgd(const train_config *c, lr_error *err) {
+    if (c->nesterov && (c->momentum <= 0 || c->dampening != 0))
+        return lr_fail(err, "--nesterov with --momentum %g and --dampening %g: Nesterov momentum requires a momentum "
+                            "and zero dampening (PyTorch's ValueError)",
+                       c->momentum, c->dampening);
+    return 0;
+}
+
+int config_check(const train_config *c, char *warning, size_t cap, lr_error *err) {
+    if (warning && cap) warning[0] = '\0';
+    if (config_check_sgd(c, err)) return -1;
+    long spe = config_steps_per_epoch(c);
+    if (spe < 1) return 0; /* the trainer says what is wrong with the data split */
+    sched_context sc = {.base_lr = c->lr, .base_momentum = c->momentum, .epochs = c->epochs,
+                        .steps_per_epoch = (int)(spe < 1000000000 ? spe : 1000000000), .unit_step = c->sched_unit_step};
+    lr_sched *s;
+    lr_error e;
+    if (sched_parse(&s, c->sched, &sc, &e)) return lr_fail(err, "--sched: %s", e.msg);
+    if (warning && cap && sched_warning(s)) snprintf(warning, cap, "--sched: %s", sched_warning(s));
+    sched_free(s);
+    return 0;
 }

@@ -350,12 +350,12 @@ static int train_epoch(run *r, lr_error *err) {
         }
         if (net_backward(r->s.net, r->dlogits, r->s.params, r->grads, err)) return TRAIN_ERROR;
         if (!all_finite(r->grads, r->s.m.n_params)) return diverged(r, "a gradient is NaN or Inf", lr, err);
-        sgd_params hp = {(float)lr, (float)mom, (float)c->dampening, (float)c->weight_decay, c->nesterov};
-        sgd_step(r->s.params, r->momentum, r->grads, r->s.m.n_params, &hp, !st->momentum_started);
+        sgd_params hp = {lr, mom, c->dampening, c->weight_decay, c->nesterov};
+        int has_buf = sgd_step(r->s.params, r->momentum, r->grads, r->s.m.n_params, &hp, (int)st->momentum_started);
         /* an overflow in the update itself: no checkpoint may ever hold it */
         if (!all_finite(r->s.params, r->s.m.n_params) || !all_finite(r->momentum, r->s.m.n_params))
             return diverged(r, "the SGD update overflowed (a weight or momentum is NaN or Inf)", lr, err);
-        st->momentum_started = 1;
+        st->momentum_started = has_buf;
         st->step++;
         st->batch = b->index + 1;
         st->batches++;
