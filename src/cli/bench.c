@@ -96,6 +96,10 @@ int cli_bench(int argc, char **argv) {
     for (long i = 0; i < nx; i++) x[i] = (float)(2.0 * rng_uniform(&r) - 1.0);
     for (int i = 0; i < cfg.batch; i++) y[i] = (int)rng_below(&r, (uint32_t)m.n_classes);
     model_init_params(&m, p, 0);
+    float *buffers = calloc((size_t)m.n_buffers + 1, sizeof(float)); /* BatchNorm's running statistics */
+    if (!buffers) return fprintf(stderr, "lrlab bench: out of memory\n"), 1;
+    model_init_buffers(&m, buffers);
+    net_set_buffers(n, buffers);
     sgd_params hp = {cfg.lr, cfg.momentum, 0.0, cfg.weight_decay, 0};
     double best_step = 1e30, total_step = 0, best_fwd = 1e30;
     for (long it = 0; it < warmup + iters; it++) {
@@ -135,6 +139,6 @@ int cli_bench(int argc, char **argv) {
            2.0 * model_forward_macs(&m) * cfg.batch / fwd / 1e9);
     printf("peak_rss_mb=%.1f\n", ru.ru_maxrss / 1024.0);
     net_free(n);
-    free(x), free(p), free(g), free(buf), free(logits), free(dl), free(y);
+    free(x), free(p), free(g), free(buf), free(buffers), free(logits), free(dl), free(y);
     return 0;
 }
