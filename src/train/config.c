@@ -4,10 +4,10 @@
 #define _POSIX_C_SOURCE 200809L
 #include "lrlab/config.h"
 
-#include <omp.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lrlab/sched.h"
 
@@ -150,10 +150,11 @@ int config_set(train_config *c, const char *key, const char *value, const char *
         if (!value) return lr_fail(err, "%s: missing value", origin);
         if (lr_parse_long(&v, value, (long)s->lo, (long)s->hi, origin, err)) return -1;
         /* more threads than this only wait for cores (a 1000-thread run hung); above the cores: setup.c warns */
-        if (!strcmp(s->key, "threads") && v > THREADS_PER_CORE_MAX * omp_get_num_procs())
-            return lr_fail(err, "%s %ld: expected at most %d on this machine (%d per core, %d cores; 0: one per core)",
-                           origin, v, THREADS_PER_CORE_MAX * omp_get_num_procs(), THREADS_PER_CORE_MAX,
-                           omp_get_num_procs());
+        long cores = sysconf(_SC_NPROCESSORS_ONLN); /* not OpenMP's: the settings table needs no runtime */
+        if (cores < 1) cores = 1;
+        if (!strcmp(s->key, "threads") && v > THREADS_PER_CORE_MAX * cores)
+            return lr_fail(err, "%s %ld: expected at most %ld on this machine (%d per core, %ld cores; 0: one per core)",
+                           origin, v, THREADS_PER_CORE_MAX * cores, THREADS_PER_CORE_MAX, cores);
         if (s->kind == K_INT) *(int *)field = (int)v;
         else *(long *)field = v;
         return 0;
