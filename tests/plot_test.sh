@@ -11,6 +11,7 @@
 # - the script (captured by a gnuplot wrapper first on PATH): the lr drawn
 #   as steps, integer epoch ticks, a log lr axis with labelled ticks, a
 #   distinct colour and dash for each of 20 runs, one legend entry per line;
+#   a seed group's band (--band sd, ci, none) with its numbers;
 # - gnuplot's stderr is empty on typical inputs (no leaked warnings).
 # Run from the repository root; prints "plot_test: N passed, N failed".
 set -u
@@ -116,6 +117,17 @@ check "plot: no key in panels 2 and 3, nothing untitled in panel 1" sh -c "grep 
 GP_LOG=$tmp/gs PATH=$WRAP "$LRLAB" plot "$tmp/seeds" "$tmp/one" -o "$tmp/gs.svg" >"$tmp/out" 2>"$tmp/err"; rc=$?
 check "plot of a seed group and a 1-epoch run: exit 0 ($rc), gnuplot's stderr empty" sh -c "[ $rc -eq 0 ] && [ ! -s '$tmp/err' ] && [ ! -s '$tmp/gs.err' ]"
 check "plot: the seed group's legend entry" has "$tmp/gs.gp" "title 'a (mean of 3 seeds ± std)'"
+# the seeds' test accuracies differ by 0, 1, 2 at every epoch: sd 1, 95% t interval ± 4.302653 / sqrt(3) = ± 2.48413771
+check "plot --band sd (default): epoch 0's band is ± 1" sh -c "grep -A1 '^\$g0 << EOD' '$tmp/gs.gp' | grep -qx '0 26 1 2.6 0'"
+check "plot: the band is filled in the group's colour" sh -c "grep -q \"using 1:(\\\$2-\\\$3):(\\\$2+\\\$3) with filledcurves lc rgb '#\" '$tmp/gs.gp'"
+GP_LOG=$tmp/gci PATH=$WRAP "$LRLAB" plot "$tmp/seeds" "$tmp/one" -o "$tmp/gci.svg" --band ci >"$tmp/out" 2>"$tmp/err"; rc=$?
+check "plot --band ci: exit 0 ($rc), gnuplot's stderr empty" sh -c "[ $rc -eq 0 ] && [ ! -s '$tmp/err' ] && [ ! -s '$tmp/gci.err' ]"
+check "plot --band ci: epoch 0's band is the t interval" sh -c "grep -A1 '^\$g0 << EOD' '$tmp/gci.gp' | grep -qx '0 26 2.48413771 2.6 0'"
+check "plot --band ci: the legend says so" has "$tmp/gci.gp" "title 'a (mean of 3 seeds, 95% CI)'"
+GP_LOG=$tmp/gno PATH=$WRAP "$LRLAB" plot "$tmp/seeds" -o "$tmp/gno.svg" --band none >/dev/null 2>&1
+check "plot --band none: no filled band" sh -c "grep -q 'title .a (mean of 3 seeds).' '$tmp/gno.gp' && ! grep -q filledcurves '$tmp/gno.gp'"
+"$LRLAB" plot "$tmp/seeds" -o "$tmp/gbad.svg" --band iqr >/dev/null 2>"$tmp/err"; rc=$?
+check "plot --band iqr: exit 2 ($rc), names the value" sh -c "[ $rc -eq 2 ] && grep -qF -- \"--band 'iqr': expected sd, ci or none\" '$tmp/err'"
 long="a title long enough that it cannot fit on one line of a figure a thousand pixels wide, so it is wrapped at a space: lrlab guesses seven pixels a character at the ten-point font and breaks the line before the edge"
 GP_LOG=$tmp/gt PATH=$WRAP "$LRLAB" plot "$tmp/one" -o "$tmp/gt.png" --title "$long" >/dev/null 2>&1
 check "plot: a long title is wrapped" sh -c "grep -q '^set multiplot title \".*\\\\n.*\"' '$tmp/gt.gp' && [ ! -s '$tmp/gt.err' ]"

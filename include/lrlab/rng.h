@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 enum { RNG_STREAM_INIT = 1, RNG_STREAM_ORDER = 2, RNG_STREAM_AUGMENT = 3, RNG_STREAM_SPLIT = 4,
-       RNG_STREAM_SYNTH = 5, RNG_STREAM_DROPOUT = 6 };
+       RNG_STREAM_SYNTH = 5, RNG_STREAM_DROPOUT = 6, RNG_STREAM_BOOTSTRAP = 7 };
 
 typedef struct {
     uint64_t s[4];

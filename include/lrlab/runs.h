@@ -9,6 +9,7 @@
 
 #include "lrlab/common.h"
 #include "lrlab/config.h"
+#include "lrlab/stats.h" /* stats_mean_std, for the seed groups */
 
 /* One line of metrics.csv (METRICS_HEADER in lrlab/train.h). val_loss and
  * val_acc are NAN when the run had no validation set (empty fields). */
@@ -76,6 +77,8 @@ typedef struct {
     double last5_test;   /* mean test_acc of the last min(5, rows) rows */
     double final_train;  /* train_acc of the last row */
     double final_val;    /* val_acc of the last row (NAN without a validation set) */
+    double best_val;     /* highest val_acc (NAN without a validation set) */
+    double last5_val;    /* mean val_acc of the last min(5, rows) rows (NAN without) */
     double total_seconds; /* sum of seconds */
 } run_stats;
 
@@ -101,10 +104,5 @@ size_t rundir_group_len(const char *name);
  * every other run is a group of its own. Fills group[i] for run i with
  * 0..count-1, numbered in order of first appearance; returns count. */
 int rundir_group(int *group, const rundir *runs, int n);
-
-/* Mean and sample standard deviation (n - 1 in the denominator, as numpy's
- * std(ddof=1) and pandas); std is 0 for n = 1. NAN values are skipped;
- * *used says how many counted. */
-void stats_mean_std(const double *x, int n, double *mean, double *std, int *used);
 
 #endif

@@ -1,9 +1,10 @@
-/* cli/plot.c: `lrlab plot RUN_DIR... -o FILE.png|FILE.svg [--title T]`: one
+/* cli/plot.c: `lrlab plot RUN_DIR... -o FILE.png|FILE.svg [--title T] [--band sd|ci|none]`: one
  * figure of three panels against epoch (test accuracy, training loss, the
  * lr as steps, on a log scale when it spans a factor of 10), one line per
  * run labelled by the run directory's name, one legend for the figure. Runs
  * NAME-s<k> of one directory (sweep --seeds) are one line, the mean over
- * seeds, with a shaded band of ± one sample standard deviation.
+ * seeds, with a shaded band of ± one sample standard deviation (--band ci:
+ * the 95% t interval of the mean, core/stats.c; --band none: no band).
  *
  * Not here: reading runs (io/runs.c); running gnuplot and the figures'
  * common style (cli/figure.c). */
@@ -15,10 +16,11 @@
 
 #include "cli/cli.h"
 #include "lrlab/runs.h"
+#include "lrlab/stats.h"
 
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: lrlab plot RUN_DIR|LOG... -o FILE.png|FILE.svg [--title T]\n\n"
+    fprintf(f, "usage: lrlab plot RUN_DIR|LOG... -o FILE.png|FILE.svg [--title T] [--band sd|ci|none]\n\n"
                "Draws test accuracy, training loss and lr (log scale) against epoch for the runs, one\n"
                "line per run labelled by its directory's name (gnuplot). A directory holding runs (a\n"
                "sweep's --out) stands for all of them. Runs named NAME-s<k> in one directory (sweep\n"
@@ -26,7 +28,20 @@ static void usage(FILE *f) {
                "A file is read as a console log in the seed's format (its PyTorch program's epoch\n"
                "lines, e.g. ../shared/reference-runs/*.log): a dashed line to compare with.\n"
                "  -o FILE      the figure: .png (pngcairo) or .svg\n"
-               "  --title T    a title above the panels\n");
+               "  --title T    a title above the panels\n"
+               "  --band B     a seed group's band: sd (± one standard deviation, the default), ci (the\n"
+               "               95%% t interval of the mean at each epoch) or none\n");
+}
+
+/* What a seed group's band shows around its mean. */
+enum { BAND_SD, BAND_CI, BAND_NONE };
+static const char *const band_names[] = {"sd", "ci", "none"};
+static const char *const band_legend[] = {" ± std", ", 95% CI", ""};
+
+/* The band's half width from the members' sd at one epoch (m of them). */
+static double band_half(int band, double sd, int m) {
+    if (band == BAND_CI) return m >= 2 ? stats_t_halfwidth(sd, m, 0.95) : 0;
+    return sd;
 }
 
 /* One line of the figure: a run, or the mean of a seed group. */
@@ -47,12 +62,13 @@ static void shorten(char *label, size_t cap) {
     memcpy(label + head, "...", 3);
 }
 
-/* Datablocks $gK (epoch, test_acc mean, std, train_loss mean, std) and $lK (epoch, lr mean, one
+/* Datablocks $gK (epoch, test_acc mean, band half width, train_loss mean, half width; the band:
+ * band_half) and $lK (epoch, lr mean, one
  * more row at `epochs` so that the last epoch's step is drawn). An epoch's numbers average the
  * members that reached it; a non-positive lr is NaN on a log axis. range (acc lo, hi, loss lo, hi)
  * grows to take in the shown values. */
 static void write_blocks(FILE *f, int k, const int *group, const rundir *runs, int n_runs, int epochs,
-                         int log_lr, double range[4]) {
+                         int log_lr, int band, double range[4]) {
     double *v = malloc(3 * (size_t)n_runs * sizeof *v), *lr = malloc(((size_t)epochs + 1) * sizeof *lr);
     fprintf(f, "$g%d << EOD\n", k);
     for (int e = 0; v && lr && e < epochs; e++) {
@@ -69,10 +85,11 @@ static void write_blocks(FILE *f, int k, const int *group, const rundir *runs, i
         stats_mean_std(v, m, &am, &as, &used);
         stats_mean_std(v + n_runs, m, &lm, &ls, &used);
         stats_mean_std(v + 2 * n_runs, m, &rm, &rs, &used);
+        as = band_half(band, as, m), ls = band_half(band, ls, m);
         fprintf(f, "%d %.9g %.9g %.9g %.9g\n", e, am, as, lm, ls);
-        double band[4] = {am - as, am + as, lm - ls, lm + ls}; /* what panels 1 and 2 show */
+        double shown[4] = {am - as, am + as, lm - ls, lm + ls}; /* what panels 1 and 2 show */
         for (int j = 0; j < 4; j++)
-            if (isfinite(band[j])) range[j] = j % 2 ? fmax(range[j], band[j]) : fmin(range[j], band[j]);
+            if (isfinite(shown[j])) range[j] = j % 2 ? fmax(range[j], shown[j]) : fmin(range[j], shown[j]);
         lr[e] = log_lr && !(rm > 0) ? NAN : rm;
     }
     fprintf(f, "EOD\n$l%d << EOD\n", k);
@@ -83,7 +100,7 @@ static void write_blocks(FILE *f, int k, const int *group, const rundir *runs, i
 
 /* One panel's plot command: p = 0 test accuracy (with the legend's titles), 1 training loss, 2 lr
  * as steps; a seed group's band under its line. */
-static void write_panel(FILE *f, int p, const curve *c, int n_curves, int every) {
+static void write_panel(FILE *f, int p, const curve *c, int n_curves, int every, int band) {
     static const char *const col[2][2] = {{"2", "3"}, {"4", "5"}}; /* mean, std columns of $gK */
     fputs("plot ", f);
     const char *sep = "";
@@ -91,7 +108,7 @@ static void write_panel(FILE *f, int p, const curve *c, int n_curves, int every)
         if (!c[k].epochs) continue;
         char style[128];
         figure_style(style, sizeof style, c[k].style, c[k].is_log, p < 2);
-        if (p < 2 && c[k].n > 1)
+        if (p < 2 && c[k].n > 1 && band != BAND_NONE)
             fprintf(f, "%s$g%d using 1:($%s-$%s):($%s+$%s) with filledcurves lc rgb '%s'", sep, k, col[p][0],
                     col[p][1], col[p][0], col[p][1], figure_colour(c[k].style)),
                 sep = ", \\\n  ";
@@ -109,7 +126,7 @@ static void write_panel(FILE *f, int p, const curve *c, int n_curves, int every)
 /* The figure: three panels sharing the epoch axis; one legend (panel 1's) in a column on the right,
  * as wide as the longest label needs. */
 static char *make_script(const curve *c, int n_curves, const int *group, const rundir *runs, int n_runs,
-                         const char *title, int width, int height) {
+                         const char *title, int band, int width, int height) {
     char *text = NULL, *lr_axis = NULL;
     size_t len = 0, lr_len = 0;
     FILE *f = open_memstream(&text, &len), *axis = open_memstream(&lr_axis, &lr_len);
@@ -131,7 +148,7 @@ static char *make_script(const curve *c, int n_curves, const int *group, const r
     int log_lr = figure_lr_axis(axis, 'y', lo, hi);
     fclose(axis);
     for (int k = 0; k < n_curves; k++)
-        if (c[k].epochs) write_blocks(f, k, group, runs, n_runs, c[k].epochs, log_lr, range);
+        if (c[k].epochs) write_blocks(f, k, group, runs, n_runs, c[k].epochs, log_lr, band, range);
     double right = 1.0 - (label_len * 8.0 + 90) / width;
     right = right < 0.5 ? 0.5 : right > 0.88 ? 0.88 : right;
     fputs("set multiplot", f);
@@ -150,7 +167,7 @@ static char *make_script(const curve *c, int n_curves, const int *group, const r
         if (p == 1) fputs("unset key\n", f);
         if (p < 2) figure_range(f, "y", range[2 * p], range[2 * p + 1]);
         else fprintf(f, "set xlabel 'epoch'\n%s", lr_axis ? lr_axis : "");
-        write_panel(f, p, c, n_curves, (epochs + 29) / 30); /* a point per epoch, fewer on long runs */
+        write_panel(f, p, c, n_curves, (epochs + 29) / 30, band); /* a point per epoch, fewer on long runs */
     }
     fputs("unset multiplot\n", f);
     fclose(f);
@@ -159,7 +176,10 @@ static char *make_script(const curve *c, int n_curves, const int *group, const r
 }
 
 int cli_plot(int argc, char **argv) {
-    const char *out = NULL, *title = NULL;
+    const char *out = NULL, *title = NULL, *band_name = NULL;
+    int band = BAND_SD;
+    const cli_opt opts[] = {{"-o", &out, NULL}, {"--out", &out, NULL}, {"--title", &title, NULL},
+                            {"--band", &band_name, NULL}, {NULL, NULL, NULL}};
     char **args = calloc((size_t)argc + 1, sizeof *args);
     int n_args = 0;
     if (!args) return fprintf(stderr, "lrlab plot: out of memory\n"), 1;
@@ -169,22 +189,22 @@ int cli_plot(int argc, char **argv) {
             free(args);
             return 0;
         }
-        if (!strcmp(argv[i], "-o") || !strcmp(argv[i], "--out") || !strcmp(argv[i], "--title")) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "lrlab plot: %s: missing value\n", argv[i]);
-                free(args);
-                return 2;
-            }
-            if (!strcmp(argv[i], "--title")) title = argv[++i];
-            else out = argv[++i];
-            continue;
+        int m = cli_take(argc, argv, &i, opts, "plot");
+        if (m > 0) continue;
+        if (m < 0 || argv[i][0] == '-') {
+            free(args);
+            return m < 0 ? 2 : cli_unknown("plot", argv[i], opts, 0);
         }
-        if (argv[i][0] == '-') {
-            fprintf(stderr, "lrlab plot: unknown flag '%s' (lrlab plot --help lists them)\n", argv[i]);
+        args[n_args++] = argv[i];
+    }
+    if (band_name) {
+        band = 0;
+        while (band <= BAND_NONE && strcmp(band_name, band_names[band])) band++;
+        if (band > BAND_NONE) {
+            fprintf(stderr, "lrlab plot: --band '%s': expected sd, ci or none\n", band_name);
             free(args);
             return 2;
         }
-        args[n_args++] = argv[i];
     }
     lr_error err;
     int bad = n_args ? figure_check(out, "-o", 1, &err) : 2;
@@ -218,8 +238,8 @@ int cli_plot(int argc, char **argv) {
         for (int k = 0; k < n_curves; k++) {
             if (c[k].n > 1) {
                 int len = (int)rundir_group_len(c[k].label);
-                char tail[40];
-                snprintf(tail, sizeof tail, " (mean of %d seeds ± std)", c[k].n);
+                char tail[48];
+                snprintf(tail, sizeof tail, " (mean of %d seeds%s)", c[k].n, band_legend[band]);
                 c[k].label[len] = '\0';
                 strncat(c[k].label, tail, sizeof c[k].label - strlen(c[k].label) - 1);
             }
@@ -231,7 +251,7 @@ int cli_plot(int argc, char **argv) {
     }
     if (!rc) {
         int height = drawn * 16 + 200 > 1200 ? drawn * 16 + 200 : 1200; /* room for the legend */
-        char *script = make_script(c, n_curves, group, runs, n, title, 1000, height);
+        char *script = make_script(c, n_curves, group, runs, n, title, band, 1000, height);
         if (!script) rc = lr_fail(&err, "out of memory");
         else rc = figure_render(out, 1000, height, script, &err);
         free(script);

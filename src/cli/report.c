@@ -1,15 +1,20 @@
-/* cli/report.c: `lrlab report RUN_DIR... [--sort final|best|name] [-o FILE.md]`:
- * a Markdown table of runs: schedule, epochs, final / best / last-5-mean
- * test accuracy, final train accuracy (and validation accuracy when a run
- * has a validation set), total time. Runs named NAME-s0, NAME-s1, ... in one
- * directory (`lrlab sweep --seeds K`) make one row with mean ± sample
- * standard deviation. A status column says what became of each run
+/* cli/report.c: `lrlab report RUN_DIR... [--metric M] [--bootstrap N]
+ * [--sort KEY] [--csv] [-o FILE]`: a Markdown table of runs: schedule,
+ * epochs, final / best / last-5-mean test accuracy, final train accuracy
+ * (and validation accuracy when a run has a validation set), total time.
+ * Runs named NAME-s0, NAME-s1, ... in one directory (`lrlab sweep --seeds
+ * K`) make one row with mean ± sample standard deviation, and a second
+ * table gives each group's statistics of one metric: mean, sd, t interval
+ * (and a bootstrap one), the difference from the best group with Welch's
+ * test (`--csv`: that table as CSV). A status column says what became of each run
  * (rundir_status: finished, running, stopped, diverged, failed); a run
  * without an epoch yet has "-" for its numbers. A directory that is not a
  * run, or a bad config.txt or metrics.csv, is an error naming the file (exit 1).
- * Not here: reading the files (io/runs.c). */
+ * Not here: reading the files (io/runs.c), the statistics (core/stats.c). */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,26 +22,58 @@
 #include "cli/cli.h"
 #include "lrlab/io.h"
 #include "lrlab/runs.h"
+#include "lrlab/stats.h"
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: lrlab report RUN_DIR|LOG... [--sort final|best|name] [-o FILE.md]\n\n"
+    fprintf(f, "usage: lrlab report RUN_DIR|LOG... [--metric M] [--bootstrap N [--bootstrap-seed S]]\n"
+               "                    [--sort KEY] [--csv] [-o FILE]\n\n"
                "Prints a Markdown table of runs: schedule, epochs, final and best test accuracy (with\n"
                "its epoch), mean test accuracy of the last 5 epochs, final train accuracy, total time.\n"
                "A directory holding runs (a sweep's --out) stands for all of them. Runs named NAME-s<k>\n"
                "in one directory (sweep --seeds) are one row: mean ± sample standard deviation.\n"
                "A file is read as a console log in the seed's format (its PyTorch program's epoch lines,\n"
                "e.g. ../shared/reference-runs/*.log): a row to compare with.\n"
-               "  --sort KEY   final or best: highest mean test accuracy first; name: by name;\n"
-               "               default: in the order given\n"
-               "  -o FILE      write the table to FILE (atomically) instead of stdout\n");
+               "With seed groups, a second table: per group the metric's mean, sd, 95%% t interval,\n"
+               "and its difference from the best group (95%% interval, Welch's t-test p).\n"
+               "  --metric M   the statistics' metric: final, best, last5 (test accuracy) or\n"
+               "               val_final, val_best, val_last5 (validation accuracy); default final\n"
+               "  --bootstrap N  add a 95%% percentile bootstrap interval of N resamples (seeded:\n"
+               "               --bootstrap-seed S, default 0)\n"
+               "  --sort KEY   name, or a metric (above): highest mean first; default: the order given\n"
+               "  --csv        print the statistics table as CSV (every group, one row each)\n"
+               "  -o FILE      write the output to FILE (atomically) instead of stdout\n");
+}
+
+/* The metrics the statistics can be of: a name and its place in run_stats. */
+typedef struct {
+    const char *name, *title;
+    size_t offset;
+} metric_def;
+
+static const metric_def metrics[] = {
+    {"final", "final test accuracy", offsetof(run_stats, final_test)},
+    {"best", "best test accuracy", offsetof(run_stats, best_test)},
+    {"last5", "last-5-epoch mean test accuracy", offsetof(run_stats, last5_test)},
+    {"val_final", "final validation accuracy", offsetof(run_stats, final_val)},
+    {"val_best", "best validation accuracy", offsetof(run_stats, best_val)},
+    {"val_last5", "last-5-epoch mean validation accuracy", offsetof(run_stats, last5_val)},
+};
+enum { N_METRICS = sizeof metrics / sizeof *metrics };
+
+static int metric_find(const char *name) {
+    for (int m = 0; m < N_METRICS; m++)
+        if (!strcmp(metrics[m].name, name)) return m;
+    return -1;
 }
 
 typedef struct {
-    char label[320];
+    char label[320], name[320]; /* name: without the " (K seeds)" */
     int *members, n;
     /* statistics over the members that have rows */
     int with_rows;
     double final_m, final_s, best_m, best_s, last5_m, last5_s, train_m, train_s, val_m, val_s, time_m, time_s;
+    double metric_m[N_METRICS], metric_s[N_METRICS]; /* each metric's mean and sd */
+    int metric_n[N_METRICS];                          /* and how many runs have it */
 } group;
 
 /* "12.3 s", "4m05s", "1h02m" */
@@ -61,20 +98,33 @@ static void put_cell(FILE *f, const char *s) {
     }
 }
 
-static const char *sort_key;
+static int sort_metric; /* -1: by name */
 
 static int group_cmp(const void *a, const void *b) {
     const group *x = a, *y = b;
-    if (!strcmp(sort_key, "name")) return strcmp(x->label, y->label);
-    /* final or best: highest first; groups without rows last */
-    double vx = !strcmp(sort_key, "final") ? x->final_m : x->best_m;
-    double vy = !strcmp(sort_key, "final") ? y->final_m : y->best_m;
-    if (!x->with_rows || !y->with_rows) return y->with_rows - x->with_rows;
+    if (sort_metric < 0) return strcmp(x->label, y->label);
+    /* a metric: highest mean first; groups without it last */
+    double vx = x->metric_m[sort_metric], vy = y->metric_m[sort_metric];
+    if (isnan(vx) || isnan(vy)) return isnan(vx) - isnan(vy);
     return vx < vy ? 1 : vx > vy ? -1 : 0;
+}
+
+/* The values of metric m over a group's runs that have rows (NAN where a run lacks it). */
+static int group_values(double *v, const group *g, const rundir *runs, int m) {
+    int k = 0;
+    for (int i = 0; i < g->n; i++) {
+        run_stats s;
+        if (!rundir_stats(&s, &runs[g->members[i]])) memcpy(&v[k++], (const char *)&s + metrics[m].offset, sizeof *v);
+    }
+    return k;
 }
 
 static void group_stats(group *g, const rundir *runs) {
     double v[6][g->n];
+    for (int m = 0; m < N_METRICS; m++) {
+        int got = group_values(v[0], g, runs, m);
+        stats_mean_std(v[0], got, &g->metric_m[m], &g->metric_s[m], &g->metric_n[m]);
+    }
     int k = 0;
     for (int i = 0; i < g->n; i++) {
         run_stats s;
@@ -154,8 +204,174 @@ static void print_row(FILE *f, const group *g, const rundir *runs, int val_colum
     }
 }
 
+static void print_table(FILE *f, const group *groups, int n_groups, const rundir *runs, int val_column,
+                        int grouped) {
+    fprintf(f, "| run | schedule | status | epochs | final test acc | best test acc (epoch) "
+               "| last-5 mean test acc | final train acc |%s time |\n",
+            val_column ? " final val acc |" : "");
+    fprintf(f, "|---|---|---|---:|---:|---:|---:|---:|%s---:|\n", val_column ? "---:|" : "");
+    for (int g = 0; g < n_groups; g++) print_row(f, &groups[g], runs, val_column);
+    fprintf(f, "\nAccuracies in %%. Time: the sum of the epochs' wall-clock seconds.%s\n",
+            grouped ? " A row of seeds (runs NAME-s<k>) shows mean ± sample standard deviation"
+                      " (n - 1); the epoch list gives each seed's best epoch."
+                    : "");
+}
+
+/* ---- the statistics table ---- */
+
+typedef struct {
+    int metric;      /* index into metrics[] */
+    int bootstrap;   /* resamples; 0: none */
+    uint64_t boot_seed;
+} stats_opts;
+
+/* One group's numbers in the statistics table. */
+typedef struct {
+    int n;                     /* runs with the metric */
+    double mean, sd, lo, hi;   /* the t interval: NAN for n < 2 */
+    double blo, bhi;           /* the bootstrap interval: NAN without */
+    stats_welch w;             /* against the best group */
+    const char *verdict;       /* best, not distinguishable, worse, no test, - */
+} stats_line;
+
+/* The best group: the highest mean of the metric among groups with at least two values (a single
+ * run cannot be tested); -1 when there is none. */
+static int best_group(const group *groups, int n_groups, int m) {
+    int best = -1;
+    for (int g = 0; g < n_groups; g++)
+        if (groups[g].metric_n[m] >= 2 && (best < 0 || groups[g].metric_m[m] > groups[best].metric_m[m])) best = g;
+    return best;
+}
+
+static void stats_line_make(stats_line *l, const group *g, const group *best, const rundir *runs,
+                            const stats_opts *o) {
+    int m = o->metric;
+    l->n = g->metric_n[m], l->mean = g->metric_m[m], l->sd = l->n >= 2 ? g->metric_s[m] : NAN;
+    double half = stats_t_halfwidth(l->sd, l->n, 0.95);
+    l->lo = l->mean - half, l->hi = l->mean + half;
+    l->blo = l->bhi = NAN;
+    if (o->bootstrap && l->n >= 1) {
+        double v[g->n];
+        int k = 0, got = group_values(v, g, runs, m);
+        for (int i = 0; i < got; i++)
+            if (!isnan(v[i])) v[k++] = v[i];
+        stats_bootstrap_mean(&l->blo, &l->bhi, v, k, o->bootstrap, o->boot_seed, 0.95);
+    }
+    memset(&l->w, 0, sizeof l->w);
+    l->w.diff = l->w.lo = l->w.hi = l->w.df = l->w.p = NAN;
+    if (!l->n || !best) l->verdict = "-";
+    else if (g == best) l->verdict = "best";
+    else {
+        stats_welch_test(&l->w, l->mean, l->n >= 2 ? l->sd : 0, l->n, best->metric_m[m], best->metric_s[m],
+                         best->metric_n[m], 0.95);
+        if (l->n < 2) l->verdict = "no test (one run)";
+        else if (isnan(l->w.p)) l->verdict = "no test (no variance)";
+        else l->verdict = l->w.p < 0.05 ? "worse" : "not distinguishable";
+    }
+}
+
+static void put_num(FILE *f, const char *fmt, double v) {
+    if (isnan(v)) fputc('-', f);
+    else fprintf(f, fmt, v);
+}
+
+static void put_interval(FILE *f, double lo, double hi) {
+    if (isnan(lo) || isnan(hi)) fputc('-', f);
+    else fprintf(f, "[%.2f, %.2f]", lo, hi);
+}
+
+static void put_p(FILE *f, double p) {
+    if (isnan(p)) fputc('-', f);
+    else if (p >= 0.001) fprintf(f, "%.3f", p);
+    else fprintf(f, "%.1e", p);
+}
+
+static void stats_markdown(FILE *f, const group *groups, int n_groups, const rundir *runs, const stats_opts *o) {
+    int m = o->metric, b = best_group(groups, n_groups, m);
+    const group *best = b >= 0 ? &groups[b] : NULL;
+    fprintf(f, "\nStatistics of the %s (%%) over seeds, 95%% intervals", metrics[m].title);
+    if (best) fprintf(f, "; best: %s (mean %.2f).\n\n", best->name, best->metric_m[m]);
+    else fputs("; no group has two runs with it, so nothing is tested.\n\n", f);
+    fprintf(f, "| group | runs | mean | sd | 95%% CI (t) |%s difference from best [95%% CI] | p (Welch) | vs best |\n",
+            o->bootstrap ? " 95% CI (bootstrap) |" : "");
+    fprintf(f, "|---|---:|---:|---:|---|%s---|---:|---|\n", o->bootstrap ? "---|" : "");
+    int few = 0;
+    for (int g = 0; g < n_groups; g++) {
+        stats_line l;
+        stats_line_make(&l, &groups[g], best, runs, o);
+        few |= l.n == 2;
+        fputs("| ", f);
+        put_cell(f, groups[g].name);
+        fprintf(f, " | %d | ", l.n);
+        put_num(f, "%.2f", l.mean);
+        fputs(" | ", f);
+        put_num(f, "%.2f", l.sd);
+        fputs(" | ", f);
+        put_interval(f, l.lo, l.hi);
+        if (o->bootstrap) fputs(" | ", f), put_interval(f, l.blo, l.bhi);
+        fputs(" | ", f);
+        put_num(f, "%+.2f", l.w.diff);
+        if (!isnan(l.w.lo)) fputc(' ', f), put_interval(f, l.w.lo, l.w.hi);
+        fputs(" | ", f);
+        put_p(f, l.w.p);
+        fprintf(f, " | %s |\n", l.verdict);
+    }
+    fputs("\nCI (t): mean ± t(0.975, n-1) · sd/√n. Difference from the best group: Welch's t-test (unequal "
+          "variances, Welch–Satterthwaite df), two-sided; \"not distinguishable\": p ≥ 0.05. These intervals "
+          "hold the seed-to-seed noise only, on this one test set: a single accuracy p on n test images "
+          "has its own binomial sd √(p(1-p)/n), 0.3 points at 90% on 10,000 images.",
+          f);
+    if (o->bootstrap)
+        fprintf(f, " Bootstrap: percentile interval of the mean, %d resamples, seed %llu.", o->bootstrap,
+                (unsigned long long)o->boot_seed);
+    fputc('\n', f);
+    if (few)
+        fputs("\nNote: a group with 2 runs has one degree of freedom: its sd is a rough guess, its t interval is "
+              "± 12.7 sd/√2, and a test against it has little power. Use 3 seeds or more (sweep --seeds).\n",
+              f);
+}
+
+/* A CSV field: quoted when it holds a comma, a quote or a newline. */
+static void csv_field(FILE *f, const char *s) {
+    if (!strpbrk(s, ",\"\n\r")) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"') fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+static void csv_num(FILE *f, double v) {
+    if (!isnan(v)) fprintf(f, "%.9g", v);
+    fputc(',', f);
+}
+
+static void stats_csv(FILE *f, const group *groups, int n_groups, const rundir *runs, const stats_opts *o) {
+    int m = o->metric, b = best_group(groups, n_groups, m);
+    const group *best = b >= 0 ? &groups[b] : NULL;
+    fputs("group,runs,metric,mean,sd,ci_low,ci_high,boot_low,boot_high,diff,diff_low,diff_high,df,p,vs_best\n", f);
+    for (int g = 0; g < n_groups; g++) {
+        stats_line l;
+        stats_line_make(&l, &groups[g], best, runs, o);
+        csv_field(f, groups[g].name);
+        fprintf(f, ",%d,%s,", l.n, metrics[m].name);
+        double v[] = {l.mean, l.sd, l.lo, l.hi, l.blo, l.bhi, l.w.diff, l.w.lo, l.w.hi, l.w.df, l.w.p};
+        for (size_t i = 0; i < sizeof v / sizeof *v; i++) csv_num(f, v[i]);
+        fprintf(f, "%s\n", l.verdict);
+    }
+}
+
 int cli_report(int argc, char **argv) {
-    const char *sort = NULL, *out = NULL;
+    const char *sort = NULL, *out = NULL, *metric = NULL, *boot = NULL, *boot_seed = NULL;
+    int csv = 0;
+    const cli_opt opts[] = {{"--sort", &sort, NULL},        {"-o", &out, NULL},
+                            {"--out", &out, NULL},          {"--metric", &metric, NULL},
+                            {"--bootstrap", &boot, NULL},   {"--bootstrap-seed", &boot_seed, NULL},
+                            {"--csv", NULL, &csv},          {NULL, NULL, NULL}};
     char **args = calloc((size_t)argc + 1, sizeof *args);
     int n_args = 0;
     if (!args) return fprintf(stderr, "lrlab report: out of memory\n"), 1;
@@ -165,35 +381,44 @@ int cli_report(int argc, char **argv) {
             free(args);
             return 0;
         }
-        if (!strcmp(argv[i], "--sort") || !strcmp(argv[i], "-o") || !strcmp(argv[i], "--out")) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "lrlab report: %s: missing value\n", argv[i]);
-                free(args);
-                return 2;
-            }
-            if (!strcmp(argv[i], "--sort")) sort = argv[++i];
-            else out = argv[++i];
-            continue;
-        }
-        if (!strncmp(argv[i], "-", 1)) {
-            fprintf(stderr, "lrlab report: unknown flag '%s' (lrlab report --help lists them)\n", argv[i]);
+        int m = cli_take(argc, argv, &i, opts, "report");
+        if (m > 0) continue;
+        if (m < 0 || argv[i][0] == '-') {
             free(args);
-            return 2;
+            return m < 0 ? 2 : cli_unknown("report", argv[i], opts, 0);
         }
         args[n_args++] = argv[i];
     }
-    if (sort && strcmp(sort, "final") && strcmp(sort, "best") && strcmp(sort, "name")) {
-        fprintf(stderr, "lrlab report: --sort '%s': expected final, best or name\n", sort);
+    lr_error err;
+    stats_opts so = {0, 0, 0};
+    long lv;
+    sort_metric = -1;
+    if (sort && strcmp(sort, "name") && (sort_metric = metric_find(sort)) < 0) {
+        fprintf(stderr, "lrlab report: --sort '%s': expected name, final, best, last5, val_final, val_best or val_last5\n", sort);
         free(args);
         return 2;
     }
+    if (metric && (so.metric = metric_find(metric)) < 0) {
+        fprintf(stderr, "lrlab report: --metric '%s': expected final, best, last5, val_final, val_best or val_last5\n", metric);
+        free(args);
+        return 2;
+    }
+    if (boot && lr_parse_long(&lv, boot, 1, 10000000, "--bootstrap", &err)) return free(args), cli_error("report", &err, 2);
+    if (boot) so.bootstrap = (int)lv;
+    if (boot_seed && !boot) {
+        fprintf(stderr, "lrlab report: --bootstrap-seed without --bootstrap N\n");
+        free(args);
+        return 2;
+    }
+    if (boot_seed && lr_parse_long(&lv, boot_seed, 0, 0x7fffffffffffffffL, "--bootstrap-seed", &err))
+        return free(args), cli_error("report", &err, 2);
+    if (boot_seed) so.boot_seed = (uint64_t)lv;
     if (!n_args) {
         fprintf(stderr, "lrlab report: no RUN_DIR given\n");
         usage(stderr);
         free(args);
         return 2;
     }
-    lr_error err;
     char **dirs = NULL;
     int n = 0;
     int rc = rundir_expand(&dirs, &n, args, n_args, &err);
@@ -214,6 +439,7 @@ int cli_report(int argc, char **argv) {
         for (int i = 0; i < n; i++) {
             group *g = &groups[owner[i]];
             if (!g->n++) snprintf(g->label, sizeof g->label, "%.*s", (int)rundir_group_len(runs[i].name), runs[i].name);
+            if (g->n == 1) snprintf(g->name, sizeof g->name, "%s", g->label);
         }
     }
     if (!rc) {
@@ -227,7 +453,10 @@ int cli_report(int argc, char **argv) {
         for (int g = 0; g < n_groups; g++) {
             group_stats(&groups[g], runs);
             /* a lone NAME-s0 keeps its own name; a real group says how many seeds it averages */
-            if (groups[g].n == 1) snprintf(groups[g].label, sizeof groups[g].label, "%s", runs[groups[g].members[0]].name);
+            if (groups[g].n == 1) {
+                snprintf(groups[g].label, sizeof groups[g].label, "%s", runs[groups[g].members[0]].name);
+                snprintf(groups[g].name, sizeof groups[g].name, "%s", groups[g].label);
+            }
             else {
                 char tail[64];
                 if (groups[g].with_rows == groups[g].n) snprintf(tail, sizeof tail, " (%d seeds)", groups[g].n);
@@ -237,7 +466,6 @@ int cli_report(int argc, char **argv) {
             }
         }
         if (sort) {
-            sort_key = sort;
             qsort(groups, (size_t)n_groups, sizeof *groups, group_cmp);
         }
     }
@@ -253,15 +481,14 @@ int cli_report(int argc, char **argv) {
         FILE *f = open_memstream(&text, &len);
         if (!f) rc = lr_fail(&err, "out of memory");
         else {
-            fprintf(f, "| run | schedule | status | epochs | final test acc | best test acc (epoch) "
-                       "| last-5 mean test acc | final train acc |%s time |\n",
-                    val_column ? " final val acc |" : "");
-            fprintf(f, "|---|---|---|---:|---:|---:|---:|---:|%s---:|\n", val_column ? "---:|" : "");
-            for (int g = 0; g < n_groups; g++) print_row(f, &groups[g], runs, val_column);
-            fprintf(f, "\nAccuracies in %%. Time: the sum of the epochs' wall-clock seconds.%s\n",
-                    grouped ? " A row of seeds (runs NAME-s<k>) shows mean ± sample standard deviation"
-                              " (n - 1); the epoch list gives each seed's best epoch."
-                            : "");
+            if (csv) {
+                stats_csv(f, groups, n_groups, runs, &so);
+            } else {
+                print_table(f, groups, n_groups, runs, val_column, grouped);
+                /* the statistics: for seed groups, or when asked for */
+                int seeded = best_group(groups, n_groups, so.metric) >= 0;
+                if (seeded || metric || boot) stats_markdown(f, groups, n_groups, runs, &so);
+            }
             fclose(f);
             if (out) rc = write_file_atomic(out, text, len, &err);
             else fwrite(text, 1, len, stdout);

@@ -1,7 +1,7 @@
 /* io/runs.c: reading run directories back (lrlab/runs.h): metrics.csv
  * parsing with validation, config.txt through config_read, a sweep
  * directory's expansion into its runs, per-run summary numbers and the
- * seed-group statistics; console logs in the seed's format (PyTorch runs)
+ * grouping of seed repeats (their statistics: core/stats.c); console logs in the seed's format (PyTorch runs)
  * read as runs, to compare with them. Not here: printing (cli/report.c, cli/plot.c). */
 #define _POSIX_C_SOURCE 200809L
 #include "lrlab/runs.h"
@@ -468,10 +468,14 @@ int rundir_stats(run_stats *s, const rundir *r) {
         if (r->rows[i].test_acc > s->best_test) s->best_test = r->rows[i].test_acc, s->best_epoch = r->rows[i].epoch;
         s->total_seconds += r->rows[i].seconds;
     }
+    s->best_val = r->rows[0].val_acc;
+    for (int i = 1; i < r->n_rows; i++)
+        if (r->rows[i].val_acc > s->best_val) s->best_val = r->rows[i].val_acc;
     int k = r->n_rows < 5 ? r->n_rows : 5;
-    double sum = 0;
-    for (int i = r->n_rows - k; i < r->n_rows; i++) sum += r->rows[i].test_acc;
+    double sum = 0, vsum = 0;
+    for (int i = r->n_rows - k; i < r->n_rows; i++) sum += r->rows[i].test_acc, vsum += r->rows[i].val_acc;
     s->last5_test = sum / k;
+    s->last5_val = vsum / k;
     return 0;
 }
 
@@ -505,19 +509,4 @@ int rundir_group(int *group, const rundir *runs, int n) {
         if (group[i] < 0) group[i] = count++;
     }
     return count;
-}
-
-void stats_mean_std(const double *x, int n, double *mean, double *std, int *used) {
-    double sum = 0;
-    int k = 0;
-    for (int i = 0; i < n; i++)
-        if (!isnan(x[i])) sum += x[i], k++;
-    *used = k;
-    *mean = k ? sum / k : NAN;
-    *std = 0;
-    if (k < 2) return;
-    double ss = 0;
-    for (int i = 0; i < n; i++)
-        if (!isnan(x[i])) ss += (x[i] - *mean) * (x[i] - *mean);
-    *std = sqrt(ss / (k - 1));
 }
