@@ -34,10 +34,4 @@ void atomic_abort(atomic_file *a);
 /* A whole small file in one call: atomic_open + atomic_write + atomic_commit. */
 int write_file_atomic(const char *path, const char *text, size_t len, lr_error *err);
 
-/* mkdir -p: path and its missing parents (mode 0777 less the umask); an
- * existing directory is fine. Messages start with what and path
- * ("--out runs/a: cannot create runs: Permission denied", "...: not a
- * directory"). */
-int make_dirs(const char *path, const char *what, lr_error *err);
-
 #endif

@@ -12,7 +12,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "lrlab/atomic.h"
 #include "lrlab/io.h"
 
 /* ---- the key ---- */

@@ -8,7 +8,6 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 static void atomic_free(atomic_file *a) {
@@ -82,21 +81,4 @@ int write_file_atomic(const char *path, const char *text, size_t len, lr_error *
     if (atomic_open(&a, path, err)) return -1;
     atomic_write(&a, text, len);
     return atomic_commit(&a, err);
-}
-
-int make_dirs(const char *path, const char *what, lr_error *err) {
-    char buf[4096];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) return lr_fail(err, "%s %s: path too long", what, path);
-    for (char *p = buf + 1;; p++) {
-        if (*p && *p != '/') continue;
-        char c = *p;
-        *p = '\0';
-        if (mkdir(buf, 0777) && errno != EEXIST)
-            return lr_fail(err, "%s %s: cannot create %s: %s", what, path, buf, strerror(errno));
-        *p = c;
-        if (!c) break;
-    }
-    struct stat sb;
-    if (stat(path, &sb) || !S_ISDIR(sb.st_mode)) return lr_fail(err, "%s %s: not a directory", what, path);
-    return 0;
 }
