@@ -14,7 +14,10 @@
 #       --sched cosine --out metrics.csv
 #
 # Writes one CSV row per epoch (epoch,lr,train_loss,train_acc,test_loss,
-# test_acc,seconds; lrlab's metrics.csv names), flushed as it goes.
+# test_acc,seconds; lrlab's metrics.csv names), flushed as it goes, and after
+# every epoch OUT.ckpt (model, optimiser, scheduler, torch's RNG state), from
+# which the same command continues a stopped run (a long reference outlives a
+# session; the continued run draws the same shuffles and crops).
 import argparse
 import os
 import sys
@@ -65,6 +68,8 @@ def main():
     ap.add_argument("--sched", default="cosine", choices=sorted(SCHEDS))
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--limit-train", type=int, default=0, help="the first N training images only (a smoke test)")
+    ap.add_argument("--limit-test", type=int, default=0, help="the first N test images only")
     ap.add_argument("--out", required=True, help="the CSV to write")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -74,6 +79,10 @@ def main():
     test_tf = Compose([ToTensor(), Normalize(MEAN, STD)])
     train_data = CIFAR10(args.data, True, train_tf, use_pil)
     test_data = CIFAR10(args.data, False, test_tf, use_pil)
+    if args.limit_train:
+        train_data = torch.utils.data.Subset(train_data, range(args.limit_train))
+    if args.limit_test:
+        test_data = torch.utils.data.Subset(test_data, range(args.limit_test))
     train_loader = torch.utils.data.DataLoader(train_data, batch_size=128, shuffle=True, drop_last=True)
     test_loader = torch.utils.data.DataLoader(test_data, batch_size=128, shuffle=False)
     net = MODELS[args.model]().to(memory_format=torch.channels_last)
@@ -81,12 +90,25 @@ def main():
                                 weight_decay=args.weight_decay)
     sched = SCHEDS[args.sched](optimizer, args.epochs)
     criterion = nn.CrossEntropyLoss()
-    with open(args.out, "w") as f:
-        f.write("# torch %s, %s, %d threads, seed %d, lr %g momentum %g weight_decay %g sched %s, transforms %s\n" %
-                (torch.__version__, args.model, torch.get_num_threads(), args.seed, args.lr, args.momentum,
-                 args.weight_decay, args.sched, "pil" if use_pil else "numpy"))
-        f.write("epoch,lr,train_loss,train_acc,test_loss,test_acc,seconds\n")
-        for epoch in range(args.epochs):
+    ckpt, start = args.out + ".ckpt", 0
+    if os.path.exists(ckpt):
+        state = torch.load(ckpt)
+        net.load_state_dict(state["net"])
+        optimizer.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["sched"])
+        torch.set_rng_state(state["rng"])
+        start = state["epoch"] + 1
+        with open(args.out) as f:  # the rows of the epochs the checkpoint holds
+            rows = [r for r in f if not r[0].isdigit() or int(r.split(",")[0]) < start]
+        with open(args.out, "w") as f:
+            f.writelines(rows)
+    with open(args.out, "a" if start else "w") as f:
+        if not start:
+            f.write("# torch %s, %s, %d threads, seed %d, lr %g momentum %g weight_decay %g sched %s, transforms %s\n" %
+                    (torch.__version__, args.model, torch.get_num_threads(), args.seed, args.lr, args.momentum,
+                     args.weight_decay, args.sched, "pil" if use_pil else "numpy"))
+            f.write("epoch,lr,train_loss,train_acc,test_loss,test_acc,seconds\n")
+        for epoch in range(start, args.epochs):
             t0 = time.perf_counter()
             lr = optimizer.param_groups[0]["lr"]
             net.train()
@@ -97,6 +119,9 @@ def main():
             f.write("%d,%.17g,%.6f,%.4f,%.6f,%.4f,%.1f\n" % (epoch, lr, train_loss, train_acc, test_loss, test_acc,
                                                             time.perf_counter() - t0))
             f.flush()
+            torch.save({"net": net.state_dict(), "optimizer": optimizer.state_dict(), "sched": sched.state_dict(),
+                        "rng": torch.get_rng_state(), "epoch": epoch}, ckpt + ".tmp")
+            os.replace(ckpt + ".tmp", ckpt)
     return 0
 
 
