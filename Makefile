@@ -1,6 +1,8 @@
 # lrlab: `make` builds build/lrlab; `make test` runs every test; `make data`
 # provides CIFAR-10; `make fuzz` runs the fuzz targets for a bounded time;
-# `make asan` runs the tests under AddressSanitizer + UBSan.
+# `make asan` runs the tests under AddressSanitizer + UBSan; `make install`
+# (PREFIX=/usr/local, DESTDIR for staging) installs the program, its models,
+# sweep files and docs.
 CC      ?= cc
 BUILD   ?= build
 OPT     ?= -O3 -march=native
@@ -18,6 +20,12 @@ TESTS    := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
 DATA_DIR ?= data/cifar-10-batches-bin
 
+# `lrlab --version`: VERSION, and `git describe` when built from a git tree
+# ($(BUILD)/version.h is rewritten only when the text changes).
+VERSION  := 0.3.0
+DESCRIBE := $(shell git describe --always --dirty 2>/dev/null)
+VERSION_TEXT := $(VERSION)$(if $(DESCRIBE), (git $(DESCRIBE)))
+
 all: $(BUILD)/lrlab $(TESTS) $(BUILD)/tools/synth_cifar
 
 $(BUILD)/tools/synth_cifar: tests/tools/synth_cifar.c
@@ -27,6 +35,13 @@ $(BUILD)/tools/synth_cifar: tests/tools/synth_cifar.c
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/version.h: FORCE
+	@mkdir -p $(dir $@)
+	@v='#define LRLAB_VERSION "$(VERSION_TEXT)"'; [ "$$(cat $@ 2>/dev/null)" = "$$v" ] || echo "$$v" >$@
+
+$(BUILD)/src/cli/main.o: $(BUILD)/version.h
+$(BUILD)/src/cli/main.o: CFLAGS += -include $(BUILD)/version.h
 
 $(BUILD)/liblrlab.a: $(LIB_OBJ)
 	@rm -f $@
@@ -77,6 +92,22 @@ seed-study: all data
 	else echo "no $(REFERENCE_RUNS): runs/seed/vs-pytorch.* not made"; fi
 	@cat runs/seed/report.md
 
+# bin/lrlab finds share/lrlab/models and share/lrlab/experiments beside it
+# (cli_search_dirs), so the installed program runs from any directory.
+PREFIX ?= /usr/local
+SHARE = $(DESTDIR)$(PREFIX)/share
+install: $(BUILD)/lrlab
+	install -d $(DESTDIR)$(PREFIX)/bin $(SHARE)/lrlab/models $(SHARE)/lrlab/experiments $(SHARE)/doc/lrlab/docs/img
+	install -m 755 $(BUILD)/lrlab $(DESTDIR)$(PREFIX)/bin/lrlab
+	install -m 644 models/* $(SHARE)/lrlab/models
+	install -m 644 experiments/*.sweep $(SHARE)/lrlab/experiments
+	install -m 644 README.md BENCHMARKS.md $(SHARE)/doc/lrlab
+	install -m 644 docs/*.md $(SHARE)/doc/lrlab/docs
+	install -m 644 docs/img/* $(SHARE)/doc/lrlab/docs/img
+
+uninstall:
+	rm -rf $(DESTDIR)$(PREFIX)/bin/lrlab $(SHARE)/lrlab $(SHARE)/doc/lrlab
+
 FUZZ_SECONDS ?= 60
 fuzz:
 	sh fuzz/run.sh $(FUZZ_SECONDS)
@@ -84,5 +115,5 @@ fuzz:
 clean:
 	rm -rf build build-asan build-fuzz build-valgrind
 
-.PHONY: all deps deps-test test seed-study asan data fuzz clean
+.PHONY: all deps deps-test test seed-study asan data fuzz clean install uninstall FORCE
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

@@ -1,4 +1,4 @@
-// fuzz-sources: src/io/checkpoint.c src/io/safetensors.c src/model/model_spec.c src/core/common.c src/core/rng.c
+// fuzz-sources: src/io/checkpoint.c src/io/safetensors.c src/io/atomic.c src/model/*.c src/core/*.c
 /* fuzz/fuzz_checkpoint.c: libFuzzer target for the checkpoint reader
  * (ckpt_parse: what `lrlab train --resume` reads, after the safetensors
  * layer) and, on the same bytes, the weights reader's checks (weights_load

@@ -1,4 +1,4 @@
-// fuzz-sources: src/model/*.c src/core/common.c src/core/rng.c
+// fuzz-sources: src/model/*.c src/core/*.c
 /* fuzz/fuzz_model.c: libFuzzer target for the model description parser
  * (model_spec_parse, what `--model FILE` reads). Any bytes must give either
  * a model or one message naming the source, never a crash, a hang or

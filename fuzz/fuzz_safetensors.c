@@ -4,7 +4,7 @@
  * accepted file must survive encode -> parse -> encode unchanged (the writer
  * and the reader agree). Not a test of st_write's file handling.
  * Run with fuzz/run.sh SECONDS fuzz_safetensors. */
-// fuzz-sources: src/io/safetensors.c src/core/common.c
+// fuzz-sources: src/io/safetensors.c src/io/atomic.c src/core/*.c
 #include "lrlab/safetensors.h"
 
 #include <stdio.h>

@@ -1,4 +1,4 @@
-// fuzz-sources: src/sched/*.c src/core/common.c
+// fuzz-sources: src/sched/*.c src/core/*.c
 /* fuzz/fuzz_sched.c: libFuzzer target for the schedule parser and the
  * schedulers: any bytes as a --sched expression must give either a schedule
  * or one error message, never a crash, a hang or undefined behaviour; a

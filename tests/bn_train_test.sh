@@ -45,6 +45,9 @@ last=$(tail -n 1 "$T/a/metrics.csv" | cut -d, -f7)
 check "eval of the weights (eval mode) gives the run's last test accuracy: eval '$acc', metrics '$last'" \
     sh -c '[ -n "$1" ] && awk -v a="$1" -v b="$2" "BEGIN { exit !(a - b < 0.01 && b - a < 0.01) }"' - "$acc" "$last"
 
+"$LRLAB" bench --model "$T/bn.model" --batch 8 --iters 1 --threads 1 --conv-algo direct >"$T/bench.out" 2>&1
+check "bench runs a BatchNorm model (exit $?): $(tail -n 1 "$T/bench.out")" grep -q "^train_step images_per_s=" "$T/bench.out"
+
 if ! have_torch; then
     skip "bn_train_test: python3-torch not installed: the file is not loaded into PyTorch"
     summary bn_train_test; exit

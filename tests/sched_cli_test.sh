@@ -31,17 +31,23 @@ for d in "$tmp"/*_*; do
     lr=$(sed -n 's/^lr //p' "$d/head")
     mom=$(sed -n 's/^momentum //p' "$d/head")
     steps=$(sed -n 's/^steps //p' "$d/head")
+    spe=$(sed -n 's/^spe //p' "$d/head")
     metrics=$(sed -n 's/^metrics //p' "$d/head" | tr ' ' ',')
-    set -- --lr "$lr" --epochs "$steps" --momentum "$mom" --sched "$expr"
+    rows=$steps
+    set -- --lr "$lr" --epochs "$rows" --momentum "$mom" --sched "$expr"
+    [ -n "$spe" ] && set -- --lr "$lr" --epochs $((steps / spe)) --sched-unit step --steps-per-epoch "$spe" --momentum "$mom" --sched "$expr"
     [ -n "$metrics" ] && set -- "$@" --metrics "$metrics"
-    if ! "$LRLAB" schedule "$@" >"$d/out" 2>"$d/err"; then
-        bad "$expr: exit status $? ($(head -n 1 "$d/err"))"
+    "$LRLAB" schedule "$@" >"$d/out" 2>"$d/err"
+    rc=$?
+    if [ "$rc" -ne 0 ]; then
+        bad "$expr: exit status $rc ($(head -n 1 "$d/err"))"
         continue
     fi
     # the momentum column is printed only where the schedule cycles it
-    if awk 'NR == FNR { lr[$1] = $2; m[$1] = $3; n++; next }
+    if awk -v n="$rows" 'NR == FNR { lr[$1] = $2; m[$1] = $3; next }
             function far(a, b) { d = a - b; if (d < 0) d = -d; if (b < 0) b = -b; return d > 1e-9 * b + 1e-300 }
-            { rows++; if (far($2, lr[$1])) { print "t=" $1 " lr " $2 " want " lr[$1]; bad = 1 }
+            { rows++; if (!($1 in lr)) { print "t=" $1 " not in the fixture"; bad = 1; next }
+              if (far($2, lr[$1])) { print "t=" $1 " lr " $2 " want " lr[$1]; bad = 1 }
               if (NF == 3 && far($3, m[$1])) { print "t=" $1 " momentum " $3 " want " m[$1]; bad = 1 } }
             END { if (rows != n) { print rows " lines, want " n; bad = 1 } exit bad }' "$d/rows" "$d/out" >"$d/diff"; then
         ok
@@ -85,19 +91,32 @@ expect_usage "unknown scheduler 'StepLr' (did you mean StepLR?)" --lr 0.1 --epoc
 check "the caret sits under the name" [ "$(sed -n 3p "$tmp/e")" = "  ^~~~~~" ]
 check "the expression is quoted" [ "$(sed -n 2p "$tmp/e")" = "  StepLr(step_size=3)" ]
 expect_usage "gamma must be > 0" --lr 0.1 --epochs 3 --sched 'StepLR(step_size=3, gamma=0)'
-expect_usage "milestones must be increasing" --lr 0.1 --epochs 3 --sched 'MultiStepLR([5, 3])'
+expect_usage "milestones must be >= 0" --lr 0.1 --epochs 3 --sched 'MultiStepLR([5, -3])'
 expect_usage "argument 'gamma' given twice" --lr 0.1 --epochs 3 --sched 'StepLR(3, 0.5, gamma=0.1)'
 expect_usage "missing required argument 'T_max'" --lr 0.1 --epochs 3 --sched 'CosineAnnealingLR()'
-expect_usage "tried to step" --lr 0.1 --epochs 10 --sched 'OneCycleLR(max_lr=0.1, total_steps=5)'
+expect_usage "Tried to step 7 times. The specified number of total steps is 5" --lr 0.1 --epochs 10 --sched 'OneCycleLR(max_lr=0.1, total_steps=5)'
+# lrlab schedule prints lr(0..N-1) of N epochs: N - 1 steps (a training run takes N: hostile_test.sh)
+expect_usage "the schedule cannot cover the run: printing lr(0..9) steps it 9 times (10 epochs), but step 6 fails" --lr 0.1 --epochs 10 --sched 'OneCycleLR(max_lr=0.1, total_steps=5)'
+expect_usage "printing lr(0..11) steps it 11 times (3 epochs of 4 steps, --sched-unit step)" --lr 0.1 --epochs 3 --sched-unit step --steps-per-epoch 4 --sched 'OneCycleLR(max_lr=0.1, epochs=2, steps_per_epoch=4)'
+if "$LRLAB" schedule --lr 0.1 --epochs 6 --sched 'OneCycleLR(max_lr=0.1, total_steps=5)' >"$tmp/o" 2>"$tmp/e" &&
+    [ "$(wc -l <"$tmp/o")" -eq 6 ] && [ ! -s "$tmp/e" ]; then ok; else bad "OneCycleLR(total_steps=5): lrlab schedule prints lr(0..5), all PyTorch computes"; fi
+"$LRLAB" schedule --lr 0.1 --epochs 30 --sched 'OneCycleLR(max_lr=0.1, epochs=30, steps_per_epoch=390)' >"$tmp/o" 2>"$tmp/e"
+check "a per-step OneCycleLR in epoch unit: a warning that suggests --sched-unit step" grep -q "warning: OneCycleLR: total_steps=11700 .*--sched-unit step" "$tmp/e"
+"$LRLAB" schedule --lr 0.1 --epochs 30 --sched 'CyclicLR(0.01, 0.1)' >"$tmp/o" 2>"$tmp/e"
+check "CyclicLR's default step_size_up in epoch unit: a warning" grep -q "warning: CyclicLR: step_size_up=2000 .*--sched-unit step" "$tmp/e"
+"$LRLAB" schedule --lr 0.1 --epochs 30 --sched 'CyclicLR(0.01, 0.1, step_size_up=4)' >"$tmp/o" 2>"$tmp/e"
+check "a per-epoch CyclicLR: no warning" [ ! -s "$tmp/e" ]
+expect_usage "leading zeros in decimal integer literals are not permitted" --lr 0.1 --epochs 3 --sched 'StepLR(step_size=03)'
+expect_usage "milestones: expected a list or tuple of ints, got float 2.5 at element 1" --lr 0.1 --epochs 3 --sched 'MultiStepLR(milestones=(2, 2.5))'
 expect_usage "needs a metric" --lr 0.1 --epochs 3 --sched 'ReduceLROnPlateau()'
 expect_usage "--metrics has 1 values" --lr 0.1 --epochs 4 --sched 'ReduceLROnPlateau()' --metrics 1
 expect_usage "--metrics" --lr 0.1 --epochs 3 --sched 'ReduceLROnPlateau()' --metrics 1,x
 expect_usage "--lr is required" --epochs 3
 expect_usage "--epochs" --lr 0.1 --epochs 0
 expect_usage "--lr" --lr abc --epochs 3
-expect_usage "unknown argument" --lr 0.1 --epochs 3 --bogus
+expect_usage "unknown flag '--bogus'" --lr 0.1 --epochs 3 --bogus
 expect_usage "--sched-unit must be epoch or step" --lr 0.1 --epochs 3 --sched-unit batch
-expect_usage "missing value for '--sched'" --lr 0.1 --epochs 3 --sched
+expect_usage "--sched: missing value" --lr 0.1 --epochs 3 --sched
 # odd inputs: an error, never a crash
 for x in '(' ')' 'StepLR(' 'StepLR(3,,)' "LambdaLR('epoch' ** 2)" 'StepLR(3)(4)' '[[[[' "LambdaLR(lr_lambda='exp(exp(exp(epoch)))')" 'SequentialLR([StepLR(2)]*3, [1])'; do
     "$LRLAB" schedule --lr 0.1 --epochs 5 --sched "$x" >/dev/null 2>&1

@@ -103,7 +103,7 @@ int main(void) {
         float *buf = calloc(m.n_params, sizeof(float)), *g = malloc(m.n_params * sizeof(float));
         float logits[32 * 10], dl[32 * 10];
         memcpy(p, p0, m.n_params * sizeof(float));
-        sgd_params hp = {(float)(trial ? 1e-6 : lr), 0.9f, 0, 5e-4f, 0};
+        sgd_params hp = {trial ? 1e-6 : lr, 0.9f, 0, 5e-4f, 0};
         int step = 0;
         for (int epoch = 0; epoch < 4; epoch++) {
             loader_start_epoch(l, epoch, 0, &err);
@@ -115,7 +115,7 @@ int main(void) {
                 if (step == 0) first = loss;
                 if (epoch == 3) last[trial] += loss / 8;
                 net_backward(n, dl, p, g, &err);
-                sgd_step(p, buf, g, m.n_params, &hp, step == 0);
+                sgd_step(p, buf, g, m.n_params, &hp, step > 0);
                 step++;
             }
         }

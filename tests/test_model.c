@@ -97,6 +97,10 @@ static void parser_tests(void) {
     refuses("input 3 4 4\nrepeat 2 nosuch x\n", "repeat: no block named 'nosuch'");
     refuses("input 3 4 4\nconv a 3 init=xavier\n", "init=xavier: expected default, kaiming_normal or dirac");
     refuses("input 3 4 4\nfoo\n", "unknown layer 'foo'");
+    refuses("input 3 4 4\nconv a 3 =5\n", "'conv' takes no option ''"); /* an empty key (a fuzzer found the hang) */
+    /* nested repeats of empty blocks: 10^9 uses, refused at once (a fuzzer found the hang) */
+    refuses("input 3 4 4\nblock e X\nend\nblock f X\nrepeat 1000 e x\nend\nblock g X\nrepeat 1000 f x\nend\n"
+            "repeat 1000 g x\nflatten\nlinear f 2\n", "more than 65536 block uses");
 
     struct { const char *name; long params; } shipped[] = {
         {"vgg-seed", 688224}, {"resnet20", 269722}, {"resnet32", 464154}, {"resnet56", 853018}, {"resnet110", 1727962}};

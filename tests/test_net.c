@@ -175,9 +175,10 @@ static void gradcheck(const gradcheck_case *tc, const char *text) {
     free(x), free(p), free(g), free(buf);
 }
 
-/* oneDNN vs reference: logits and every gradient. */
-static void compare(const char *text, const char *what, conv_algo algo, net_precision prec, int B,
-                    int count) {
+/* oneDNN vs reference: logits, every gradient and BatchNorm's buffers
+ * after the pass; eval: in eval mode (running statistics, no dropout). */
+static void compare_mode(const char *text, const char *what, conv_algo algo, net_precision prec, int B, int count,
+                         int eval) {
     model_spec m;
     lr_error err;
     CHECK(model_spec_parse(&m, text, what, &err) == 0, "%s", err.msg);
@@ -193,44 +194,84 @@ static void compare(const char *text, const char *what, conv_algo algo, net_prec
     float *gr = malloc(m.n_params * sizeof(float)), *gd = malloc(m.n_params * sizeof(float));
     float *lr_ = malloc((size_t)B * m.n_classes * sizeof(float)), *ld = malloc((size_t)B * m.n_classes * sizeof(float));
     float *dl = malloc((size_t)B * m.n_classes * sizeof(float));
+    float *br = malloc((m.n_buffers + 1) * sizeof(float)), *bd = malloc((m.n_buffers + 1) * sizeof(float));
     int *y = malloc(B * sizeof(int));
     for (int i = 0; i < B; i++) y[i] = (i * 7 + 3) % m.n_classes;
     fill(x, nx, 2, 2.0f);
     model_init_params(&m, p, 11);
+    model_init_buffers(&m, br);
+    for (long i = 0; i < m.n_buffers; i++) br[i] += 0.2f + 0.1f * (float)(i % 3); /* not the batch's statistics */
+    memcpy(bd, br, (m.n_buffers + 1) * sizeof(float));
+    net_set_buffers(r, br), net_set_buffers(d, bd);
+    net_set_training(r, !eval), net_set_training(d, !eval);
+    net_set_step(r, 9, 4), net_set_step(d, 9, 4);
     long correct = 0;
     CHECK(net_forward(r, x, count, p, lr_, &err) == 0, "%s", err.msg);
     CHECK(net_forward(d, x, count, p, ld, &err) == 0, "%s", err.msg);
     double tol = prec == NET_PRECISION_BF16 ? 3e-2 : 1e-4;
     CHECK(test_close(what, ld, lr_, (long)count * m.n_classes, tol, tol), "%s: logits", what);
+    if (m.n_buffers) CHECK(test_close(what, bd, br, m.n_buffers, 1e-5, 1e-5), "%s: BatchNorm buffers", what);
     loss_cross_entropy(dl, &correct, lr_, y, count, m.n_classes, 1.0f / count);
     CHECK(net_backward(r, dl, p, gr, &err) == 0, "%s", err.msg);
     CHECK(net_backward(d, dl, p, gd, &err) == 0, "%s", err.msg);
-    for (int li = 0; li < m.n_layers; li++) {
-        const layer_spec *l = &m.layers[li];
-        if (!l->param_count) continue;
+    for (int t = 0; t < m.n_tensors; t++) {
+        const model_tensor *mt = &m.tensors[t];
+        if (mt->buffer) continue;
         /* per tensor: tolerance relative to the tensor's largest gradient */
         double gmax = 0;
-        for (long k = 0; k < l->param_count; k++) gmax = fmax(gmax, fabs(gr[l->param_offset + k]));
+        for (long k = 0; k < mt->count; k++) gmax = fmax(gmax, fabs(gr[mt->offset + k]));
         double atol = (prec == NET_PRECISION_BF16 ? 3e-2 : 2e-4) * gmax;
-        char name[96];
-        snprintf(name, sizeof name, "%s %s.weight grad", what, l->name);
+        char name[160];
+        snprintf(name, sizeof name, "%s %s grad", what, mt->name);
         if (prec == NET_PRECISION_BF16) {
             /* bf16 keeps 8 bits of mantissa and flips ReLU masks near 0: a loose whole-tensor check (accuracy is measured by training runs) */
             double num = 0, den = 0;
-            for (long k = 0; k < l->param_count; k++) {
-                double e = gd[l->param_offset + k] - gr[l->param_offset + k];
-                num += e * e, den += (double)gr[l->param_offset + k] * gr[l->param_offset + k];
+            for (long k = 0; k < mt->count; k++) {
+                double e = gd[mt->offset + k] - gr[mt->offset + k];
+                num += e * e, den += (double)gr[mt->offset + k] * gr[mt->offset + k];
             }
             CHECK(sqrt(num / den) < 0.3, "%s: relative error %.3g", name, sqrt(num / den));
             continue;
         }
-        CHECK(test_close(name, gd + l->param_offset, gr + l->param_offset, l->param_count, atol, 1e-3),
-              "%s", name);
+        CHECK(test_close(name, gd + mt->offset, gr + mt->offset, mt->count, atol, 1e-3), "%s", name);
     }
     net_free(r);
     net_free(d);
-    free(x), free(p), free(gr), free(gd), free(lr_), free(ld), free(dl), free(y);
+    free(x), free(p), free(gr), free(gd), free(lr_), free(ld), free(dl), free(y), free(br), free(bd);
 }
+
+static void compare(const char *text, const char *what, conv_algo algo, net_precision prec, int B, int count) {
+    compare_mode(text, what, algo, prec, B, count, 0);
+}
+
+/* A shipped model's description with a smaller input (the tests' speed). */
+static char *shipped_model(const char *path, const char *input) {
+    FILE *f = fopen(path, "r");
+    CHECK(f != NULL, "%s: cannot open", path);
+    if (!f) return NULL;
+    static char text[16384];
+    size_t len = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[len] = '\0';
+    char *at = strstr(text, "input 3 32 32");
+    CHECK(at != NULL, "%s: no 'input 3 32 32' line", path);
+    if (at) memcpy(at, input, strlen(input)); /* same length */
+    return text;
+}
+
+/* Graphs and every layer kind, oneDNN against the reference. */
+static const char *bias_model = /* conv and linear bias, pad=same with an even kernel, 1x1 stride 2 */
+    "input 3 9 8\nconv a 6 k=4 pad=same bias=1\nrelu\nconv b 5 k=3 stride=2 bias=1\nconv c 8 k=1 stride=2 bias=1\n"
+    "relu\nflatten\nlinear d 7 bias=1\nrelu\nlinear e 4 bias=1\n";
+static const char *pool_model = /* padded pools, gelu, global average pool, scale, a relu read twice */
+    "input 3 10 10\nconv a 8\nmaxpool 3 stride=2 pad=1\nconv b 8 bias=1\navgpool 3 stride=2 pad=1\ngelu\n"
+    "conv c 6 k=1\nrelu name=rc\nconv d 6 k=1\nadd in=rc\nglobal_avgpool\nflatten\nlinear f 5\nscale 0.1111111111\n";
+static const char *fork_model = /* a fork read by three, add of a layer with itself, dropout, flatten read twice */
+    "input 3 6 6\nconv a 8 bias=1\nrelu name=r\nconv b 8 in=r\nconv c 8 in=r\nadd in=b,c\nadd in=r name=s\nadd in=s,s\n"
+    "dropout 0.3\nflatten name=fl\nlinear f 6 bias=1\nlinear g 6 in=fl\nadd in=f\n";
+static const char *bn_model = /* BatchNorm with and without affine, its eps and momentum, relu after it */
+    "input 3 6 6\nconv a 8\nbatchnorm bn1\nrelu\nconv b 8\nbatchnorm bn2 eps=1e-3 momentum=0.4 affine=0\ngelu\n"
+    "flatten\nlinear f 4\n";
 
 int main(void) {
     int covered[LAYER_KINDS] = {0};
@@ -260,5 +301,20 @@ int main(void) {
     compare(seed_model, "vgg-seed bf16 auto (per-layer precision)", CONV_ALGO_AUTO, NET_PRECISION_BF16, 8, 8);
     compare(odd_model, "odd model", CONV_ALGO_DIRECT, NET_PRECISION_FP32, 6, 6);
     compare(odd_model, "odd model partial", CONV_ALGO_AUTO, NET_PRECISION_FP32, 6, 2);
+    compare(bias_model, "bias and pad=same", CONV_ALGO_AUTO, NET_PRECISION_FP32, 5, 5);
+    compare(pool_model, "pools, gelu, scale", CONV_ALGO_AUTO, NET_PRECISION_FP32, 5, 5);
+    compare(fork_model, "forks, dropout", CONV_ALGO_DIRECT, NET_PRECISION_FP32, 5, 5);
+    compare_mode(fork_model, "forks, dropout (eval)", CONV_ALGO_DIRECT, NET_PRECISION_FP32, 5, 5, 1);
+    compare(bn_model, "batchnorm", CONV_ALGO_AUTO, NET_PRECISION_FP32, 6, 6);
+    compare(bn_model, "batchnorm partial batch", CONV_ALGO_DIRECT, NET_PRECISION_FP32, 6, 4);
+    compare_mode(bn_model, "batchnorm (eval)", CONV_ALGO_DIRECT, NET_PRECISION_FP32, 6, 6, 1);
+    compare(gradcheck_cases[sizeof gradcheck_cases / sizeof gradcheck_cases[0] - 2].model, "resnet-like", CONV_ALGO_AUTO,
+            NET_PRECISION_FP32, 4, 4);
+    const char *resnet20 = shipped_model("models/resnet20", "input 3 8  8 ");
+    if (resnet20) {
+        compare(resnet20, "resnet20 (8x8)", CONV_ALGO_AUTO, NET_PRECISION_FP32, 4, 4);
+        compare(resnet20, "resnet20 (8x8) partial batch", CONV_ALGO_DIRECT, NET_PRECISION_FP32, 4, 3);
+        compare_mode(resnet20, "resnet20 (8x8, eval)", CONV_ALGO_WINOGRAD, NET_PRECISION_FP32, 4, 4, 1);
+    }
     return test_summary("test_net");
 }

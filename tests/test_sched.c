@@ -28,13 +28,15 @@ static int close_enough(double got, double want) {
 typedef struct {
     char expr[8192];
     double lr, momentum;
-    int unit_step, steps, raises_at, n_metrics, n_rows;
+    int unit_step, spe, steps, raises_at, n_metrics, n_rows;
     double metrics[256];
     double row_lr[512], row_m[512];
 } fixture;
 
 static int run_fixture(const fixture *f, const char *file) {
-    sched_context ctx = {f->lr, f->momentum, f->steps, 1, f->unit_step};
+    /* epochs 0: the run's length is not known, so no coverage check (the
+     * fixtures step OneCycleLR to its very end and beyond) */
+    sched_context ctx = {f->lr, f->momentum, 0, f->spe, f->unit_step, 0};
     lr_sched *s;
     lr_error err;
     if (sched_parse(&s, f->expr, &ctx, &err)) {
@@ -43,6 +45,8 @@ static int run_fixture(const fixture *f, const char *file) {
     }
     int ok = 1;
     int last = f->raises_at ? f->raises_at : f->steps - 1; /* steps to take */
+    /* as the trainer: a schedule with a metric steps at epoch ends only */
+    int per_epoch = f->unit_step && sched_needs_metric(s);
     for (int t = 0; t <= last; t++) {
         if (t < f->n_rows) {
             double lr = sched_lr(s), m = sched_momentum(s);
@@ -53,14 +57,17 @@ static int run_fixture(const fixture *f, const char *file) {
                         t, lr, f->row_lr[t], m, f->row_m[t]);
                 ok = 0;
             }
-            if (sched_t(s) != t) {
+            if (sched_t(s) != (per_epoch ? t / f->spe : t)) {
                 fprintf(stderr, "  %s: %s: sched_t %ld at t=%d\n", file, f->expr, sched_t(s), t);
                 ok = 0;
             }
         }
         if (t == last) break;
         double before = sched_lr(s);
-        double metric = t < f->n_metrics ? f->metrics[t] : 0.0;
+        int per = per_epoch ? f->spe : 1;
+        if ((t + 1) % per) continue;
+        int k = (t + 1) / per - 1;
+        double metric = k < f->n_metrics ? f->metrics[k] : 0.0;
         int rc = sched_step(s, metric, &err);
         if (f->raises_at && t + 1 == f->raises_at) {
             if (rc == 0) {
@@ -102,6 +109,7 @@ static int test_fixtures(void) {
             line[strcspn(line, "\n")] = '\0';
             if (!strcmp(line, "case")) {
                 memset(&f, 0, sizeof f);
+                f.spe = 1;
             } else if (!strncmp(line, "expr ", 5)) {
                 snprintf(f.expr, sizeof f.expr, "%s", line + 5);
             } else if (!strncmp(line, "lr ", 3)) {
@@ -110,6 +118,8 @@ static int test_fixtures(void) {
                 f.momentum = strtod(line + 9, NULL);
             } else if (!strncmp(line, "unit ", 5)) {
                 f.unit_step = !strcmp(line + 5, "step");
+            } else if (!strncmp(line, "spe ", 4)) {
+                f.spe = atoi(line + 4);
             } else if (!strncmp(line, "steps ", 6)) {
                 f.steps = atoi(line + 6);
             } else if (!strncmp(line, "raises_at ", 10)) {
@@ -147,7 +157,7 @@ static int test_fixtures(void) {
 /* ---- the seed's warmup, by its stated numbers ---- */
 
 static void test_seed_warmup(void) {
-    sched_context ctx = {0.001, 0.9, 30, 390, 0};
+    sched_context ctx = {0.001, 0.9, 30, 390, 0, 0};
     lr_sched *s;
     lr_error err;
     int rc = sched_parse(&s,
@@ -172,7 +182,7 @@ static void test_seed_warmup(void) {
 /* ---- constant lr, flags ---- */
 
 static void test_basics(void) {
-    sched_context ctx = {0.01, 0.9, 10, 390, 0};
+    sched_context ctx = {0.01, 0.9, 10, 390, 0, 0};
     lr_sched *s;
     lr_error err;
     CHECK(sched_parse(&s, NULL, &ctx, &err) == 0, "NULL expression: %s", err.msg);
@@ -213,6 +223,23 @@ static void test_basics(void) {
               fabs(sched_lr(s) - 0.01 / 40) < 1e-18,
           "constant arithmetic in arguments: %s", err.msg);
     sched_free(s);
+    /* tuples where PyTorch takes them, and parentheses */
+    static const char *const good[] = {
+        "MultiStepLR(milestones=(2, 4))", "MultiStepLR((5,))", "MultiStepLR(())", "MultiStepLR(milestones=(2, 4,))",
+        "SequentialLR((StepLR(2), ExponentialLR(0.9)), (3,))", "ChainedScheduler((StepLR(2),))",
+        "CyclicLR(base_lr=(0.01,), max_lr=(0.1,), base_momentum=(0.8,), max_momentum=(0.9,))",
+        "OneCycleLR(max_lr=(0.1,), total_steps=100)", "LambdaLR(('0.9 ** epoch',))", "LambdaLR((lambda e: 0.5,))",
+        "StepLR((3))", "StepLR(step_size=(1 + 2) * 3)", "StepLR(step_size=((3)), gamma=(0.5))",
+        "GradualWarmupScheduler(2, 3, (StepLR(2)))", "StepLR(0x3, 0_0.5)", "StepLR(1_0, 05e-1)", "StepLR(0o7, 0e1 + 0.5)",
+    };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        CHECK(sched_parse(&s, good[i], &ctx, &err) == 0, "%s: %s", good[i], err.msg);
+        sched_free(s);
+    }
+    CHECK(sched_parse(&s, "StepLR(step_size=(1 + 2) * 3)", &ctx, &err) == 0, "%s", err.msg);
+    for (int t = 0; t < 9; t++) sched_step(s, 0, &err);
+    CHECK(fabs(sched_lr(s) - 0.001) < 1e-18, "(1 + 2) * 3 is 9: lr at 9 %g", sched_lr(s));
+    sched_free(s);
     ctx.base_lr = NAN;
     CHECK(sched_parse(&s, "StepLR(3)", &ctx, &err) == -1, "NaN base lr refused");
 }
@@ -231,7 +258,7 @@ static const error_case error_cases[] = {
     {"StepLR(step_size=3, step_size=4)", "argument 'step_size' given twice", 20, 9},
     {"StepLR(3, step_size=4)", "argument 'step_size' given twice", 10, 9},
     {"StepLR(step_size=3, gama=0.5)", "unknown argument 'gama' (did you mean gamma?)", 20, 4},
-    {"MultiStepLR(milestones=[10, 5])", "milestones must be increasing", 28, 1},
+    {"MultiStepLR(milestones=[10, -5])", "milestones must be >= 0, got -5", 28, 2},
     {"ExponentialLR(gamma=-0.1)", "gamma must be > 0", 20, 4},
     {"ExponentialLR(gamma=0)", "gamma must be > 0", 20, 1},
     {"LambdaLR(lr_lambda='0.95 ^ epoch')", "unexpected '^'", 25, 1},
@@ -283,10 +310,27 @@ static const error_case error_cases[] = {
     {"SequentialLR([StepLR(2), SequentialLR([StepLR(2)], [])], [3])", "can only be SequentialLR's first", 25, 12},
     {"ChainedScheduler([ReduceLROnPlateau()])", "cannot contain ReduceLROnPlateau", 18, 17},
     {"ChainedScheduler(optimizer, [StepLR(2)])", "unknown name 'optimizer'", 17, 9},
-    {"ChainedScheduler([StepLR(2), 3])", "must be a list of schedulers, got an integer", 29, 1},
+    {"ChainedScheduler([StepLR(2), 3])", "schedulers: expected a list or tuple of schedulers, got an integer at element 1", 29, 1},
+    {"SequentialLR((StepLR(2), 'x'), (1,))", "got a string at element 1", 25, 3},
+    /* Python's literals and tuples */
+    {"StepLR(step_size=03)", "invalid number '03': leading zeros in decimal integer literals are not permitted", 17, 2},
+    {"StepLR(step_size=1__0)", "invalid number '1__0': invalid decimal literal", 17, 4},
+    {"StepLR(step_size=3, gamma=0.5_)", "invalid decimal literal", 26, 4},
+    {"StepLR(step_size=0b12)", "invalid digit in binary literal", 17, 4},
+    {"StepLR(step_size=3, gamma=1j)", "complex numbers are not supported", 26, 2},
+    {"LambdaLR(lr_lambda='03 * epoch')", "leading zeros", 20, 2},
+    {"MultiStepLR(milestones=(2, 2.5))", "MultiStepLR: milestones: expected a list or tuple of ints, got float 2.5 at element 1", 27, 3},
+    {"MultiStepLR(milestones=[2, 'x'])", "milestones: expected a list or tuple of ints, got a string at element 1", 27, 3},
+    {"MultiStepLR(milestones=(2, 1e16))", "got float 1e+16 at element 1", 27, 4},
+    {"MultiStepLR(milestones=2)", "milestones: expected a list or tuple of ints, got an integer", 23, 1},
+    {"SequentialLR([StepLR(2), StepLR(3)], milestones=(1.5,))", "got float 1.5 at element 0", 49, 3},
+    {"CyclicLR(base_lr=(0.01, 0.02), max_lr=0.1)", "as a list or tuple needs exactly one value", 17, 12},
+    {"StepLR(step_size=(3, 4))", "step_size must be an integer, got a tuple", 17, 6},
+    {"StepLR(step_size=(3,)", "unexpected end of the expression", 21, 1},
+    {"StepLR(step_size=(3 4))", "unexpected '4' (expected ',' or ')')", 20, 1},
     {"GradualWarmupScheduler(multiplier=0.5, total_epoch=5)", "multiplier must be >= 1", 34, 3},
     {"GradualWarmupScheduler(multiplier=2, total_epoch=0)", "total_epoch must be >= 1", 49, 1},
-    {"GradualWarmupScheduler(2, 5, after_scheduler=ChainedScheduler([StepLR(2)]))", "not supported as", 45, 16},
+    {"GradualWarmupScheduler(2, 5, after_scheduler=SequentialLR([StepLR(2), ReduceLROnPlateau()], [2]))", "cannot contain ReduceLROnPlateau", 70, 17},
     {"GradualWarmupScheduler(2, 5, after_scheduler=3)", "after_scheduler must be a scheduler", 45, 1},
     {"Foo(1)", "unknown scheduler 'Foo' (lrlab knows", 0, 3},
     {"torch.optim.lr_schedular.StepLR(3)", "unknown module 'torch.optim.lr_schedular'", 0, 24},
@@ -311,7 +355,7 @@ static void check_caret(const char *expr, const char *msg, int pos, int len) {
 }
 
 static void test_errors(void) {
-    sched_context ctx = {0.1, 0.9, 10, 390, 0};
+    sched_context ctx = {0.1, 0.9, 10, 390, 0, 0};
     for (size_t i = 0; i < sizeof error_cases / sizeof error_cases[0]; i++) {
         const error_case *c = &error_cases[i];
         lr_sched *s = NULL;
@@ -355,14 +399,128 @@ static void test_errors(void) {
     snprintf(wide + k, sizeof wide - (size_t)k, "StepLR(0)])");
     CHECK(sched_parse(&s, wide, &ctx, &err) == -1 && strstr(err.msg, "...") && strlen(err.msg) < 400,
           "long expression window:\n%s", err.msg);
-    /* OneCycleLR past its end: an error, and the state is kept */
+    /* OneCycleLR past its end (in a run of unknown length): PyTorch's error, and the state is kept */
+    ctx.epochs = 0;
     CHECK(sched_parse(&s, "OneCycleLR(max_lr=0.1, total_steps=3)", &ctx, &err) == 0, "%s", err.msg);
     int fails = 0;
     for (int t = 0; t < 3; t++) fails += sched_step(s, 0, &err) != 0;
     double lr = sched_lr(s);
-    CHECK(fails == 0 && sched_step(s, 0, &err) == -1 && strstr(err.msg, "total steps is 3") && sched_t(s) == 3 &&
+    CHECK(fails == 0 && sched_step(s, 0, &err) == -1 && strstr(err.msg, "Tried to step 5 times. The specified number of total steps is 3") && sched_t(s) == 3 &&
               sched_lr(s) == lr,
           "OneCycleLR past total_steps: %s", err.msg);
+    sched_free(s);
+}
+
+/* ---- a schedule that cannot cover the run ---- */
+
+static void test_coverage(void) {
+    lr_sched *s;
+    lr_error err;
+    sched_context ctx = {0.1, 0.9, 30, 390, 0, 0};
+    /* epoch unit: the run steps 30 times */
+    CHECK(sched_parse(&s, "OneCycleLR(max_lr=0.1, total_steps=29)", &ctx, &err) == -1 &&
+              strstr(err.msg, "the run steps it 30 times (30 epochs)") &&
+              strstr(err.msg, "Tried to step 31 times. The specified number of total steps is 29") &&
+              strstr(err.msg, "needs total_steps >= 30"),
+          "total_steps 29 for 30 epochs: %s", err.msg);
+    /* printing lr(0..29) (lrlab schedule) takes 29 steps: all PyTorch computes with total_steps 29 */
+    ctx.print_only = 1;
+    CHECK(sched_parse(&s, "OneCycleLR(max_lr=0.1, total_steps=29)", &ctx, &err) == 0, "print only: %s", err.msg);
+    sched_free(s);
+    CHECK(sched_parse(&s, "OneCycleLR(max_lr=0.1, total_steps=28)", &ctx, &err) == -1 &&
+              strstr(err.msg, "printing lr(0..29) steps it 29 times (30 epochs)"),
+          "print only, total_steps 28: %s", err.msg);
+    ctx.print_only = 0;
+    CHECK(sched_parse(&s, "OneCycleLR(max_lr=0.1, total_steps=30)", &ctx, &err) == 0, "total_steps 30: %s", err.msg);
+    CHECK(sched_warning(s) == NULL, "total_steps 30 for 30 epochs: no warning");
+    /* the state after the rehearsal is the fresh one */
+    CHECK(sched_t(s) == 0 && fabs(sched_lr(s) - 0.004) < 1e-15 && sched_momentum(s) == 0.95,
+          "rehearsal undone: t %ld lr %g", sched_t(s), sched_lr(s));
+    sched_free(s);
+    /* step unit: 30 * 390 steps */
+    ctx.unit_step = 1;
+    CHECK(sched_parse(&s, "OneCycleLR(max_lr=0.1, epochs=30, steps_per_epoch=390)", &ctx, &err) == 0, "%s", err.msg);
+    sched_free(s);
+    CHECK(sched_parse(&s, "OneCycleLR(max_lr=0.1, epochs=29, steps_per_epoch=390)", &ctx, &err) == -1 &&
+              strstr(err.msg, "11700 times (30 epochs of 390 steps") && strstr(err.msg, "total steps is 11310"),
+          "29 epochs of steps for 30: %s", err.msg);
+    /* nested: OneCycleLR from milestone 10 of 30 needs 20 more steps */
+    ctx.unit_step = 0;
+    CHECK(sched_parse(&s, "SequentialLR([ConstantLR(), OneCycleLR(max_lr=0.1, total_steps=15)], [10])", &ctx, &err) == -1 &&
+              strstr(err.msg, "needs total_steps >= 20"),
+          "OneCycleLR as the second phase: %s", err.msg);
+    CHECK(sched_parse(&s, "GradualWarmupScheduler(2, 5, OneCycleLR(max_lr=0.1, total_steps=25))", &ctx, &err) == 0,
+          "OneCycleLR after a 5-epoch warmup covers 30: %s", err.msg);
+    sched_free(s);
+    /* anything that fails later in the run: an lr_lambda that overflows at t = 710 */
+    ctx.epochs = 800;
+    CHECK(sched_parse(&s, "LambdaLR('exp(epoch)')", &ctx, &err) == -1 && strstr(err.msg, "step 710 fails"),
+          "a lambda that overflows inside the run: %s", err.msg);
+    ctx.epochs = 0; /* unknown length: no rehearsal */
+    CHECK(sched_parse(&s, "LambdaLR('exp(epoch)')", &ctx, &err) == 0, "%s", err.msg);
+    sched_free(s);
+    /* warnings: per-step sizes in epoch unit */
+    ctx.epochs = 30;
+    static const struct {
+        const char *expr;
+        int unit_step, warns;
+    } w[] = {
+        {"OneCycleLR(max_lr=0.1, epochs=30, steps_per_epoch=390)", 0, 1},
+        {"OneCycleLR(max_lr=0.1, total_steps=299)", 0, 0},
+        {"OneCycleLR(max_lr=0.1, total_steps=300)", 0, 1},
+        {"CyclicLR(0.01, 0.1)", 0, 1},
+        {"CyclicLR(0.01, 0.1, step_size_up=4)", 0, 0},
+        {"SequentialLR([StepLR(2), CyclicLR(0.01, 0.1, step_size_up=780)], [5])", 0, 1},
+        {"CyclicLR(0.01, 0.1)", 1, 0},
+    };
+    for (size_t i = 0; i < sizeof w / sizeof w[0]; i++) {
+        ctx.unit_step = w[i].unit_step;
+        CHECK(sched_parse(&s, w[i].expr, &ctx, &err) == 0, "%s: %s", w[i].expr, err.msg);
+        const char *msg = sched_warning(s);
+        CHECK(w[i].warns ? msg && strstr(msg, "--sched-unit step") : !msg, "%s (unit %d): warning '%s'", w[i].expr,
+              w[i].unit_step, msg ? msg : "");
+        sched_free(s);
+    }
+}
+
+/* ---- GradualWarmupScheduler at the edges (SEMANTICS.md) ---- */
+
+static void test_warmup_edges(void) {
+    sched_context ctx = {0.01, 0.9, 0, 1, 0, 0};
+    lr_sched *s;
+    lr_error err;
+    /* at t = E exactly b*m; after it S(t - E) on a fresh optimiser at b*m */
+    static const struct {
+        const char *expr;
+        double at_E, after; /* lr(E), lr(E + 1) */
+    } c[] = {
+        {"GradualWarmupScheduler(4, 3, MultiplicativeLR('0.5'))", 0.04, 0.02},
+        {"GradualWarmupScheduler(4, 3, LambdaLR('0.5'))", 0.04, 0.02},
+        {"GradualWarmupScheduler(4, 3, CyclicLR(0.001, 0.1, step_size_up=2))", 0.04, 0.0505},
+        {"GradualWarmupScheduler(3, 7, ExponentialLR(0.5))", 0.03, 0.015},
+        {"GradualWarmupScheduler(1, 7, ExponentialLR(0.5))", 0.01, 0.005},
+    };
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+        if (sched_parse(&s, c[i].expr, &ctx, &err)) {
+            CHECK(0, "%s: %s", c[i].expr, err.msg);
+            continue;
+        }
+        long E = strstr(c[i].expr, ", 7,") ? 7 : 3;
+        for (long t = 0; t < E; t++) sched_step(s, 0, &err);
+        double at_E = sched_lr(s);
+        sched_step(s, 0, &err);
+        CHECK(at_E == c[i].at_E && fabs(sched_lr(s) - c[i].after) < 1e-15, "%s: lr(E) %.17g want %.17g, lr(E+1) %.17g want %g",
+              c[i].expr, at_E, c[i].at_E, sched_lr(s), c[i].after);
+        sched_free(s);
+    }
+    /* OneCycleLR does not change the ramp: b, then up to b*m */
+    CHECK(sched_parse(&s, "GradualWarmupScheduler(10, 4, OneCycleLR(max_lr=1.0, total_steps=10, div_factor=5.0))", &ctx,
+                      &err) == 0,
+          "%s", err.msg);
+    double want[] = {0.01, 0.0325, 0.055, 0.0775, 0.1};
+    int ok = 1;
+    for (int t = 0; t < 5; t++, sched_step(s, 0, &err)) ok &= fabs(sched_lr(s) - want[t]) < 1e-15;
+    CHECK(ok && sched_momentum(s) < 0.95, "OneCycleLR after the warmup: ramp from b to b*m, then S(1) (lr %g)", sched_lr(s));
     sched_free(s);
 }
 
@@ -384,7 +542,7 @@ static const char *const state_exprs[] = {
 static double metric_at(int t) { return 1.0 / (1 + t % 5); }
 
 static void test_state(void) {
-    sched_context ctx = {0.1, 0.9, 40, 10, 0};
+    sched_context ctx = {0.1, 0.9, 40, 10, 0, 0};
     for (size_t i = 0; i < sizeof state_exprs / sizeof state_exprs[0]; i++) {
         const char *x = state_exprs[i];
         lr_sched *a, *b, *c;
@@ -438,6 +596,8 @@ int main(void) {
     test_seed_warmup();
     test_basics();
     test_errors();
+    test_coverage();
+    test_warmup_edges();
     test_state();
     return test_summary("test_sched");
 }

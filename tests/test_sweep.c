@@ -143,6 +143,12 @@ static void test_errors(void) {
     check_error("run a --limit-train 100 --batch 128\n", "x.sweep:1: run a: --batch 128 is larger than the 100 training images");
     check_error("run a --monitor val_loss\n", "x.sweep:1: run a: --monitor val_loss needs a validation set");
     check_error("run a --monitor bogus\n", "x.sweep:1: --monitor 'bogus'");
+    /* the up-front check rehearses each run's schedule and checks SGD as torch.optim.SGD does */
+    check_error("run a --epochs 10 --sched 'OneCycleLR(max_lr=0.1, total_steps=5)'\n",
+                "x.sweep:1: --sched: sched: the schedule cannot cover the run: the run steps it 10 times (10 epochs)");
+    check_error("run a --epochs 2 --sched-unit step --sched 'OneCycleLR(max_lr=0.1, total_steps=780)'\nrun b --epochs 3 --sched-unit step --sched 'OneCycleLR(max_lr=0.1, total_steps=780)'\n",
+                "x.sweep:2: --sched: sched: the schedule cannot cover the run: the run steps it 1170 times (3 epochs of 390 steps");
+    check_error("run a --nesterov --momentum 0\n", "x.sweep:1: run a: --nesterov with --momentum 0 and --dampening 0: Nesterov momentum requires a momentum and zero dampening");
     char nul[] = "run a\nrun b\0 --lr 1\n";
     sweep_file s;
     lr_error err;

@@ -33,4 +33,19 @@ int lr_parse_double(double *out, const char *s, double lo, double hi, const char
 /* Seconds from a monotonic clock. */
 double lr_now(void);
 
+/* Names: settings and flags are spelled with '-' or '_' alike ("weight-decay"
+ * is "weight_decay"). lr_key_eq compares a's first alen characters with b
+ * that way; lr_key_find returns the index of key[0, len) in the
+ * NULL-terminated list names, or -1. */
+int lr_key_eq(const char *a, size_t alen, const char *b);
+int lr_key_find(const char *key, size_t len, const char *const *names);
+
+/* Levenshtein distance of a[0, alen) and b, ASCII case-insensitive, '-' and
+ * '_' alike; 99 when either is longer than 63 characters. */
+int lr_distance(const char *a, int alen, const char *b);
+/* For "did you mean": the entry of names (NULL-terminated) nearest to
+ * word[0, len) when it is within `max` edits (and fewer than half of the
+ * word's letters), else NULL. */
+const char *lr_nearest(const char *word, int len, const char *const *names, int max);
+
 #endif

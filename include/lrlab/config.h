@@ -42,6 +42,9 @@ void config_defaults(train_config *c);
 int config_set(train_config *c, const char *key, const char *value, const char *origin,
                lr_error *err);
 
+/* 1 when key is a setting (a config.txt key or a flag without "--"). */
+int config_known(const char *key);
+
 /* 1 when key is a setting that takes no value on the command line. */
 int config_is_switch(const char *key);
 
@@ -53,9 +56,28 @@ int config_take_arg(train_config *c, int argc, char **argv, int *i, lr_error *er
 
 /* config.txt: `key=value` lines, '#' comments. write is deterministic. */
 void config_write(const train_config *c, FILE *f);
+/* config_write's text after `header` (NULL: none), malloc'd; NULL when out of memory. */
+char *config_text(const train_config *c, const char *header);
 int config_read(train_config *c, const char *path, lr_error *err);
 
-/* The flags' help text, one line each. */
-void config_print_help(FILE *f);
+/* The flags' help text, one line each: only the settings named in `only`
+ * (config.txt keys, NULL-terminated; NULL: all) and not in `skip`. */
+void config_print_help(FILE *f, const char *const *only, const char *const *skip);
+
+/* Every setting's flag ("--weight-decay", "--no-augment"), NULL-terminated,
+ * in the table's order: for "did you mean". */
+const char *const *config_flags(void);
+
+/* Optimiser steps in an epoch of CIFAR-10's 50000 training images, after
+ * --limit-train and --val, with drop_last (0: not even one batch). */
+long config_steps_per_epoch(const train_config *c);
+
+/* The checks across settings, before any data is read (a usage error,
+ * exit 2): config_check_sgd refuses what torch.optim.SGD's constructor
+ * refuses (--nesterov without momentum or with dampening); config_check adds
+ * the schedule, parsed and rehearsed for the whole run (lrlab/sched.h), and
+ * copies its warning, if any, into warning (cap bytes; "" when none). */
+int config_check_sgd(const train_config *c, lr_error *err);
+int config_check(const train_config *c, char *warning, size_t cap, lr_error *err);
 
 #endif

@@ -38,7 +38,8 @@ typedef struct {
  * A missing dir says how to get the data (`make data`).
  * limit_train/limit_test: keep only the first N images in file order (<= 0:
  * all); N larger than available is an error naming the flag
- * (--limit-train / --limit-test). On failure both splits are left zeroed. */
+ * (--limit-train / --limit-test). On failure both splits are left zeroed.
+ * train NULL: test_batch.bin only (evaluating weights needs nothing else). */
 int cifar_load(cifar_split *train, cifar_split *test, const char *dir, long limit_train,
                long limit_test, lr_error *err);
 

@@ -19,8 +19,12 @@
 
 int weights_save(const char *path, const model_spec *m, const float *params, const float *buffers, lr_error *err);
 /* Every tensor of m must be present with its exact shape and dtype;
- * extra tensors are an error too (a file for another model). */
+ * extra tensors are an error too (a file for another model). A PyTorch
+ * file (torch.save) is an error that says how to convert it. */
 int weights_load(const char *path, const model_spec *m, float *params, float *buffers, lr_error *err);
+/* The same, or a checkpoint's (below) weights after all of its checks
+ * (lrlab eval of a run that is not finished). */
+int weights_load_any(const char *path, const model_spec *m, float *params, float *buffers, lr_error *err);
 
 #define CKPT_FORMAT "lrlab-checkpoint"
 #define CKPT_VERSION 1
@@ -62,5 +66,9 @@ int ckpt_parse(unsigned char *buf, size_t size, const char *name, const model_sp
                float *buffers, float *momentum, ckpt_extra *x, lr_error *err);
 void ckpt_extra_free(ckpt_extra *x);
 
+
+/* mkdir -p: path and its missing parents; an existing directory is fine.
+ * Messages read "WHAT PATH: cannot create ..." (what: "--out"). */
+int make_dirs(const char *path, const char *what, lr_error *err);
 
 #endif

@@ -14,17 +14,28 @@
 typedef struct {
     double base_lr;        /* the optimiser's lr (--lr) */
     double base_momentum;  /* the optimiser's momentum (--momentum) */
-    int epochs;            /* --epochs: length of the run, for schedules whose length follows it */
+    int epochs;            /* --epochs: the run's length (0: not known, no coverage check) */
     int steps_per_epoch;   /* optimiser steps in one epoch */
     int unit_step;         /* 1: t counts optimiser steps (--sched-unit step); 0: epochs */
+    int print_only;        /* 1: lr(t) is only read for the run's t (lrlab schedule): no step after the last */
 } sched_context;
 
 typedef struct lr_sched lr_sched; /* opaque */
 
 /* Parses expr (NULL or "" means constant lr). On error, err holds one
- * message quoting the expression with a caret under the offending part. */
+ * message quoting the expression with a caret under the offending part.
+ * With ctx->epochs > 0 it also rehearses the run (a step after every epoch,
+ * or every optimiser step with unit_step, the last one included unless
+ * print_only; up to 5e6 steps) and refuses a schedule that would fail in it, saying how many
+ * steps the run takes and what fails (OneCycleLR: PyTorch's "Tried to step
+ * X times. The specified number of total steps is Y"). */
 int sched_parse(lr_sched **out, const char *expr, const sched_context *ctx, lr_error *err);
 void sched_free(lr_sched *s);
+
+/* NULL, or a warning about a schedule that parses but is likely a mistake:
+ * in epoch unit, a OneCycleLR or CyclicLR sized in optimiser steps
+ * (total_steps or step_size_up at least 10 times the run's epochs). */
+const char *sched_warning(const lr_sched *s);
 
 double sched_lr(const lr_sched *s);        /* lr at the current t */
 int sched_cycles_momentum(const lr_sched *s);

@@ -14,7 +14,7 @@
 
 #include "lrlab/config.h"
 
-enum { TRAIN_OK = 0, TRAIN_ERROR = 1, TRAIN_DIVERGED = 3, TRAIN_STOPPED = 4 };
+enum { TRAIN_OK = 0, TRAIN_ERROR = 1, TRAIN_BAD_SCHED = 2, TRAIN_DIVERGED = 3, TRAIN_STOPPED = 4 };
 
 typedef struct {
     FILE *log;                          /* one line per epoch (stdout); NULL: quiet */
@@ -28,7 +28,8 @@ typedef struct {
 } train_options;
 
 /* Returns TRAIN_OK, TRAIN_DIVERGED (err says epoch, step, lr and which
- * checkpoint is kept), TRAIN_STOPPED (err says where and how to resume), or
+ * checkpoint is kept), TRAIN_STOPPED (err says where and how to resume),
+ * TRAIN_BAD_SCHED (the schedule expression is refused, before any step), or
  * TRAIN_ERROR (err says why). The run directory only ever changes by
  * atomic renames: whatever happens, it holds the last checkpoint whole.
  * A new run records data, init and model-file paths as absolute paths, so

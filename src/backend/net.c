@@ -50,6 +50,7 @@ int net_forward(net *n, const float *x, int count, const float *params, float *l
         net_ref_set_state(n->ref, n->buffers, n->training, n->seed, n->step);
         return net_ref_forward(n->ref, x, count, params, logits, err);
     }
+    net_dnnl_set_state(n->dnnl, n->buffers, n->training, n->seed, n->step);
     return net_dnnl_forward(n->dnnl, x, count, params, logits, err);
 }
 

@@ -36,7 +36,7 @@ int net_ref_init(net_ref **out, const model_spec *m, const net_config *cfg, lr_e
     for (int i = 0; i < L; i++) {
         const layer_spec *l = &m->layers[i];
         long size = layer_size(l);
-        long aux = l->kind == LAYER_DROPOUT ? (long)cfg->batch * size : l->kind == LAYER_BATCHNORM ? 2L * l->c : 0;
+        long aux = ref_layer_aux_size(l, cfg->batch);
         if (!(n->acts[i] = lr_calloc((size_t)cfg->batch, (size_t)size * sizeof(float), "activations", err)) ||
             (cfg->training && !(n->dacts[i] = lr_calloc((size_t)cfg->batch, (size_t)size * sizeof(float), "gradients", err))) ||
             (aux && !(n->aux[i] = lr_calloc((size_t)aux, sizeof(float), "layer state", err))))
@@ -72,47 +72,51 @@ static ref_geom geom(const layer_spec *l, int B) {
     return g;
 }
 
-/* The layer's tensors: weight and bias (or NULL) in params, BatchNorm's buffers. */
-static const float *tensor(const net_ref *n, const layer_spec *l, tensor_role role, const float *params) {
+/* The layer's tensors: weight and bias (or NULL) in params (or grads), BatchNorm's buffers. */
+static float *tensor(const ref_layer_ctx *c, const layer_spec *l, tensor_role role, const float *params) {
     for (int t = l->tensor0; t < l->tensor0 + l->n_tensors; t++) {
-        const model_tensor *mt = &n->m->tensors[t];
-        if (mt->role == role) return mt->buffer ? n->buffers + mt->offset : params + mt->offset;
+        const model_tensor *mt = &c->m->tensors[t];
+        /* the cast: params is the caller's const array, grads its writable twin */
+        if (mt->role == role) return mt->buffer ? c->buffers + mt->offset : (float *)params + mt->offset;
     }
     return NULL;
 }
 
-static int layer_forward(net_ref *n, int i, const float *params, int B, lr_error *err) {
-    const layer_spec *l = &n->m->layers[i];
-    const float *in = input_of(n, l, 0);
-    float *out = n->acts[i];
+long ref_layer_aux_size(const layer_spec *l, int batch) {
+    return l->kind == LAYER_DROPOUT ? (long)batch * l->c * l->h * l->w : l->kind == LAYER_BATCHNORM ? 2L * l->c : 0;
+}
+
+int ref_layer_forward(const ref_layer_ctx *c, int i, const float *in0, const float *in1, float *out, float *aux,
+                      lr_error *err) {
+    const layer_spec *l = &c->m->layers[i];
+    const float *params = c->params;
+    int B = c->B;
     long size = (long)B * layer_size(l);
     ref_geom g = geom(l, B);
     switch (l->kind) {
-    case LAYER_CONV: ref_conv2d_forward(out, in, params + l->param_offset, tensor(n, l, TENSOR_BIAS, params), &g); break;
+    case LAYER_CONV: ref_conv2d_forward(out, in0, params + l->param_offset, tensor(c, l, TENSOR_BIAS, params), &g); break;
     case LAYER_LINEAR:
-        ref_linear_forward(out, in, params + l->param_offset, tensor(n, l, TENSOR_BIAS, params), B, l->in_c, l->c);
+        ref_linear_forward(out, in0, params + l->param_offset, tensor(c, l, TENSOR_BIAS, params), B, l->in_c, l->c);
         break;
-    case LAYER_BATCHNORM: {
-        if (!n->buffers) return lr_fail(err, "net_forward: the model has BatchNorm buffers: net_set_buffers first");
-        float *rm = (float *)tensor(n, l, TENSOR_RUNNING_MEAN, params), *rv = (float *)tensor(n, l, TENSOR_RUNNING_VAR, params);
-        float *nb = (float *)tensor(n, l, TENSOR_NUM_BATCHES, params);
-        ref_batchnorm_forward(out, n->aux[i], n->aux[i] + l->c, in, tensor(n, l, TENSOR_WEIGHT, params),
-                              tensor(n, l, TENSOR_BIAS, params), rm, rv, nb, n->training, l->u.bn.eps,
-                              l->u.bn.momentum, B, l->c, l->h * l->w);
+    case LAYER_BATCHNORM:
+        if (!c->buffers) return lr_fail(err, "net_forward: the model has BatchNorm buffers: net_set_buffers first");
+        ref_batchnorm_forward(out, aux, aux + l->c, in0, tensor(c, l, TENSOR_WEIGHT, params),
+                              tensor(c, l, TENSOR_BIAS, params), tensor(c, l, TENSOR_RUNNING_MEAN, params),
+                              tensor(c, l, TENSOR_RUNNING_VAR, params), tensor(c, l, TENSOR_NUM_BATCHES, params),
+                              c->training, l->u.bn.eps, l->u.bn.momentum, B, l->c, l->h * l->w);
         break;
-    }
-    case LAYER_RELU: ref_relu_forward(out, in, size); break;
-    case LAYER_GELU: ref_gelu_forward(out, in, size); break;
-    case LAYER_MAXPOOL: ref_maxpool_forward(out, in, &g); break;
-    case LAYER_AVGPOOL: ref_avgpool_forward(out, in, &g); break;
-    case LAYER_GLOBAL_AVGPOOL: ref_global_avgpool_forward(out, in, B, l->c, l->in_h * l->in_w); break;
-    case LAYER_FLATTEN: memcpy(out, in, (size_t)size * sizeof(float)); break;
-    case LAYER_ADD: ref_add_forward(out, in, input_of(n, l, 1), size); break;
-    case LAYER_SCALE: ref_scale_forward(out, in, (float)l->u.scale.c, size); break;
-    case LAYER_SHORTCUT: ref_shortcut_forward(out, in, &g); break;
+    case LAYER_RELU: ref_relu_forward(out, in0, size); break;
+    case LAYER_GELU: ref_gelu_forward(out, in0, size); break;
+    case LAYER_MAXPOOL: ref_maxpool_forward(out, in0, &g); break;
+    case LAYER_AVGPOOL: ref_avgpool_forward(out, in0, &g); break;
+    case LAYER_GLOBAL_AVGPOOL: ref_global_avgpool_forward(out, in0, B, l->c, l->in_h * l->in_w); break;
+    case LAYER_FLATTEN: memcpy(out, in0, (size_t)size * sizeof(float)); break;
+    case LAYER_ADD: ref_add_forward(out, in0, in1, size); break;
+    case LAYER_SCALE: ref_scale_forward(out, in0, (float)l->u.scale.c, size); break;
+    case LAYER_SHORTCUT: ref_shortcut_forward(out, in0, &g); break;
     case LAYER_DROPOUT:
-        if (n->training) ref_dropout_forward(out, n->aux[i], in, l->u.dropout.p, n->seed, n->step * MODEL_MAX_LAYERS + (uint64_t)i, size);
-        else memcpy(out, in, (size_t)size * sizeof(float));
+        if (c->training) ref_dropout_forward(out, aux, in0, l->u.dropout.p, c->seed, c->step * MODEL_MAX_LAYERS + (uint64_t)i, size);
+        else memcpy(out, in0, (size_t)size * sizeof(float));
         break;
     }
     return 0;
@@ -122,8 +126,14 @@ int net_ref_forward(net_ref *n, const float *x, int count, const float *params, 
     const model_spec *m = n->m;
     n->x = x;
     n->count = count;
-    for (int i = 0; i < m->n_layers; i++)
-        if (layer_forward(n, i, params, count, err)) return -1;
+    ref_layer_ctx c = {.m = m, .B = count, .training = n->training, .seed = n->seed, .step = n->step,
+                       .params = params, .buffers = n->buffers};
+    for (int i = 0; i < m->n_layers; i++) {
+        const layer_spec *l = &m->layers[i];
+        if (ref_layer_forward(&c, i, input_of(n, l, 0), l->n_in > 1 ? input_of(n, l, 1) : NULL, n->acts[i],
+                              n->aux[i], err))
+            return -1;
+    }
     memcpy(logits, n->acts[m->n_layers - 1], (size_t)count * m->n_classes * sizeof(float));
     return 0;
 }
@@ -133,36 +143,36 @@ static float *dinput_of(net_ref *n, const layer_spec *l, int k) {
     return l->in[k] == MODEL_INPUT ? NULL : n->dacts[l->in[k]];
 }
 
-static void layer_backward(net_ref *n, int i, const float *params, float *grads, int B) {
-    const layer_spec *l = &n->m->layers[i];
-    const float *in = input_of(n, l, 0), *dout = n->dacts[i];
-    float *din = dinput_of(n, l, 0);
+void ref_layer_backward(const ref_layer_ctx *c, int i, const float *in0, const float *out, const float *dout,
+                        float *din, float *din1, const float *aux) {
+    const layer_spec *l = &c->m->layers[i];
+    const float *params = c->params;
+    int B = c->B;
     long size = (long)B * layer_size(l);
     ref_geom g = geom(l, B);
-    float *dw = grads + l->param_offset;
-    float *db = l->n_tensors > 1 && n->m->tensors[l->tensor0 + 1].role == TENSOR_BIAS
-                    ? grads + n->m->tensors[l->tensor0 + 1].offset : NULL;
+    float *dw = c->grads + l->param_offset;
+    float *db = tensor(c, l, TENSOR_BIAS, c->grads);
     switch (l->kind) {
-    case LAYER_CONV: ref_conv2d_backward(din, dw, db, dout, in, params + l->param_offset, &g); break;
-    case LAYER_LINEAR: ref_linear_backward(din, dw, db, dout, in, params + l->param_offset, B, l->in_c, l->c); break;
+    case LAYER_CONV: ref_conv2d_backward(din, dw, db, dout, in0, params + l->param_offset, &g); break;
+    case LAYER_LINEAR: ref_linear_backward(din, dw, db, dout, in0, params + l->param_offset, B, l->in_c, l->c); break;
     case LAYER_BATCHNORM:
-        ref_batchnorm_backward(din, l->param_count ? dw : NULL, db, dout, in, tensor(n, l, TENSOR_WEIGHT, params),
-                               n->aux[i], n->aux[i] + l->c, n->training, B, l->c, l->h * l->w);
+        ref_batchnorm_backward(din, l->param_count ? dw : NULL, db, dout, in0, tensor(c, l, TENSOR_WEIGHT, params),
+                               aux, aux + l->c, c->training, B, l->c, l->h * l->w);
         break;
-    case LAYER_RELU: if (din) ref_relu_backward(din, dout, n->acts[i], size); break;
-    case LAYER_GELU: if (din) ref_gelu_backward(din, dout, in, size); break;
-    case LAYER_MAXPOOL: if (din) ref_maxpool_backward(din, dout, in, &g); break;
+    case LAYER_RELU: if (din) ref_relu_backward(din, dout, out, size); break;
+    case LAYER_GELU: if (din) ref_gelu_backward(din, dout, in0, size); break;
+    case LAYER_MAXPOOL: if (din) ref_maxpool_backward(din, dout, in0, &g); break;
     case LAYER_AVGPOOL: if (din) ref_avgpool_backward(din, dout, &g); break;
     case LAYER_GLOBAL_AVGPOOL: if (din) ref_global_avgpool_backward(din, dout, B, l->c, l->in_h * l->in_w); break;
     case LAYER_FLATTEN: if (din) ref_accumulate(din, dout, size); break;
     case LAYER_ADD:
         if (din) ref_accumulate(din, dout, size);
-        if (dinput_of(n, l, 1)) ref_accumulate(dinput_of(n, l, 1), dout, size);
+        if (din1) ref_accumulate(din1, dout, size);
         break;
     case LAYER_SCALE: if (din) ref_scale_backward(din, dout, (float)l->u.scale.c, size); break;
     case LAYER_SHORTCUT: if (din) ref_shortcut_backward(din, dout, &g); break;
     case LAYER_DROPOUT:
-        if (din && n->training) ref_dropout_backward(din, dout, n->aux[i], size);
+        if (din && c->training) ref_dropout_backward(din, dout, aux, size);
         else if (din) ref_accumulate(din, dout, size);
         break;
     }
@@ -174,6 +184,11 @@ int net_ref_backward(net_ref *n, const float *dlogits, const float *params, floa
     ref_zero(grads, m->n_params);
     for (int i = 0; i < m->n_layers; i++) ref_zero(n->dacts[i], (long)B * layer_size(&m->layers[i]));
     memcpy(n->dacts[m->n_layers - 1], dlogits, (size_t)B * m->n_classes * sizeof(float));
-    for (int i = m->n_layers - 1; i >= 0; i--) layer_backward(n, i, params, grads, B);
+    ref_layer_ctx c = {.m = m, .B = B, .training = n->training, .params = params, .buffers = n->buffers, .grads = grads};
+    for (int i = m->n_layers - 1; i >= 0; i--) {
+        const layer_spec *l = &m->layers[i];
+        ref_layer_backward(&c, i, input_of(n, l, 0), n->acts[i], n->dacts[i], dinput_of(n, l, 0),
+                           l->n_in > 1 ? dinput_of(n, l, 1) : NULL, n->aux[i]);
+    }
     return 0;
 }

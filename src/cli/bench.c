@@ -33,38 +33,51 @@ static double train_macs(const model_spec *m) {
     return macs;
 }
 
+/* The train settings a bench takes (config.txt keys). */
+static const char *const bench_settings[] = {"model",   "batch",     "threads",      "backend",      "conv_algo",
+                                             "precision", "algo_choices", "lr", "momentum", "weight_decay",
+                                             "verbose", NULL};
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: lrlab bench [flags]\n\n"
+               "Times training steps (forward, loss, backward, SGD) and forward passes on synthetic data.\n"
+               "  --iters N            timed iterations (20)\n"
+               "  --warmup N           untimed iterations first (3)\n"
+               "  --retune             with --conv-algo auto: time the algorithms again (as train)\n");
+    config_print_help(f, bench_settings, NULL);
+}
+
 int cli_bench(int argc, char **argv) {
     train_config cfg;
     config_defaults(&cfg);
     long iters = 20, warmup = 3;
+    const char *iters_s = NULL, *warmup_s = NULL;
     int retune = 0;
+    const cli_opt opts[] = {{"--iters", &iters_s, NULL}, {"--warmup", &warmup_s, NULL}, {"--retune", NULL, &retune},
+                            {NULL, NULL, NULL}};
     lr_error err;
     for (int i = 1; i < argc;) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            printf("usage: lrlab bench [--model M] [--batch 128] [--threads N] [--iters 20] [--warmup 3]\n"
-                   "                   [--backend dnnl|ref] [--conv-algo auto|direct|winograd] [--precision fp32|bf16]\n"
-                   "                   [--retune]   (auto: the cached choice of lrlab train; --retune times it again)\n");
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
             return 0;
         }
-        if (!strcmp(argv[i], "--retune")) {
-            retune = 1, i++;
+        int rc = cli_take(argc, argv, &i, opts, "bench");
+        if (rc < 0) return 2;
+        if (rc > 0) {
+            i++;
             continue;
         }
-        if (!strcmp(argv[i], "--iters") || !strcmp(argv[i], "--warmup")) {
-            if (i + 1 >= argc) return fprintf(stderr, "lrlab bench: %s: missing value\n", argv[i]), 2;
-            if (lr_parse_long(!strcmp(argv[i], "--iters") ? &iters : &warmup, argv[i + 1],
-                              !strcmp(argv[i], "--iters") ? 1 : 0, 100000, argv[i], &err))
-                return cli_error("bench", &err, 2);
-            i += 2;
-            continue;
-        }
-        int rc = config_take_arg(&cfg, argc, argv, &i, &err);
-        if (rc < 0) return cli_error("bench", &err, 2);
-        if (rc == 0) return fprintf(stderr, "lrlab bench: unknown flag '%s'\n", argv[i]), 2;
+        if (strncmp(a, "--", 2) || lr_key_find(a + 2, strcspn(a + 2, "="), bench_settings) < 0)
+            return cli_unknown("bench", a, opts, 0);
+        if (config_take_arg(&cfg, argc, argv, &i, &err) < 0) return cli_error("bench", &err, 2);
     }
+    if ((iters_s && lr_parse_long(&iters, iters_s, 1, 100000, "--iters", &err)) ||
+        (warmup_s && lr_parse_long(&warmup, warmup_s, 0, 100000, "--warmup", &err)))
+        return cli_error("bench", &err, 2);
     train_setup_threads(&cfg, stderr);
     model_spec m;
-    if (model_spec_load(&m, cfg.model, cli_search_dirs("models"), &err)) return cli_error("bench", &err, 2);
+    if (model_spec_load(&m, cfg.model, cli_search_dirs("models"), &err)) return cli_error("bench", &err, 1);
     /* with --conv-algo auto, the algorithms a training run uses: the per-user cache's */
     setup_options so = {.retune = retune, .warn = stderr};
     net *n = NULL;
@@ -83,7 +96,11 @@ int cli_bench(int argc, char **argv) {
     for (long i = 0; i < nx; i++) x[i] = (float)(2.0 * rng_uniform(&r) - 1.0);
     for (int i = 0; i < cfg.batch; i++) y[i] = (int)rng_below(&r, (uint32_t)m.n_classes);
     model_init_params(&m, p, 0);
-    sgd_params hp = {(float)cfg.lr, (float)cfg.momentum, 0.0f, (float)cfg.weight_decay, 0};
+    float *buffers = calloc((size_t)m.n_buffers + 1, sizeof(float)); /* BatchNorm's running statistics */
+    if (!buffers) return fprintf(stderr, "lrlab bench: out of memory\n"), 1;
+    model_init_buffers(&m, buffers);
+    net_set_buffers(n, buffers);
+    sgd_params hp = {cfg.lr, cfg.momentum, 0.0, cfg.weight_decay, 0};
     double best_step = 1e30, total_step = 0, best_fwd = 1e30;
     for (long it = 0; it < warmup + iters; it++) {
         double t0 = lr_now();
@@ -91,7 +108,7 @@ int cli_bench(int argc, char **argv) {
         if (net_forward(n, x, cfg.batch, p, logits, &err)) return cli_error("bench", &err, 1);
         loss_cross_entropy(dl, &correct, logits, y, cfg.batch, m.n_classes, 1.0f / cfg.batch);
         if (net_backward(n, dl, p, g, &err)) return cli_error("bench", &err, 1);
-        sgd_step(p, buf, g, m.n_params, &hp, it == 0);
+        sgd_step(p, buf, g, m.n_params, &hp, it > 0);
         double dt = lr_now() - t0;
         if (it >= warmup) total_step += dt, best_step = dt < best_step ? dt : best_step;
     }
@@ -122,6 +139,6 @@ int cli_bench(int argc, char **argv) {
            2.0 * model_forward_macs(&m) * cfg.batch / fwd / 1e9);
     printf("peak_rss_mb=%.1f\n", ru.ru_maxrss / 1024.0);
     net_free(n);
-    free(x), free(p), free(g), free(buf), free(logits), free(dl), free(y);
+    free(x), free(p), free(g), free(buf), free(buffers), free(logits), free(dl), free(y);
     return 0;
 }

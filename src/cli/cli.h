@@ -24,9 +24,16 @@ const char *cli_self_path(void);
 #include <stdio.h>
 
 #include "lrlab/common.h"
+#include "lrlab/config.h"
 
-/* Directories to search for models ("models") or sweep files ("experiments"). */
+/* Directories to search for models ("models"), sweep files ("experiments")
+ * or the data ("data"): SUB, EXE_DIR/../SUB, EXE_DIR/../share/lrlab/SUB. */
 const char *const *cli_search_dirs(const char *sub);
+
+/* --data left at data/cifar-10-batches-bin (no $CIFAR10_DIR) and no such
+ * directory here: the one beside the executable, where there is one (a
+ * build tree's data/), so that the program works from any directory. */
+void cli_default_data(train_config *c);
 /* cli/figure.c: the gnuplot figures of plot, schedule --plot and find-lr --plot.
  * figure_check: before any work, the target (FLAG names the flag): a name
  * ending in .png or .svg (else 2, a usage error), not a directory, in a
@@ -49,6 +56,24 @@ void figure_range(FILE *f, const char *axis, double lo, double hi);
 int figure_lr_axis(FILE *f, char axis, double lo, double hi);
 const char *figure_style(char *buf, size_t cap, int k, int dashed, int points);
 const char *figure_colour(int k); /* curve k's colour, "#rrggbb" */
+
+/* A verb's own flag: "--out" with the value's slot, or a switch ("--list")
+ * with value NULL and `on` set to 1 when given. Tables end with {NULL}. */
+typedef struct {
+    const char *name;
+    const char **value;
+    int *on;
+} cli_opt;
+
+/* Matches argv[*i] against opts, as "NAME VALUE" or "NAME=VALUE": returns 1
+ * (the value stored, *i on the last word used), 0 when it is none of them,
+ * -1 when the value is missing (message printed: the caller exits 2). */
+int cli_take(int argc, char **argv, int *i, const cli_opt *opts, const char *verb);
+
+/* "lrlab VERB: unknown flag 'ARG' (did you mean --x? lrlab VERB --help lists
+ * them)" to stderr; returns 2. The candidates: opts' names and, when
+ * settings is 1, every train setting's flag. */
+int cli_unknown(const char *verb, const char *arg, const cli_opt *opts, int settings);
 
 /* Prints "lrlab VERB: message" to stderr and returns code. */
 int cli_error(const char *verb, const lr_error *err, int code);

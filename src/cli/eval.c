@@ -1,14 +1,19 @@
-/* cli/eval.c: `lrlab eval --model-file FILE.safetensors [--model M] [--data D]
- * [--limit-test N] [--batch N] [--threads N] [--backend dnnl|ref] ...`: the
- * test loss (a proper mean over images), the test accuracy, the accuracy of
- * each class with its name (batches.meta.txt), and the confusion matrix
- * (rows: true class, columns: predicted class). When the weights sit in a
+/* cli/eval.c: `lrlab eval RUN_DIR|FILE [--model M] [--data D] [--limit-test N]
+ * [--batch N] [--threads N] [--backend dnnl|ref] ...` (the file also as
+ * --model-file FILE): the test loss (a proper mean over images), the test
+ * accuracy, the accuracy of each class with its name (batches.meta.txt), and
+ * the confusion matrix (rows: true class, columns: predicted class). A run
+ * directory stands for its model.safetensors, or its checkpoint while it
+ * has none; a checkpoint file gives its weights. When the weights sit in a
  * run directory (config.txt beside them), the model is the run's unless
- * --model is given. Not here: the counting (train/evaluate.c). */
+ * --model is given. Reads test_batch.bin only. Not here: the counting
+ * (train/evaluate.c). */
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -20,33 +25,39 @@
 #include "lrlab/setup.h"
 #include "lrlab/train.h"
 
-/* The train settings eval accepts (config.txt keys). */
+/* The train settings eval accepts (config.txt keys); the help lists them
+ * from "data" on (--model is said with the weights). */
 static const char *const eval_settings[] = {"model", "data", "limit_test", "batch", "threads",
                                             "backend", "conv_algo", "precision", NULL};
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: lrlab eval --model-file FILE.safetensors [flags]\n\n"
+    fprintf(f, "usage: lrlab eval RUN_DIR|FILE [flags]   (or --model-file FILE)\n\n"
                "Test loss and accuracy of trained weights, the accuracy of each class, and the\n"
-               "confusion matrix (rows: true class, columns: predicted class).\n"
-               "  --model-file F   weights (a run's model.safetensors or checkpoint-free weights file)\n"
-               "  --model NAME     network description (default: the run's, from config.txt beside F;\n"
-               "                   else vgg-seed)\n"
-               "  --data DIR       CIFAR-10 binary files (data/cifar-10-batches-bin or $CIFAR10_DIR)\n"
-               "  --limit-test N   only the first N test images\n"
-               "  --batch N        images per forward pass (128)\n"
-               "  --threads N      OpenMP threads (0: all cores)\n"
-               "  --backend B      dnnl or ref; --conv-algo, --precision as for lrlab train\n");
+               "confusion matrix (rows: true class, columns: predicted class). Reads test_batch.bin only.\n"
+               "  RUN_DIR              a run directory: its model.safetensors (its checkpoint while the\n"
+               "                       run is not finished)\n"
+               "  FILE                 a weights file (model.safetensors, --init's format) or a checkpoint\n"
+               "  --model-file FILE    the same as FILE\n"
+               "  --model NAME|FILE    network description (default: the run's, from config.txt beside\n"
+               "                       the weights; else vgg-seed)\n");
+    config_print_help(f, eval_settings + 1, NULL);
 }
 
-static int allowed(const char *arg) {
-    char key[64];
-    size_t len = strcspn(arg + 2, "=");
-    if (len >= sizeof key) return 0;
-    for (size_t i = 0; i < len; i++) key[i] = arg[2 + i] == '-' ? '_' : arg[2 + i];
-    key[len] = '\0';
-    for (int i = 0; eval_settings[i]; i++)
-        if (!strcmp(key, eval_settings[i])) return 1;
-    return 0;
+/* RUN_DIR -> RUN_DIR/model.safetensors, or its checkpoint (said on stderr);
+ * a file stays. */
+static int resolve_weights(char *out, size_t cap, const char *arg, lr_error *err) {
+    struct stat sb;
+    if (stat(arg, &sb))
+        return lr_fail(err, "%s: %s (expected a run directory, a weights file or a checkpoint)", arg, strerror(errno));
+    if (!S_ISDIR(sb.st_mode)) return snprintf(out, cap, "%s", arg), 0;
+    snprintf(out, cap, "%s/%s", arg, RUN_WEIGHTS);
+    if (access(out, F_OK) == 0) return 0;
+    snprintf(out, cap, "%s/%s", arg, RUN_CHECKPOINT);
+    if (access(out, F_OK) == 0) {
+        fprintf(stderr, "lrlab eval: %s has no %s yet (the run is not finished): its checkpoint\n", arg, RUN_WEIGHTS);
+        return 0;
+    }
+    return lr_fail(err, "%s: no %s or %s: not a run directory that has trained", arg, RUN_WEIGHTS, RUN_CHECKPOINT);
 }
 
 static void print_results(const eval_stats *s, char names[10][32]) {
@@ -74,34 +85,50 @@ static void print_results(const eval_stats *s, char names[10][32]) {
 int cli_eval(int argc, char **argv) {
     train_config cfg;
     config_defaults(&cfg);
-    const char *model_file = NULL;
-    int model_given = 0;
+    const char *model_arg = NULL;
+    const cli_opt opts[] = {{"--model-file", &model_arg, NULL}, {NULL, NULL, NULL}};
+    int model_given = 0, n_files = 0;
     lr_error err;
     for (int i = 1; i < argc;) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             usage(stdout);
             return 0;
         }
-        if (!strcmp(argv[i], "--model-file")) {
-            if (i + 1 >= argc) return fprintf(stderr, "lrlab eval: --model-file: missing value\n"), 2;
-            model_file = argv[i + 1];
-            i += 2;
+        int rc = cli_take(argc, argv, &i, opts, "eval");
+        if (rc < 0) return 2;
+        if (rc > 0) {
+            n_files++, i++;
             continue;
         }
-        if (!strncmp(argv[i], "--", 2) && allowed(argv[i])) {
-            if (!strncmp(argv[i], "--model", 7) && (argv[i][7] == '\0' || argv[i][7] == '=')) model_given = 1;
-            if (config_take_arg(&cfg, argc, argv, &i, &err) < 0) return cli_error("eval", &err, 2);
+        if (a[0] != '-') {
+            model_arg = a, n_files++, i++;
             continue;
         }
-        fprintf(stderr, "lrlab eval: unknown flag '%s' (lrlab eval --help lists them)\n", argv[i]);
+        size_t len = strcspn(a + 2, "=");
+        if (strncmp(a, "--", 2) || lr_key_find(a + 2, len, eval_settings) < 0) {
+            char key[64];
+            snprintf(key, sizeof key, "%.*s", (int)(len < 63 ? len : 63), a + 2);
+            if (!strncmp(a, "--", 2) && config_known(key))
+                fprintf(stderr, "lrlab eval: %s is a training flag; eval takes the weights and the test data "
+                                "(lrlab eval --help lists its flags)\n", a);
+            else cli_unknown("eval", a, opts, 0);
+            return 2;
+        }
+        if (lr_key_eq(a + 2, len, "model")) model_given = 1;
+        if (config_take_arg(&cfg, argc, argv, &i, &err) < 0) return cli_error("eval", &err, 2);
+    }
+    if (n_files != 1) {
+        fprintf(stderr, "lrlab eval: %s\n(lrlab eval --help for the flags)\n",
+                n_files ? "one weights file or run directory at a time"
+                        : "which weights? give a run directory, a weights file or a checkpoint");
         return 2;
     }
-    if (!model_file) {
-        fprintf(stderr, "lrlab eval: --model-file FILE.safetensors is required\n(lrlab eval --help for the flags)\n");
-        return 2;
-    }
+    cli_default_data(&cfg);
+    char model_file[1200];
+    if (resolve_weights(model_file, sizeof model_file, model_arg, &err)) return cli_error("eval", &err, 1);
     /* the run's model, when the weights are in a run directory */
-    char cfg_path[1200];
+    char cfg_path[1400];
     const char *slash = strrchr(model_file, '/');
     snprintf(cfg_path, sizeof cfg_path, "%.*s%s", slash ? (int)(slash - model_file + 1) : 0, model_file, RUN_CONFIG);
     if (!model_given && access(cfg_path, F_OK) == 0) {

@@ -28,6 +28,9 @@
 /* train settings that make no sense here: the range test owns the lr */
 static const char *const refused[] = {"lr", "sched", "sched_unit", "epochs", "monitor", "log_steps", "limit_test",
                                       NULL};
+/* left out of the help: the refused ones, and --out (find-lr's own) */
+static const char *const not_listed[] = {"lr", "sched", "sched_unit", "epochs", "monitor", "log_steps", "limit_test",
+                                         "out", NULL};
 
 static void usage(FILE *f) {
     fprintf(f, "usage: lrlab find-lr [train flags] [--start-lr LR] [--end-lr LR] [--steps N] [--smooth B]\n"
@@ -36,24 +39,16 @@ static void usage(FILE *f) {
                "batch while the lr grows exponentially from --start-lr to --end-lr; stops when the\n"
                "smoothed loss exceeds 4x its lowest value or turns NaN/Inf; the weights are not kept.\n"
                "Prints suggested_lr= (steepest fall of the smoothed loss) and min_loss_lr_div10=.\n"
-               "  --start-lr LR   first lr (1e-7)\n"
-               "  --end-lr LR     last lr (10)\n"
-               "  --steps N       steps, one batch each (100); epochs restart when batches run out\n"
-               "  --smooth B      beta of the loss's moving average (0.98)\n"
-               "  --out DIR       write DIR/lr_find.csv and DIR/lr_find.png (the plot when gnuplot is there)\n"
-               "  -o FILE.csv     write the curve here: step,lr,loss,smoothed_loss\n"
-               "  --plot FILE     draw loss against lr (log scale) with the suggestion marked (.png or .svg)\n"
-               "  --retune        time the convolution algorithms again and keep the new choice (as train)\n\n"
-               "train flags (as lrlab train; --lr, --sched, --epochs, --limit-test do not apply):\n");
-    config_print_help(f);
-}
-
-static const char *key_of(const char *arg, char *key, size_t cap) {
-    size_t len = strcspn(arg + 2, "=");
-    if (len >= cap) len = cap - 1;
-    for (size_t i = 0; i < len; i++) key[i] = arg[2 + i] == '-' ? '_' : arg[2 + i];
-    key[len] = '\0';
-    return key;
+               "  --start-lr LR        first lr (1e-7)\n"
+               "  --end-lr LR          last lr (10)\n"
+               "  --steps N            steps, one batch each (100); epochs restart when batches run out\n"
+               "  --smooth B           beta of the loss's moving average (0.98)\n"
+               "  --out DIR            write DIR/lr_find.csv and DIR/lr_find.png (the plot when gnuplot is there)\n"
+               "  -o FILE.csv          write the curve here: step,lr,loss,smoothed_loss\n"
+               "  --plot FILE          draw loss against lr (log scale) with the suggestion marked (.png or .svg)\n"
+               "  --retune             time the convolution algorithms again and keep the new choice (as train)\n\n"
+               "train flags (as lrlab train):\n");
+    config_print_help(f, NULL, not_listed);
 }
 
 static int write_csv(const char *path, const findlr_result *r, lr_error *err) {
@@ -103,20 +98,17 @@ static int draw(const char *path, const findlr_result *r, lr_error *err) {
     return rc;
 }
 
-static int parse_double_flag(double *out, int argc, char **argv, int *i, double lo, double hi, lr_error *err) {
-    if (*i + 1 >= argc) return lr_fail(err, "%s: missing value", argv[*i]);
-    int rc = lr_parse_double(out, argv[*i + 1], lo, hi, argv[*i], err);
-    *i += 2;
-    return rc;
-}
-
 int cli_find_lr(int argc, char **argv) {
     train_config cfg;
     config_defaults(&cfg);
     findlr_config fc;
     findlr_defaults(&fc);
-    const char *out_dir = NULL, *csv = NULL, *plot = NULL;
     int retune = 0;
+    const char *out_dir = NULL, *csv = NULL, *plot = NULL, *start_s = NULL, *end_s = NULL, *steps_s = NULL,
+               *smooth_s = NULL;
+    const cli_opt opts[] = {{"--start-lr", &start_s, NULL}, {"--end-lr", &end_s, NULL}, {"--steps", &steps_s, NULL},
+                            {"--smooth", &smooth_s, NULL},  {"--out", &out_dir, NULL},  {"-o", &csv, NULL},
+                            {"--plot", &plot, NULL},        {"--retune", NULL, &retune}, {NULL, NULL, NULL}};
     lr_error err;
     for (int i = 1; i < argc;) {
         const char *a = argv[i];
@@ -124,53 +116,29 @@ int cli_find_lr(int argc, char **argv) {
             usage(stdout);
             return 0;
         }
-        if (!strcmp(a, "--start-lr") || !strcmp(a, "--end-lr") || !strcmp(a, "--smooth")) {
-            double *slot = !strcmp(a, "--start-lr") ? &fc.start_lr : !strcmp(a, "--end-lr") ? &fc.end_lr : &fc.beta;
-            double hi = slot == &fc.beta ? 0.999999 : 1e6;
-            if (parse_double_flag(slot, argc, argv, &i, slot == &fc.beta ? 0 : 1e-30, hi, &err))
-                return cli_error("find-lr", &err, 2);
-            continue;
-        }
-        if (!strcmp(a, "--retune")) {
-            retune = 1, i++;
-            continue;
-        }
-        if (!strcmp(a, "--steps")) {
-            long v;
-            if (i + 1 >= argc) return fprintf(stderr, "lrlab find-lr: --steps: missing value\n"), 2;
-            if (lr_parse_long(&v, argv[i + 1], 2, 1000000, "--steps", &err)) return cli_error("find-lr", &err, 2);
-            fc.steps = (int)v;
-            i += 2;
-            continue;
-        }
-        if (!strncmp(a, "--out=", 6) || !strncmp(a, "--plot=", 7)) {
-            *(a[2] == 'o' ? &out_dir : &plot) = strchr(a, '=') + 1;
+        int rc = cli_take(argc, argv, &i, opts, "find-lr");
+        if (rc < 0) return 2;
+        if (rc > 0) {
             i++;
             continue;
         }
-        if (!strcmp(a, "--out") || !strcmp(a, "-o") || !strcmp(a, "--plot")) {
-            if (i + 1 >= argc) return fprintf(stderr, "lrlab find-lr: %s: missing value\n", a), 2;
-            *(!strcmp(a, "--out") ? &out_dir : !strcmp(a, "-o") ? &csv : &plot) = argv[i + 1];
-            i += 2;
-            continue;
-        }
-        if (!strncmp(a, "--", 2)) {
-            char key[64];
-            key_of(a, key, sizeof key);
-            for (int k = 0; refused[k]; k++)
-                if (!strcmp(key, refused[k])) {
-                    fprintf(stderr, "lrlab find-lr: %s does not apply: the range test sweeps the lr from --start-lr "
-                                    "to --end-lr over --steps batches\n", a);
-                    return 2;
-                }
-        }
-        int rc = config_take_arg(&cfg, argc, argv, &i, &err);
-        if (rc < 0) return cli_error("find-lr", &err, 2);
-        if (rc == 0) {
-            fprintf(stderr, "lrlab find-lr: unknown flag '%s' (lrlab find-lr --help lists them)\n", a);
+        if (!strncmp(a, "--", 2) && lr_key_find(a + 2, strcspn(a + 2, "="), refused) >= 0) {
+            fprintf(stderr, "lrlab find-lr: %s does not apply: the range test sweeps the lr from --start-lr "
+                            "to --end-lr over --steps batches\n", a);
             return 2;
         }
+        rc = config_take_arg(&cfg, argc, argv, &i, &err);
+        if (rc < 0) return cli_error("find-lr", &err, 2);
+        if (rc == 0) return cli_unknown("find-lr", a, opts, 1);
     }
+    cli_default_data(&cfg);
+    long steps = fc.steps;
+    if ((start_s && lr_parse_double(&fc.start_lr, start_s, 1e-30, 1e6, "--start-lr", &err)) ||
+        (end_s && lr_parse_double(&fc.end_lr, end_s, 1e-30, 1e6, "--end-lr", &err)) ||
+        (smooth_s && lr_parse_double(&fc.beta, smooth_s, 0, 0.999999, "--smooth", &err)) ||
+        (steps_s && lr_parse_long(&steps, steps_s, 2, 1000000, "--steps", &err)))
+        return cli_error("find-lr", &err, 2);
+    fc.steps = (int)steps;
     if (!(fc.end_lr > fc.start_lr)) {
         fprintf(stderr, "lrlab find-lr: --end-lr %g must be larger than --start-lr %g\n", fc.end_lr, fc.start_lr);
         return 2;
@@ -196,6 +164,7 @@ int cli_find_lr(int argc, char **argv) {
     }
     int bad = plot ? figure_check(plot, "--plot", !plot_optional, &err) : 0;
     if (bad) return cli_error("find-lr", &err, bad);
+    if (config_check_sgd(&cfg, &err)) return cli_error("find-lr", &err, 2);
     fc.momentum = cfg.momentum, fc.weight_decay = cfg.weight_decay, fc.dampening = cfg.dampening;
     fc.nesterov = cfg.nesterov, fc.batch = cfg.batch, fc.seed = (uint64_t)cfg.seed;
     /* the training images only: the test split is validated with one image and not used */

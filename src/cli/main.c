@@ -1,4 +1,6 @@
-/* cli/main.c: `lrlab VERB [flags]`: dispatches to one file per verb. */
+/* cli/main.c: `lrlab VERB [flags]`: dispatches to one file per verb;
+ * `lrlab help [VERB]`, `lrlab --version` (also `lrlab version`): the
+ * Makefile's VERSION and, when built from git, `git describe`. */
 #define _DEFAULT_SOURCE
 #include <limits.h>
 #include <malloc.h>
@@ -8,6 +10,10 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+
+#ifndef LRLAB_VERSION
+#define LRLAB_VERSION "unknown" /* built without the Makefile */
+#endif
 
 static char self_path[PATH_MAX];
 
@@ -29,10 +35,31 @@ static const struct {
     {"find-lr", cli_find_lr, "learning-rate range test: suggest a starting lr"},
 };
 
+#define N_VERBS (int)(sizeof verbs / sizeof verbs[0])
+
 static void usage(FILE *f) {
-    fprintf(f, "usage: lrlab VERB [flags]   (lrlab VERB --help for a verb's flags)\n\nverbs:\n");
-    for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
-        fprintf(f, "  %-9s %s\n", verbs[i].name, verbs[i].help);
+    fprintf(f, "usage: lrlab VERB [flags]   (lrlab help VERB or lrlab VERB --help: a verb's flags)\n"
+               "       lrlab --version\n\nverbs:\n");
+    for (int i = 0; i < N_VERBS; i++) fprintf(f, "  %-9s %s\n", verbs[i].name, verbs[i].help);
+    fprintf(f, "\nexit status: 0 ok, 1 error (a file, the data, a run failed), 2 usage or schedule error,\n"
+               "3 training diverged, 130 stopped by a signal (checkpoint written): docs/tools.md\n");
+}
+
+static int find_verb(const char *name) {
+    for (int i = 0; i < N_VERBS; i++)
+        if (!strcmp(name, verbs[i].name)) return i;
+    return -1;
+}
+
+static int unknown_verb(const char *name) {
+    const char *names[N_VERBS + 3];
+    for (int i = 0; i < N_VERBS; i++) names[i] = verbs[i].name;
+    names[N_VERBS] = "help", names[N_VERBS + 1] = "version", names[N_VERBS + 2] = NULL;
+    const char *near = lr_nearest(name, (int)strlen(name), names, 3);
+    fprintf(stderr, "lrlab: unknown verb '%s'%s%s%s\n\n", name, near ? " (did you mean " : "", near ? near : "",
+            near ? "?)" : "");
+    usage(stderr);
+    return 2;
 }
 
 /* How OpenMP threads wait for each other (at the end of a parallel region,
@@ -68,13 +95,22 @@ int main(int argc, char **argv) {
     if (n > 0) self_path[n] = '\0';
     else snprintf(self_path, sizeof self_path, "%s", argv[0]);
     if (argc < 2) { usage(stderr); return 2; }
-    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
-        usage(stdout);
+    const char *verb = argv[1];
+    if (!strcmp(verb, "--version") || !strcmp(verb, "version")) {
+        printf("lrlab %s\n", LRLAB_VERSION);
         return 0;
     }
-    for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
-        if (!strcmp(argv[1], verbs[i].name)) return verbs[i].run(argc - 1, argv + 1);
-    fprintf(stderr, "lrlab: unknown verb '%s'\n", argv[1]);
-    usage(stderr);
-    return 2;
+    if (!strcmp(verb, "--help") || !strcmp(verb, "-h") || !strcmp(verb, "help")) {
+        if (argc < 3 || !strcmp(argv[2], "help")) {
+            usage(stdout);
+            return 0;
+        }
+        int k = find_verb(argv[2]);
+        if (k < 0) return unknown_verb(argv[2]);
+        char *help_argv[] = {argv[2], "--help", NULL};
+        return verbs[k].run(2, help_argv);
+    }
+    int k = find_verb(verb);
+    if (k < 0) return unknown_verb(verb);
+    return verbs[k].run(argc - 1, argv + 1);
 }

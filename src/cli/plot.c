@@ -178,6 +178,8 @@ static char *make_script(const curve *c, int n_curves, const int *group, const r
 int cli_plot(int argc, char **argv) {
     const char *out = NULL, *title = NULL, *band_name = NULL;
     int band = BAND_SD;
+    const cli_opt opts[] = {{"-o", &out, NULL}, {"--out", &out, NULL}, {"--title", &title, NULL},
+                            {"--band", &band_name, NULL}, {NULL, NULL, NULL}};
     char **args = calloc((size_t)argc + 1, sizeof *args);
     int n_args = 0;
     if (!args) return fprintf(stderr, "lrlab plot: out of memory\n"), 1;
@@ -187,22 +189,11 @@ int cli_plot(int argc, char **argv) {
             free(args);
             return 0;
         }
-        if (!strcmp(argv[i], "-o") || !strcmp(argv[i], "--out") || !strcmp(argv[i], "--title") ||
-            !strcmp(argv[i], "--band")) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "lrlab plot: %s: missing value\n", argv[i]);
-                free(args);
-                return 2;
-            }
-            if (!strcmp(argv[i], "--title")) title = argv[++i];
-            else if (!strcmp(argv[i], "--band")) band_name = argv[++i];
-            else out = argv[++i];
-            continue;
-        }
-        if (argv[i][0] == '-') {
-            fprintf(stderr, "lrlab plot: unknown flag '%s' (lrlab plot --help lists them)\n", argv[i]);
+        int m = cli_take(argc, argv, &i, opts, "plot");
+        if (m > 0) continue;
+        if (m < 0 || argv[i][0] == '-') {
             free(args);
-            return 2;
+            return m < 0 ? 2 : cli_unknown("plot", argv[i], opts, 0);
         }
         args[n_args++] = argv[i];
     }

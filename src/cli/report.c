@@ -365,20 +365,13 @@ static void stats_csv(FILE *f, const group *groups, int n_groups, const rundir *
     }
 }
 
-/* A flag's value, or NULL (and a message) when it is the last argument. */
-static const char *flag_value(int argc, char **argv, int *i) {
-    if (*i + 1 < argc) return argv[++*i];
-    fprintf(stderr, "lrlab report: %s: missing value\n", argv[*i]);
-    return NULL;
-}
-
 int cli_report(int argc, char **argv) {
     const char *sort = NULL, *out = NULL, *metric = NULL, *boot = NULL, *boot_seed = NULL;
     int csv = 0;
-    struct { const char *flag; const char **value; } value_flags[] = {
-        {"--sort", &sort}, {"-o", &out}, {"--out", &out}, {"--metric", &metric},
-        {"--bootstrap", &boot}, {"--bootstrap-seed", &boot_seed},
-    };
+    const cli_opt opts[] = {{"--sort", &sort, NULL},        {"-o", &out, NULL},
+                            {"--out", &out, NULL},          {"--metric", &metric, NULL},
+                            {"--bootstrap", &boot, NULL},   {"--bootstrap-seed", &boot_seed, NULL},
+                            {"--csv", NULL, &csv},          {NULL, NULL, NULL}};
     char **args = calloc((size_t)argc + 1, sizeof *args);
     int n_args = 0;
     if (!args) return fprintf(stderr, "lrlab report: out of memory\n"), 1;
@@ -388,20 +381,11 @@ int cli_report(int argc, char **argv) {
             free(args);
             return 0;
         }
-        if (!strcmp(argv[i], "--csv")) {
-            csv = 1;
-            continue;
-        }
-        size_t k = 0, nf = sizeof value_flags / sizeof *value_flags;
-        while (k < nf && strcmp(argv[i], value_flags[k].flag)) k++;
-        if (k < nf) {
-            if (!(*value_flags[k].value = flag_value(argc, argv, &i))) return free(args), 2;
-            continue;
-        }
-        if (!strncmp(argv[i], "-", 1)) {
-            fprintf(stderr, "lrlab report: unknown flag '%s' (lrlab report --help lists them)\n", argv[i]);
+        int m = cli_take(argc, argv, &i, opts, "report");
+        if (m > 0) continue;
+        if (m < 0 || argv[i][0] == '-') {
             free(args);
-            return 2;
+            return m < 0 ? 2 : cli_unknown("report", argv[i], opts, 0);
         }
         args[n_args++] = argv[i];
     }

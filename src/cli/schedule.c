@@ -35,21 +35,6 @@ static void usage(FILE *f) {
             "  --plot FILE.png      also draw lr against t (needs gnuplot)\n");
 }
 
-/* "--name value" or "--name=value"; advances *i past what it used. */
-static const char *flag_value(int argc, char **argv, int *i, const char *name, int *matched) {
-    size_t n = strlen(name);
-    *matched = 0;
-    if (strncmp(argv[*i], name, n)) return NULL;
-    if (argv[*i][n] == '=') {
-        *matched = 1;
-        return argv[*i] + n + 1;
-    }
-    if (argv[*i][n] != '\0') return NULL;
-    *matched = 1;
-    if (*i + 1 >= argc) return NULL;
-    return argv[++*i];
-}
-
 static int usage_error(const char *msg, const char *arg) {
     fprintf(stderr, "lrlab schedule: %s%s%s%s\n", msg, arg ? " '" : "", arg ? arg : "", arg ? "'" : "");
     fprintf(stderr, "(lrlab schedule --help for the flags)\n");
@@ -101,24 +86,19 @@ static int plot(const char *file, const char *expr, const char *unit, long n, co
 int cli_schedule(int argc, char **argv) {
     const char *lr_s = NULL, *epochs_s = NULL, *expr = "", *unit = "epoch", *spe_s = "390", *metrics_s = NULL,
                *momentum_s = NULL, *plot_file = NULL;
+    const cli_opt opts[] = {{"--lr", &lr_s, NULL},         {"--epochs", &epochs_s, NULL},
+                            {"--sched", &expr, NULL},       {"--sched-unit", &unit, NULL},
+                            {"--steps-per-epoch", &spe_s, NULL}, {"--metrics", &metrics_s, NULL},
+                            {"--momentum", &momentum_s, NULL}, {"--plot", &plot_file, NULL},
+                            {NULL, NULL, NULL}};
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
             return 0;
         }
-        static const char *const names[] = {"--lr", "--epochs", "--sched", "--sched-unit", "--steps-per-epoch",
-                                            "--metrics", "--momentum", "--plot"};
-        const char **slots[] = {&lr_s, &epochs_s, &expr, &unit, &spe_s, &metrics_s, &momentum_s, &plot_file};
-        int found = 0;
-        for (int k = 0; k < 8 && !found; k++) {
-            int matched;
-            const char *v = flag_value(argc, argv, &i, names[k], &matched);
-            if (!matched) continue;
-            if (!v) return usage_error("missing value for", names[k]);
-            *slots[k] = v;
-            found = 1;
-        }
-        if (!found) return usage_error("unknown argument", argv[i]);
+        int m = cli_take(argc, argv, &i, opts, "schedule");
+        if (m < 0) return 2;
+        if (!m) return cli_unknown("schedule", argv[i], opts, 0);
     }
     lr_error err;
     double lr, momentum = 0.0;
@@ -140,9 +120,10 @@ int cli_schedule(int argc, char **argv) {
     int bad = plot_file ? figure_check(plot_file, "--plot", 1, &err) : 0;
     if (bad) return cli_error("schedule", &err, bad);
 
-    sched_context ctx = {lr, momentum, (int)epochs, (int)spe, unit_step};
+    sched_context ctx = {lr, momentum, (int)epochs, (int)spe, unit_step, 1}; /* prints lr(t), no step after the last */
     lr_sched *s;
     if (sched_parse(&s, expr, &ctx, &err)) return cli_error("schedule", &err, 2);
+    if (sched_warning(s)) fprintf(stderr, "lrlab schedule: warning: %s\n", sched_warning(s));
     int needs_metric = sched_needs_metric(s);
     double *metrics = NULL;
     long n_metrics = 0;

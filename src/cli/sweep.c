@@ -26,7 +26,9 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "lrlab/io.h"
 #include "lrlab/model.h"
+#include "lrlab/runs.h"
 #include "lrlab/sweep.h"
 #include "lrlab/train.h"
 
@@ -50,7 +52,10 @@ static void usage(FILE *f) {
             "  --dry-run      print what would run (the exact commands) and stop\n"
             "  --list         print the run directories, one a line, in the file's order, and stop\n"
             "Exit status: 0 all complete, 1 a run failed, 2 usage or sweep-file error, 3 a run diverged\n"
-            "(the others still run), 130 interrupted (run the same command again to resume).\n");
+            "(the others still run), 130 interrupted (run the same command again to resume).\n\n"
+            "train flags (for every run, as lrlab train; --out is the sweep's own):\n");
+    static const char *const not_listed[] = {"out", NULL};
+    config_print_help(f, NULL, not_listed);
 }
 
 /* ---- one job: a run (and seed) of the sweep ---- */
@@ -71,46 +76,21 @@ typedef struct {
     double start;
 } job;
 
-/* What metrics.csv says: epochs done, final and best test accuracy. */
-typedef struct {
-    int rows;
-    double final_acc, best_acc, seconds;
-    long best_epoch;
-} metrics_info;
-
-static int read_metrics(const char *dir, metrics_info *m) {
-    memset(m, 0, sizeof *m);
-    char path[1400], line[1024];
-    snprintf(path, sizeof path, "%s/%s", dir, RUN_METRICS);
-    FILE *f = fopen(path, "r");
-    if (!f) return -1;
-    while (fgets(line, sizeof line, f)) {
-        if (!strncmp(line, "epoch", 5)) continue;
-        /* epoch,lr,momentum,train_loss,train_acc,test_loss,test_acc,...,seconds,images_per_s */
-        char *fields[12];
-        int n = 0;
-        for (char *p = line; n < 12;) {
-            fields[n++] = p;
-            char *comma = strchr(p, ',');
-            if (!comma) break;
-            *comma = '\0';
-            p = comma + 1;
-        }
-        if (n < 11) continue;
-        double acc = atof(fields[6]);
-        m->final_acc = acc;
-        if (!m->rows || acc > m->best_acc) m->best_acc = acc, m->best_epoch = atol(fields[0]);
-        m->seconds += atof(fields[9]);
-        m->rows++;
-    }
-    fclose(f);
-    return 0;
+/* What the run's metrics.csv says (read and checked by io/runs.c): 0 with
+ * st filled, -1 when it has no epoch yet or cannot be read. */
+static int run_summary(const char *dir, run_stats *st) {
+    rundir r;
+    lr_error e;
+    int rc = rundir_load(&r, dir, &e) == 0 && rundir_stats(st, &r) == 0 ? 0 : -1;
+    rundir_free(&r);
+    if (rc) memset(st, 0, sizeof *st);
+    return rc;
 }
 
 static int is_file(const char *dir, const char *name) {
     char path[1400];
     struct stat sb;
-    snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path) return 0;
     return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
 }
 
@@ -135,13 +115,7 @@ static char *settings_text(const train_config *c0) {
     train_config c = *c0;
     c.out[0] = c.data[0] = c.algo_choices[0] = '\0';
     c.threads = 0, c.verbose = 0, c.log_steps = 0;
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    if (!f) return NULL;
-    config_write(&c, f);
-    fclose(f);
-    return buf;
+    return config_text(&c, NULL);
 }
 
 /* "lr 0.01 -> 0.02, epochs 2 -> 30" for the keys where want differs from have. */
@@ -194,12 +168,12 @@ static void view_draw(const job *jobs, int n) {
     for (int i = 0; i < n; i++) {
         const job *j = &jobs[i];
         if (j->state != ST_RUNNING) continue;
-        metrics_info m;
-        read_metrics(j->dir, &m);
+        run_stats m;
         char acc[32] = "";
-        if (m.rows) snprintf(acc, sizeof acc, "test %.2f%%", m.final_acc);
+        if (run_summary(j->dir, &m) == 0) snprintf(acc, sizeof acc, "test %.2f%%", m.final_test);
         int secs = (int)(now - j->start);
-        printf("  %-22s %3d/%d epochs done  %-12s %d:%02d\n", j->name, m.rows, j->epochs, acc, secs / 60, secs % 60);
+        printf("  %-22s %3d/%d epochs done  %-12s %d:%02d\n", j->name, m.epochs_done, j->epochs, acc, secs / 60,
+               secs % 60);
         drawn++;
     }
     fflush(stdout);
@@ -224,15 +198,15 @@ static void last_line(const char *path, char *out, size_t cap) {
 }
 
 static void say_result(const job *j) {
-    metrics_info m;
-    int have = read_metrics(j->dir, &m) == 0 && m.rows > 0;
+    run_stats m;
+    int have = run_summary(j->dir, &m) == 0;
     char tail[600];
     switch (j->state) {
     case ST_DONE:
     case ST_SKIPPED:
         if (have)
             say("%s %s: final test %.2f%%, best %.2f%% @ epoch %ld, %d epochs, %.1f min%s", j->state == ST_DONE ? "done" : "skip",
-                j->name, m.final_acc, m.best_acc, m.best_epoch, m.rows, m.seconds / 60.0,
+                j->name, m.final_test, m.best_test, m.best_epoch, m.epochs_done, m.total_seconds / 60.0,
                 j->state == ST_SKIPPED ? " (complete)" : "");
         else say("%s %s: %s", j->state == ST_DONE ? "done" : "skip", j->name, j->state == ST_DONE ? "no metrics.csv" : "complete");
         if (j->state == ST_SKIPPED && j->note[0])
@@ -247,7 +221,7 @@ static void say_result(const job *j) {
         else say("FAILED %s (exit %d): %s", j->name, j->code, tail[0] ? tail : j->log);
         break;
     case ST_STOPPED:
-        say("stopped %s after %d of %d epochs (%s)", j->name, have ? m.rows : 0, j->epochs,
+        say("stopped %s after %d of %d epochs (%s)", j->name, m.epochs_done, j->epochs,
             is_file(j->dir, RUN_CHECKPOINT) ? "checkpoint written" : "before its first step: it will start over");
         break;
     default: break;
@@ -415,32 +389,17 @@ static int find_sweep_file(char *out, size_t cap, const char *arg) {
     return -1;
 }
 
-static int mkdirs(const char *path) {
-    char buf[1200];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        if (mkdir(buf, 0777) && errno != EEXIST) return -1;
-        *p = '/';
-    }
-    if (mkdir(buf, 0777) && errno != EEXIST) return -1;
-    struct stat sb;
-    return stat(buf, &sb) == 0 && S_ISDIR(sb.st_mode) ? 0 : -1;
-}
-
 static int has_key(const sweep_flags *f, const char *key) {
-    for (int i = 0; i < f->n; i++) {
-        const char *a = f->flags[i].key, *b = key;
-        for (; *a && *b && (*a == *b || (*a == '-' && *b == '_')); a++, b++) {}
-        if (!*a && !*b) return 1;
-    }
+    for (int i = 0; i < f->n; i++)
+        if (lr_key_eq(f->flags[i].key, strlen(f->flags[i].key), key)) return 1;
     return 0;
 }
 
 /* What would make every run fail at once, said before any starts: the
  * model and the data files (their contents are the trainer's to check). */
-static int check_inputs(const train_config *c, const sweep_file *s, int r, lr_error *err) {
+static int check_inputs(const train_config *run, const sweep_file *s, int r, lr_error *err) {
+    train_config cfg = *run, *c = &cfg;
+    cli_default_data(c); /* as the child will */
     model_spec m;
     lr_error e;
     if (model_spec_load(&m, c->model, cli_search_dirs("models"), &e))
@@ -514,151 +473,150 @@ static int usage_error(const char *fmt, const char *arg) {
     return 2;
 }
 
-int cli_sweep(int argc, char **argv) {
-    const char *file = NULL, *out = NULL, *only = NULL;
-    long jobs_at_once = 1, seeds = 0;
-    int dry = 0, list = 0;
-    lr_error err;
-    char **rest = calloc((size_t)argc + 1, sizeof *rest);
-    int nrest = 0;
-    if (!rest) return fprintf(stderr, "lrlab sweep: out of memory\n"), 1;
-    int rc = 2;
-    sweep_file s;
-    memset(&s, 0, sizeof s);
+/* The command line: the sweep's own flags; every other --flag is a train
+ * flag for every run (extra). */
+typedef struct {
+    const char *file, *out, *only;
+    long jobs, seeds;
+    int dry, list;
     sweep_flags extra;
-    memset(&extra, 0, sizeof extra);
-    job *jobs = NULL;
-    int njobs = 0;
+} sweep_args;
 
-    /* the sweep's own flags; everything else is a train flag for every run */
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *own[] = {"--out", "--jobs", "--seeds", "--only"};
-        int which = -1;
-        const char *value = NULL;
-        for (int o = 0; o < 4; o++) {
-            size_t n = strlen(own[o]);
-            if (!strncmp(a, own[o], n) && (a[n] == '\0' || a[n] == '=')) {
-                which = o;
-                if (a[n] == '=') value = a + n + 1;
-                else if (i + 1 < argc) value = argv[++i];
-                else { rc = usage_error("%s: missing value", own[o]); goto done; }
+/* 0 to go on; else the exit status (the message printed; -1: --help shown). */
+static int parse_args(sweep_args *a, int argc, char **argv) {
+    memset(a, 0, sizeof *a);
+    a->jobs = 1;
+    const char *jobs_s = NULL, *seeds_s = NULL;
+    const cli_opt opts[] = {{"--out", &a->out, NULL},   {"--jobs", &jobs_s, NULL},   {"--seeds", &seeds_s, NULL},
+                            {"--only", &a->only, NULL}, {"--dry-run", NULL, &a->dry}, {"--list", NULL, &a->list},
+                            {NULL, NULL, NULL}};
+    char **rest = calloc((size_t)argc + 1, sizeof *rest);
+    int nrest = 0, rc = 0;
+    lr_error err;
+    if (!rest) return fprintf(stderr, "lrlab sweep: out of memory\n"), 1;
+    for (int i = 1; i < argc && !rc; i++) {
+        const char *w = argv[i];
+        int m = cli_take(argc, argv, &i, opts, "sweep");
+        if (m) rc = m < 0 ? 2 : 0;
+        else if (!strcmp(w, "--help") || !strcmp(w, "-h")) usage(stdout), rc = -1;
+        else if (!strncmp(w, "--", 2)) {
+            char key[64];
+            snprintf(key, sizeof key, "%.*s", (int)strcspn(w + 2, "="), w + 2);
+            if (!config_known(key) && strcmp(key, "resume")) {
+                rc = cli_unknown("sweep", w, opts, 1);
+                break;
             }
-        }
-        if (which == 0) out = value;
-        else if (which == 1 || which == 2) {
-            long *dst = which == 1 ? &jobs_at_once : &seeds;
-            if (lr_parse_long(dst, value, 1, which == 1 ? 256 : 10000, own[which], &err)) {
-                rc = cli_error("sweep", &err, 2);
-                goto done;
-            }
-        } else if (which == 3) only = value;
-        else if (!strcmp(a, "--help") || !strcmp(a, "-h")) { usage(stdout); rc = 0; goto done; }
-        else if (!strcmp(a, "--dry-run")) dry = 1;
-        else if (!strcmp(a, "--list")) list = 1;
-        else if (!strncmp(a, "--", 2)) {
             rest[nrest++] = argv[i];
-            if (!strchr(a, '=') && !config_is_switch(a + 2) && i + 1 < argc) rest[nrest++] = argv[++i];
-        } else if (!file) file = a;
-        else { rc = usage_error("one sweep file at a time: '%s' is a second", a); goto done; }
+            if (!strchr(w, '=') && !config_is_switch(w + 2) && i + 1 < argc) rest[nrest++] = argv[++i];
+        } else if (!a->file) a->file = w;
+        else rc = usage_error("one sweep file at a time: '%s' is a second", w);
     }
-    if (!file) { rc = usage_error("%s", "no sweep file given"); goto done; }
-    if (sweep_flags_from_argv(&extra, nrest, rest, &err)) { rc = cli_error("sweep", &err, 2); goto done; }
+    if (!rc && !a->file) rc = usage_error("%s", "no sweep file given");
+    if (!rc && ((jobs_s && lr_parse_long(&a->jobs, jobs_s, 1, 256, "--jobs", &err)) ||
+                (seeds_s && lr_parse_long(&a->seeds, seeds_s, 1, 10000, "--seeds", &err)) ||
+                sweep_flags_from_argv(&a->extra, nrest, rest, &err)))
+        rc = cli_error("sweep", &err, 2);
+    free(rest);
+    return rc;
+}
 
-    char path[1200];
-    if (find_sweep_file(path, sizeof path, file)) {
-        const char *const *dirs = cli_search_dirs("experiments");
-        fprintf(stderr, "lrlab sweep: no sweep file '%s' (looked for %s and %s.sweep here", file, file, file);
-        for (int d = 0; !strchr(file, '/') && dirs[d]; d++) fprintf(stderr, ", in %s", dirs[d]);
-        fprintf(stderr, ")\n");
-        goto done;
-    }
-    if (sweep_load(&s, path, &err)) { rc = cli_error("sweep", &err, 2); goto done; }
-
-    /* which runs */
-    char *sel = calloc((size_t)s.n_runs, 1);
-    if (!sel) { fprintf(stderr, "lrlab sweep: out of memory\n"); rc = 1; goto done; }
-    if (only) {
-        for (const char *p = only; *p;) {
-            size_t n = strcspn(p, ",");
-            char name[SWEEP_NAME_MAX + 1];
-            snprintf(name, sizeof name, "%.*s", (int)(n < SWEEP_NAME_MAX ? n : SWEEP_NAME_MAX), p);
-            int r = sweep_find_run(&s, name);
-            if (r < 0) {
-                fprintf(stderr, "lrlab sweep: --only: no run '%s' in %s; its runs:", name, path);
-                for (int i = 0; i < s.n_runs; i++) fprintf(stderr, " %s", s.runs[i].name);
-                fprintf(stderr, "\n");
-                free(sel);
-                goto done;
-            }
-            sel[r] = 1;
-            p += n + (p[n] == ',');
+/* sel[r] = 1 for the runs to do: --only's names, or all. */
+static int select_runs(char *sel, const sweep_file *s, const char *only) {
+    if (!only) return memset(sel, 1, (size_t)s->n_runs), 0;
+    for (const char *p = only; *p;) {
+        size_t n = strcspn(p, ",");
+        char name[SWEEP_NAME_MAX + 1];
+        snprintf(name, sizeof name, "%.*s", (int)(n < SWEEP_NAME_MAX ? n : SWEEP_NAME_MAX), p);
+        int r = sweep_find_run(s, name);
+        if (r < 0) {
+            fprintf(stderr, "lrlab sweep: --only: no run '%s' in %s; its runs:", name, s->path);
+            for (int i = 0; i < s->n_runs; i++) fprintf(stderr, " %s", s->runs[i].name);
+            fprintf(stderr, "\n");
+            return -1;
         }
-    } else memset(sel, 1, (size_t)s.n_runs);
+        sel[r] = 1;
+        p += n + (p[n] == ',');
+    }
+    return 0;
+}
 
-    char outbuf[1100];
-    if (!out) snprintf(outbuf, sizeof outbuf, "runs/%s", s.name), out = outbuf;
+/* One job per selected run (and seed); 0, or the exit status (message printed). */
+static int build_jobs(job *jobs, int *njobs, const sweep_file *s, const sweep_args *a, const char *out) {
+    char *sel = calloc((size_t)s->n_runs, 1);
+    if (!sel) return fprintf(stderr, "lrlab sweep: out of memory\n"), 1;
+    if (select_runs(sel, s, a->only)) return free(sel), 2;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    int threads = (int)(cores / jobs_at_once > 1 ? cores / jobs_at_once : 1);
-    int per = seeds ? (int)seeds : 1;
-    jobs = calloc((size_t)s.n_runs * (size_t)per, sizeof *jobs);
-    if (!jobs) { free(sel); fprintf(stderr, "lrlab sweep: out of memory\n"); rc = 1; goto done; }
-    for (int r = 0; r < s.n_runs; r++)
-        for (int k = 0; sel[r] && k < per; k++) {
-            if (job_init(&jobs[njobs], &s, r, &extra, (int)seeds, k, out, threads, !list, &err)) {
-                free(sel);
+    int threads = (int)(cores / a->jobs > 1 ? cores / a->jobs : 1);
+    int per = a->seeds ? (int)a->seeds : 1, rc = 0;
+    lr_error err;
+    for (int r = 0; r < s->n_runs && !rc; r++)
+        for (int k = 0; sel[r] && k < per && !rc; k++) {
+            if (job_init(&jobs[*njobs], s, r, &a->extra, (int)a->seeds, k, out, threads, !a->list, &err)) {
                 rc = cli_error("sweep", &err, 2);
-                goto done;
+                break;
             }
-            njobs++;
-            for (int o = 0; o < njobs - 1; o++)
-                if (!strcmp(jobs[o].name, jobs[njobs - 1].name)) {
-                    fprintf(stderr, "lrlab sweep: %s: two runs would share %s/%s (rename one)\n", path, out,
-                            jobs[o].name);
-                    free(sel);
-                    goto done;
+            job *j = &jobs[(*njobs)++];
+            for (int o = 0; o < *njobs - 1 && !rc; o++)
+                if (!strcmp(jobs[o].name, j->name)) {
+                    fprintf(stderr, "lrlab sweep: %s: two runs would share %s/%s (rename one)\n", s->path, out, j->name);
+                    rc = 2;
                 }
         }
     free(sel);
+    return rc;
+}
 
-    int n_new = 0, n_resume = 0, n_complete = 0;
-    for (int i = 0; i < njobs; i++)
-        n_new += jobs[i].kind == JOB_NEW, n_resume += jobs[i].kind == JOB_RESUME, n_complete += jobs[i].kind == JOB_COMPLETE;
-    if (list) { /* for scripts: `lrlab report $(lrlab sweep FILE --list)` */
-        for (int i = 0; i < njobs; i++) printf("%s\n", jobs[i].dir);
-        rc = 0;
-        goto done;
-    }
-    if (dry) {
-        printf("sweep %s (%s): %d runs into %s: %d to start, %d to resume, %d complete\n", s.name, path, njobs, out,
-               n_new, n_resume, n_complete);
-        for (int i = 0; i < njobs; i++) {
-            job *j = &jobs[i];
-            if (j->kind == JOB_COMPLETE) { printf("skip   %s: complete (%s/%s)\n", j->name, j->dir, RUN_WEIGHTS); continue; }
-            char **words;
-            int nw;
-            char **av = child_argv(j, &words, &nw);
-            printf("%s %s: ", j->kind == JOB_RESUME ? "resume" : "start ", j->name);
-            if (av) print_command(stdout, av);
-            printf(" > %s\n", j->log);
-            if (j->kind == JOB_RESUME && j->note[0]) printf("  note: started with other settings (%s); they are kept\n", j->note);
-            free(av), words_free(words, nw);
+/* --dry-run: the exact commands. */
+static void print_plan(const sweep_file *s, const job *jobs, int njobs, const char *out, const int count[3]) {
+    printf("sweep %s (%s): %d runs into %s: %d to start, %d to resume, %d complete\n", s->name, s->path, njobs, out,
+           count[JOB_NEW], count[JOB_RESUME], count[JOB_COMPLETE]);
+    for (int i = 0; i < njobs; i++) {
+        const job *j = &jobs[i];
+        if (j->kind == JOB_COMPLETE) {
+            printf("skip   %s: complete (%s/%s)\n", j->name, j->dir, RUN_WEIGHTS);
+            continue;
         }
-        rc = 0;
-        goto done;
+        char **words;
+        int nw;
+        char **av = child_argv(j, &words, &nw);
+        printf("%s %s: ", j->kind == JOB_RESUME ? "resume" : "start ", j->name);
+        if (av) print_command(stdout, av);
+        printf(" > %s\n", j->log);
+        if (j->kind == JOB_RESUME && j->note[0]) printf("  note: started with other settings (%s); they are kept\n", j->note);
+        free(av), words_free(words, nw);
     }
+}
 
-    if (mkdirs(out)) { fprintf(stderr, "lrlab sweep: --out %s: cannot create: %s\n", out, strerror(errno)); rc = 1; goto done; }
-    live = isatty(STDOUT_FILENO);
-    say("sweep %s: %d runs into %s (%d to start, %d to resume, %d complete); %ld at a time", s.name, njobs, out,
-        n_new, n_resume, n_complete, jobs_at_once);
+/* Starts the next pending job (skipping complete ones); 1 when one started. */
+static int start_next(job *jobs, int njobs, int *next) {
+    while (*next < njobs) {
+        job *j = &jobs[(*next)++];
+        if (j->kind == JOB_COMPLETE) {
+            j->state = ST_SKIPPED;
+            say_result(j);
+            continue;
+        }
+        if (j->kind == JOB_RESUME && j->note[0])
+            say("  note: %s resumes with the settings it started with (%s/%s), not this command's: %s", j->name, j->dir,
+                RUN_CONFIG, j->note);
+        if (job_start(j) == 0) {
+            if (!live) say("%s %s (epochs %d, log %s)", j->kind == JOB_RESUME ? "resume" : "start", j->name, j->epochs, j->log);
+            return 1;
+        }
+        j->state = ST_FAILED;
+        j->code = 1;
+    }
+    return 0;
+}
+
+/* Runs the jobs, at_once at a time, until all are done or a signal stops them. */
+static void run_jobs(job *jobs, int njobs, long at_once) {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
-
     int next = 0, running = 0, forwarded = 0;
     double last_draw = 0;
     for (;;) {
@@ -669,24 +627,7 @@ int cli_sweep(int argc, char **argv) {
             forwarded = 1;
             say("interrupted: %d running run(s) checkpoint and stop; the same command resumes them", running);
         }
-        while (!stop_signal && running < jobs_at_once && next < njobs) {
-            job *j = &jobs[next++];
-            if (j->kind == JOB_COMPLETE) {
-                j->state = ST_SKIPPED;
-                say_result(j);
-                continue;
-            }
-            if (j->kind == JOB_RESUME && j->note[0])
-                say("  note: %s resumes with the settings it started with (%s/%s), not this command's: %s", j->name,
-                    j->dir, RUN_CONFIG, j->note);
-            if (job_start(j) == 0) {
-                running++;
-                if (!live) say("%s %s (epochs %d, log %s)", j->kind == JOB_RESUME ? "resume" : "start", j->name, j->epochs, j->log);
-            } else {
-                j->state = ST_FAILED;
-                j->code = 1;
-            }
-        }
+        while (!stop_signal && running < at_once && start_next(jobs, njobs, &next)) running++;
         if (!running) break;
         int status;
         pid_t pid = waitpid(-1, &status, WNOHANG);
@@ -707,30 +648,76 @@ int cli_sweep(int argc, char **argv) {
         nanosleep(&ts, NULL);
     }
     if (live) view_clear();
+}
 
-    int n_done = 0, n_skip = 0, n_fail = 0, n_div = 0, n_stop = 0, n_pending = 0;
-    for (int i = 0; i < njobs; i++) {
-        job_state st = jobs[i].state;
-        n_done += st == ST_DONE, n_skip += st == ST_SKIPPED, n_fail += st == ST_FAILED;
-        n_div += st == ST_DIVERGED, n_stop += st == ST_STOPPED, n_pending += st == ST_PENDING;
-    }
-    printf("sweep %s: %d done, %d skipped (complete), %d failed, %d diverged", s.name, n_done, n_skip, n_fail, n_div);
-    if (n_stop || n_pending) printf(", %d stopped, %d not started", n_stop, n_pending);
+/* The closing lines; returns the exit status. */
+static int print_outcome(const sweep_file *s, const job *jobs, int njobs, const char *out) {
+    int n[ST_STOPPED + 1] = {0};
+    for (int i = 0; i < njobs; i++) n[jobs[i].state]++;
+    printf("sweep %s: %d done, %d skipped (complete), %d failed, %d diverged", s->name, n[ST_DONE], n[ST_SKIPPED],
+           n[ST_FAILED], n[ST_DIVERGED]);
+    if (n[ST_STOPPED] || n[ST_PENDING]) printf(", %d stopped, %d not started", n[ST_STOPPED], n[ST_PENDING]);
     printf("; runs in %s\n", out);
-    if (n_fail || n_div) {
-        printf("%s:", n_fail ? "failed" : "diverged");
+    if (n[ST_FAILED] || n[ST_DIVERGED]) {
+        printf("%s:", n[ST_FAILED] ? "failed" : "diverged");
         for (int i = 0; i < njobs; i++)
             if (jobs[i].state == ST_FAILED || jobs[i].state == ST_DIVERGED)
-                printf(" %s%s", jobs[i].name, jobs[i].state == ST_DIVERGED && n_fail ? " (diverged)" : "");
+                printf(" %s%s", jobs[i].name, jobs[i].state == ST_DIVERGED && n[ST_FAILED] ? " (diverged)" : "");
         printf("  (logs: %s/NAME.log)\n", out);
     }
     fflush(stdout);
-    rc = stop_signal ? 130 : n_fail ? 1 : n_div ? 3 : 0;
-done:
+    return stop_signal ? 130 : n[ST_FAILED] ? 1 : n[ST_DIVERGED] ? 3 : 0;
+}
+
+/* Finds and loads the sweep file; 0, or the exit status (message printed). */
+static int load_sweep(sweep_file *s, const char *file) {
+    char path[1200];
+    lr_error err;
+    if (find_sweep_file(path, sizeof path, file)) {
+        const char *const *dirs = cli_search_dirs("experiments");
+        fprintf(stderr, "lrlab sweep: no sweep file '%s' (looked for %s and %s.sweep here", file, file, file);
+        for (int d = 0; !strchr(file, '/') && dirs[d]; d++) fprintf(stderr, ", in %s", dirs[d]);
+        fprintf(stderr, ")\n");
+        return 2;
+    }
+    return sweep_load(s, path, &err) ? cli_error("sweep", &err, 2) : 0;
+}
+
+/* Makes OUT and runs the jobs; returns the exit status. */
+static int run_sweep(const sweep_file *s, job *jobs, int njobs, const sweep_args *a, const char *out,
+                     const int count[3]) {
+    lr_error err;
+    if (make_dirs(out, "--out", &err)) return cli_error("sweep", &err, 1);
+    live = isatty(STDOUT_FILENO);
+    say("sweep %s: %d runs into %s (%d to start, %d to resume, %d complete); %ld at a time", s->name, njobs, out,
+        count[JOB_NEW], count[JOB_RESUME], count[JOB_COMPLETE], a->jobs);
+    run_jobs(jobs, njobs, a->jobs);
+    return print_outcome(s, jobs, njobs, out);
+}
+
+int cli_sweep(int argc, char **argv) {
+    sweep_args a;
+    sweep_file s;
+    memset(&s, 0, sizeof s);
+    job *jobs = NULL;
+    int njobs = 0, count[3] = {0};
+    char out[1100];
+    int rc = parse_args(&a, argc, argv); /* -1: --help shown */
+    if (!rc) rc = load_sweep(&s, a.file);
+    if (!rc) {
+        if (a.out) snprintf(out, sizeof out, "%s", a.out);
+        else snprintf(out, sizeof out, "runs/%s", s.name);
+        jobs = calloc((size_t)s.n_runs * (size_t)(a.seeds ? a.seeds : 1), sizeof *jobs);
+        rc = jobs ? build_jobs(jobs, &njobs, &s, &a, out) : (fprintf(stderr, "lrlab sweep: out of memory\n"), 1);
+        for (int i = 0; i < njobs; i++) count[jobs[i].kind]++;
+    }
+    if (!rc && a.list) /* for scripts: `lrlab report $(lrlab sweep FILE --list)` */
+        for (int i = 0; i < njobs; i++) printf("%s\n", jobs[i].dir);
+    else if (!rc && a.dry) print_plan(&s, jobs, njobs, out, count);
+    else if (!rc) rc = run_sweep(&s, jobs, njobs, &a, out, count);
     for (int i = 0; i < njobs; i++) sweep_flags_free(&jobs[i].flags);
     free(jobs);
-    sweep_flags_free(&extra);
+    sweep_flags_free(&a.extra);
     sweep_free(&s);
-    free(rest);
-    return rc;
+    return rc < 0 ? 0 : rc;
 }

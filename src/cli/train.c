@@ -1,18 +1,22 @@
 /* cli/train.c: `lrlab train [flags]` and `lrlab train --resume RUN_DIR`.
- * Parses the flags into a train_config (lrlab/config.h), installs the
+ * Parses the flags into a train_config (lrlab/config.h), picks a new
+ * runs/DATE-TIME when no --out is given (and says so), installs the
  * SIGINT/SIGTERM handler that asks the trainer to checkpoint and stop (a
  * second signal kills at once: the checkpoint on disk is whole either way),
  * and maps the outcome to the exit status: 0 done (or stopped as asked by
- * --stop-at-step), 1 error, 2 usage, 3 diverged, 130 stopped by SIGINT or
- * SIGTERM with the checkpoint written. */
+ * --stop-at-step), 1 error, 2 usage or schedule error, 3 diverged, 130
+ * stopped by SIGINT or SIGTERM with the checkpoint written. */
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "lrlab/io.h"
 #include "lrlab/train.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -25,13 +29,42 @@ static void on_signal(int sig) {
 static void usage(FILE *f) {
     fprintf(f, "usage: lrlab train [flags]\n       lrlab train --resume RUN_DIR\n\n"
                "Trains a model on CIFAR-10 as the seed's PyTorch program does (defaults: the seed's\n"
-               "VGG, SGD lr 0.01 momentum 0.9 weight decay 5e-4, batch 128, 30 epochs).\n\nflags:\n");
-    config_print_help(f);
-    fprintf(f, "  --resume DIR     continue the run in DIR from its last checkpoint (no other flags needed)\n"
-               "  --stop-at-step N checkpoint and exit 0 once the run has done N optimiser steps in all\n"
-               "                   (continue later with --resume; also allowed with --resume)\n"
-               "  --retune         time the convolution algorithms again (--conv-algo auto) and keep the\n"
-               "                   new choice in the per-user cache for later runs (docs/resilience.md)\n");
+               "VGG, SGD lr 0.01 momentum 0.9 weight decay 5e-4, batch 128, 30 epochs). Without --out\n"
+               "the run goes to a new directory runs/DATE-TIME. Flags take `--flag VALUE` or `--flag=VALUE`.\n\nflags:\n");
+    config_print_help(f, NULL, NULL);
+    fprintf(f, "  --resume DIR         continue the run in DIR from its last checkpoint (no other flags needed)\n"
+               "  --stop-at-step N     checkpoint and exit 0 once the run has done N optimiser steps in all\n"
+               "                       (continue later with --resume; also allowed with --resume)\n"
+               "  --retune             time the convolution algorithms again (--conv-algo auto) and keep the\n"
+               "                       new choice in the per-user cache for later runs (docs/resilience.md)\n"
+               "exit status: 0 done, 1 error, 2 usage error (a flag, a schedule), 3 diverged,\n"
+               "130 stopped by SIGINT/SIGTERM with the checkpoint written\n");
+}
+
+/* No --out: a new directory runs/YYYYmmdd-HHMMSS (-2, -3, ... when taken:
+ * mkdir is atomic, so two runs started in the same second get two). */
+static int default_out(char *out, size_t cap, int *made_parent, lr_error *err) {
+    char stamp[32];
+    time_t t = time(NULL);
+    strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", localtime(&t));
+    *made_parent = access("runs", F_OK) != 0;
+    if (make_dirs("runs", "--out", err)) return -1;
+    for (int k = 1; k < 1000; k++) {
+        if (k == 1) snprintf(out, cap, "runs/%s", stamp);
+        else snprintf(out, cap, "runs/%s-%d", stamp, k);
+        if (mkdir(out, 0777) == 0) return 0;
+        if (errno != EEXIST) return lr_fail(err, "--out %s: cannot create: %s", out, strerror(errno));
+    }
+    return lr_fail(err, "runs/%s: 999 runs started this second; give --out", stamp);
+}
+
+/* A default directory that the run left empty (it failed before writing):
+ * removed again, with runs/ when this command made it. */
+static void drop_if_empty(const char *dir, int parent) {
+    char lock[1200];
+    snprintf(lock, sizeof lock, "%s/.lock", dir);
+    unlink(lock);
+    if (rmdir(dir) == 0 && parent) rmdir("runs");
 }
 
 int cli_train(int argc, char **argv) {
@@ -39,39 +72,29 @@ int cli_train(int argc, char **argv) {
     train_config cfg;
     config_defaults(&cfg);
     lr_error err;
-    const char *resume = NULL;
+    const char *resume = NULL, *stop_s = NULL;
     long stop_at_step = 0;
     int n_set = 0, retune = 0;
+    const cli_opt opts[] = {{"--resume", &resume, NULL}, {"--stop-at-step", &stop_s, NULL}, {"--retune", NULL, &retune},
+                            {NULL, NULL, NULL}};
     for (int i = 1; i < argc;) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
             return 0;
         }
-        if (!strcmp(argv[i], "--resume")) {
-            if (i + 1 >= argc) return fprintf(stderr, "lrlab train: --resume: missing RUN_DIR\n"), 2;
-            resume = argv[i + 1];
-            i += 2;
+        int rc = cli_take(argc, argv, &i, opts, "train");
+        if (rc < 0) return 2;
+        if (rc > 0) {
+            i++;
             continue;
         }
-        if (!strcmp(argv[i], "--retune")) {
-            retune = 1, i++;
-            continue;
-        }
-        if (!strcmp(argv[i], "--stop-at-step")) {
-            if (i + 1 >= argc) return fprintf(stderr, "lrlab train: --stop-at-step: missing N\n"), 2;
-            if (lr_parse_long(&stop_at_step, argv[i + 1], 1, 1000000000000L, "--stop-at-step", &err))
-                return cli_error("train", &err, 2);
-            i += 2;
-            continue;
-        }
-        int rc = config_take_arg(&cfg, argc, argv, &i, &err);
+        rc = config_take_arg(&cfg, argc, argv, &i, &err);
         if (rc < 0) return cli_error("train", &err, 2);
-        if (rc == 0) {
-            fprintf(stderr, "lrlab train: unknown flag '%s' (lrlab train --help lists them)\n", argv[i]);
-            return 2;
-        }
+        if (rc == 0) return cli_unknown("train", argv[i], opts, 1);
         n_set++;
     }
+    if (stop_s && lr_parse_long(&stop_at_step, stop_s, 1, 1000000000000L, "--stop-at-step", &err))
+        return cli_error("train", &err, 2);
     if (resume) {
         if (n_set || retune) {
             fprintf(stderr, "lrlab train: --resume takes its settings from %s/%s; give no other flags\n", resume, RUN_CONFIG);
@@ -92,6 +115,16 @@ int cli_train(int argc, char **argv) {
         if (config_read(&cfg, path, &err)) return cli_error("train", &err, 2);
         snprintf(cfg.out, sizeof cfg.out, "%s", resume);
     }
+    char warning[512];
+    if (config_check(&cfg, warning, sizeof warning, &err)) return cli_error("train", &err, 2);
+    if (warning[0]) fprintf(stderr, "lrlab train: warning: %s\n", warning);
+    if (!resume) cli_default_data(&cfg);
+    int made = 0, made_parent = 0;
+    if (!cfg.out[0]) {
+        if (default_out(cfg.out, sizeof cfg.out, &made_parent, &err)) return cli_error("train", &err, 1);
+        made = 1;
+        printf("lrlab train: no --out: this run goes to %s\n", cfg.out);
+    }
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -102,8 +135,12 @@ int cli_train(int argc, char **argv) {
                          .model_search = cli_search_dirs("models"), .stop = &stop_requested,
                          .resume = resume != NULL, .stop_at_step = stop_at_step, .retune = retune};
     int rc = train_run(&cfg, &opt, &err);
+    if (made && rc != TRAIN_OK) drop_if_empty(cfg.out, made_parent);
     switch (rc) {
-    case TRAIN_OK: return 0;
+    case TRAIN_OK:
+        printf("lrlab train: the weights are in %s/%s (lrlab eval %s)\n", cfg.out, RUN_WEIGHTS, cfg.out);
+        return 0;
+    case TRAIN_BAD_SCHED: return cli_error("train", &err, 2); /* as lrlab schedule and sweep */
     case TRAIN_DIVERGED: return cli_error("train", &err, 3);
     case TRAIN_STOPPED:
         if (!stop_requested) { /* --stop-at-step: done as asked */

@@ -1,5 +1,6 @@
 /* common.c: error messages, checked allocation, strict number parsing,
- * a monotonic clock. No state. */
+ * a monotonic clock, names compared with '-' and '_' alike and their
+ * "did you mean". No state. */
 #define _POSIX_C_SOURCE 200809L
 #include "lrlab/common.h"
 
@@ -8,6 +9,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 int lr_fail(lr_error *err, const char *fmt, ...) {
@@ -61,4 +63,50 @@ double lr_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int fold(int c) {
+    if (c >= 'A' && c <= 'Z') return c + 32;
+    return c == '-' ? '_' : c;
+}
+
+int lr_key_eq(const char *a, size_t alen, const char *b) {
+    size_t i = 0;
+    for (; i < alen && a[i] && b[i]; i++)
+        if (a[i] != b[i] && !(a[i] == '-' && b[i] == '_') && !(a[i] == '_' && b[i] == '-')) return 0;
+    return (i == alen || !a[i]) && !b[i];
+}
+
+int lr_key_find(const char *key, size_t len, const char *const *names) {
+    for (int i = 0; names[i]; i++)
+        if (lr_key_eq(key, len, names[i])) return i;
+    return -1;
+}
+
+int lr_distance(const char *a, int alen, const char *b) {
+    int blen = (int)strlen(b);
+    if (alen > 63 || blen > 63) return 99;
+    int prev[64], cur[64];
+    for (int j = 0; j <= blen; j++) prev[j] = j;
+    for (int i = 1; i <= alen; i++) {
+        cur[0] = i;
+        for (int j = 1; j <= blen; j++) {
+            int best = prev[j - 1] + (fold(a[i - 1]) != fold(b[j - 1]));
+            if (prev[j] + 1 < best) best = prev[j] + 1;
+            if (cur[j - 1] + 1 < best) best = cur[j - 1] + 1;
+            cur[j] = best;
+        }
+        memcpy(prev, cur, sizeof(int) * (size_t)(blen + 1));
+    }
+    return prev[blen];
+}
+
+const char *lr_nearest(const char *word, int len, const char *const *names, int max) {
+    const char *best = NULL;
+    int bestd = max + 1;
+    for (int i = 0; names[i]; i++) {
+        int d = lr_distance(word, len, names[i]);
+        if (d < bestd && 2 * d < len) bestd = d, best = names[i];
+    }
+    return best;
 }

@@ -94,7 +94,7 @@ static int cifar_check_limit(long limit, long available, const char *flag, const
 
 int cifar_load(cifar_split *train, cifar_split *test, const char *dir, long limit_train,
                long limit_test, lr_error *err) {
-    memset(train, 0, sizeof *train);
+    if (train) memset(train, 0, sizeof *train);
     memset(test, 0, sizeof *test);
     const long n_train_all = (long)CIFAR_TRAIN_FILES * CIFAR_FILE_RECORDS;
     const long n_test_all = CIFAR_FILE_RECORDS;
@@ -105,17 +105,17 @@ int cifar_load(cifar_split *train, cifar_split *test, const char *dir, long limi
                             "or pass --data DIR)", dir, strerror(errno));
     if (!S_ISDIR(st.st_mode))
         return lr_fail(err, "%s: not a directory (expected the directory holding data_batch_1..5.bin)", dir);
-    if (cifar_check_limit(limit_train, n_train_all, "--limit-train", dir, err)) return -1;
+    if (train && cifar_check_limit(limit_train, n_train_all, "--limit-train", dir, err)) return -1;
     if (cifar_check_limit(limit_test, n_test_all, "--limit-test", dir, err)) return -1;
     int n_train = (int)(limit_train > 0 ? limit_train : n_train_all);
     int n_test = (int)(limit_test > 0 ? limit_test : n_test_all);
 
     uint8_t *buf = lr_calloc((size_t)CIFAR_FILE_BYTES, 1, "CIFAR-10 file buffer", err);
     if (!buf) return -1;
-    if (cifar_split_alloc(train, n_train, "CIFAR-10 training images", err) ||
+    if ((train && cifar_split_alloc(train, n_train, "CIFAR-10 training images", err)) ||
         cifar_split_alloc(test, n_test, "CIFAR-10 test images", err))
         goto fail;
-    for (int i = 0; i < CIFAR_TRAIN_FILES; i++) {
+    for (int i = 0; train && i < CIFAR_TRAIN_FILES; i++) {
         char name[32];
         snprintf(name, sizeof name, "data_batch_%d.bin", i + 1);
         if (cifar_read_file(buf, dir, name, err)) goto fail;
@@ -130,7 +130,7 @@ int cifar_load(cifar_split *train, cifar_split *test, const char *dir, long limi
     return 0;
 fail:
     free(buf);
-    cifar_split_free(train);
+    if (train) cifar_split_free(train);
     cifar_split_free(test);
     return -1;
 }

@@ -1,13 +1,16 @@
 /* io/checkpoint.c: weights files and checkpoints (lrlab/io.h), on top of
- * the safetensors reader and writer (atomic: lrlab/atomic.h). What goes in a
+ * the safetensors reader and writer (atomic: lrlab/atomic.h), and mkdir -p
+ * (make_dirs) for run and output directories. What goes in a
  * checkpoint is in docs/file-formats.md ("Checkpoint"); what survives what
  * is in docs/resilience.md. Not the trainer's policy of when to write. */
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "lrlab/io.h"
 #include "lrlab/safetensors.h"
@@ -85,15 +88,39 @@ static int copy_state(const st_file *f, const char *path, const model_spec *m, f
     return 0;
 }
 
-int weights_load(const char *path, const model_spec *m, float *params, float *buffers, lr_error *err) {
+static int ckpt_from(const st_file *f, const char *path, const model_spec *m, float *params, float *buffers,
+                     float *momentum, ckpt_extra *x, lr_error *err);
+
+/* any: a checkpoint gives its weights too, after all of its checks. */
+static int load_weights(const char *path, const model_spec *m, float *params, float *buffers, int any,
+                        lr_error *err) {
     st_file f;
     if (st_read(&f, path, err)) return -1;
-    int rc = copy_state(&f, path, m, params, buffers, err);
-    if (!rc && f.n != m->n_tensors)
-        rc = lr_fail(err, "%s: %d tensors, model '%s' has %d: not this model's file", path, f.n, m->name,
-                     m->n_tensors);
+    const char *format = st_meta(&f, "format");
+    int rc;
+    if (any && format && !strcmp(format, CKPT_FORMAT)) {
+        ckpt_extra x;
+        memset(&x, 0, sizeof x);
+        float *momentum = lr_calloc((size_t)m->n_params, sizeof(float), "momentum", err);
+        rc = momentum ? ckpt_from(&f, path, m, params, buffers, momentum, &x, err) : -1;
+        ckpt_extra_free(&x);
+        free(momentum);
+    } else {
+        rc = copy_state(&f, path, m, params, buffers, err);
+        if (!rc && f.n != m->n_tensors)
+            rc = lr_fail(err, "%s: %d tensors, model '%s' has %d: not this model's file", path, f.n, m->name,
+                         m->n_tensors);
+    }
     st_free(&f);
     return rc;
+}
+
+int weights_load(const char *path, const model_spec *m, float *params, float *buffers, lr_error *err) {
+    return load_weights(path, m, params, buffers, 0, err);
+}
+
+int weights_load_any(const char *path, const model_spec *m, float *params, float *buffers, lr_error *err) {
+    return load_weights(path, m, params, buffers, 1, err);
 }
 
 /* train.state: the fields of train_state as doubles, in this order.
@@ -269,4 +296,19 @@ void ckpt_extra_free(ckpt_extra *x) {
     free(x->config_text);
     free(x->metrics_text);
     x->config_text = x->metrics_text = NULL;
+}
+int make_dirs(const char *path, const char *what, lr_error *err) {
+    char buf[4200];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) return lr_fail(err, "%s %s: path too long", what, path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(buf, 0777) && errno != EEXIST)
+            return lr_fail(err, "%s %s: cannot create %s: %s", what, path, buf, strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(buf, 0777) && errno != EEXIST) return lr_fail(err, "%s %s: cannot create: %s", what, path, strerror(errno));
+    struct stat sb;
+    if (stat(buf, &sb) || !S_ISDIR(sb.st_mode)) return lr_fail(err, "%s %s: not a directory", what, path);
+    return 0;
 }

@@ -464,6 +464,14 @@ static int parse_header(st_file *f, unsigned long long **begins, const unsigned 
     return 0;
 }
 
+/* torch.save's formats: a zip archive holding data.pkl (PyTorch >= 1.6), or
+ * a bare pickle (protocol byte 0x80, then the protocol 2..5). Only asked
+ * once a file has failed to parse as safetensors. */
+static int is_torch_file(const unsigned char *buf, size_t size) {
+    if (size >= 4 && !memcmp(buf, "PK\x03\x04", 4)) return 1;
+    return size >= 2 && buf[0] == 0x80 && buf[1] >= 2 && buf[1] <= 5;
+}
+
 int st_parse(st_file *f, unsigned char *buf, size_t size, const char *name, lr_error *err) {
     memset(f, 0, sizeof *f);
     f->buf = buf;
@@ -491,6 +499,10 @@ int st_parse(st_file *f, unsigned char *buf, size_t size, const char *name, lr_e
     free(begins);
     return 0;
 fail:
+    if (is_torch_file(buf, size))
+        lr_fail(err, "%s: a PyTorch file (torch.save's pickle%s), not safetensors: convert it in Python with "
+                     "safetensors.torch.save_file(model.state_dict(), \"model.safetensors\")",
+                f->source, buf[0] == 'P' ? " in a zip archive" : "");
     st_free(f);
     return -1;
 }

@@ -19,6 +19,7 @@
 #define MAX_DEPTH 8     /* blocks used inside blocks */
 #define MAX_BLOCKS 64
 #define MAX_BLOCK_ARGS 8
+#define MAX_USES 65536  /* block uses in all: bounds the work of nested repeats of empty blocks */
 #define TOKEN_LEN 128
 
 /* ---- the description as lines of tokens ---- */
@@ -43,6 +44,7 @@ typedef struct {
     int n_lines;
     block_t blocks[MAX_BLOCKS];
     int n_blocks;
+    long uses; /* block uses expanded so far: nested repeats multiply */
     lr_error *err;
 } parser;
 
@@ -170,6 +172,7 @@ static const kind_spec *find_kind(const char *kw) {
 
 static int has_word(const char *list, const char *word) {
     size_t n = strlen(word);
+    if (!n) return 0; /* "=5": no key (strstr would find "" forever) */
     for (const char *s = list; (s = strstr(s, word)); s += n)
         if ((s == list || s[-1] == ' ') && (s[n] == ' ' || s[n] == '\0')) return 1;
     return 0;
@@ -511,6 +514,8 @@ static void current_input(const model_spec *m, char *out, size_t cap) {
 
 static int use_block(parser *p, const where *w, const block_t *b, char **args, int n_args, int depth) {
     if (depth >= MAX_DEPTH) return fail_at(p, w, "blocks used inside blocks deeper than %d (a block that uses itself?)", MAX_DEPTH);
+    if (++p->uses > MAX_USES)
+        return fail_at(p, w, "more than %d block uses (nested repeats multiply)", MAX_USES);
     if (n_args != b->n_args)
         return fail_at(p, w, "block '%s' takes %d argument%s (defined at line %d), got %d", b->name, b->n_args,
                        b->n_args == 1 ? "" : "s", b->line, n_args);

@@ -23,6 +23,7 @@ enum tok_kind {
 
 typedef struct {
     int kind, pos, len;
+    const char *why; /* T_BAD numbers: Python's reason */
 } token;
 
 typedef struct {
@@ -47,12 +48,107 @@ static int is_name_start(int c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && 
 static int is_digit(int c) { return c >= '0' && c <= '9'; }
 static int is_name_char(int c) { return is_name_start(c) || is_digit(c); }
 
+/* Digits of `base` with single underscores between them (Python's
+ * digitpart); returns the end, or -1 when none or an underscore is misplaced. */
+static int scan_digits(const char *s, int i, int end, int base) {
+    int start = i;
+    for (;;) {
+        int c = i < end ? (unsigned char)s[i] : 0;
+        int d = is_digit(c) ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : (c >= 'A' && c <= 'F') ? c - 'A' + 10 : 99;
+        if (d < base) {
+            i++;
+        } else if (c == '_' && i > start && i + 1 < end) {
+            int n = (unsigned char)s[i + 1];
+            int dn = is_digit(n) ? n - '0' : (n >= 'a' && n <= 'f') ? n - 'a' + 10 : (n >= 'A' && n <= 'F') ? n - 'A' + 10 : 99;
+            if (dn >= base) return -1;
+            i++;
+        } else {
+            return i > start && s[i - 1] != '_' ? i : -1;
+        }
+    }
+}
+
+/* 0x1F, 0o17, 0b101 (s[i] is '0', s[i + 1] one of xXoObB): returns the end. */
+static int scan_prefixed(const char *s, int i, int end, const char **why) {
+    static const char prefix[] = "xXoObB";
+    static const int bases[] = {16, 16, 8, 8, 2, 2};
+    static const char *const bad[] = {"invalid hexadecimal literal", "invalid octal literal", "invalid binary literal"};
+    static const char *const bad_digit[] = {"", "invalid digit in octal literal", "invalid digit in binary literal"};
+    int k = (int)(strchr(prefix, s[i + 1]) - prefix);
+    int j = i + 2 + (i + 2 < end && s[i + 2] == '_');
+    int e2 = scan_digits(s, j, end, bases[k]);
+    int at = e2 < 0 ? j : e2;
+    if (k >= 2 && at < end && is_digit((unsigned char)s[at])) e2 = -1, *why = bad_digit[k / 2];
+    else if (at < end && is_name_char((unsigned char)s[at])) e2 = -1;
+    if (e2 >= 0) return e2;
+    if (!*why) *why = bad[k / 2];
+    while (j < end && is_name_char((unsigned char)s[j])) j++;
+    return j;
+}
+
+/* One Python number literal from s[i] (a digit, or '.' and a digit), by
+ * the tokenizer's rules (docs.python.org/3/reference/lexical_analysis.html):
+ * 0x/0o/0b integers, decimal integers without leading zeros (but 0, 00,
+ * 0_0), floats with a fraction and/or an exponent (03.5 and 0e1 are fine),
+ * underscores only between digits. Returns the end; *why is Python's reason
+ * when the literal is invalid. */
+static int scan_number(const char *s, int i, int end, const char **why) {
+    *why = NULL;
+    if (s[i] == '0' && i + 1 < end && s[i + 1] && strchr("xXoObB", s[i + 1])) return scan_prefixed(s, i, end, why);
+    int j = i, is_float = 0, e2;
+    if (s[j] != '.' && (j = scan_digits(s, i, end, 10)) < 0) j = i, *why = "invalid decimal literal";
+    if (!*why && j < end && s[j] == '.') { /* a fraction: digits, or none after an integer part ("5.") */
+        is_float = 1;
+        j++;
+        if (j < end && is_digit((unsigned char)s[j])) {
+            if ((e2 = scan_digits(s, j, end, 10)) < 0) *why = "invalid decimal literal";
+            else j = e2;
+        } else if (j == i + 1) {
+            *why = "invalid decimal literal";
+        }
+    }
+    if (!*why && j < end && (s[j] == 'e' || s[j] == 'E')) {
+        j += 1 + (j + 1 < end && (s[j + 1] == '+' || s[j + 1] == '-'));
+        if ((e2 = scan_digits(s, j, end, 10)) < 0) *why = "invalid decimal literal";
+        else j = e2, is_float = 1;
+    }
+    if (*why) {
+        while (j < end && is_name_char((unsigned char)s[j])) j++;
+        return j;
+    }
+    for (int k = i; !is_float && s[i] == '0' && k < j; k++)
+        if (s[k] != '0' && s[k] != '_')
+            *why = "leading zeros in decimal integer literals are not permitted; use an 0o prefix for octal integers";
+    return j;
+}
+
+/* The value of a valid literal from scan_number. */
+static double number_value(const char *s, int len, int *is_int) {
+    char buf[96];
+    int n = 0;
+    for (int k = 0; k < len && n < (int)sizeof buf - 1; k++)
+        if (s[k] != '_') buf[n++] = s[k];
+    buf[n] = '\0';
+    if (n > 2 && buf[0] == '0' && strchr("xXoObB", buf[1])) {
+        int base = (buf[1] == 'x' || buf[1] == 'X') ? 16 : (buf[1] == 'o' || buf[1] == 'O') ? 8 : 2;
+        double v = 0;
+        for (int k = 2; k < n; k++) {
+            int c = buf[k];
+            v = v * base + (is_digit(c) ? c - '0' : (c | 32) - 'a' + 10);
+        }
+        *is_int = 1;
+        return v;
+    }
+    *is_int = strpbrk(buf, ".eE") == NULL;
+    return strtod(buf, NULL);
+}
+
 /* Reads the token at p->pos without consuming it. */
 static token peek(const parser *p) {
     const char *s = p->s;
     int i = p->pos;
     while (i < p->end && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) i++;
-    token t = {T_EOF, i, 0};
+    token t = {T_EOF, i, 0, NULL};
     if (i >= p->end) return t;
     int c = (unsigned char)s[i];
     if (is_name_start(c)) {
@@ -63,32 +159,14 @@ static token peek(const parser *p) {
         return t;
     }
     if (is_digit(c) || (c == '.' && i + 1 < p->end && is_digit((unsigned char)s[i + 1]))) {
-        int j = i;
-        while (j < p->end && is_digit((unsigned char)s[j])) j++;
-        if (j < p->end && s[j] == '.') {
-            j++;
-            while (j < p->end && is_digit((unsigned char)s[j])) j++;
-        }
-        if (j < p->end && (s[j] == 'e' || s[j] == 'E')) {
-            int k = j + 1;
-            if (k < p->end && (s[k] == '+' || s[k] == '-')) k++;
-            if (k < p->end && is_digit((unsigned char)s[k])) {
-                while (k < p->end && is_digit((unsigned char)s[k])) k++;
-                j = k;
-            } else {
-                j = k; /* "1e" or "1e+": a bad number */
-                t.kind = T_BAD;
-                t.len = j - i;
-                return t;
-            }
-        }
-        /* "1abc", "1.5.2": Python rejects these too */
+        int j = scan_number(s, i, p->end, &t.why);
+        /* "1abc", "1.5.2", "1j": Python rejects these too (lrlab has no complex numbers) */
         if (j < p->end && (is_name_char((unsigned char)s[j]) || s[j] == '.')) {
+            int complex = !t.why && (s[j] == 'j' || s[j] == 'J') && (j + 1 >= p->end || !is_name_char((unsigned char)s[j + 1]));
             while (j < p->end && (is_name_char((unsigned char)s[j]) || s[j] == '.')) j++;
-            t.kind = T_BAD;
-        } else {
-            t.kind = T_NUM;
+            if (!t.why) t.why = complex ? "complex numbers are not supported" : "invalid decimal literal";
         }
+        t.kind = t.why ? T_BAD : T_NUM;
         t.len = j - i;
         return t;
     }
@@ -162,7 +240,8 @@ static int unexpected(parser *p, token t, const char *expected) {
                  p->s[t.pos + t.len - 1] == '\\' ? "escapes are not supported in strings"
                                                  : "unterminated string");
     else if (t.kind == T_BAD && (is_digit((unsigned char)p->s[t.pos]) || p->s[t.pos] == '.'))
-        snprintf(p->e->msg, sizeof p->e->msg, "invalid number '%s'", what);
+        snprintf(p->e->msg, sizeof p->e->msg, "invalid number '%s': %s", what,
+                 t.why ? t.why : "invalid decimal literal");
     else
         snprintf(p->e->msg, sizeof p->e->msg, "unexpected '%s' (expected %s)", what, expected);
     return -1;
@@ -219,8 +298,7 @@ static ast *parse_atom(parser *p) {
         }
         memcpy(buf, p->s + t.pos, (size_t)t.len);
         buf[t.len] = '\0';
-        n->num = strtod(buf, NULL);
-        n->is_int = strpbrk(buf, ".eE") == NULL;
+        n->num = number_value(buf, t.len, &n->is_int);
         if (!isfinite(n->num)) {
             perr(p, t.pos, t.len, "number '%s' is not finite", buf);
             return NULL;
@@ -535,38 +613,61 @@ static ast *parse_constant(parser *p) {
     return n;
 }
 
+/* [a, b, ...] or (a, b, ...) from the opening bracket t, a trailing comma
+ * allowed; *commas counts the commas (a tuple needs one: `(5,)`). */
+static ast *parse_items(parser *p, token t, int close, int *commas) {
+    take(p, t);
+    ast *n = new_node(p, AST_LIST, t.pos, 1);
+    if (!n) return NULL;
+    n->op = close == T_RP ? '(' : '[';
+    *commas = 0;
+    ast **tail = &n->first;
+    for (;;) {
+        token c = peek(p);
+        if (c.kind == close) break;
+        ast *item = parse_value(p);
+        if (!item) return NULL;
+        *tail = item;
+        tail = &item->next;
+        c = peek(p);
+        if (c.kind == T_COMMA) {
+            take(p, c);
+            (*commas)++;
+            continue;
+        }
+        if (c.kind != close) return unexpected(p, c, close == T_RP ? "',' or ')'" : "',' or ']'"), NULL;
+        break;
+    }
+    token c = peek(p);
+    take(p, c);
+    extend(n, c.pos + 1);
+    return n;
+}
+
 static ast *parse_value(parser *p) {
     token t = peek(p);
     if (enter(p, t.pos)) return NULL;
     ast *n = NULL;
+    int commas;
     if (t.kind == T_LB) {
-        take(p, t);
-        n = new_node(p, AST_LIST, t.pos, 1);
-        if (!n) return NULL;
-        ast **tail = &n->first;
-        for (;;) {
-            token c = peek(p);
-            if (c.kind == T_RB) {
-                take(p, c);
-                extend(n, c.pos + 1);
-                break;
+        n = parse_items(p, t, T_RB, &commas);
+    } else if (t.kind == T_LP) {
+        /* a tuple, `()`, `(5,)`, `(2, 4)`; else a value in parentheses, and a
+         * number there may go on as arithmetic: `(1 + 2) * 3` */
+        parser q = *p;
+        n = parse_items(&q, t, T_RP, &commas);
+        if (n && !commas && n->first) {
+            ast *only = n->first;
+            if (only->kind == AST_NUM) {
+                n = parse_constant(p);
+            } else {
+                *p = q; /* (StepLR(2)): the value itself */
+                n = only;
             }
-            ast *item = parse_value(p);
-            if (!item) return NULL;
-            *tail = item;
-            tail = &item->next;
-            c = peek(p);
-            if (c.kind == T_COMMA) {
-                take(p, c);
-                continue;
-            }
-            if (c.kind == T_RB) {
-                take(p, c);
-                extend(n, c.pos + 1);
-                break;
-            }
-            unexpected(p, c, "',' or ']'");
-            return NULL;
+        } else if (n) {
+            *p = q;
+        } else {
+            *p = q; /* the error is in an item */
         }
     } else if (t.kind == T_STR) {
         take(p, t);
@@ -709,27 +810,6 @@ int expr_parse_arith(expr_arena *a, int pos, int len, const char *var, ast **out
     if (t.kind != T_EOF) return unexpected(&p, t, "an operator or the end of the expression");
     *out = n;
     return 0;
-}
-
-int expr_distance(const char *a, int alen, const char *b) {
-    int blen = (int)strlen(b);
-    if (alen > 63 || blen > 63) return 99;
-    int prev[64], cur[64];
-    for (int j = 0; j <= blen; j++) prev[j] = j;
-    for (int i = 1; i <= alen; i++) {
-        cur[0] = i;
-        for (int j = 1; j <= blen; j++) {
-            int ca = a[i - 1], cb = b[j - 1];
-            if (ca >= 'A' && ca <= 'Z') ca += 32;
-            if (cb >= 'A' && cb <= 'Z') cb += 32;
-            int best = prev[j - 1] + (ca != cb);
-            if (prev[j] + 1 < best) best = prev[j] + 1;
-            if (cur[j - 1] + 1 < best) best = cur[j - 1] + 1;
-            cur[j] = best;
-        }
-        memcpy(prev, cur, sizeof(int) * (size_t)(blen + 1));
-    }
-    return prev[blen];
 }
 
 int expr_fail(lr_error *err, const char *src, int pos, int len, const char *msg) {

@@ -69,9 +69,6 @@ void expr_arena_free(expr_arena *a);
  * to a non-finite value. */
 int expr_eval(const ast *n, double var, double *out, expr_error *e);
 
-/* Levenshtein distance, case-insensitive, capped (for "did you mean"). */
-int expr_distance(const char *a, int alen, const char *b);
-
 /* Formats "sched: MSG\n  EXPR\n  ^~~~" into err (a window of the
  * expression when it is long; control characters shown as spaces). */
 int expr_fail(lr_error *err, const char *src, int pos, int len, const char *msg);

@@ -27,6 +27,8 @@
 #define INT_ARG_MAX 1000000000000000L /* 1e15: larger ints are refused (t stays exact in a double) */
 #define STATE_MAGIC 5.3e7             /* first double of a saved state */
 #define MAX_NODES 256 /* keeps a saved state under the checkpoint's 4096 doubles */
+#define COVER_MAX_STEPS 5000000L /* longer runs are not rehearsed by sched_parse */
+#define PER_STEP_FACTOR 10        /* a cycle this many times the run's epochs looks sized in steps */
 
 static const double PI = 3.141592653589793; /* math.pi */
 
@@ -41,16 +43,15 @@ enum sched_kind {
     K_LAMBDA, K_MULTIPLICATIVE, K_STEP, K_MULTISTEP, K_CONSTANT, K_LINEAR, K_EXPONENTIAL,
     K_POLYNOMIAL, K_COSINE, K_WARM_RESTARTS, K_CYCLIC, K_ONECYCLE, K_PLATEAU, K_SEQUENTIAL,
     K_CHAINED, K_WARMUP,
-    K_WARMUP_ZERO, /* internal: GradualWarmupScheduler's multiplier == 1 ramp, base * t / E */
 };
 
 static const char *const kind_names[] = {
     "LambdaLR", "MultiplicativeLR", "StepLR", "MultiStepLR", "ConstantLR", "LinearLR",
     "ExponentialLR", "PolynomialLR", "CosineAnnealingLR", "CosineAnnealingWarmRestarts",
     "CyclicLR", "OneCycleLR", "ReduceLROnPlateau", "SequentialLR", "ChainedScheduler",
-    "GradualWarmupScheduler", "GradualWarmupScheduler",
+    "GradualWarmupScheduler",
 };
-#define N_CLASSES 16 /* the user-visible ones: kind_names[0..15] */
+#define N_CLASSES 16
 
 enum { CYC_TRIANGULAR, CYC_TRIANGULAR2, CYC_EXP_RANGE };
 
@@ -90,8 +91,8 @@ struct node {
             long patience, cooldown;
         } plateau;
         struct { node **kids; int n; long *milestones; } seq; /* SequentialLR, ChainedScheduler */
-        struct { double multiplier; long total_epoch; node *inner; sched_group *priv; } warmup;
-        struct { long total_epoch; } warmup_zero;
+        /* after: S (NULL: none), run alone on priv, a fresh group whose lr is b*m */
+        struct { double multiplier; long total_epoch; node *after; sched_group *priv; } warmup;
     } u;
 };
 
@@ -108,6 +109,7 @@ struct lr_sched {
     sched_group *groups[MAX_NODES]; /* the shared group, then each warmup's own */
     int n_groups;
     double *scratch; /* a saved state, to undo a step that fails half-way */
+    char warning[400]; /* sched_warning(): "" when none */
 };
 
 static int fail_at(expr_error *e, int pos, int len, const char *fmt, ...)
@@ -126,6 +128,14 @@ static int fail_at(expr_error *e, int pos, int len, const char *fmt, ...) {
     return -1;
 }
 
+/* The shortest %g that reads back as v, as Python's repr of a float. */
+static void py_repr(char *out, size_t cap, double v) {
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(out, cap, "%.*g", prec, v);
+        if (strtod(out, NULL) == v) return;
+    }
+}
+
 /* Python's % for a positive modulus. */
 static long py_mod(long a, long m) {
     long r = a % m;
@@ -141,7 +151,7 @@ static void node_free(node *n) {
         free(n->u.seq.milestones);
     }
     if (n->kind == K_WARMUP) {
-        node_free(n->u.warmup.inner);
+        node_free(n->u.warmup.after);
         free(n->u.warmup.priv);
     }
     free(n);
@@ -294,9 +304,9 @@ static int get_lr(node *n, double *out, expr_error *e) {
         const long N = n->u.onecycle.total_steps;
         if (t > N)
             return fail_at(e, n->pos, n->len,
-                           "OneCycleLR: tried to step %ld times; the specified number of total steps is %ld "
-                           "(PyTorch raises ValueError: lr(t) exists for t = 0..%ld)",
-                           t + 1, N, N);
+                           "OneCycleLR: Tried to step %ld times. The specified number of total steps is %ld "
+                           "(PyTorch raises this ValueError)",
+                           t + 1, N);
         double start = 0;
         for (int i = 0; i < n->u.onecycle.n_phases; i++) {
             double end = n->u.onecycle.end_step[i];
@@ -317,11 +327,6 @@ static int get_lr(node *n, double *out, expr_error *e) {
         }
         break;
     }
-    case K_WARMUP_ZERO: {
-        long E = n->u.warmup_zero.total_epoch;
-        *out = n->base_lr * (double)(t < E ? t : E) / (double)E;
-        break;
-    }
     default:
         return fail_at(e, n->pos, n->len, "internal: get_lr of %s", kind_names[n->kind]);
     }
@@ -333,7 +338,7 @@ static int get_lr(node *n, double *out, expr_error *e) {
 /* _get_closed_form_lr(), used by step(epoch) (SequentialLR's step(0)). */
 static int has_closed_form(int kind) {
     return kind == K_STEP || kind == K_MULTISTEP || kind == K_CONSTANT || kind == K_LINEAR ||
-           kind == K_EXPONENTIAL || kind == K_POLYNOMIAL || kind == K_COSINE || kind == K_WARMUP_ZERO;
+           kind == K_EXPONENTIAL || kind == K_POLYNOMIAL || kind == K_COSINE;
 }
 
 static double closed_form_lr(const node *n) {
@@ -364,13 +369,9 @@ static double closed_form_lr(const node *n) {
         const long T = n->u.poly.total_iters;
         return b * pow(1.0 - (double)(T < t ? T : t) / (double)T, n->u.poly.power);
     }
-    case K_COSINE: {
+    default: { /* K_COSINE */
         const double eta = n->u.cosine.eta_min;
         return eta + (b - eta) * (1 + cos(PI * (double)t / (double)n->u.cosine.T_max)) / 2;
-    }
-    default: { /* K_WARMUP_ZERO */
-        long E = n->u.warmup_zero.total_epoch;
-        return b * (double)(t < E ? t : E) / (double)E;
     }
     }
 }
@@ -453,21 +454,28 @@ static int sequential_step(node *n, double metric, expr_error *e) {
     while (idx < n->u.seq.n - 1 && n->u.seq.milestones[idx] <= n->last_epoch) idx++;
     node *c = n->u.seq.kids[idx];
     int at_milestone = idx > 0 && n->u.seq.milestones[idx - 1] == n->last_epoch;
-    if (at_milestone && c->kind == K_PLATEAU) {
-        /* only inside GradualWarmupScheduler: the plateau phase starts at the peak lr */
-        c->g->lr = c->g->initial_lr;
-        c->last_lr = c->g->lr;
-    } else if (node_step(c, at_milestone, metric, e)) {
-        return -1;
-    }
+    if (node_step(c, at_milestone, metric, e)) return -1;
     n->last_lr = c->last_lr;
     return 0;
 }
 
+/* GradualWarmupScheduler's ramp (SEMANTICS.md): b (1 + (m - 1) t / E) from b
+ * when m > 1, b t / E from 0 when m == 1, and exactly b*m from t = E on. */
+static double warmup_ramp(const node *n, long t) {
+    const double b = n->base_lr, m = n->u.warmup.multiplier;
+    const long E = n->u.warmup.total_epoch;
+    if (t >= E) return b * m;
+    if (m == 1.0) return b * (double)t / (double)E;
+    return b * (1 + (m - 1) * (double)t / (double)E);
+}
+
+/* t <= E: the ramp; t > E: S's step t - E, S running alone on its own group
+ * (whose lr was b*m when S was built), so S(0) is never used. */
 static int warmup_step(node *n, double metric, expr_error *e) {
-    if (node_step(n->u.warmup.inner, 0, metric, e)) return -1;
+    node *after = n->u.warmup.after;
+    if (n->last_epoch + 1 > n->u.warmup.total_epoch && after && node_step(after, 0, metric, e)) return -1;
     n->last_epoch += 1;
-    n->g->lr = n->u.warmup.priv->lr;
+    n->g->lr = n->last_epoch > n->u.warmup.total_epoch && after ? n->u.warmup.priv->lr : warmup_ramp(n, n->last_epoch);
     n->g->momentum = n->u.warmup.priv->momentum;
     n->last_lr = n->g->lr;
     return 0;
@@ -557,7 +565,7 @@ static int node_init(node *n, expr_error *e) {
             if (n->u.seq.kids[i]->kind != K_WARMUP) n->u.seq.kids[i]->last_epoch -= 1;
         if (n->u.seq.kids[0]->kind == K_WARMUP) {
             node *w = n->u.seq.kids[0]; /* it keeps its own t = 0: only its lr is put back */
-            g->lr = w->u.warmup.priv->lr;
+            g->lr = w->last_lr;
             g->momentum = w->u.warmup.priv->momentum;
         } else if (initial_step(n->u.seq.kids[0], e)) {
             return -1;
@@ -565,21 +573,22 @@ static int node_init(node *n, expr_error *e) {
         n->last_lr = n->u.seq.kids[0]->last_lr;
         return 0;
     case K_WARMUP: {
-        /* the intended meaning (SEMANTICS.md): SequentialLR([LinearLR(1/m, 1, E), S], [E]) on
-         * base b*m, run on a group of its own whose lr is copied out after each step */
+        /* the intended meaning (SEMANTICS.md): S is built on a fresh optimiser
+         * (the group priv) whose lr is b*m; its constructor may set that
+         * group's momentum (CyclicLR, OneCycleLR), which is then in use from
+         * t = 0, as in a script that builds S on the optimiser before the warmup */
         if (!g->has_initial_lr) {
             g->initial_lr = g->lr;
             g->has_initial_lr = 1;
         }
         sched_group *p = n->u.warmup.priv;
         memset(p, 0, sizeof *p);
-        double m = n->u.warmup.multiplier;
-        p->lr = m == 1.0 ? g->initial_lr : g->initial_lr * m;
-        p->momentum = g->momentum;
-        if (node_init(n->u.warmup.inner, e)) return -1;
-        n->last_epoch = 0;
         n->base_lr = g->initial_lr;
-        g->lr = p->lr;
+        p->lr = n->base_lr * n->u.warmup.multiplier;
+        p->momentum = g->momentum;
+        if (n->u.warmup.after && node_init(n->u.warmup.after, e)) return -1;
+        n->last_epoch = 0;
+        g->lr = warmup_ramp(n, 0);
         g->momentum = p->momentum;
         n->last_lr = g->lr;
         return 0;
@@ -701,7 +710,7 @@ static const char *value_type(const ast *v) {
     case AST_BOOL: return "a bool";
     case AST_NONE: return "None";
     case AST_NAME: return "a name";
-    case AST_LIST: return "a list";
+    case AST_LIST: return v->op == '(' ? "a tuple" : "a list";
     case AST_CALL: return "a scheduler";
     case AST_LAMBDA: return "a lambda";
     default: return "an expression";
@@ -747,7 +756,7 @@ static int get_num(binder *b, const args *a, const char *name, double dflt, doub
     if (v->kind != AST_NUM) {
         if (a->cls->p[i].type == P_NUM1 && a->vals[i]->kind == AST_LIST)
             return fail_at(b->e, a->vals[i]->pos, a->vals[i]->len,
-                           "%s: %s as a list needs exactly one value (lrlab has one param group)", cname(a), name);
+                           "%s: %s as a list or tuple needs exactly one value (lrlab has one param group)", cname(a), name);
         return type_fail(b, a, i, "a number");
     }
     if (a->cls->p[i].type == P_FLOAT && v->is_int)
@@ -825,7 +834,9 @@ static int get_func(binder *b, const args *a, const char *name, const char *var,
 static int get_int_list(binder *b, const args *a, const char *name, long **out, int *n_out) {
     int i = param_index(a, name);
     const ast *v = a->vals[i];
-    if (v->kind != AST_LIST) return type_fail(b, a, i, "a list of integers");
+    if (v->kind != AST_LIST)
+        return fail_at(b->e, v->pos, v->len, "%s: %s: expected a list or tuple of ints, got %s", cname(a), name,
+                       value_type(v));
     int n = 0;
     for (const ast *k = v->first; k; k = k->next) n++;
     long *m = calloc((size_t)n + 1, sizeof *m);
@@ -834,8 +845,14 @@ static int get_int_list(binder *b, const args *a, const char *name, long **out, 
     for (const ast *k = v->first; k; k = k->next) {
         if (k->kind != AST_NUM || !k->is_int || fabs(k->num) > (double)INT_ARG_MAX) {
             free(m);
-            return fail_at(b->e, k->pos, k->len, "%s: %s must be a list of integers (at most 1e15), got %s", cname(a),
-                           name, value_type(k));
+            char got[96];
+            char num[32];
+            if (k->kind == AST_NUM) py_repr(num, sizeof num, k->num);
+            if (k->kind == AST_NUM && !k->is_int) snprintf(got, sizeof got, "float %s", num);
+            else if (k->kind == AST_NUM) snprintf(got, sizeof got, "int %s, larger than 1e15", num);
+            else snprintf(got, sizeof got, "%s", value_type(k));
+            return fail_at(b->e, k->pos, k->len, "%s: %s: expected a list or tuple of ints, got %s at element %d",
+                           cname(a), name, got, n);
         }
         m[n++] = (long)k->num;
     }
@@ -883,7 +900,7 @@ static int bind_args(binder *b, const ast *call, const class_spec *cls, args *a)
             if (i < 0) {
                 int best = -1, bestd = 3;
                 for (int k = 0; k < np; k++) {
-                    int d = expr_distance(src + v->kw_pos, v->kw_len, cls->p[k].name);
+                    int d = lr_distance(src + v->kw_pos, v->kw_len, cls->p[k].name);
                     if (d < bestd) {
                         bestd = d;
                         best = k;
@@ -945,11 +962,12 @@ static node *new_node(binder *b, int kind, const ast *call, sched_group *g) {
     return n;
 }
 
-/* Child scheduler of SequentialLR / ChainedScheduler / GradualWarmupScheduler:
- * reject what PyTorch 1.13 cannot step there. */
+/* Child scheduler of SequentialLR / ChainedScheduler: reject what PyTorch
+ * 1.13 cannot step there. (GradualWarmupScheduler's after_scheduler runs
+ * alone on its own group: anything goes.) */
 static int check_child(binder *b, const node *parent, const node *c, int index) {
     const char *pk = kind_names[parent->kind], *ck = kind_names[c->kind];
-    if (c->kind == K_PLATEAU && parent->kind != K_WARMUP)
+    if (c->kind == K_PLATEAU)
         return fail_at(b->e, c->pos, c->len,
                        "%s cannot contain ReduceLROnPlateau (PyTorch 1.13 steps its children without a metric)", pk);
     if (parent->kind == K_SEQUENTIAL && c->kind == K_CHAINED)
@@ -960,9 +978,6 @@ static int check_child(binder *b, const node *parent, const node *c, int index) 
                        "%s can only be SequentialLR's first scheduler (PyTorch 1.13 calls step(0) on the "
                        "others at their milestone, which %s does not accept)",
                        ck, ck);
-    if (parent->kind == K_WARMUP && (c->kind == K_SEQUENTIAL || c->kind == K_CHAINED || c->kind == K_WARMUP))
-        return fail_at(b->e, c->pos, c->len,
-                       "%s is not supported as GradualWarmupScheduler's after_scheduler", ck);
     return 0;
 }
 
@@ -975,306 +990,273 @@ static node *bind_sched_value(binder *b, const args *a, int i, sched_group *g) {
     return bind_call(b, v, g);
 }
 
-static node *bind_list(binder *b, const args *a, node *n) {
+static int bind_list(binder *b, const args *a, node *n) {
     int i = param_index(a, "schedulers");
     const ast *v = a->vals[i];
-    if (v->kind != AST_LIST) {
-        type_fail(b, a, i, "a list of schedulers");
-        return NULL;
-    }
+    if (v->kind != AST_LIST)
+        return fail_at(b->e, v->pos, v->len, "%s: schedulers: expected a list or tuple of schedulers, got %s", cname(a),
+                       value_type(v));
     int count = 0;
     for (const ast *k = v->first; k; k = k->next) count++;
-    if (count == 0) {
-        arg_fail(b, a, "schedulers", "schedulers must not be empty (PyTorch 1.13 fails with IndexError)");
-        return NULL;
-    }
+    if (count == 0) return arg_fail(b, a, "schedulers", "schedulers must not be empty (PyTorch 1.13 fails with IndexError)");
     n->u.seq.kids = calloc((size_t)count, sizeof *n->u.seq.kids);
-    if (!n->u.seq.kids) {
-        fail_at(b->e, v->pos, v->len, "out of memory");
-        return NULL;
-    }
+    if (!n->u.seq.kids) return fail_at(b->e, v->pos, v->len, "out of memory");
     for (const ast *k = v->first; k; k = k->next) {
-        if (k->kind != AST_CALL) {
-            fail_at(b->e, k->pos, k->len, "%s: schedulers must be a list of schedulers, got %s", cname(a), value_type(k));
-            return NULL;
-        }
+        if (k->kind != AST_CALL)
+            return fail_at(b->e, k->pos, k->len,
+                           "%s: schedulers: expected a list or tuple of schedulers, got %s at element %d", cname(a),
+                           value_type(k), n->u.seq.n);
         node *c = bind_call(b, k, n->g);
-        if (!c) return NULL;
+        if (!c) return -1;
         n->u.seq.kids[n->u.seq.n++] = c;
-        if (check_child(b, n, c, n->u.seq.n - 1)) return NULL;
+        if (check_child(b, n, c, n->u.seq.n - 1)) return -1;
     }
-    return n;
+    return 0;
 }
 
-/* Builds GradualWarmupScheduler's inner SequentialLR on its own group. */
-static node *bind_warmup(binder *b, const args *a, node *n) {
-    double m;
-    long E;
-    if (get_num(b, a, "multiplier", 1, &m) || get_int(b, a, "total_epoch", 1, &E)) return NULL;
-    if (m < 1.0) {
-        arg_fail(b, a, "multiplier", "multiplier must be >= 1, got %.17g (the package raises ValueError)", m);
-        return NULL;
+/* The bounds of the arguments, checked on the values given (defaults are
+ * in bounds): PyTorch's constructors' checks, plus values that make no
+ * sense or would make PyTorch fail later (docs/schedules.md lists them). */
+typedef struct {
+    int kind;
+    const char *name;
+    double lo, hi;          /* -INFINITY / INFINITY: no bound */
+    int lo_open, hi_open;   /* 1: the bound itself is refused */
+    const char *rule, *why; /* "must be >= 1"; why: NULL or a note after the value */
+} arg_bound;
+
+static const arg_bound bounds[] = {
+    {K_STEP, "step_size", 1, INFINITY, 0, 0, "must be >= 1", NULL},
+    {K_STEP, "gamma", 0, INFINITY, 1, 0, "must be > 0", NULL},
+    {K_MULTISTEP, "gamma", 0, INFINITY, 1, 0, "must be > 0", NULL},
+    {K_CONSTANT, "factor", 0, 1, 1, 0, "must be in (0, 1]", "PyTorch allows 0 but then divides by it at total_iters"},
+    {K_CONSTANT, "total_iters", 1, INFINITY, 0, 0, "must be >= 1", NULL},
+    {K_LINEAR, "start_factor", 0, 1, 1, 0, "must be in (0, 1]", "PyTorch 1.13 allows 0 but then divides by zero"},
+    {K_LINEAR, "end_factor", 0, 1, 0, 0, "must be in [0, 1]", NULL},
+    {K_LINEAR, "total_iters", 1, INFINITY, 0, 0, "must be >= 1", NULL},
+    {K_EXPONENTIAL, "gamma", 0, INFINITY, 1, 0, "must be > 0", NULL},
+    {K_POLYNOMIAL, "total_iters", 1, INFINITY, 0, 0, "must be >= 1", NULL},
+    {K_POLYNOMIAL, "power", 0, INFINITY, 0, 0, "must be >= 0", NULL},
+    {K_COSINE, "T_max", 1, INFINITY, 0, 0, "must be >= 1", NULL},
+    {K_COSINE, "eta_min", 0, INFINITY, 0, 0, "must be >= 0", NULL},
+    {K_WARM_RESTARTS, "T_0", 1, INFINITY, 0, 0, "must be a positive integer", NULL},
+    {K_WARM_RESTARTS, "T_mult", 1, INFINITY, 0, 0, "must be an integer >= 1", NULL},
+    {K_WARM_RESTARTS, "eta_min", 0, INFINITY, 0, 0, "must be >= 0", NULL},
+    {K_CYCLIC, "base_lr", 0, INFINITY, 0, 0, "must be >= 0", NULL},
+    {K_CYCLIC, "max_lr", 0, INFINITY, 0, 0, "must be >= 0", NULL},
+    {K_CYCLIC, "step_size_up", 0, INFINITY, 1, 0, "must be > 0", NULL},
+    {K_CYCLIC, "step_size_down", 0, INFINITY, 0, 0, "must be >= 0", NULL},
+    {K_CYCLIC, "gamma", 0, INFINITY, 1, 0, "must be > 0", NULL},
+    {K_ONECYCLE, "max_lr", 0, INFINITY, 0, 0, "must be >= 0", NULL},
+    {K_ONECYCLE, "total_steps", 1, INFINITY, 0, 0, "must be a positive integer", NULL},
+    {K_ONECYCLE, "epochs", 1, INFINITY, 0, 0, "must be a positive integer", NULL},
+    {K_ONECYCLE, "steps_per_epoch", 1, INFINITY, 0, 0, "must be a positive integer", NULL},
+    {K_ONECYCLE, "pct_start", 0, 1, 0, 0, "must be a float between 0 and 1", NULL},
+    {K_ONECYCLE, "div_factor", 0, INFINITY, 1, 0, "must be > 0", NULL},
+    {K_ONECYCLE, "final_div_factor", 0, INFINITY, 1, 0, "must be > 0", NULL},
+    {K_PLATEAU, "factor", -INFINITY, 1, 0, 1, "should be < 1.0", "as PyTorch"},
+    {K_PLATEAU, "factor", 0, INFINITY, 0, 0, "must be >= 0", NULL},
+    {K_PLATEAU, "patience", 0, INFINITY, 0, 0, "must be >= 0", NULL},
+    {K_PLATEAU, "threshold", 0, INFINITY, 0, 0, "must be >= 0", NULL},
+    {K_PLATEAU, "cooldown", 0, INFINITY, 0, 0, "must be >= 0", NULL},
+    {K_PLATEAU, "min_lr", 0, INFINITY, 0, 0, "must be >= 0", NULL},
+    {K_PLATEAU, "eps", 0, INFINITY, 0, 0, "must be >= 0", NULL},
+    {K_WARMUP, "multiplier", 1, INFINITY, 0, 0, "must be >= 1", "the package raises ValueError"},
+    {K_WARMUP, "total_epoch", 1, INFINITY, 0, 0, "must be >= 1", NULL},
+};
+
+static int check_bounds(binder *b, const args *a) {
+    for (size_t k = 0; k < sizeof bounds / sizeof bounds[0]; k++) {
+        const arg_bound *r = &bounds[k];
+        if (r->kind != a->cls->kind) continue;
+        const ast *v = unwrap1(a->vals[param_index(a, r->name)]);
+        if (!v || v->kind != AST_NUM) continue; /* defaulted or None */
+        double x = v->num;
+        if (r->lo_open ? x > r->lo : x >= r->lo) {
+            if (r->hi_open ? x < r->hi : x <= r->hi) continue;
+        }
+        char num[32];
+        py_repr(num, sizeof num, x);
+        return arg_fail(b, a, r->name, "%s %s, got %s%s%s%s", r->name, r->rule, num, r->why ? " (" : "",
+                        r->why ? r->why : "", r->why ? ")" : "");
     }
-    if (E < 1) {
-        arg_fail(b, a, "total_epoch", "total_epoch must be >= 1, got %ld", E);
-        return NULL;
+    return 0;
+}
+
+/* ---- one binder per class: the values into the node, and what the bounds cannot say ---- */
+
+/* the argument was written, and not as None */
+static int given(const args *a, const char *name) {
+    const ast *v = a->vals[param_index(a, name)];
+    return v && v->kind != AST_NONE;
+}
+
+static int bind_lambda(binder *b, const args *a, node *n) {
+    return get_func(b, a, "lr_lambda", "epoch", &n->u.lambda.fn);
+}
+
+static int bind_step(binder *b, const args *a, node *n) {
+    return get_int(b, a, "step_size", 1, &n->u.step.step_size) || get_num(b, a, "gamma", 0.1, &n->u.step.gamma);
+}
+
+/* Any order, repeats counting twice (PyTorch keeps a Counter); never negative. */
+static int bind_multistep(binder *b, const args *a, node *n) {
+    if (get_int_list(b, a, "milestones", &n->u.multistep.milestones, &n->u.multistep.n) ||
+        get_num(b, a, "gamma", 0.1, &n->u.multistep.gamma))
+        return -1;
+    const ast *k = a->vals[param_index(a, "milestones")]->first;
+    for (int i = 0; i < n->u.multistep.n; i++, k = k->next)
+        if (n->u.multistep.milestones[i] < 0)
+            return fail_at(b->e, k->pos, k->len, "MultiStepLR: milestones must be >= 0, got %ld",
+                           n->u.multistep.milestones[i]);
+    return 0;
+}
+
+static int bind_constant(binder *b, const args *a, node *n) {
+    return get_num(b, a, "factor", 1.0 / 3, &n->u.constant.factor) ||
+           get_int(b, a, "total_iters", 5, &n->u.constant.total_iters);
+}
+
+static int bind_linear(binder *b, const args *a, node *n) {
+    return get_num(b, a, "start_factor", 1.0 / 3, &n->u.linear.start) ||
+           get_num(b, a, "end_factor", 1.0, &n->u.linear.end) || get_int(b, a, "total_iters", 5, &n->u.linear.total_iters);
+}
+
+static int bind_exponential(binder *b, const args *a, node *n) {
+    return get_num(b, a, "gamma", 1, &n->u.exponential.gamma);
+}
+
+static int bind_polynomial(binder *b, const args *a, node *n) {
+    return get_int(b, a, "total_iters", 5, &n->u.poly.total_iters) || get_num(b, a, "power", 1.0, &n->u.poly.power);
+}
+
+static int bind_cosine(binder *b, const args *a, node *n) {
+    return get_int(b, a, "T_max", 1, &n->u.cosine.T_max) || get_num(b, a, "eta_min", 0, &n->u.cosine.eta_min);
+}
+
+static int bind_restarts(binder *b, const args *a, node *n) {
+    return get_int(b, a, "T_0", 1, &n->u.restarts.T_0) || get_int(b, a, "T_mult", 1, &n->u.restarts.T_mult) ||
+           get_num(b, a, "eta_min", 0, &n->u.restarts.eta_min);
+}
+
+static int bind_cyclic(binder *b, const args *a, node *n) {
+    static const char *const modes[] = {"triangular", "triangular2", "exp_range"};
+    static const char *const scale_modes[] = {"cycle", "iterations"};
+    double up = 0, down = 0;
+    int scale_mode = 0;
+    if (get_num(b, a, "base_lr", 0, &n->u.cyclic.base_lr) || get_num(b, a, "max_lr", 0, &n->u.cyclic.max_lr) ||
+        get_num(b, a, "step_size_up", 2000, &up) || get_num(b, a, "step_size_down", -1, &down) ||
+        get_choice(b, a, "mode", modes, 3, 0, &n->u.cyclic.mode) || get_num(b, a, "gamma", 1.0, &n->u.cyclic.gamma) ||
+        get_func(b, a, "scale_fn", "x", &n->u.cyclic.scale_fn) ||
+        get_choice(b, a, "scale_mode", scale_modes, 2, 0, &scale_mode) ||
+        get_bool(b, a, "cycle_momentum", 1, &n->u.cyclic.cycle_momentum) ||
+        get_num(b, a, "base_momentum", 0.8, &n->u.cyclic.base_momentum) ||
+        get_num(b, a, "max_momentum", 0.9, &n->u.cyclic.max_momentum))
+        return -1;
+    if (!given(a, "step_size_down")) down = up;
+    n->u.cyclic.total_size = up + down;
+    n->u.cyclic.step_ratio = up / n->u.cyclic.total_size;
+    /* PyTorch: with scale_fn None the mode decides the scale mode; else scale_mode does */
+    n->u.cyclic.scale_by_iterations = n->u.cyclic.scale_fn ? scale_mode == 1 : n->u.cyclic.mode == CYC_EXP_RANGE;
+    return 0;
+}
+
+/* total_steps, or epochs * steps_per_epoch (PyTorch's order of precedence;
+ * the bounds table says they must be positive) */
+static int onecycle_total(binder *b, const args *a, long *total) {
+    long epochs, spe;
+    if (get_int(b, a, "total_steps", -1, total) || get_int(b, a, "epochs", -1, &epochs) ||
+        get_int(b, a, "steps_per_epoch", -1, &spe))
+        return -1;
+    if (given(a, "total_steps")) return 0;
+    if (!given(a, "epochs") && !given(a, "steps_per_epoch"))
+        return arg_fail(b, a, NULL, "you must define either total_steps OR (epochs AND steps_per_epoch) "
+                                    "(as in PyTorch; lrlab does not take them from --epochs)");
+    if (!given(a, "epochs")) return arg_fail(b, a, "steps_per_epoch", "expected a positive integer epochs (with steps_per_epoch)");
+    if (!given(a, "steps_per_epoch")) return arg_fail(b, a, "epochs", "expected a positive integer steps_per_epoch (with epochs)");
+    if ((double)epochs * (double)spe > (double)INT_ARG_MAX)
+        return arg_fail(b, a, "epochs", "epochs * steps_per_epoch is too large");
+    *total = epochs * spe;
+    return 0;
+}
+
+static int bind_onecycle(binder *b, const args *a, node *n) {
+    static const char *const strategies[] = {"cos", "linear"};
+    int strategy = 0, three = 0;
+    long total;
+    double pct = 0.3;
+    if (get_num(b, a, "max_lr", 0, &n->u.onecycle.max_lr) || onecycle_total(b, a, &total) ||
+        get_num(b, a, "pct_start", 0.3, &pct) || get_choice(b, a, "anneal_strategy", strategies, 2, 0, &strategy) ||
+        get_bool(b, a, "cycle_momentum", 1, &n->u.onecycle.cycle_momentum) ||
+        get_num(b, a, "base_momentum", 0.85, &n->u.onecycle.base_momentum) ||
+        get_num(b, a, "max_momentum", 0.95, &n->u.onecycle.max_momentum) ||
+        get_num(b, a, "div_factor", 25., &n->u.onecycle.div_factor) ||
+        get_num(b, a, "final_div_factor", 1e4, &n->u.onecycle.final_div_factor) ||
+        get_bool(b, a, "three_phase", 0, &three))
+        return -1;
+    n->u.onecycle.total_steps = total;
+    n->u.onecycle.anneal_cos = strategy == 0;
+    n->u.onecycle.n_phases = three ? 3 : 2;
+    n->u.onecycle.end_step[0] = pct * (double)total - 1;
+    if (three) n->u.onecycle.end_step[1] = 2 * pct * (double)total - 2;
+    n->u.onecycle.end_step[n->u.onecycle.n_phases - 1] = (double)(total - 1);
+    return 0;
+}
+
+static int bind_plateau(binder *b, const args *a, node *n) {
+    static const char *const modes[] = {"min", "max"};
+    static const char *const tmodes[] = {"rel", "abs"};
+    return get_choice(b, a, "mode", modes, 2, 0, &n->u.plateau.mode_max) ||
+           get_num(b, a, "factor", 0.1, &n->u.plateau.factor) || get_int(b, a, "patience", 10, &n->u.plateau.patience) ||
+           get_num(b, a, "threshold", 1e-4, &n->u.plateau.threshold) ||
+           get_choice(b, a, "threshold_mode", tmodes, 2, 0, &n->u.plateau.threshold_abs) ||
+           get_int(b, a, "cooldown", 0, &n->u.plateau.cooldown) || get_num(b, a, "min_lr", 0, &n->u.plateau.min_lr) ||
+           get_num(b, a, "eps", 1e-8, &n->u.plateau.eps);
+}
+
+/* One milestone fewer than schedulers, each >= 1, strictly increasing. */
+static int bind_sequential(binder *b, const args *a, node *n) {
+    int nm;
+    if (bind_list(b, a, n) || get_int_list(b, a, "milestones", &n->u.seq.milestones, &nm)) return -1;
+    if (nm != n->u.seq.n - 1)
+        return arg_fail(b, a, "milestones", "expects one milestone fewer than schedulers, got %d schedulers and %d milestones",
+                        n->u.seq.n, nm);
+    const long *m = n->u.seq.milestones;
+    const ast *k = a->vals[param_index(a, "milestones")]->first;
+    for (int i = 0; i < nm; i++, k = k->next) {
+        if (m[i] < 1) return fail_at(b->e, k->pos, k->len, "SequentialLR: milestones must be >= 1, got %ld", m[i]);
+        if (i > 0 && m[i] <= m[i - 1])
+            return fail_at(b->e, k->pos, k->len, "SequentialLR: milestones must be strictly increasing (%ld after %ld)",
+                           m[i], m[i - 1]);
     }
-    n->u.warmup.multiplier = m;
-    n->u.warmup.total_epoch = E;
+    return 0;
+}
+
+/* GradualWarmupScheduler: its after_scheduler is bound to a group of its own. */
+static int bind_warmup(binder *b, const args *a, node *n) {
+    if (get_num(b, a, "multiplier", 1, &n->u.warmup.multiplier) || get_int(b, a, "total_epoch", 1, &n->u.warmup.total_epoch))
+        return -1;
     n->u.warmup.priv = calloc(1, sizeof *n->u.warmup.priv);
-    if (!n->u.warmup.priv || b->s->n_groups >= MAX_NODES) {
-        fail_at(b->e, n->pos, n->len, "out of memory");
-        return NULL;
-    }
-    sched_group *p = n->u.warmup.priv;
-    b->s->groups[b->s->n_groups++] = p;
-    node *seq = new_node(b, K_SEQUENTIAL, a->call, p);
-    if (!seq) return NULL;
-    n->u.warmup.inner = seq;
-    seq->u.seq.kids = calloc(2, sizeof *seq->u.seq.kids);
-    seq->u.seq.milestones = calloc(1, sizeof *seq->u.seq.milestones);
-    if (!seq->u.seq.kids || !seq->u.seq.milestones) {
-        fail_at(b->e, n->pos, n->len, "out of memory");
-        return NULL;
-    }
-    node *ramp;
-    if (m == 1.0) {
-        ramp = new_node(b, K_WARMUP_ZERO, a->call, p);
-        if (!ramp) return NULL;
-        ramp->u.warmup_zero.total_epoch = E;
-    } else {
-        ramp = new_node(b, K_LINEAR, a->call, p);
-        if (!ramp) return NULL;
-        ramp->u.linear.start = 1 / m;
-        ramp->u.linear.end = 1.0;
-        ramp->u.linear.total_iters = E;
-    }
-    seq->u.seq.kids[seq->u.seq.n++] = ramp;
+    if (!n->u.warmup.priv || b->s->n_groups >= MAX_NODES) return fail_at(b->e, n->pos, n->len, "out of memory");
+    b->s->groups[b->s->n_groups++] = n->u.warmup.priv;
     int i = param_index(a, "after_scheduler");
     if (a->vals[i] && a->vals[i]->kind != AST_NONE) {
-        node *after = bind_sched_value(b, a, i, p);
-        if (!after) return NULL;
-        seq->u.seq.kids[seq->u.seq.n++] = after;
-        seq->u.seq.milestones[0] = E;
-        if (check_child(b, n, after, 1)) return NULL;
+        n->u.warmup.after = bind_sched_value(b, a, i, n->u.warmup.priv);
+        if (!n->u.warmup.after) return -1;
     }
-    return n;
+    return 0;
 }
 
+/* indexed by enum sched_kind */
+static int (*const binders[N_CLASSES])(binder *, const args *, node *) = {
+    bind_lambda, bind_lambda, bind_step, bind_multistep, bind_constant, bind_linear, bind_exponential,
+    bind_polynomial, bind_cosine, bind_restarts, bind_cyclic, bind_onecycle, bind_plateau, bind_sequential,
+    bind_list, bind_warmup,
+};
+
+/* Types first (the binder's get_*), then the bounds. */
 static node *bind_class(binder *b, const args *a, node *n) {
-    switch (n->kind) {
-    case K_LAMBDA:
-    case K_MULTIPLICATIVE:
-        if (get_func(b, a, "lr_lambda", "epoch", &n->u.lambda.fn)) return NULL;
-        return n;
-    case K_STEP:
-        if (get_int(b, a, "step_size", 1, &n->u.step.step_size) || get_num(b, a, "gamma", 0.1, &n->u.step.gamma))
-            return NULL;
-        if (n->u.step.step_size < 1) return arg_fail(b, a, "step_size", "step_size must be >= 1, got %ld", n->u.step.step_size), NULL;
-        if (!(n->u.step.gamma > 0)) return arg_fail(b, a, "gamma", "gamma must be > 0, got %.17g", n->u.step.gamma), NULL;
-        return n;
-    case K_MULTISTEP: {
-        if (get_int_list(b, a, "milestones", &n->u.multistep.milestones, &n->u.multistep.n) ||
-            get_num(b, a, "gamma", 0.1, &n->u.multistep.gamma))
-            return NULL;
-        const ast *lst = a->vals[param_index(a, "milestones")];
-        const ast *k = lst->first;
-        for (int i = 0; i < n->u.multistep.n; i++, k = k->next) {
-            if (n->u.multistep.milestones[i] < 0)
-                return fail_at(b->e, k->pos, k->len, "MultiStepLR: milestones must be >= 0, got %ld",
-                               n->u.multistep.milestones[i]), NULL;
-            if (i > 0 && n->u.multistep.milestones[i] < n->u.multistep.milestones[i - 1])
-                return fail_at(b->e, k->pos, k->len,
-                               "MultiStepLR: milestones must be increasing (%ld after %ld; a repeated one counts twice)",
-                               n->u.multistep.milestones[i], n->u.multistep.milestones[i - 1]), NULL;
-        }
-        if (!(n->u.multistep.gamma > 0)) return arg_fail(b, a, "gamma", "gamma must be > 0, got %.17g", n->u.multistep.gamma), NULL;
-        return n;
-    }
-    case K_CONSTANT:
-        if (get_num(b, a, "factor", 1.0 / 3, &n->u.constant.factor) ||
-            get_int(b, a, "total_iters", 5, &n->u.constant.total_iters))
-            return NULL;
-        if (!(n->u.constant.factor > 0 && n->u.constant.factor <= 1))
-            return arg_fail(b, a, "factor",
-                            "factor must be in (0, 1], got %.17g (PyTorch allows 0 but then divides by it at total_iters)",
-                            n->u.constant.factor), NULL;
-        if (n->u.constant.total_iters < 1)
-            return arg_fail(b, a, "total_iters", "total_iters must be >= 1, got %ld", n->u.constant.total_iters), NULL;
-        return n;
-    case K_LINEAR:
-        if (get_num(b, a, "start_factor", 1.0 / 3, &n->u.linear.start) ||
-            get_num(b, a, "end_factor", 1.0, &n->u.linear.end) ||
-            get_int(b, a, "total_iters", 5, &n->u.linear.total_iters))
-            return NULL;
-        if (!(n->u.linear.start > 0 && n->u.linear.start <= 1))
-            return arg_fail(b, a, "start_factor",
-                            "start_factor must be in (0, 1], got %.17g (PyTorch 1.13 allows 0 but then divides by zero)",
-                            n->u.linear.start), NULL;
-        if (!(n->u.linear.end >= 0 && n->u.linear.end <= 1))
-            return arg_fail(b, a, "end_factor", "end_factor must be in [0, 1], got %.17g", n->u.linear.end), NULL;
-        if (n->u.linear.total_iters < 1)
-            return arg_fail(b, a, "total_iters", "total_iters must be >= 1, got %ld", n->u.linear.total_iters), NULL;
-        return n;
-    case K_EXPONENTIAL:
-        if (get_num(b, a, "gamma", 1, &n->u.exponential.gamma)) return NULL;
-        if (!(n->u.exponential.gamma > 0))
-            return arg_fail(b, a, "gamma", "gamma must be > 0, got %.17g", n->u.exponential.gamma), NULL;
-        return n;
-    case K_POLYNOMIAL:
-        if (get_int(b, a, "total_iters", 5, &n->u.poly.total_iters) || get_num(b, a, "power", 1.0, &n->u.poly.power))
-            return NULL;
-        if (n->u.poly.total_iters < 1)
-            return arg_fail(b, a, "total_iters", "total_iters must be >= 1, got %ld", n->u.poly.total_iters), NULL;
-        if (!(n->u.poly.power >= 0))
-            return arg_fail(b, a, "power", "power must be >= 0, got %.17g", n->u.poly.power), NULL;
-        return n;
-    case K_COSINE:
-        if (get_int(b, a, "T_max", 1, &n->u.cosine.T_max) || get_num(b, a, "eta_min", 0, &n->u.cosine.eta_min))
-            return NULL;
-        if (n->u.cosine.T_max < 1) return arg_fail(b, a, "T_max", "T_max must be >= 1, got %ld", n->u.cosine.T_max), NULL;
-        if (!(n->u.cosine.eta_min >= 0))
-            return arg_fail(b, a, "eta_min", "eta_min must be >= 0, got %.17g", n->u.cosine.eta_min), NULL;
-        return n;
-    case K_WARM_RESTARTS:
-        if (get_int(b, a, "T_0", 1, &n->u.restarts.T_0) || get_int(b, a, "T_mult", 1, &n->u.restarts.T_mult) ||
-            get_num(b, a, "eta_min", 0, &n->u.restarts.eta_min))
-            return NULL;
-        if (n->u.restarts.T_0 < 1)
-            return arg_fail(b, a, "T_0", "T_0 must be a positive integer, got %ld", n->u.restarts.T_0), NULL;
-        if (n->u.restarts.T_mult < 1)
-            return arg_fail(b, a, "T_mult", "T_mult must be an integer >= 1, got %ld", n->u.restarts.T_mult), NULL;
-        if (!(n->u.restarts.eta_min >= 0))
-            return arg_fail(b, a, "eta_min", "eta_min must be >= 0, got %.17g", n->u.restarts.eta_min), NULL;
-        return n;
-    case K_CYCLIC: {
-        static const char *const modes[] = {"triangular", "triangular2", "exp_range"};
-        static const char *const scale_modes[] = {"cycle", "iterations"};
-        double up = 0, down = 0;
-        int scale_mode = 0;
-        if (get_num(b, a, "base_lr", 0, &n->u.cyclic.base_lr) || get_num(b, a, "max_lr", 0, &n->u.cyclic.max_lr) ||
-            get_num(b, a, "step_size_up", 2000, &up) || get_num(b, a, "step_size_down", -1, &down) ||
-            get_choice(b, a, "mode", modes, 3, 0, &n->u.cyclic.mode) ||
-            get_num(b, a, "gamma", 1.0, &n->u.cyclic.gamma) ||
-            get_func(b, a, "scale_fn", "x", &n->u.cyclic.scale_fn) ||
-            get_choice(b, a, "scale_mode", scale_modes, 2, 0, &scale_mode) ||
-            get_bool(b, a, "cycle_momentum", 1, &n->u.cyclic.cycle_momentum) ||
-            get_num(b, a, "base_momentum", 0.8, &n->u.cyclic.base_momentum) ||
-            get_num(b, a, "max_momentum", 0.9, &n->u.cyclic.max_momentum))
-            return NULL;
-        if (!(n->u.cyclic.base_lr >= 0)) return arg_fail(b, a, "base_lr", "base_lr must be >= 0, got %.17g", n->u.cyclic.base_lr), NULL;
-        if (!(n->u.cyclic.max_lr >= 0)) return arg_fail(b, a, "max_lr", "max_lr must be >= 0, got %.17g", n->u.cyclic.max_lr), NULL;
-        if (!(up > 0)) return arg_fail(b, a, "step_size_up", "step_size_up must be > 0, got %.17g", up), NULL;
-        if (a->vals[param_index(a, "step_size_down")] && a->vals[param_index(a, "step_size_down")]->kind != AST_NONE) {
-            if (!(down >= 0)) return arg_fail(b, a, "step_size_down", "step_size_down must be >= 0, got %.17g", down), NULL;
-        } else {
-            down = up;
-        }
-        if (!(n->u.cyclic.gamma > 0)) return arg_fail(b, a, "gamma", "gamma must be > 0, got %.17g", n->u.cyclic.gamma), NULL;
-        n->u.cyclic.total_size = up + down;
-        n->u.cyclic.step_ratio = up / n->u.cyclic.total_size;
-        /* PyTorch: with scale_fn None the mode decides the scale mode; else scale_mode does */
-        n->u.cyclic.scale_by_iterations =
-            n->u.cyclic.scale_fn ? scale_mode == 1 : n->u.cyclic.mode == CYC_EXP_RANGE;
-        return n;
-    }
-    case K_ONECYCLE: {
-        static const char *const strategies[] = {"cos", "linear"};
-        long total = -1, epochs = -1, spe = -1;
-        int strategy = 0, three = 0;
-        double pct = 0.3;
-        if (get_num(b, a, "max_lr", 0, &n->u.onecycle.max_lr) || get_int(b, a, "total_steps", -1, &total) ||
-            get_int(b, a, "epochs", -1, &epochs) || get_int(b, a, "steps_per_epoch", -1, &spe) ||
-            get_num(b, a, "pct_start", 0.3, &pct) ||
-            get_choice(b, a, "anneal_strategy", strategies, 2, 0, &strategy) ||
-            get_bool(b, a, "cycle_momentum", 1, &n->u.onecycle.cycle_momentum) ||
-            get_num(b, a, "base_momentum", 0.85, &n->u.onecycle.base_momentum) ||
-            get_num(b, a, "max_momentum", 0.95, &n->u.onecycle.max_momentum) ||
-            get_num(b, a, "div_factor", 25., &n->u.onecycle.div_factor) ||
-            get_num(b, a, "final_div_factor", 1e4, &n->u.onecycle.final_div_factor) ||
-            get_bool(b, a, "three_phase", 0, &three))
-            return NULL;
-        int has_total = a->vals[1] && a->vals[1]->kind != AST_NONE;
-        int has_epochs = a->vals[2] && a->vals[2]->kind != AST_NONE;
-        int has_spe = a->vals[3] && a->vals[3]->kind != AST_NONE;
-        if (has_total) {
-            if (total <= 0) return arg_fail(b, a, "total_steps", "expected a positive integer total_steps, got %ld", total), NULL;
-        } else if (!has_epochs && !has_spe) {
-            return arg_fail(b, a, NULL, "you must define either total_steps OR (epochs AND steps_per_epoch) "
-                                        "(as in PyTorch; lrlab does not take them from --epochs)"), NULL;
-        } else {
-            if (!has_epochs || epochs <= 0)
-                return arg_fail(b, a, has_epochs ? "epochs" : "steps_per_epoch",
-                                "expected a positive integer epochs (with steps_per_epoch)"), NULL;
-            if (!has_spe || spe <= 0)
-                return arg_fail(b, a, has_spe ? "steps_per_epoch" : "epochs",
-                                "expected a positive integer steps_per_epoch (with epochs)"), NULL;
-            if ((double)epochs * (double)spe > (double)INT_ARG_MAX)
-                return arg_fail(b, a, "epochs", "epochs * steps_per_epoch is too large"), NULL;
-            total = epochs * spe;
-        }
-        if (!(pct >= 0 && pct <= 1)) return arg_fail(b, a, "pct_start", "expected a float between 0 and 1 pct_start, got %.17g", pct), NULL;
-        if (!(n->u.onecycle.max_lr >= 0)) return arg_fail(b, a, "max_lr", "max_lr must be >= 0, got %.17g", n->u.onecycle.max_lr), NULL;
-        if (!(n->u.onecycle.div_factor > 0)) return arg_fail(b, a, "div_factor", "div_factor must be > 0, got %.17g", n->u.onecycle.div_factor), NULL;
-        if (!(n->u.onecycle.final_div_factor > 0))
-            return arg_fail(b, a, "final_div_factor", "final_div_factor must be > 0, got %.17g", n->u.onecycle.final_div_factor), NULL;
-        n->u.onecycle.total_steps = total;
-        n->u.onecycle.anneal_cos = strategy == 0;
-        if (three) {
-            n->u.onecycle.n_phases = 3;
-            n->u.onecycle.end_step[0] = pct * (double)total - 1;
-            n->u.onecycle.end_step[1] = 2 * pct * (double)total - 2;
-            n->u.onecycle.end_step[2] = (double)(total - 1);
-        } else {
-            n->u.onecycle.n_phases = 2;
-            n->u.onecycle.end_step[0] = pct * (double)total - 1;
-            n->u.onecycle.end_step[1] = (double)(total - 1);
-        }
-        return n;
-    }
-    case K_PLATEAU: {
-        static const char *const modes[] = {"min", "max"};
-        static const char *const tmodes[] = {"rel", "abs"};
-        if (get_choice(b, a, "mode", modes, 2, 0, &n->u.plateau.mode_max) ||
-            get_num(b, a, "factor", 0.1, &n->u.plateau.factor) ||
-            get_int(b, a, "patience", 10, &n->u.plateau.patience) ||
-            get_num(b, a, "threshold", 1e-4, &n->u.plateau.threshold) ||
-            get_choice(b, a, "threshold_mode", tmodes, 2, 0, &n->u.plateau.threshold_abs) ||
-            get_int(b, a, "cooldown", 0, &n->u.plateau.cooldown) || get_num(b, a, "min_lr", 0, &n->u.plateau.min_lr) ||
-            get_num(b, a, "eps", 1e-8, &n->u.plateau.eps))
-            return NULL;
-        if (!(n->u.plateau.factor < 1.0)) return arg_fail(b, a, "factor", "factor should be < 1.0, got %.17g (as PyTorch)", n->u.plateau.factor), NULL;
-        if (!(n->u.plateau.factor >= 0)) return arg_fail(b, a, "factor", "factor must be >= 0, got %.17g", n->u.plateau.factor), NULL;
-        if (n->u.plateau.patience < 0) return arg_fail(b, a, "patience", "patience must be >= 0, got %ld", n->u.plateau.patience), NULL;
-        if (n->u.plateau.cooldown < 0) return arg_fail(b, a, "cooldown", "cooldown must be >= 0, got %ld", n->u.plateau.cooldown), NULL;
-        if (!(n->u.plateau.threshold >= 0)) return arg_fail(b, a, "threshold", "threshold must be >= 0, got %.17g", n->u.plateau.threshold), NULL;
-        if (!(n->u.plateau.min_lr >= 0)) return arg_fail(b, a, "min_lr", "min_lr must be >= 0, got %.17g", n->u.plateau.min_lr), NULL;
-        if (!(n->u.plateau.eps >= 0)) return arg_fail(b, a, "eps", "eps must be >= 0, got %.17g", n->u.plateau.eps), NULL;
-        return n;
-    }
-    case K_SEQUENTIAL: {
-        if (!bind_list(b, a, n)) return NULL;
-        int nm;
-        if (get_int_list(b, a, "milestones", &n->u.seq.milestones, &nm)) return NULL;
-        if (nm != n->u.seq.n - 1)
-            return arg_fail(b, a, "milestones",
-                            "expects one milestone fewer than schedulers, got %d schedulers and %d milestones",
-                            n->u.seq.n, nm), NULL;
-        const ast *k = a->vals[param_index(a, "milestones")]->first;
-        for (int i = 0; i < nm; i++, k = k->next) {
-            if (n->u.seq.milestones[i] < 1)
-                return fail_at(b->e, k->pos, k->len, "SequentialLR: milestones must be >= 1, got %ld", n->u.seq.milestones[i]), NULL;
-            if (i > 0 && n->u.seq.milestones[i] <= n->u.seq.milestones[i - 1])
-                return fail_at(b->e, k->pos, k->len, "SequentialLR: milestones must be strictly increasing (%ld after %ld)",
-                               n->u.seq.milestones[i], n->u.seq.milestones[i - 1]), NULL;
-        }
-        return n;
-    }
-    case K_CHAINED:
-        return bind_list(b, a, n);
-    default: /* K_WARMUP */
-        return bind_warmup(b, a, n);
-    }
+    return binders[n->kind](b, a, n) || check_bounds(b, a) ? NULL : n;
 }
 
 static node *bind_call(binder *b, const ast *call, sched_group *g) {
@@ -1285,7 +1267,7 @@ static node *bind_call(binder *b, const ast *call, sched_group *g) {
     if (k < 0) {
         int best = -1, bestd = 4;
         for (int i = 0; i < N_CLASSES; i++) {
-            int d = expr_distance(src + call->pos, call->len, kind_names[i]);
+            int d = lr_distance(src + call->pos, call->len, kind_names[i]);
             if (d < bestd) {
                 bestd = d;
                 best = i;
@@ -1344,6 +1326,77 @@ void sched_free(lr_sched *s) {
 
 static int state_size(const lr_sched *s) { return 4 + 7 * s->n_nodes + GROUP_DOUBLES * s->n_groups; }
 
+/* The steps a run takes: one after every epoch (or optimiser step), the
+ * last one included, as the trainer and PyTorch's canonical loop do; 0
+ * when the run's length is not known. */
+static long run_steps(const sched_context *c) {
+    if (c->epochs <= 0) return 0;
+    return (long)c->epochs * (c->unit_step && c->steps_per_epoch > 0 ? c->steps_per_epoch : 1) - (c->print_only != 0);
+}
+
+/* "the run steps it 30 times (30 epochs)" */
+static void run_words(const sched_context *c, long n, char *out, size_t cap) {
+    char what[80];
+    if (c->unit_step) snprintf(what, sizeof what, "%d epochs of %d steps, --sched-unit step", c->epochs, c->steps_per_epoch);
+    else snprintf(what, sizeof what, "%d epochs", c->epochs);
+    if (c->print_only) snprintf(out, cap, "printing lr(0..%ld) steps it %ld times (%s)", n, n, what);
+    else snprintf(out, cap, "the run steps it %ld times (%s)", n, what);
+}
+
+/* Rehearses the whole run on the freshly parsed schedule, so that a
+ * schedule that cannot cover it (OneCycleLR with total_steps below the
+ * run's steps, an lr_lambda that overflows late) is refused before any
+ * training, then puts the state back. A schedule with a metric
+ * (ReduceLROnPlateau) cannot fail and is not rehearsed. */
+static int sched_cover(lr_sched *s, lr_error *err) {
+    long n = run_steps(&s->ctx);
+    if (!s->root || s->needs_metric || n <= 0 || n > COVER_MAX_STEPS) return 0;
+    double *start = malloc((size_t)state_size(s) * sizeof *start);
+    if (!start) return lr_fail(err, "sched: out of memory");
+    int k = sched_state_save(s, start, state_size(s));
+    expr_error e = {0, 1, ""};
+    long step = 0;
+    while (step < n && node_step(s->root, 0, 0.0, &e) == 0) step++;
+    int rc = 0;
+    if (step < n) {
+        char run[160], hint[160] = "";
+        run_words(&s->ctx, n, run, sizeof run);
+        for (int i = 0; i < s->n_nodes; i++) {
+            const node *c = s->nodes[i];
+            if (c->kind == K_ONECYCLE && c->last_epoch > c->u.onecycle.total_steps)
+                snprintf(hint, sizeof hint, "; it needs total_steps >= %ld (or epochs * steps_per_epoch)",
+                         c->u.onecycle.total_steps + (n - step));
+        }
+        char msg[sizeof e.msg + 400];
+        snprintf(msg, sizeof msg, "the schedule cannot cover the run: %s, but step %ld fails: %s%s", run, step + 1,
+                 e.msg, hint);
+        rc = expr_fail(err, s->src, e.pos, e.len, msg);
+    }
+    sched_state_load(s, start, k, NULL);
+    free(start);
+    return rc;
+}
+
+/* In epoch unit, a OneCycleLR or CyclicLR whose cycle is sized in
+ * optimiser steps (total_steps or step_size_up far beyond the epochs). */
+static void sched_check_unit(lr_sched *s) {
+    const sched_context *c = &s->ctx;
+    if (c->unit_step || c->epochs <= 0) return;
+    for (int i = 0; i < s->n_nodes && !s->warning[0]; i++) {
+        const node *n = s->nodes[i];
+        const char *what = NULL;
+        double len = 0;
+        if (n->kind == K_ONECYCLE) what = "total_steps", len = (double)n->u.onecycle.total_steps;
+        if (n->kind == K_CYCLIC) what = "step_size_up", len = n->u.cyclic.total_size * n->u.cyclic.step_ratio;
+        if (what && len >= (double)PER_STEP_FACTOR * c->epochs)
+            snprintf(s->warning, sizeof s->warning,
+                     "%s: %s=%.15g is far more than the run's %d epochs, and t counts epochs (--sched-unit "
+                     "epoch): the run would use only lr(0..%d) of it; for a schedule sized in optimiser steps "
+                     "use --sched-unit step",
+                     kind_names[n->kind], what, len, c->epochs, c->epochs - 1);
+    }
+}
+
 int sched_parse(lr_sched **out, const char *expr, const sched_context *ctx, lr_error *err) {
     *out = NULL;
     if (!ctx) return lr_fail(err, "sched: no context");
@@ -1399,9 +1452,16 @@ int sched_parse(lr_sched **out, const char *expr, const sched_context *ctx, lr_e
         sched_free(s);
         return -1;
     }
+    if (sched_cover(s, err)) {
+        sched_free(s);
+        return -1;
+    }
+    sched_check_unit(s);
     *out = s;
     return 0;
 }
+
+const char *sched_warning(const lr_sched *s) { return s->warning[0] ? s->warning : NULL; }
 
 double sched_lr(const lr_sched *s) { return s->group.lr; }
 int sched_cycles_momentum(const lr_sched *s) { return s->cycles_momentum; }

@@ -44,20 +44,7 @@ void sweep_flags_free(sweep_flags *f) {
 }
 
 /* "weight-decay" and "weight_decay" are the same setting. */
-static int key_is(const char *key, const char *name) {
-    for (; *key && *name; key++, name++)
-        if (*key != *name && !(*key == '-' && *name == '_')) return 0;
-    return *key == *name;
-}
-
-/* Is `key` a setting of the table in config.c? config.h offers no lookup,
- * so ask config_set with no value: only an unknown key fails that way. */
-static int key_known(const char *key) {
-    train_config tmp;
-    config_defaults(&tmp);
-    lr_error e;
-    return config_set(&tmp, key, NULL, "", &e) == 0 || !strstr(e.msg, "unknown setting");
-}
+static int key_is(const char *key, const char *name) { return lr_key_eq(key, strlen(key), name); }
 
 /* Groups words into settings: "--key value", "--key=value", "--switch".
  * `where` prefixes messages ("x.sweep:7: " or ""). */
@@ -72,10 +59,12 @@ static int flags_from_words(sweep_flags *out, int n, char **w, int line, const c
         if (klen >= sizeof key) return lr_fail(err, "%sunknown flag '%.80s' (see lrlab train --help)", where, arg);
         memcpy(key, arg + 2, klen);
         key[klen] = '\0';
-        if (!key_known(key)) {
+        if (!config_known(key)) {
             if (key_is(key, "resume"))
                 return lr_fail(err, "%s--resume is not for sweeps: a sweep resumes its unfinished runs by itself", where);
-            return lr_fail(err, "%sunknown flag '--%s' (see lrlab train --help)", where, key);
+            const char *near = lr_nearest(arg, (int)(2 + klen), config_flags(), 3);
+            return lr_fail(err, "%sunknown flag '--%s' (%s%s%ssee lrlab train --help)", where, key,
+                           near ? "did you mean " : "", near ? near : "", near ? "? " : "");
         }
         if (key_is(key, "out"))
             return lr_fail(err, "%s--out: a sweep puts each run in OUT/NAME; give --out to lrlab sweep instead", where);
@@ -368,11 +357,7 @@ int sweep_load(sweep_file *s, const char *path, lr_error *err) {
 
 /* ---- resolution: placeholders and checks ---- */
 
-long sweep_steps_per_epoch(const train_config *c) {
-    long n = c->limit_train > 0 ? c->limit_train : CIFAR_TRAIN_IMAGES;
-    n -= c->val;
-    return n > 0 && c->batch > 0 ? n / c->batch : 0;
-}
+long sweep_steps_per_epoch(const train_config *c) { return config_steps_per_epoch(c); }
 
 static void origin_of(char *out, size_t cap, const sweep_file *s, const sweep_flag *f) {
     if (f->line > 0) snprintf(out, cap, "%s:%d: --%s", s->path, f->line, f->key);
@@ -476,6 +461,7 @@ int sweep_resolve(const sweep_file *s, int i, const sweep_flags *extra, sweep_fl
     /* what the trainer would refuse after loading the data, said now */
     char where[1200];
     snprintf(where, sizeof where, "%s:%d: run %s", s->path, run->line, run->name);
+    lr_error sub;
     int rc = 0;
     if (ph.steps_per_epoch < 1)
         rc = lr_fail(err, "%s: --batch %d is larger than the %ld training images (--limit-train %ld, --val %ld)",
@@ -483,6 +469,8 @@ int sweep_resolve(const sweep_file *s, int i, const sweep_flags *extra, sweep_fl
                      c.limit_train, c.val);
     else if (!c.val && !strncmp(c.monitor, "val_", 4))
         rc = lr_fail(err, "%s: --monitor %s needs a validation set: add --val N", where, c.monitor);
+    else if (config_check_sgd(&c, &sub))
+        rc = lr_fail(err, "%s: %s", where, sub.msg);
     else if (c.sched[0]) {
         sched_context sc = {.base_lr = c.lr, .base_momentum = c.momentum, .epochs = c.epochs,
                             .steps_per_epoch = (int)(ph.steps_per_epoch < 1000000000 ? ph.steps_per_epoch : 1000000000),

@@ -4,10 +4,14 @@
 #define _POSIX_C_SOURCE 200809L
 #include "lrlab/config.h"
 
-#include <omp.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "lrlab/sched.h"
+
+#define CIFAR_TRAIN_IMAGES 50000L /* the five data_batch_*.bin files */
 
 typedef enum { K_STR, K_DOUBLE, K_INT, K_LONG, K_SWITCH, K_NEG_SWITCH, K_ENUM } kind;
 
@@ -68,21 +72,43 @@ void config_defaults(train_config *c) {
 
 /* "weight-decay" -> the entry for "weight_decay"; also "no-augment". */
 static const setting *find(const char *key, int *negated) {
-    char norm[64];
     size_t len = strlen(key);
-    if (len >= sizeof norm) return NULL;
-    for (size_t i = 0; i <= len; i++) norm[i] = key[i] == '-' ? '_' : key[i];
     *negated = 0;
-    if (!strncmp(norm, "no_", 3)) {
-        for (int i = 0; i < N_SETTINGS; i++)
-            if (settings[i].kind == K_NEG_SWITCH && !strcmp(norm + 3, settings[i].key)) {
-                *negated = 1;
-                return &settings[i];
-            }
+    for (int i = 0; i < N_SETTINGS; i++) {
+        if (lr_key_eq(key, len, settings[i].key)) return &settings[i];
+        if (settings[i].kind == K_NEG_SWITCH && len > 3 && lr_key_eq(key, 3, "no_") &&
+            lr_key_eq(key + 3, len - 3, settings[i].key)) {
+            *negated = 1;
+            return &settings[i];
+        }
     }
-    for (int i = 0; i < N_SETTINGS; i++)
-        if (!strcmp(norm, settings[i].key)) return &settings[i];
     return NULL;
+}
+
+/* The settings' names, NULL-terminated: as flags ("--weight-decay",
+ * "--no-augment") when flags, else as config.txt keys. */
+static const char *const *names(int flags) {
+    static char buf[2][N_SETTINGS][48];
+    static const char *list[2][N_SETTINGS + 1];
+    for (int i = 0; i < N_SETTINGS && !list[flags][i]; i++) {
+        const setting *e = &settings[i];
+        if (flags) {
+            snprintf(buf[1][i], sizeof buf[1][i], "--%s%s", e->kind == K_NEG_SWITCH ? "no-" : "", e->key);
+            for (char *p = buf[1][i] + 2; *p; p++)
+                if (*p == '_') *p = '-';
+        } else {
+            snprintf(buf[0][i], sizeof buf[0][i], "%s", e->key);
+        }
+        list[flags][i] = buf[flags][i];
+    }
+    return list[flags];
+}
+
+const char *const *config_flags(void) { return names(1); }
+
+int config_known(const char *key) {
+    int neg;
+    return find(key, &neg) != NULL;
 }
 
 int config_is_switch(const char *key) {
@@ -95,7 +121,11 @@ int config_set(train_config *c, const char *key, const char *value, const char *
                lr_error *err) {
     int neg;
     const setting *s = find(key, &neg);
-    if (!s) return lr_fail(err, "%s: unknown setting '%s' (see lrlab train --help)", origin, key);
+    if (!s) {
+        const char *near = lr_nearest(key, (int)strlen(key), names(0), 3);
+        return lr_fail(err, "%s: unknown setting '%s' (%s%s%ssee lrlab train --help)", origin, key,
+                       near ? "did you mean " : "", near ? near : "", near ? "? " : "");
+    }
     char *field = (char *)c + s->offset;
     switch (s->kind) {
     case K_STR:
@@ -120,10 +150,11 @@ int config_set(train_config *c, const char *key, const char *value, const char *
         if (!value) return lr_fail(err, "%s: missing value", origin);
         if (lr_parse_long(&v, value, (long)s->lo, (long)s->hi, origin, err)) return -1;
         /* more threads than this only wait for cores (a 1000-thread run hung); above the cores: setup.c warns */
-        if (!strcmp(s->key, "threads") && v > THREADS_PER_CORE_MAX * omp_get_num_procs())
-            return lr_fail(err, "%s %ld: expected at most %d on this machine (%d per core, %d cores; 0: one per core)",
-                           origin, v, THREADS_PER_CORE_MAX * omp_get_num_procs(), THREADS_PER_CORE_MAX,
-                           omp_get_num_procs());
+        long cores = sysconf(_SC_NPROCESSORS_ONLN); /* not OpenMP's: the settings table needs no runtime */
+        if (cores < 1) cores = 1;
+        if (!strcmp(s->key, "threads") && v > THREADS_PER_CORE_MAX * cores)
+            return lr_fail(err, "%s %ld: expected at most %ld on this machine (%d per core, %ld cores; 0: one per core)",
+                           origin, v, THREADS_PER_CORE_MAX * cores, THREADS_PER_CORE_MAX, cores);
         if (s->kind == K_INT) *(int *)field = (int)v;
         else *(long *)field = v;
         return 0;
@@ -199,6 +230,17 @@ void config_write(const train_config *c, FILE *f) {
     }
 }
 
+char *config_text(const train_config *c, const char *header) {
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f) return NULL;
+    if (header) fputs(header, f);
+    config_write(c, f);
+    fclose(f);
+    return buf;
+}
+
 int config_read(train_config *c, const char *path, lr_error *err) {
     FILE *f = fopen(path, "r");
     if (!f) return lr_fail(err, "%s: cannot open: no config here", path);
@@ -221,13 +263,48 @@ int config_read(train_config *c, const char *path, lr_error *err) {
     return rc;
 }
 
-void config_print_help(FILE *f) {
+void config_print_help(FILE *f, const char *const *only, const char *const *skip) {
+    const char *const *flags = names(1);
     for (int i = 0; i < N_SETTINGS; i++) {
-        const setting *s = &settings[i];
-        char flag[64];
-        snprintf(flag, sizeof flag, "--%s%s", s->kind == K_NEG_SWITCH ? "no-" : "", s->key);
-        for (char *p = flag + 2; *p; p++)
-            if (*p == '_') *p = '-';
-        fprintf(f, "  %-16s %s\n", flag, s->help);
+        const char *key = settings[i].key;
+        if ((only && lr_key_find(key, strlen(key), only) < 0) || (skip && lr_key_find(key, strlen(key), skip) >= 0))
+            continue;
+        const char *h = settings[i].help, *gap = strstr(h, "  "); /* "VALUE  what it is" */
+        int k = gap ? (int)(gap - h) : 0;
+        char left[96];
+        snprintf(left, sizeof left, "%s%s%.*s", flags[i], k ? " " : "", k, h);
+        fprintf(f, "  %-20s %s\n", left, gap ? gap + 2 : h);
     }
+}
+
+long config_steps_per_epoch(const train_config *c) {
+    long n = c->limit_train > 0 && c->limit_train < CIFAR_TRAIN_IMAGES ? c->limit_train : CIFAR_TRAIN_IMAGES;
+    n -= c->val;
+    return n > 0 && c->batch > 0 ? n / c->batch : 0;
+}
+
+/* torch.optim.SGD.__init__ checks its arguments (lr, momentum and weight
+ * decay >= 0 are the table's bounds); a schedule that cycles the momentum
+ * later does not change what the constructor saw, as in PyTorch. */
+int config_check_sgd(const train_config *c, lr_error *err) {
+    if (c->nesterov && (c->momentum <= 0 || c->dampening != 0))
+        return lr_fail(err, "--nesterov with --momentum %g and --dampening %g: Nesterov momentum requires a momentum "
+                            "and zero dampening (PyTorch's ValueError)",
+                       c->momentum, c->dampening);
+    return 0;
+}
+
+int config_check(const train_config *c, char *warning, size_t cap, lr_error *err) {
+    if (warning && cap) warning[0] = '\0';
+    if (config_check_sgd(c, err)) return -1;
+    long spe = config_steps_per_epoch(c);
+    if (spe < 1) return 0; /* the trainer says what is wrong with the data split */
+    sched_context sc = {.base_lr = c->lr, .base_momentum = c->momentum, .epochs = c->epochs,
+                        .steps_per_epoch = (int)(spe < 1000000000 ? spe : 1000000000), .unit_step = c->sched_unit_step};
+    lr_sched *s;
+    lr_error e;
+    if (sched_parse(&s, c->sched, &sc, &e)) return lr_fail(err, "--sched: %s", e.msg);
+    if (warning && cap && sched_warning(s)) snprintf(warning, cap, "--sched: %s", sched_warning(s));
+    sched_free(s);
+    return 0;
 }

@@ -72,6 +72,7 @@ int findlr_run(findlr_result *res, const findlr_config *cfg, net *n, const model
     int epoch = 0;
     if (!rc && loader_start_epoch(train, epoch, 0, err)) rc = -1;
     double avg = 0, best = INFINITY;
+    int has_buf = 0; /* the SGD momentum buffer holds a value */
     for (int i = 0; !rc && i < cfg->steps; i++) {
         const loader_batch *b = loader_next(train);
         if (!b) { /* out of batches: a new epoch (new order, new augmentation) */
@@ -105,9 +106,8 @@ int findlr_run(findlr_result *res, const findlr_config *cfg, net *n, const model
             res->stop = FINDLR_STOP_NONFINITE, res->stop_step = i;
             break;
         }
-        sgd_params hp = {(float)lr, (float)cfg->momentum, (float)cfg->dampening, (float)cfg->weight_decay,
-                         cfg->nesterov};
-        sgd_step(params, momentum, grads, np, &hp, i == 0);
+        sgd_params hp = {lr, cfg->momentum, cfg->dampening, cfg->weight_decay, cfg->nesterov};
+        has_buf = sgd_step(params, momentum, grads, np, &hp, has_buf);
         avg = cfg->beta * avg + (1 - cfg->beta) * loss;
         double smoothed = avg / (1 - pow(cfg->beta, i + 1));
         res->lr[res->n] = lr, res->loss[res->n] = loss, res->smoothed[res->n] = smoothed;

@@ -26,21 +26,23 @@ double loss_cross_entropy(float *dlogits, long *correct, const float *logits, co
     return total;
 }
 
-void sgd_step(float *params, float *buf, const float *grads, long n, const sgd_params *hp,
-              int first_step) {
-    const float lr = hp->lr, mom = hp->momentum, damp = 1.0f - hp->dampening, wd = hp->weight_decay;
-    const int nesterov = hp->nesterov;
+int sgd_step(float *params, float *buf, const float *grads, long n, const sgd_params *hp, int has_buf) {
+    /* the scalars as ATen sees them: alpha = 1 - dampening in double, then float */
+    const float lr = (float)hp->lr, mom = (float)hp->momentum, damp = (float)(1.0 - hp->dampening),
+                wd = (float)hp->weight_decay;
+    const int nesterov = hp->nesterov, first = !has_buf;
 #pragma omp parallel for schedule(static)
     for (long i = 0; i < n; i++) {
         float d = grads[i];
         if (wd != 0.0f) d = d + wd * params[i];
         if (mom != 0.0f) {
-            float b = first_step ? d : mom * buf[i] + damp * d;
+            float b = first ? d : mom * buf[i] + damp * d;
             buf[i] = b;
             d = nesterov ? d + mom * b : b;
         }
         params[i] = params[i] - lr * d;
     }
+    return has_buf || mom != 0.0f;
 }
 
 int all_finite(const float *x, long n) {

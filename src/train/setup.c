@@ -104,8 +104,8 @@ int train_setup_net(net **out, const model_spec *m, train_config *cfg, int train
 int train_setup_init(train_setup *s, train_config *cfg, const setup_options *o, lr_error *err) {
     memset(s, 0, sizeof *s);
     train_setup_threads(cfg, o->warn);
-    /* the files are validated even when a split is not used: one image is kept */
-    if (cifar_load(&s->train, &s->test, cfg->data, o->training ? cfg->limit_train : 1, o->test ? cfg->limit_test : 1,
+    /* the files are validated even when a split is not used (one image is kept), but for eval: test_batch.bin only */
+    if (cifar_load(o->training ? &s->train : NULL, &s->test, cfg->data, o->training ? cfg->limit_train : 1, o->test ? cfg->limit_test : 1,
                    err))
         return -1;
     if (o->training) {
@@ -128,7 +128,7 @@ int train_setup_init(train_setup *s, train_config *cfg, const setup_options *o, 
         return -1;
     model_init_params(m, s->params, (uint64_t)cfg->seed);
     model_init_buffers(m, s->buffers);
-    if (o->weights && weights_load(o->weights, m, s->params, s->buffers, err)) return -1;
+    if (o->weights && (o->training ? weights_load : weights_load_any)(o->weights, m, s->params, s->buffers, err)) return -1;
     if (train_setup_net(&s->net, m, cfg, o->training, o, err)) return -1;
     net_set_buffers(s->net, s->buffers);
     if (o->training) {

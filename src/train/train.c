@@ -30,6 +30,11 @@
 #include "lrlab/optim.h"
 #include "lrlab/sched.h"
 #include "lrlab/setup.h"
+#include "train/progress.h"
+
+/* A batch's mean cross-entropy above this is divergence, as NaN is: a
+ * 10-class model that learns stays near log(10) = 2.3. */
+#define LOSS_DIVERGED 1e4
 
 /* A growing text buffer (metrics.csv and steps.csv contents). */
 typedef struct {
@@ -96,21 +101,6 @@ static int dir_is_empty(const char *path) {
     return empty;
 }
 
-static int make_dirs(const char *path, lr_error *err) {
-    char buf[1024];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        if (mkdir(buf, 0777) && errno != EEXIST) return lr_fail(err, "--out %s: cannot create %s: %s", path, buf, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(buf, 0777) && errno != EEXIST) return lr_fail(err, "--out %s: cannot create: %s", path, strerror(errno));
-    struct stat sb;
-    if (stat(buf, &sb) || !S_ISDIR(sb.st_mode)) return lr_fail(err, "--out %s: not a directory", path);
-    return 0;
-}
-
 /* A relative path that exists becomes absolute, so that `--resume` from
  * another working directory finds the same files. */
 static void make_absolute(char *path, size_t cap) {
@@ -137,19 +127,10 @@ static int lock_run_dir(run *r, lr_error *err) {
 }
 
 /* The settings as config.txt's text (malloc'd), or NULL when out of memory. */
-static char *config_text(const train_config *c) {
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    if (!f) return NULL;
-    fprintf(f, "# lrlab run configuration: `lrlab train --resume DIR` reads it back\n");
-    config_write(c, f);
-    fclose(f);
-    return buf;
-}
+#define CONFIG_HEADER "# lrlab run configuration: `lrlab train --resume DIR` reads it back\n"
 
 static int write_config(run *r, lr_error *err) {
-    char *body = config_text(&r->cfg);
+    char *body = config_text(&r->cfg, CONFIG_HEADER);
     if (!body) return lr_fail(err, "out of memory");
     int rc = write_file_atomic(r->path[P_CONFIG], body, strlen(body), err);
     free(body);
@@ -166,7 +147,7 @@ static int save_checkpoint(run *r, lr_error *err) {
     x.state = r->st;
     x.n_sched = sched_state_save(r->sched, x.sched, CKPT_SCHED_MAX);
     if (x.n_sched < 0) return lr_fail(err, "schedule state larger than %d values", CKPT_SCHED_MAX);
-    x.config_text = config_text(&r->cfg);
+    x.config_text = config_text(&r->cfg, CONFIG_HEADER);
     x.metrics_text = r->metrics.s;
     int rc = x.config_text ? ckpt_save(r->path[P_CHECKPOINT], &r->s.m, r->s.params, r->s.buffers, r->momentum, &x, err)
                            : lr_fail(err, "out of memory");
@@ -212,7 +193,7 @@ static int setup(run *r, lr_error *err) {
             return lr_fail(err, "--out %s: directory exists and is not empty; continue it with "
                                 "`lrlab train --resume %s`, or choose another --out",
                            c->out, c->out);
-        if (make_dirs(c->out, err) || lock_run_dir(r, err)) return -1;
+        if (make_dirs(c->out, "--out", err) || lock_run_dir(r, err)) return -1;
     }
     if (!opt->resume) {
         make_absolute(c->data, sizeof c->data);
@@ -231,7 +212,7 @@ static int setup(run *r, lr_error *err) {
     r->steps_per_epoch = loader_batches(r->s.train_loader);
     sched_context sc = {.base_lr = c->lr, .base_momentum = c->momentum, .epochs = c->epochs,
                         .steps_per_epoch = r->steps_per_epoch, .unit_step = c->sched_unit_step};
-    if (sched_parse(&r->sched, c->sched, &sc, err)) return -1;
+    if (sched_parse(&r->sched, c->sched, &sc, err)) return TRAIN_BAD_SCHED;
     return 0;
 }
 
@@ -277,12 +258,17 @@ static int start_or_resume(run *r, int *finished, lr_error *err) {
 
 /* ---- the loop ---- */
 
+/* The training line: epoch, bar, batch, running loss and accuracy, speed,
+ * and the time the rest of the run takes at this speed. */
 static void progress(const run *r, int batch, double loss, double acc, double ips) {
-    int width = 30, done = (int)((long)width * batch / r->steps_per_epoch);
-    fprintf(stderr, "\repoch %ld [", r->st.epoch);
-    for (int i = 0; i < width; i++) fputc(i < done ? '=' : i == done ? '>' : ' ', stderr);
-    fprintf(stderr, "] %d/%d loss %.3f acc %.2f%% %.0f img/s ", batch, r->steps_per_epoch, loss, acc, ips);
-    fflush(stderr);
+    const train_state *st = &r->st;
+    long left = (long)(r->cfg.epochs - st->epoch - 1) * r->steps_per_epoch + (r->steps_per_epoch - batch);
+    char head[32], tail[160], eta[32];
+    progress_time(eta, sizeof eta, left * st->seconds / (st->batches ? st->batches : 1));
+    snprintf(head, sizeof head, "epoch %ld", st->epoch);
+    snprintf(tail, sizeof tail, "%d/%d ETA %s loss %.3f acc %.2f%% %.0f img/s", batch, r->steps_per_epoch, eta, loss,
+             acc, ips); /* a narrow terminal cuts from the end */
+    progress_draw(stderr, head, batch, r->steps_per_epoch, tail);
 }
 
 /* The message of a diverged run: where, and what the run directory keeps. */
@@ -343,19 +329,22 @@ static int train_epoch(run *r, lr_error *err) {
                                          1.0f / (float)b->n) / b->n;
         if (c->log_steps && text_add(&r->steps, "%ld,%ld,%.17g,%.17g,%.9g\n", st->step, st->epoch, lr, mom, loss))
             return lr_fail(err, "out of memory"), TRAIN_ERROR;
-        if (!isfinite(loss)) {
-            char what[64];
-            snprintf(what, sizeof what, "the loss is %s", isnan(loss) ? "NaN" : "Inf");
+        if (!isfinite(loss) || loss > LOSS_DIVERGED) {
+            char what[160];
+            if (isfinite(loss))
+                snprintf(what, sizeof what, "the loss is %.6g (above %g: a model that learns stays near "
+                                            "log(10) = 2.3)", loss, LOSS_DIVERGED);
+            else snprintf(what, sizeof what, "the loss is %s", isnan(loss) ? "NaN" : "Inf");
             return diverged(r, what, lr, err);
         }
         if (net_backward(r->s.net, r->dlogits, r->s.params, r->grads, err)) return TRAIN_ERROR;
         if (!all_finite(r->grads, r->s.m.n_params)) return diverged(r, "a gradient is NaN or Inf", lr, err);
-        sgd_params hp = {(float)lr, (float)mom, (float)c->dampening, (float)c->weight_decay, c->nesterov};
-        sgd_step(r->s.params, r->momentum, r->grads, r->s.m.n_params, &hp, !st->momentum_started);
+        sgd_params hp = {lr, mom, c->dampening, c->weight_decay, c->nesterov};
+        int has_buf = sgd_step(r->s.params, r->momentum, r->grads, r->s.m.n_params, &hp, (int)st->momentum_started);
         /* an overflow in the update itself: no checkpoint may ever hold it */
         if (!all_finite(r->s.params, r->s.m.n_params) || !all_finite(r->momentum, r->s.m.n_params))
             return diverged(r, "the SGD update overflowed (a weight or momentum is NaN or Inf)", lr, err);
-        st->momentum_started = 1;
+        st->momentum_started = has_buf;
         st->step++;
         st->batch = b->index + 1;
         st->batches++;
@@ -373,7 +362,7 @@ static int train_epoch(run *r, lr_error *err) {
             return stopped(r, err);
         }
     }
-    if (r->opt->progress) fputc('\n', stderr);
+    if (r->opt->progress) progress_clear(stderr); /* the epoch's line takes its place */
     return TRAIN_OK;
 }
 
@@ -432,7 +421,9 @@ int train_run(const train_config *cfg, const train_options *opt, lr_error *err) 
     r.cfg = *cfg;
     r.opt = opt;
     int finished, rc = TRAIN_ERROR;
-    if (setup(&r, err) || start_or_resume(&r, &finished, err)) goto done;
+    int set = setup(&r, err);
+    if (set == TRAIN_BAD_SCHED) rc = set;
+    if (set || start_or_resume(&r, &finished, err)) goto done;
     if (finished) {
         /* a kill after the last checkpoint but before the weights file */
         if (access(r.path[P_WEIGHTS], F_OK) != 0 && weights_save(r.path[P_WEIGHTS], &r.s.m, r.s.params, r.s.buffers, err)) goto done;
