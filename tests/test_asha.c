@@ -88,6 +88,22 @@ int main(void) {
     }
     asha_free(&a);
 
+    /* a diverged trial (NaN: -inf) is never promoted, even in the top 1/eta: 3 trials, 2 diverged */
+    asha_init(&a, 1, 9, 3, 3, 0, &err);
+    asha_job j;
+    for (int t = 0; t < 3; t++) {
+        CHECK(asha_next(&a, &j, &err) == 1 && j.is_new && j.trial == t, "diverged case: new trial %d", t);
+        asha_report(&a, j.trial, 0, t == 2 ? 1.0 : NAN, &err);
+    }
+    CHECK(asha_next(&a, &j, &err) == 1 && j.trial == 2 && j.rung == 1, "the finite trial 2 is promoted");
+    asha_report(&a, 2, 1, 2.0, &err);
+    CHECK(asha_next(&a, &j, &err) == 0 && asha_done(&a), "then done: no diverged trial promoted");
+    asha_free(&a);
+    asha_init(&a, 1, 9, 3, 3, 0, &err);
+    for (int t = 0; t < 3; t++) asha_next(&a, &j, &err), asha_report(&a, t, 0, NAN, &err);
+    CHECK(asha_next(&a, &j, &err) == 0 && asha_done(&a), "all diverged: none promoted, done");
+    asha_free(&a);
+
     asha_init(&a, 1, 9, 3, 9, 0, &err);
     CHECK(asha_load(&a, "asha 1 rungs 2 eta 3 trials 0\n", "st", &err) == -1 && strstr(err.msg, "not its state"),
           "another tune's state is refused: %s", err.msg);

@@ -5,7 +5,7 @@
  * the epochs spent, and its state as text (so a stopped tune continues
  * where it was). It runs nothing: the caller trains a trial to the rung's
  * epochs and reports the metric (higher is better).
- * STATUS: the core only; `lrlab tune` (space file, runner) is not written. */
+ * The CLI (`lrlab tune`, src/cli/tune.c) samples, runs and records. */
 #ifndef LRLAB_TUNE_H
 #define LRLAB_TUNE_H
 

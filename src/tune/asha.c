@@ -53,7 +53,8 @@ static int add_trial(asha *a, lr_error *err) {
 
 static int fits(const asha *a, long cost) { return !a->budget || a->spent + cost <= a->budget; }
 
-/* The best trial of rung k that is in its top floor(n_k / eta) and not promoted; -1 if none. */
+/* The best trial of rung k that is in its top floor(n_k / eta), not promoted
+ * and not diverged (-inf: it would only diverge again); -1 if none. */
 static int promotable(const asha *a, int k) {
     int n_k = 0;
     for (int t = 0; t < a->n_trials; t++) n_k += !isnan(a->metric[t][k]);
@@ -65,7 +66,8 @@ static int promotable(const asha *a, int k) {
             if (!isnan(a->metric[u][k]) &&
                 (a->metric[u][k] > a->metric[t][k] || (a->metric[u][k] == a->metric[t][k] && u < t)))
                 rank++;
-        if (rank < top && !a->promoted[t][k] && a->busy_rung[t] < 0 && (best < 0 || a->metric[t][k] > a->metric[best][k]))
+        if (rank < top && isfinite(a->metric[t][k]) && !a->promoted[t][k] && a->busy_rung[t] < 0 &&
+            (best < 0 || a->metric[t][k] > a->metric[best][k]))
             best = t;
     }
     return best;
@@ -107,9 +109,9 @@ int asha_report(asha *a, int trial, int rung, double metric, lr_error *err) {
 int asha_done(const asha *a) {
     for (int t = 0; t < a->n_trials; t++)
         if (a->busy_rung[t] >= 0) return 0;
-    asha copy = *a; /* asha_next's decision without its effects: a promotion or a start that fits */
+    /* asha_next's decision without its effects: a promotion or a start that fits */
     for (int k = a->n_rungs - 2; k >= 0; k--)
-        if (promotable(&copy, k) >= 0 && fits(a, a->epochs[k + 1] - a->epochs[k])) return 0;
+        if (promotable(a, k) >= 0 && fits(a, a->epochs[k + 1] - a->epochs[k])) return 0;
     for (int t = 0; t < a->n_trials; t++)
         if (isnan(a->metric[t][0]) && fits(a, a->epochs[0])) return 0;
     return (a->max_trials && a->n_trials >= a->max_trials) || !fits(a, a->epochs[0]);
