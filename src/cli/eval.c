@@ -142,7 +142,7 @@ int cli_eval(int argc, char **argv) {
     memset(&r, 0, sizeof r);
     eval_stats s;
     int rc = train_setup_init(&r, &cfg, &so, &err);
-    if (!rc && evaluate_split(&s, r.net, r.params, r.test_loader, r.m.n_classes, r.logits, &err)) rc = -1;
+    if (!rc && evaluate_split(&s, r.net, r.params, r.test_loader, r.m.n_classes, r.logits, NULL, &err)) rc = -1;
     if (!rc) {
         printf("weights %s, model %s, %ld test images from %s\n", model_file, r.m.name, s.n, r.data.path);
         print_results(&s, (const char (*)[DATA_NAME_BYTES])r.data.names);

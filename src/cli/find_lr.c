@@ -6,7 +6,7 @@
  * Prints `suggested_lr=<lr>` (steepest fall of the smoothed loss) and
  * `min_loss_lr_div10=<lr>`; writes the curve as CSV (step,lr,loss,
  * smoothed_loss) and optionally a plot (gnuplot; cli/plot.c renders it).
- * Never touches the test images beyond cifar_load's validation. */
+ * Never touches the test images beyond dataset_load's validation. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <math.h>
