@@ -1,21 +1,27 @@
 #!/usr/bin/python3
 """models.py: the PyTorch modules lrlab's shipped models equal, and a check.
 
-  models.py compare TEST_MODEL MODEL WORK_DIR
+  models.py compare TEST_MODEL MODEL WORK_DIR [ref|dnnl]
+  models.py load MODEL FILE.safetensors
 
 Builds MODEL in PyTorch (resnet20/32/56/110: akamaster/pytorch_resnet_cifar10's
-ResNet with option A shortcuts, the same state_dict names), then checks
-against lrlab (TEST_MODEL is build/tests/test_model):
+ResNet with option A shortcuts; airbench94-net: airbench94's make_net(); the
+same state_dict names), then checks against lrlab (TEST_MODEL is
+build/tests/test_model) through the executor named (ref: the default):
   1. the state_dict: every name, shape, and which are buffers (test_model --list);
   2. one training-mode forward and backward from the same weights on the same
      batch (test_model --run): logits, loss, every parameter's gradient, and
      the running statistics BatchNorm updated (num_batches_tracked too).
-Tolerances: lrlab's reference executor sums in another order than PyTorch's
+Tolerances: lrlab's executors sum in another order than PyTorch's
 kernels and accumulates BatchNorm's statistics in double, so values agree to
 float rounding through ~20-30 layers: relative 1e-4 of each tensor's largest
 value (the forward), 1e-3 (gradients, which pass twice as many layers), on
 a batch whose gradients do not hinge on rounding (stable_batch).
-Prints `models_MODEL: N passed, N failed`.
+Prints `models_MODEL_BACKEND: N passed, N failed`.
+
+`load` reads a model.safetensors lrlab wrote for MODEL into the module with
+load_state_dict(strict=True): every name, shape and dtype (num_batches_tracked
+I64, the rest F32); prints `load_MODEL: N passed, N failed`.
 """
 import struct
 import json
@@ -82,8 +88,56 @@ class ResNet(nn.Module):
         return self.linear(out.view(out.size(0), -1))
 
 
+class Flatten(nn.Module):
+    def forward(self, x):
+        return x.view(x.size(0), -1)
+
+
+class Mul(nn.Module):
+    def __init__(self, scale):
+        super().__init__()
+        self.scale = scale
+
+    def forward(self, x):
+        return x * self.scale
+
+
+class AirbenchConv(nn.Conv2d):  # airbench94's Conv: 'same' padding, no bias; dirac on the first in_channels filters
+    def __init__(self, c_in, c_out, kernel_size=3, padding="same", bias=False):
+        super().__init__(c_in, c_out, kernel_size=kernel_size, padding=padding, bias=bias)
+
+    def reset_parameters(self):
+        super().reset_parameters()
+        if self.bias is not None:
+            self.bias.data.zero_()
+        w = self.weight.data
+        nn.init.dirac_(w[:w.size(1)])
+
+
+class ConvGroup(nn.Module):  # airbench94's ConvGroup: BatchNorm eps 1e-12, momentum 1 - 0.6
+    def __init__(self, c_in, c_out):
+        super().__init__()
+        self.conv1 = AirbenchConv(c_in, c_out)
+        self.pool = nn.MaxPool2d(2)
+        self.norm1 = nn.BatchNorm2d(c_out, eps=1e-12, momentum=1 - 0.6)
+        self.conv2 = AirbenchConv(c_out, c_out)
+        self.norm2 = nn.BatchNorm2d(c_out, eps=1e-12, momentum=1 - 0.6)
+        self.activ = nn.GELU()
+
+    def forward(self, x):
+        x = self.activ(self.norm1(self.pool(self.conv1(x))))
+        return self.activ(self.norm2(self.conv2(x)))
+
+
+def airbench94_net():
+    """airbench94's make_net() (KellerJordan/cifar10-airbench, legacy/airbench94.py) in float32 on the CPU."""
+    return nn.Sequential(AirbenchConv(3, 24, 2, padding=0, bias=True), nn.GELU(), ConvGroup(24, 64),
+                         ConvGroup(64, 256), ConvGroup(256, 256), nn.MaxPool2d(3), Flatten(),
+                         nn.Linear(256, 10, bias=False), Mul(1 / 9))
+
+
 MODELS = {"resnet20": lambda: ResNet(3), "resnet32": lambda: ResNet(5), "resnet56": lambda: ResNet(9),
-          "resnet110": lambda: ResNet(18)}
+          "resnet110": lambda: ResNet(18), "airbench94-net": airbench94_net}
 
 
 def write_safetensors(path, tensors):
@@ -97,6 +151,41 @@ def write_safetensors(path, tensors):
     text += b" " * (-(8 + len(text)) % 8)
     with open(path, "wb") as f:
         f.write(struct.pack("<Q", len(text)) + text + b"".join(raws))
+
+
+def read_safetensors(path):
+    """name -> (tensor, dtype string) of a safetensors file."""
+    raw = open(path, "rb").read()
+    n = struct.unpack("<Q", raw[:8])[0]
+    header = json.loads(raw[8:8 + n])
+    dtypes = {"F32": np.float32, "I64": np.int64}
+    out = {}
+    for k, v in header.items():
+        if k == "__metadata__":
+            continue
+        a, b = v["data_offsets"]
+        t = np.frombuffer(raw[8 + n + a:8 + n + b], dtype=dtypes[v["dtype"]]).reshape(v["shape"])
+        out[k] = (torch.from_numpy(t.copy()), v["dtype"])
+    return out
+
+
+def load(name, path):
+    """load_state_dict(strict=True) of lrlab's file, with PyTorch's dtypes."""
+    net = MODELS[name]()
+    tensors = read_safetensors(path)
+    wrong = ["%s is %s" % (k, tensors[k][1]) for k, v in net.state_dict().items()
+             if k in tensors and tensors[k][1] != ("I64" if v.dtype == torch.int64 else "F32")]
+    if wrong:
+        print("FAIL load %s: dtypes other than PyTorch's: %s" % (name, ", ".join(wrong[:5])))
+    try:
+        net.load_state_dict({k: t for k, (t, _) in tensors.items()}, strict=True)
+        loaded = True
+    except RuntimeError as e:
+        print("FAIL load %s: load_state_dict(strict=True): %s" % (name, e))
+        loaded = False
+    failed = int(bool(wrong)) + int(not loaded)
+    print("load_%s: %d passed, %d failed" % (name, 2 - failed, failed))
+    sys.exit(1 if failed else 0)
 
 
 def grads(net, x, y):
@@ -130,10 +219,14 @@ def stable_batch(net, B, y):
 
 
 def main():
-    if len(sys.argv) != 5 or sys.argv[1] != "compare" or sys.argv[3] not in MODELS:
+    if len(sys.argv) == 4 and sys.argv[1] == "load" and sys.argv[2] in MODELS:
+        load(sys.argv[2], sys.argv[3])
+    if len(sys.argv) not in (5, 6) or sys.argv[1] != "compare" or sys.argv[3] not in MODELS or \
+            sys.argv[5:] not in ([], ["ref"], ["dnnl"]):
         print(__doc__)
         sys.exit(2)
     test_model, name, work = sys.argv[2], sys.argv[3], sys.argv[4]
+    backend = (sys.argv[5:] or ["ref"])[0]
     passed = failed = 0
 
     def check(ok, what):
@@ -142,7 +235,7 @@ def main():
             passed += 1
         else:
             failed += 1
-            print("FAIL %s: %s" % (name, what))
+            print("FAIL %s %s: %s" % (name, backend, what))
 
     torch.manual_seed(0)
     net = MODELS[name]()
@@ -159,18 +252,15 @@ def main():
           "parameter counts differ")
 
     # one training step's forward and backward from the same weights and batch
-    with torch.no_grad():  # running statistics that are not the defaults
-        for k, v in state.items():
-            if k.endswith("running_mean"):
-                v.uniform_(-0.2, 0.2)
-            elif k.endswith("running_var"):
-                v.uniform_(0.5, 1.5)
-            elif k.endswith("num_batches_tracked"):
-                v.fill_(7)
-            elif k.endswith("bn1.weight") or k.endswith("bn2.weight"):
-                v.uniform_(0.5, 1.5)
-            elif k.endswith("bias"):
-                v.uniform_(-0.1, 0.1)
+    with torch.no_grad():  # running statistics, BatchNorm weights and biases that are not the defaults
+        for m in net.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.2, 0.2)
+                m.running_var.uniform_(0.5, 1.5)
+                m.num_batches_tracked.fill_(7)
+                m.weight.uniform_(0.5, 1.5)
+            if getattr(m, "bias", None) is not None:
+                m.bias.uniform_(-0.1, 0.1)
     B = 4
     y = torch.tensor([3, 1, 4, 1])
     x = stable_batch(net, B, y)
@@ -182,7 +272,7 @@ def main():
     logits = net(x)
     loss = F.cross_entropy(logits, y)
     loss.backward()
-    run = subprocess.run([test_model, "--run", name, work + "/in.safetensors"], capture_output=True, text=True)
+    run = subprocess.run([test_model, "--run", name, work + "/in.safetensors", backend], capture_output=True, text=True)
     check(run.returncode == 0, "test_model --run: " + run.stderr.strip())
     rows = {}
     for line in run.stdout.splitlines():
@@ -205,7 +295,7 @@ def main():
     for k, v in net.state_dict().items():
         if k not in params:
             close("buffer " + k, rows.get(("buffer", k)), v, 1e-4)
-    print("models_%s: %d passed, %d failed" % (name, passed, failed))
+    print("models_%s_%s: %d passed, %d failed" % (name, backend, passed, failed))
     sys.exit(1 if failed else 0)
 
 
