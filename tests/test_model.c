@@ -3,11 +3,12 @@
  * (each names the file and line, and says what was expected); the shipped
  * models' parameter counts. (2) Tools for tests/model_torch_test.sh:
  *   test_model --list MODEL            every tensor: "name buffer d0 d1 ..."
- *   test_model --run MODEL IN.safetensors [ref|dnnl]
+ *   test_model --run MODEL IN.safetensors [ref|dnnl] [train|eval]
  *       loads the tensors and a batch (input.x, input.y) from IN, runs one
  *       training-mode forward and backward through the reference executor
  *       (or the oneDNN one: dnnl) (mean cross-entropy) and prints "logits v...", "grad NAME v..." and
- *       the updated buffers "buffer NAME v..." for PyTorch to compare. */
+ *       the updated buffers "buffer NAME v..." for PyTorch to compare;
+ *       eval: one eval-mode forward pass, its loss and logits. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,7 +117,7 @@ static void parser_tests(void) {
 
     struct { const char *name; long params; } shipped[] = {
         {"vgg-seed", 688224}, {"resnet20", 269722}, {"resnet32", 464154}, {"resnet56", 853018}, {"resnet110", 1727962},
-        {"airbench94-net", 1972792}};
+        {"airbench94-net", 1972792}, {"resnet18", 11173962}, {"vgg11-bn", 9231114}};
     for (size_t i = 0; i < sizeof shipped / sizeof shipped[0]; i++) {
         lr_error err = {{0}};
         int rc = model_spec_load(&M, shipped[i].name, search, &err);
@@ -146,7 +147,7 @@ static void print_row(const char *label, const char *name, const float *x, long 
     printf("\n");
 }
 
-static int run(const char *model, const char *in, net_backend backend) {
+static int run(const char *model, const char *in, net_backend backend, int training) {
     lr_error err;
     st_file f;
     if (model_spec_load(&M, model, search, &err) || st_read(&f, in, &err)) { fprintf(stderr, "%s\n", err.msg); return 1; }
@@ -171,14 +172,15 @@ static int run(const char *model, const char *in, net_backend backend) {
     if (!rc) {
         for (int i = 0; i < B; i++) y[i] = (int)yf[i];
         net_set_buffers(n, buf);
+        net_set_training(n, training);
         long correct = 0;
         rc = net_forward(n, x, B, p, logits, &err);
         double loss = rc ? 0 : loss_cross_entropy(dl, &correct, logits, y, B, M.n_classes, 1.0f / B);
-        if (!rc) rc = net_backward(n, dl, p, g, &err);
+        if (!rc && training) rc = net_backward(n, dl, p, g, &err);
         if (!rc) {
             printf("loss %.9g\n", loss / B);
             print_row("logits", "-", logits, (long)B * M.n_classes);
-            for (int i = 0; i < M.n_tensors; i++) {
+            for (int i = 0; i < M.n_tensors && training; i++) {
                 const model_tensor *t = &M.tensors[i];
                 print_row(t->buffer ? "buffer" : "grad", t->name, (t->buffer ? buf : g) + t->offset, t->count);
             }
@@ -193,8 +195,9 @@ static int run(const char *model, const char *in, net_backend backend) {
 
 int main(int argc, char **argv) {
     if (argc == 3 && !strcmp(argv[1], "--list")) return list(argv[2]);
-    if ((argc == 4 || argc == 5) && !strcmp(argv[1], "--run"))
-        return run(argv[2], argv[3], argc == 5 && !strcmp(argv[4], "dnnl") ? NET_BACKEND_DNNL : NET_BACKEND_REF);
+    if (argc >= 4 && argc <= 6 && !strcmp(argv[1], "--run"))
+        return run(argv[2], argv[3], argc >= 5 && !strcmp(argv[4], "dnnl") ? NET_BACKEND_DNNL : NET_BACKEND_REF,
+                   !(argc == 6 && !strcmp(argv[5], "eval")));
     parser_tests();
     return test_summary("test_model");
 }
