@@ -3,11 +3,12 @@
  * (each names the file and line, and says what was expected); the shipped
  * models' parameter counts. (2) Tools for tests/model_torch_test.sh:
  *   test_model --list MODEL            every tensor: "name buffer d0 d1 ..."
- *   test_model --run MODEL IN.safetensors
+ *   test_model --run MODEL IN.safetensors [ref|dnnl] [train|eval]
  *       loads the tensors and a batch (input.x, input.y) from IN, runs one
  *       training-mode forward and backward through the reference executor
- *       (mean cross-entropy) and prints "logits v...", "grad NAME v..." and
- *       the updated buffers "buffer NAME v..." for PyTorch to compare. */
+ *       (or the oneDNN one: dnnl) (mean cross-entropy) and prints "logits v...", "grad NAME v..." and
+ *       the updated buffers "buffer NAME v..." for PyTorch to compare;
+ *       eval: one eval-mode forward pass, its loss and logits. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +75,18 @@ static void parser_tests(void) {
               !strcmp(M.tensors[7].name, "2.norm1.num_batches_tracked") && M.tensors[7].ndim == 0,
           "names %s %s %s", M.tensors[0].name, M.tensors[4].name, M.tensors[7].name);
 
+    /* bias_init=zeros: airbench's Conv zeroes its bias; the default draws it */
+    parses("bias_init", "input 3 4 4\nconv a 4 bias=1 bias_init=zeros\nconv b 4 bias=1\nflatten\nlinear f 2 bias=1 "
+           "bias_init=zeros\n", 112 + 148 + 130, 0, 4);
+    float *p = calloc(M.n_params, sizeof *p);
+    model_init_params(&M, p, 1);
+    float za = 0, zb = 0, zf = 0;
+    for (int i = 0; i < 4; i++) za += p[108 + i] * p[108 + i], zb += p[112 + 144 + i] * p[112 + 144 + i];
+    for (int i = 0; i < 2; i++) zf += p[260 + 128 + i] * p[260 + 128 + i];
+    CHECK(za == 0 && zf == 0 && zb > 0, "bias_init=zeros: conv %g linear %g, default %g", za, zf, zb);
+    free(p);
+    refuses("input 3 4 4\nconv a 3 bias=1 bias_init=ones\n", "bias_init=ones: expected default or zeros");
+
     refuses("input 3 4 4\nconv a 3\nadd in=b\nflatten\nlinear f 2\n", ":3: in=b: no layer named 'b' above this line");
     refuses("input 3 4 4\nconv a 3\nconv b 5\nadd in=a\nflatten\nlinear f 2\n", ":4: 'add' of shapes 3x4x4 and 5x4x4: expected equal shapes");
     refuses("input 3 4 4\nconv a 3\nadd\nflatten\nlinear f 2\n", "'add' needs in=NAME");
@@ -103,7 +116,8 @@ static void parser_tests(void) {
             "repeat 1000 g x\nflatten\nlinear f 2\n", "more than 65536 block uses");
 
     struct { const char *name; long params; } shipped[] = {
-        {"vgg-seed", 688224}, {"resnet20", 269722}, {"resnet32", 464154}, {"resnet56", 853018}, {"resnet110", 1727962}};
+        {"vgg-seed", 688224}, {"resnet20", 269722}, {"resnet32", 464154}, {"resnet56", 853018}, {"resnet110", 1727962},
+        {"airbench94-net", 1972792}, {"resnet18", 11173962}, {"vgg11-bn", 9231114}};
     for (size_t i = 0; i < sizeof shipped / sizeof shipped[0]; i++) {
         lr_error err = {{0}};
         int rc = model_spec_load(&M, shipped[i].name, search, &err);
@@ -133,7 +147,7 @@ static void print_row(const char *label, const char *name, const float *x, long 
     printf("\n");
 }
 
-static int run(const char *model, const char *in) {
+static int run(const char *model, const char *in, net_backend backend, int training) {
     lr_error err;
     st_file f;
     if (model_spec_load(&M, model, search, &err) || st_read(&f, in, &err)) { fprintf(stderr, "%s\n", err.msg); return 1; }
@@ -153,19 +167,20 @@ static int run(const char *model, const char *in) {
         rc = st_copy(&f, t->name, ST_F32, t->ndim, shape, (t->buffer ? buf : p) + t->offset, &err);
     }
     net *n = NULL;
-    net_config cfg = {.backend = NET_BACKEND_REF, .batch = B, .training = 1};
+    net_config cfg = {.backend = backend, .batch = B, .training = 1};
     if (!rc) rc = net_init(&n, &M, &cfg, &err);
     if (!rc) {
         for (int i = 0; i < B; i++) y[i] = (int)yf[i];
         net_set_buffers(n, buf);
+        net_set_training(n, training);
         long correct = 0;
         rc = net_forward(n, x, B, p, logits, &err);
         double loss = rc ? 0 : loss_cross_entropy(dl, &correct, logits, y, B, M.n_classes, 1.0f / B);
-        if (!rc) rc = net_backward(n, dl, p, g, &err);
+        if (!rc && training) rc = net_backward(n, dl, p, g, &err);
         if (!rc) {
             printf("loss %.9g\n", loss / B);
             print_row("logits", "-", logits, (long)B * M.n_classes);
-            for (int i = 0; i < M.n_tensors; i++) {
+            for (int i = 0; i < M.n_tensors && training; i++) {
                 const model_tensor *t = &M.tensors[i];
                 print_row(t->buffer ? "buffer" : "grad", t->name, (t->buffer ? buf : g) + t->offset, t->count);
             }
@@ -180,7 +195,9 @@ static int run(const char *model, const char *in) {
 
 int main(int argc, char **argv) {
     if (argc == 3 && !strcmp(argv[1], "--list")) return list(argv[2]);
-    if (argc == 4 && !strcmp(argv[1], "--run")) return run(argv[2], argv[3]);
+    if (argc >= 4 && argc <= 6 && !strcmp(argv[1], "--run"))
+        return run(argv[2], argv[3], argc >= 5 && !strcmp(argv[4], "dnnl") ? NET_BACKEND_DNNL : NET_BACKEND_REF,
+                   !(argc == 6 && !strcmp(argv[5], "eval")));
     parser_tests();
     return test_summary("test_model");
 }

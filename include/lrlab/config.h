@@ -28,7 +28,7 @@ typedef struct {
     net_backend backend;
     conv_algo algo;
     net_precision precision;
-    char algo_choices[256]; /* recorded by a run, reused on resume */
+    char algo_choices[NET_ALGO_CHOICES_LEN]; /* recorded by a run, reused on resume */
     int log_steps, verbose;
 } train_config;
 

@@ -51,7 +51,7 @@ typedef enum {
 } layer_kind;
 #define LAYER_KINDS (LAYER_SHORTCUT + 1) /* the number of layer kinds */
 
-/* How a conv or linear weight starts (its bias always as PyTorch's default). */
+/* How a conv or linear weight starts (its bias as PyTorch's default, or zeros). */
 typedef enum { INIT_DEFAULT, INIT_KAIMING_NORMAL, INIT_DIRAC } init_kind;
 
 typedef struct {
@@ -118,6 +118,7 @@ typedef struct {
         shortcut_spec shortcut;
     } u;
     init_kind init;
+    int zero_bias;     /* bias_init=zeros: the bias starts at 0 (airbench's Conv) */
     long param_offset; /* trainable parameters, weight then bias, back to back in params */
     long param_count;  /* 0 for layers without parameters */
     int shape[4];      /* weight shape in PyTorch's layout (ndim = 4 conv, 2 linear, 1 batchnorm) */
@@ -147,8 +148,8 @@ int model_spec_load(model_spec *m, const char *name_or_path, const char *const *
 
 /* PyTorch's default init: conv and linear weights and biases
  * ~ U(-1/sqrt(fan_in), +1/sqrt(fan_in)), BatchNorm weight 1 and bias 0; a
- * layer's init= option (kaiming_normal, dirac) for its weight. Drawn from the
- * init stream of seed, tensor by tensor in order. */
+ * layer's init= option (kaiming_normal, dirac) for its weight, bias_init=zeros
+ * for its bias. Drawn from the init stream of seed, tensor by tensor in order. */
 void model_init_params(const model_spec *m, float *params, uint64_t seed);
 /* Buffers as PyTorch creates them: running_mean 0, running_var 1,
  * num_batches_tracked 0. */

@@ -15,6 +15,8 @@
 #include "lrlab/model.h"
 
 typedef enum { NET_BACKEND_DNNL, NET_BACKEND_REF } net_backend;
+/* An algorithm choice string: 3 letters and a ',' per convolution. */
+#define NET_ALGO_CHOICES_LEN (4 * MODEL_MAX_LAYERS)
 typedef enum { CONV_ALGO_AUTO, CONV_ALGO_DIRECT, CONV_ALGO_WINOGRAD } conv_algo;
 typedef enum { NET_PRECISION_FP32, NET_PRECISION_BF16 } net_precision;
 
@@ -31,8 +33,9 @@ typedef struct {
     /* A previous choice to reuse (as recorded by net_algo_choices), or "" to
      * choose: one letter per convolution and pass (forward, backward-data,
      * backward-weights): 'd' direct, 'w' winograd, 'D' bf16 direct, '-' no
-     * such pass; layers separated by ','. E.g. "D-D,www,www,www,www,www". */
-    char algo_choices[256];
+     * such pass; layers separated by ','. E.g. "D-D,www,www,www,www,www".
+     * NET_ALGO_CHOICES_LEN holds the choice of any net the parser accepts. */
+    char algo_choices[NET_ALGO_CHOICES_LEN];
 } net_config;
 
 typedef struct net net; /* opaque */

@@ -43,7 +43,8 @@ void model_init_params(const model_spec *m, float *params, uint64_t seed) {
         /* conv, linear: kaiming_uniform(a=sqrt(5)) = U(+-1/sqrt(fan_in)); the bias the same bound */
         long fan_in = m->tensors[l->tensor0].count / l->shape[0]; /* the weight's in * k * k */
         double bound = 1.0 / sqrt((double)fan_in);
-        if (t->role == TENSOR_WEIGHT && l->init == INIT_KAIMING_NORMAL) normal(&r, x, t->count, sqrt(2.0 / fan_in));
+        if (t->role == TENSOR_BIAS && l->zero_bias) memset(x, 0, (size_t)t->count * sizeof(float));
+        else if (t->role == TENSOR_WEIGHT && l->init == INIT_KAIMING_NORMAL) normal(&r, x, t->count, sqrt(2.0 / fan_in));
         else uniform(&r, x, t->count, bound);
         if (t->role == TENSOR_WEIGHT && l->init == INIT_DIRAC) dirac(x, t->shape);
     }

@@ -144,10 +144,11 @@ typedef struct {
 } kind_spec;
 
 static const kind_spec kinds[] = {
-    {"conv", LAYER_CONV, 1, 1, 1, "k stride pad bias init in",
-     "conv NAME OUT_CHANNELS [k=3] [stride=1] [pad=(k-1)/2|same] [bias=0] [init=default|kaiming_normal|dirac] [in=LAYER]"},
-    {"linear", LAYER_LINEAR, 1, 1, 1, "bias init in",
-     "linear NAME OUT_FEATURES [bias=0] [init=default|kaiming_normal] [in=LAYER]"},
+    {"conv", LAYER_CONV, 1, 1, 1, "k stride pad bias init bias_init in",
+     "conv NAME OUT_CHANNELS [k=3] [stride=1] [pad=(k-1)/2|same] [bias=0] [init=default|kaiming_normal|dirac] "
+     "[bias_init=default|zeros] [in=LAYER]"},
+    {"linear", LAYER_LINEAR, 1, 1, 1, "bias init bias_init in",
+     "linear NAME OUT_FEATURES [bias=0] [init=default|kaiming_normal] [bias_init=default|zeros] [in=LAYER]"},
     {"batchnorm", LAYER_BATCHNORM, 1, 0, 0, "eps momentum affine in",
      "batchnorm NAME [eps=1e-5] [momentum=0.1] [affine=1] [in=LAYER]"},
     {"relu", LAYER_RELU, 0, 0, 0, "in name", "relu [in=LAYER] [name=LABEL]"},
@@ -236,6 +237,10 @@ static int parse_init(parser *p, const where *w, const options *o, layer_spec *l
     else if (!strcmp(v, "kaiming_normal")) l->init = INIT_KAIMING_NORMAL;
     else if (allow_dirac && !strcmp(v, "dirac")) l->init = INIT_DIRAC;
     else return fail_at(p, w, "init=%s: expected default, kaiming_normal%s", v, allow_dirac ? " or dirac" : "");
+    const char *b = opt(o, "bias_init");
+    if (b && strcmp(b, "default") && strcmp(b, "zeros"))
+        return fail_at(p, w, "bias_init=%s: expected default or zeros", b);
+    l->zero_bias = b && !strcmp(b, "zeros");
     return 0;
 }
 

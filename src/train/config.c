@@ -259,7 +259,7 @@ char *config_text(const train_config *c, const char *header) {
 int config_read(train_config *c, const char *path, lr_error *err) {
     FILE *f = fopen(path, "r");
     if (!f) return lr_fail(err, "%s: cannot open: no config here", path);
-    char line[4096];
+    char line[NET_ALGO_CHOICES_LEN + 64]; /* the longest value (algo_choices) and its key */
     int n = 0, rc = 0;
     while (!rc && fgets(line, sizeof line, f)) {
         n++;
