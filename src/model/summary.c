@@ -51,8 +51,9 @@ void model_print_summary(const model_spec *m, int batch, FILE *f) {
     char total[32];
     with_commas(total, sizeof total, m->n_params);
     fprintf(f, "==============================================================================\n");
-    fprintf(f, "Total params: %s\nTrainable params: %s\nNon-trainable params: 0\n", total, total);
+    /* the count people compare ends the output (`lrlab summary | tail -n 1`) */
+    fprintf(f, "Trainable params: %s\nNon-trainable params: 0\n", total);
     if (m->n_buffers) fprintf(f, "Buffers (running statistics): %ld values\n", m->n_buffers);
     fprintf(f, "Forward multiply-adds per image: %.1f M\n", model_forward_macs(m) / 1e6);
-    fprintf(f, "%s\n", rule);
+    fprintf(f, "Total params: %s\n", total);
 }
