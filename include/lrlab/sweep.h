@@ -55,6 +55,7 @@ int sweep_load(sweep_file *s, const char *path, lr_error *err);
  * place of `run` lines; `defaults` are its fixed settings. No run is
  * resolved here. */
 int sweep_load_space(sweep_file *s, const char *path, lr_error *err);
+int sweep_parse_space(sweep_file *s, const char *text, size_t len, const char *path, lr_error *err);
 void sweep_free(sweep_file *s);
 
 /* Index of the run called name, or -1. */

@@ -342,6 +342,10 @@ int sweep_parse(sweep_file *s, const char *text, size_t len, const char *path, l
     return parse_file(s, text, len, path, 0, err);
 }
 
+int sweep_parse_space(sweep_file *s, const char *text, size_t len, const char *path, lr_error *err) {
+    return parse_file(s, text, len, path, 1, err);
+}
+
 static int load_file(sweep_file *s, const char *path, int is_space, lr_error *err) {
     memset(s, 0, sizeof *s);
     FILE *f = fopen(path, "rb");
