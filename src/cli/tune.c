@@ -404,6 +404,19 @@ static int run_tune(tune *t, lr_error *err) {
 
 /* ---- the results ---- */
 
+/* "lrlab train FLAGS..." as a shell takes it. */
+static void print_train(FILE *f, const sweep_flags *flags) {
+    int nw = 0;
+    char **words = runner_flag_words(flags, &nw);
+    char **av = words ? calloc((size_t)nw + 3, sizeof *av) : NULL;
+    if (av) {
+        av[0] = "lrlab", av[1] = "train";
+        for (int w = 0; w < nw; w++) av[2 + w] = words[w];
+        runner_print_command(f, av);
+    }
+    free(av), runner_words_free(words, nw);
+}
+
 /* The highest rung trial reached, -1 for none. */
 static int final_rung(const asha *a, int trial) {
     int k = -1;
@@ -453,22 +466,11 @@ static long write_results(FILE *f, const tune *t) {
         sweep_flags flags;
         train_config cfg;
         lr_error err;
-        int k = final_rung(a, best), nw = 0;
+        int k = final_rung(a, best);
         fprintf(f, "\nbest: t%03d, %s %.2f after %d epochs%s; as a run of its own:\n\n```\n", best,
                 t->use_val ? "val_acc" : "test_acc", a->metric[best][k], a->epochs[k],
                 k == a->n_rungs - 1 ? "" : " (no trial reached the full run)");
-        char **words = trial_flags(t, best, &flags, &cfg, &err) ? NULL : runner_flag_words(&flags, &nw);
-        if (words) {
-            char **av = calloc((size_t)nw + 3, sizeof *av);
-            if (av) {
-                av[0] = "lrlab", av[1] = "train";
-                for (int w = 0; w < nw; w++) av[2 + w] = words[w];
-                runner_print_command(f, av);
-            }
-            free(av);
-            sweep_flags_free(&flags);
-        }
-        runner_words_free(words, nw);
+        if (trial_flags(t, best, &flags, &cfg, &err) == 0) print_train(f, &flags), sweep_flags_free(&flags);
         fputs("\n```\n", f);
     }
     long full = (long)a->n_trials * t->epochs;
@@ -557,21 +559,14 @@ static void print_plan(const tune *t) {
         sweep_flags flags;
         train_config cfg;
         lr_error err;
-        int nw;
         if (trial_flags(t, i, &flags, &cfg, &err)) {
             printf("t%03d: %s\n", i, err.msg);
             continue;
         }
-        char **words = runner_flag_words(&flags, &nw);
-        char **av = words ? calloc((size_t)nw + 3, sizeof *av) : NULL;
-        if (av) {
-            av[0] = "lrlab", av[1] = "train";
-            for (int w = 0; w < nw; w++) av[2 + w] = words[w];
-            printf("t%03d: ", i);
-            runner_print_command(stdout, av);
-            putchar('\n');
-        }
-        free(av), runner_words_free(words, nw), sweep_flags_free(&flags);
+        printf("t%03d: ", i);
+        print_train(stdout, &flags);
+        putchar('\n');
+        sweep_flags_free(&flags);
     }
     if (!a->max_trials) printf("... (the first 10; --budget decides how many)\n");
 }
