@@ -100,7 +100,7 @@ install: $(BUILD)/lrlab
 	install -d $(DESTDIR)$(PREFIX)/bin $(SHARE)/lrlab/models $(SHARE)/lrlab/experiments $(SHARE)/doc/lrlab/docs/img
 	install -m 755 $(BUILD)/lrlab $(DESTDIR)$(PREFIX)/bin/lrlab
 	install -m 644 models/* $(SHARE)/lrlab/models
-	install -m 644 experiments/*.sweep $(SHARE)/lrlab/experiments
+	install -m 644 experiments/*.sweep experiments/*.tune $(SHARE)/lrlab/experiments
 	install -m 644 README.md BENCHMARKS.md $(SHARE)/doc/lrlab
 	install -m 644 docs/*.md $(SHARE)/doc/lrlab/docs
 	install -m 644 docs/img/* $(SHARE)/doc/lrlab/docs/img

@@ -28,6 +28,17 @@ skip() {
     if in_ci; then bad "skipped with CI=$CI (every check must run in CI): $*"; fi
 }
 
+# wait_until CONDITION: polls until a shell condition holds (every 0.05 s);
+# the bound (5 minutes) only guards against a hang.
+wait_until() {
+    n=0
+    while ! eval "$1"; do
+        n=$((n + 1))
+        if [ $n -gt 6000 ]; then echo "wait_until: '$1' never held"; return 1; fi
+        sleep 0.05
+    done
+}
+
 # summary NAME: the closing line tests/run.sh adds up; the exit status.
 summary() {
     echo "$1: $pass passed, $fail failed"

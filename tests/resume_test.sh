@@ -13,15 +13,6 @@ case "$LRLAB" in /*) ;; *) LRLAB=$(pwd)/$LRLAB ;; esac
 T=$tmp
 F="--data $SYNTH_DIR --limit-train 256 --limit-test 128 --batch 64 --epochs 4 --threads 1"
 
-# Polls until a shell condition holds; the bound only guards against a hang.
-wait_until() {
-    n=0
-    while ! eval "$1"; do
-        n=$((n + 1))
-        if [ $n -gt 6000 ]; then echo "wait_until: '$1' never held"; return 1; fi
-        sleep 0.05
-    done
-}
 rows() { if [ -f "$1" ]; then wc -l <"$1"; else echo 0; fi; }
 
 # same_run REF DIR: the resumed run equals the uninterrupted one.

@@ -65,9 +65,15 @@ int main(void) {
     CHECK(asha_best(&a) == 1, "budget 15: best at rung 1 is trial 1");
     asha_free(&a);
 
-    /* r_max not a power: rungs 2, 6, 10 */
+    /* r_max not a power: the top step is at least eta (2, 10: no rung at 6; 3, 30: 3, 9, 30, no 27) */
     asha_init(&a, 2, 10, 3, 0, 0, &err);
-    CHECK(a.n_rungs == 3 && a.epochs[2] == 10 && a.epochs[1] == 6, "rungs 2 6 10");
+    CHECK(a.n_rungs == 2 && a.epochs[0] == 2 && a.epochs[1] == 10, "rungs 2 10: %d rungs", a.n_rungs);
+    asha_free(&a);
+    asha_init(&a, 3, 30, 3, 0, 0, &err);
+    CHECK(a.n_rungs == 3 && a.epochs[1] == 9 && a.epochs[2] == 30, "rungs 3 9 30: %d rungs", a.n_rungs);
+    asha_free(&a);
+    asha_init(&a, 5, 5, 3, 0, 0, &err);
+    CHECK(a.n_rungs == 1 && a.epochs[0] == 5, "min = max: one rung");
     asha_free(&a);
     CHECK(asha_init(&a, 0, 9, 3, 0, 0, &err) == -1 && strstr(err.msg, "min epochs 0"), "bad r_min: %s", err.msg);
 

@@ -38,6 +38,8 @@ typedef struct {
     sweep_flags defaults;         /* every `defaults` line, in order */
     sweep_run *runs;
     int n_runs;
+    sweep_flags space;            /* a space file's `space` lines (lrlab tune; values are ranges) */
+    int is_space;                 /* parsed as a space file: `space` lines, no `run` lines */
 } sweep_file;
 
 /* Parses a sweep file's text (len bytes; need not be NUL-terminated).
@@ -48,6 +50,12 @@ typedef struct {
 int sweep_parse(sweep_file *s, const char *text, size_t len, const char *path, lr_error *err);
 /* Reads and parses a file. */
 int sweep_load(sweep_file *s, const char *path, lr_error *err);
+/* A space file for `lrlab tune` (docs/tools.md): the same syntax, with
+ * `space FLAGS...` lines (values are ranges, checked by tune/space.c) in
+ * place of `run` lines; `defaults` are its fixed settings. No run is
+ * resolved here. */
+int sweep_load_space(sweep_file *s, const char *path, lr_error *err);
+int sweep_parse_space(sweep_file *s, const char *text, size_t len, const char *path, lr_error *err);
 void sweep_free(sweep_file *s);
 
 /* Index of the run called name, or -1. */
@@ -67,9 +75,10 @@ long sweep_steps_per_epoch(const train_config *c);
 
 /* The flags of run i, in the order `lrlab train` must get them: the
  * defaults, the run's own flags, then `extra` (command-line overrides; may
- * be NULL). Later flags win. Placeholders {epochs}, {steps_per_epoch} and
- * {total_steps} in values are replaced by the effective settings' numbers
- * (after every override). `out` receives the resolved flags (caller frees
+ * be NULL). Later flags win. Placeholders {epochs}, {steps_per_epoch},
+ * {total_steps} and {lr} in values are replaced by the effective settings'
+ * numbers (after every override; {lr} as the shortest text that reads back
+ * as the same double). `out` receives the resolved flags (caller frees
  * with sweep_flags_free), `cfg` the effective settings; either may be NULL.
  * Errors name the sweep file and line (or the command-line flag). */
 int sweep_resolve(const sweep_file *s, int i, const sweep_flags *extra, sweep_flags *out,

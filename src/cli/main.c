@@ -29,6 +29,7 @@ static const struct {
     {"bench", cli_bench, "time training steps on synthetic data"},
     {"schedule", cli_schedule, "print a learning-rate schedule without training"},
     {"sweep", cli_sweep, "run the named runs of a sweep file"},
+    {"tune", cli_tune, "search a space of settings with successive halving (ASHA)"},
     {"plot", cli_plot, "plot runs' curves into a PNG or SVG (gnuplot)"},
     {"report", cli_report, "print a Markdown table of runs"},
     {"eval", cli_eval, "test accuracy, per-class accuracy and confusion matrix of weights"},

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/runner.h"
 #include "lrlab/data.h"
 #include "lrlab/io.h"
 #include "lrlab/model.h"
@@ -180,24 +181,6 @@ static void view_draw(const job *jobs, int n) {
     fflush(stdout);
 }
 
-/* The log's last non-empty line: usually the child's error message. */
-static void last_line(const char *path, char *out, size_t cap) {
-    out[0] = '\0';
-    FILE *f = fopen(path, "r");
-    if (!f) return;
-    char line[2048];
-    while (fgets(line, sizeof line, f)) {
-        size_t len = strcspn(line, "\r\n");
-        line[len] = '\0';
-        char *p = strrchr(line, '\r'); /* a progress bar's last frame */
-        p = p ? p + 1 : line;
-        size_t k = strlen(p);
-        if (k >= cap) k = cap - 1; /* a long line: its start is enough */
-        if (k) memcpy(out, p, k), out[k] = '\0';
-    }
-    fclose(f);
-}
-
 static void say_result(const job *j) {
     run_stats m;
     int have = run_summary(j->dir, &m) == 0;
@@ -216,7 +199,7 @@ static void say_result(const job *j) {
         break;
     case ST_DIVERGED:
     case ST_FAILED:
-        last_line(j->log, tail, sizeof tail);
+        runner_last_line(j->log, tail, sizeof tail);
         if (j->state == ST_DIVERGED) say("DIVERGED %s: %s", j->name, tail);
         else if (j->code >= 256) say("FAILED %s: killed by signal %d; see %s", j->name, j->code - 256, j->log);
         else say("FAILED %s (exit %d): %s", j->name, j->code, tail[0] ? tail : j->log);
@@ -235,51 +218,10 @@ static volatile sig_atomic_t stop_signal;
 
 static void on_signal(int sig) { stop_signal = sig; }
 
-/* A word as a shell would need it, for printing commands. */
-static void print_word(FILE *f, const char *w) {
-    int safe = *w != '\0';
-    for (const char *p = w; *p; p++)
-        if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./=:,+-@%", *p)) safe = 0;
-    if (safe) { fputs(w, f); return; }
-    fputc('\'', f);
-    for (const char *p = w; *p; p++) {
-        if (*p == '\'') fputs("'\\''", f);
-        else fputc(*p, f);
-    }
-    fputc('\'', f);
-}
-
-/* argv words for the flags: "--key" "value", or "--key=value" for a switch
- * given a value (a switch's separate word would not be taken as its value). */
-static char **flag_words(const job *j, int *count) {
-    char **w = calloc((size_t)j->flags.n * 2 + 1, sizeof *w);
-    if (!w) return NULL;
-    int n = 0;
-    for (int i = 0; i < j->flags.n; i++) {
-        const sweep_flag *f = &j->flags.flags[i];
-        size_t len = strlen(f->key) + 3 + (f->value ? strlen(f->value) + 1 : 0);
-        int sw = config_is_switch(f->key);
-        char *s = malloc(len);
-        if (!s) break;
-        if (sw && f->value) snprintf(s, len, "--%s=%s", f->key, f->value);
-        else snprintf(s, len, "--%s", f->key);
-        w[n++] = s;
-        if (!sw && f->value) w[n++] = strdup(f->value);
-        if (!w[n - 1]) break;
-    }
-    *count = n;
-    return w;
-}
-
-static void words_free(char **w, int n) {
-    for (int i = 0; i < n; i++) free(w[i]);
-    free(w);
-}
-
 /* The full child argv: self train (--resume DIR | --out DIR flags...). */
 static char **child_argv(const job *j, char ***words, int *nwords) {
     *words = NULL, *nwords = 0;
-    if (j->kind == JOB_NEW && !(*words = flag_words(j, nwords))) return NULL;
+    if (j->kind == JOB_NEW && !(*words = runner_flag_words(&j->flags, nwords))) return NULL;
     char **av = calloc((size_t)*nwords + 6, sizeof *av);
     if (!av) return NULL;
     int n = 0;
@@ -292,64 +234,17 @@ static char **child_argv(const job *j, char ***words, int *nwords) {
     return av;
 }
 
-static void print_command(FILE *f, char **av) {
-    fputs("lrlab", f);
-    for (int i = 1; av[i]; i++) fputc(' ', f), print_word(f, av[i]);
-}
-
 static int job_start(job *j) {
-    char **words, **av = NULL;
+    char **words;
     int nwords;
-    av = child_argv(j, &words, &nwords);
-    if (!av) {
-        words_free(words, nwords);
+    char **av = child_argv(j, &words, &nwords);
+    lr_error err;
+    int rc = av ? runner_spawn("sweep", av, j->log, &j->pid, &err) : lr_fail(&err, "out of memory");
+    free(av), runner_words_free(words, nwords);
+    if (rc) {
+        say("FAILED %s: %s", j->name, err.msg);
         return -1;
     }
-    int fd = open(j->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
-    if (fd < 0) {
-        say("FAILED %s: cannot open %s: %s", j->name, j->log, strerror(errno));
-        free(av), words_free(words, nwords);
-        return -1;
-    }
-    FILE *lf = fdopen(dup(fd), "w");
-    if (lf) {
-        time_t t = time(NULL);
-        char when[64];
-        strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", localtime(&t));
-        fprintf(lf, "# lrlab sweep, %s: ", when);
-        print_command(lf, av);
-        fputc('\n', lf);
-        fclose(lf);
-    }
-    fflush(stdout), fflush(stderr);
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    if (pid == 0) {
-        /* the child: its own process group, so that a terminal's Ctrl-C reaches
-         * only the sweep, which passes it on once; stopped if the sweep dies */
-        setpgid(0, 0);
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
-        if (getppid() != parent) _exit(130);
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        int in = open("/dev/null", O_RDONLY);
-        if (in >= 0) dup2(in, STDIN_FILENO);
-        dup2(fd, STDOUT_FILENO);
-        dup2(fd, STDERR_FILENO);
-        execv(av[0], av);
-        fprintf(stderr, "lrlab sweep: cannot run %s: %s\n", av[0], strerror(errno));
-        _exit(127);
-    }
-    int fork_errno = errno;
-    close(fd);
-    free(av), words_free(words, nwords);
-    if (pid < 0) {
-        say("FAILED %s: cannot start a process: %s", j->name, strerror(fork_errno));
-        return -1;
-    }
-    setpgid(pid, pid);
-    j->pid = pid;
     j->state = ST_RUNNING;
     j->start = lr_now();
     return 0;
@@ -577,10 +472,10 @@ static void print_plan(const sweep_file *s, const job *jobs, int njobs, const ch
         int nw;
         char **av = child_argv(j, &words, &nw);
         printf("%s %s: ", j->kind == JOB_RESUME ? "resume" : "start ", j->name);
-        if (av) print_command(stdout, av);
+        if (av) runner_print_command(stdout, av);
         printf(" > %s\n", j->log);
         if (j->kind == JOB_RESUME && j->note[0]) printf("  note: started with other settings (%s); they are kept\n", j->note);
-        free(av), words_free(words, nw);
+        free(av), runner_words_free(words, nw);
     }
 }
 

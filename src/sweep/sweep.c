@@ -230,6 +230,7 @@ static int next_directive(words *ws, const char *text, size_t len, size_t *pos, 
 
 void sweep_free(sweep_file *s) {
     sweep_flags_free(&s->defaults);
+    sweep_flags_free(&s->space);
     for (int i = 0; i < s->n_runs; i++) sweep_flags_free(&s->runs[i].flags);
     free(s->runs);
     memset(s, 0, sizeof *s);
@@ -276,6 +277,11 @@ static int parse_directives(sweep_file *s, const char *text, size_t len, int *sw
                              where, s->runs[0].line);
             else if (ws.n < 2) rc = lr_fail(err, "%sdefaults: expected `defaults FLAGS...`", where);
             else rc = flags_from_words(&s->defaults, ws.n - 1, ws.w + 1, first, where, err);
+        } else if (!strcmp(d, "space") && s->is_space) {
+            if (ws.n < 2) rc = lr_fail(err, "%sspace: expected `space --FLAG RANGE...`", where);
+            else rc = flags_from_words(&s->space, ws.n - 1, ws.w + 1, first, where, err);
+        } else if (!strcmp(d, "run") && s->is_space) {
+            rc = lr_fail(err, "%srun: a space file has no runs: `space --FLAG RANGE` lines (lrlab tune samples the runs)", where);
         } else if (!strcmp(d, "run")) {
             if (ws.n < 2) { rc = lr_fail(err, "%srun: expected `run NAME FLAGS...`", where); break; }
             const char *name = ws.w[1];
@@ -294,19 +300,25 @@ static int parse_directives(sweep_file *s, const char *text, size_t len, int *sw
             r->line = first;
             rc = flags_from_words(&r->flags, ws.n - 2, ws.w + 2, first, where, err);
         } else {
-            rc = lr_fail(err, "%sunknown directive '%.80s' (expected sweep, defaults or run)", where, d);
+            rc = lr_fail(err, "%sunknown directive '%.80s' (expected sweep, defaults or %s)", where, d,
+                         s->is_space ? "space" : "run");
         }
     }
     words_free(&ws);
     return rc;
 }
 
-int sweep_parse(sweep_file *s, const char *text, size_t len, const char *path, lr_error *err) {
+static int parse_file(sweep_file *s, const char *text, size_t len, const char *path, int is_space, lr_error *err) {
     memset(s, 0, sizeof *s);
     snprintf(s->path, sizeof s->path, "%s", path);
+    s->is_space = is_space;
     int sweep_line = 0;
     if (parse_directives(s, text, len, &sweep_line, err)) goto fail;
-    if (!s->n_runs) {
+    if (is_space && !s->space.n) {
+        lr_fail(err, "%s: no ranges: a space file needs at least one `space --FLAG RANGE` line", s->path);
+        goto fail;
+    }
+    if (!is_space && !s->n_runs) {
         lr_fail(err, "%s: no runs: a sweep file needs at least one `run NAME FLAGS...` line", s->path);
         goto fail;
     }
@@ -325,7 +337,15 @@ fail:
     return -1;
 }
 
-int sweep_load(sweep_file *s, const char *path, lr_error *err) {
+int sweep_parse(sweep_file *s, const char *text, size_t len, const char *path, lr_error *err) {
+    return parse_file(s, text, len, path, 0, err);
+}
+
+int sweep_parse_space(sweep_file *s, const char *text, size_t len, const char *path, lr_error *err) {
+    return parse_file(s, text, len, path, 1, err);
+}
+
+static int load_file(sweep_file *s, const char *path, int is_space, lr_error *err) {
     memset(s, 0, sizeof *s);
     FILE *f = fopen(path, "rb");
     if (!f) return lr_fail(err, "%s: cannot open: %s", path, strerror(errno));
@@ -349,10 +369,13 @@ int sweep_load(sweep_file *s, const char *path, lr_error *err) {
     int bad = ferror(f);
     fclose(f);
     if (bad) { free(text); return lr_fail(err, "%s: read error", path); }
-    int rc = sweep_parse(s, text, len, path, err);
+    int rc = parse_file(s, text, len, path, is_space, err);
     free(text);
     return rc;
 }
+
+int sweep_load(sweep_file *s, const char *path, lr_error *err) { return load_file(s, path, 0, err); }
+int sweep_load_space(sweep_file *s, const char *path, lr_error *err) { return load_file(s, path, 1, err); }
 
 /* ---- resolution: placeholders and checks ---- */
 
@@ -365,7 +388,18 @@ static void origin_of(char *out, size_t cap, const sweep_file *s, const sweep_fl
 
 typedef struct {
     long epochs, steps_per_epoch, total_steps;
+    double lr;
 } placeholders;
+
+#define PLACEHOLDERS "{epochs}, {steps_per_epoch}, {total_steps}, {lr}"
+
+/* The shortest %g text that reads back as v exactly. */
+static void exact_text(char *out, size_t cap, double v) {
+    for (int digits = 1; digits <= 17; digits++) {
+        snprintf(out, cap, "%.*g", digits, v);
+        if (strtod(out, NULL) == v) return;
+    }
+}
 
 /* value with {epochs} etc. replaced; NULL (err filled) on an unknown or
  * unterminated placeholder. Caller frees. */
@@ -381,20 +415,20 @@ static char *substitute(const char *value, const placeholders *ph, const char *o
             const char *close = strchr(p, '}');
             if (!close) {
                 free(out);
-                return lr_fail(err, "%s '%.200s': '{' without '}' (placeholders: {epochs}, {steps_per_epoch}, {total_steps})",
-                               origin, value), NULL;
+                return lr_fail(err, "%s '%.200s': '{' without '}' (placeholders: " PLACEHOLDERS ")", origin, value), NULL;
             }
             size_t k = (size_t)(close - p - 1);
-            long v;
-            if (k == 6 && !strncmp(p + 1, "epochs", 6)) v = ph->epochs;
-            else if (k == 15 && !strncmp(p + 1, "steps_per_epoch", 15)) v = ph->steps_per_epoch;
-            else if (k == 11 && !strncmp(p + 1, "total_steps", 11)) v = ph->total_steps;
+            if (k == 6 && !strncmp(p + 1, "epochs", 6)) snprintf(piece, sizeof piece, "%ld", ph->epochs);
+            else if (k == 15 && !strncmp(p + 1, "steps_per_epoch", 15))
+                snprintf(piece, sizeof piece, "%ld", ph->steps_per_epoch);
+            else if (k == 11 && !strncmp(p + 1, "total_steps", 11)) snprintf(piece, sizeof piece, "%ld", ph->total_steps);
+            else if (k == 2 && !strncmp(p + 1, "lr", 2)) exact_text(piece, sizeof piece, ph->lr);
             else {
                 free(out);
-                return lr_fail(err, "%s '%.200s': unknown placeholder {%.*s} (known: {epochs}, {steps_per_epoch}, {total_steps})",
+                return lr_fail(err, "%s '%.200s': unknown placeholder {%.*s} (known: " PLACEHOLDERS ")",
                                origin, value, (int)(k < 40 ? k : 40), p + 1), NULL;
             }
-            alen = (size_t)snprintf(piece, sizeof piece, "%ld", v);
+            alen = strlen(piece);
             p = close + 1;
         } else {
             add = p;
@@ -416,7 +450,8 @@ static char *substitute(const char *value, const placeholders *ph, const char *o
 
 /* Settings the placeholders are computed from cannot use them. */
 static int feeds_placeholders(const char *key) {
-    return key_is(key, "epochs") || key_is(key, "batch") || key_is(key, "limit_train") || key_is(key, "val");
+    return key_is(key, "epochs") || key_is(key, "batch") || key_is(key, "limit_train") || key_is(key, "val") ||
+           key_is(key, "lr");
 }
 
 int sweep_resolve(const sweep_file *s, int i, const sweep_flags *extra, sweep_flags *out,
@@ -439,7 +474,7 @@ int sweep_resolve(const sweep_file *s, int i, const sweep_flags *extra, sweep_fl
             }
             if (config_set(&c, f->key, f->value, origin, err)) return -1;
         }
-    placeholders ph = {c.epochs, sweep_steps_per_epoch(&c), 0};
+    placeholders ph = {c.epochs, sweep_steps_per_epoch(&c), 0, c.lr};
     ph.total_steps = ph.epochs * ph.steps_per_epoch;
     /* pass 2: every flag, placeholders filled in */
     sweep_flags res;

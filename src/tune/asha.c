@@ -15,11 +15,10 @@ int asha_init(asha *a, int r_min, int r_max, int eta, int max_trials, long budge
     if (r_min < 1 || r_max < r_min || eta < 2)
         return lr_fail(err, "successive halving: min epochs %d, max epochs %d, eta %d: expected 1 <= min <= max, eta >= 2",
                        r_min, r_max, eta);
-    for (long r = r_min; a->n_rungs < ASHA_MAX_RUNGS; r *= eta) {
-        a->epochs[a->n_rungs++] = r < r_max ? (int)r : r_max;
-        if (r >= r_max) break;
-    }
-    a->epochs[a->n_rungs - 1] = r_max;
+    /* r_min eta^k while the step to r_max stays at least eta, then r_max: the
+     * top promotion buys at least eta times the epochs (no 27 -> 30 rung) */
+    for (long r = r_min; r * eta <= r_max && a->n_rungs < ASHA_MAX_RUNGS - 1; r *= eta) a->epochs[a->n_rungs++] = (int)r;
+    a->epochs[a->n_rungs++] = r_max;
     a->eta = eta, a->max_trials = max_trials, a->budget = budget;
     return 0;
 }
