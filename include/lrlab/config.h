@@ -11,6 +11,8 @@
 
 #include "lrlab/common.h"
 #include "lrlab/net.h"
+#include "lrlab/optim.h"
+#include "lrlab/sched.h"
 
 typedef struct {
     char model[512], data[1024], out[1024], init[1024];
@@ -72,12 +74,19 @@ const char *const *config_flags(void);
  * --limit-train and --val, with drop_last (0: not even one batch). */
 long config_steps_per_epoch(const train_config *c);
 
+/* The run's optimiser (lrlab/optim.h): SGD from the shorthand flags,
+ * refused as torch.optim.SGD's constructor refuses (--nesterov without
+ * momentum or with dampening). */
+int config_optim(const train_config *c, optim_params *hp, lr_error *err);
+
+/* The schedule's context of a run with optimiser hp: base lr hp's lr, base
+ * momentum the value hp's cycled key holds (optim_cycled_value). */
+sched_context config_sched_context(const train_config *c, const optim_params *hp, long steps_per_epoch);
+
 /* The checks across settings, before any data is read (a usage error,
- * exit 2): config_check_sgd refuses what torch.optim.SGD's constructor
- * refuses (--nesterov without momentum or with dampening); config_check adds
- * the schedule, parsed and rehearsed for the whole run (lrlab/sched.h), and
- * copies its warning, if any, into warning (cap bytes; "" when none). */
-int config_check_sgd(const train_config *c, lr_error *err);
+ * exit 2): the optimiser (config_optim), the schedule, parsed and rehearsed
+ * for the whole run (lrlab/sched.h); copies the schedule's warning, if any,
+ * into warning (cap bytes; "" when none). */
 int config_check(const train_config *c, char *warning, size_t cap, lr_error *err);
 
 #endif

@@ -1429,7 +1429,7 @@ int sched_parse(lr_sched **out, const char *expr, const sched_context *ctx, lr_e
     memcpy(s->src, expr, n + 1);
     expr_error e = {0, 1, ""};
     ast *tree;
-    if (expr_parse(&s->arena, s->src, &tree, &e)) {
+    if (expr_parse(&s->arena, s->src, NULL, &tree, &e)) {
         expr_fail(err, s->src, e.pos, e.len, e.msg);
         sched_free(s);
         return -1;

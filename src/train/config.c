@@ -9,7 +9,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "lrlab/sched.h"
 
 #define CIFAR_TRAIN_IMAGES 50000L /* the five data_batch_*.bin files */
 
@@ -283,24 +282,32 @@ long config_steps_per_epoch(const train_config *c) {
     return n > 0 && c->batch > 0 ? n / c->batch : 0;
 }
 
-/* torch.optim.SGD.__init__ checks its arguments (lr, momentum and weight
- * decay >= 0 are the table's bounds); a schedule that cycles the momentum
- * later does not change what the constructor saw, as in PyTorch. */
-int config_check_sgd(const train_config *c, lr_error *err) {
+/* The shorthand flags make torch.optim.SGD, checked as its constructor
+ * checks (lr, momentum and weight decay >= 0 are also the table's bounds);
+ * a schedule that cycles the momentum later does not change what the
+ * constructor saw, as in PyTorch. */
+int config_optim(const train_config *c, optim_params *hp, lr_error *err) {
     if (c->nesterov && (c->momentum <= 0 || c->dampening != 0))
         return lr_fail(err, "--nesterov with --momentum %g and --dampening %g: Nesterov momentum requires a momentum "
                             "and zero dampening (PyTorch's ValueError)",
                        c->momentum, c->dampening);
-    return 0;
+    return optim_sgd(hp, c->lr, c->momentum, c->dampening, c->weight_decay, c->nesterov, err);
+}
+
+sched_context config_sched_context(const train_config *c, const optim_params *hp, long steps_per_epoch) {
+    sched_context sc = {.base_lr = hp->lr, .base_momentum = optim_cycled_value(hp), .epochs = c->epochs,
+                        .steps_per_epoch = (int)(steps_per_epoch < 1000000000 ? steps_per_epoch : 1000000000),
+                        .unit_step = c->sched_unit_step};
+    return sc;
 }
 
 int config_check(const train_config *c, char *warning, size_t cap, lr_error *err) {
     if (warning && cap) warning[0] = '\0';
-    if (config_check_sgd(c, err)) return -1;
+    optim_params hp;
+    if (config_optim(c, &hp, err)) return -1;
     long spe = config_steps_per_epoch(c);
     if (spe < 1) return 0; /* the trainer says what is wrong with the data split */
-    sched_context sc = {.base_lr = c->lr, .base_momentum = c->momentum, .epochs = c->epochs,
-                        .steps_per_epoch = (int)(spe < 1000000000 ? spe : 1000000000), .unit_step = c->sched_unit_step};
+    sched_context sc = config_sched_context(c, &hp, spe);
     lr_sched *s;
     lr_error e;
     if (sched_parse(&s, c->sched, &sc, &e)) return lr_fail(err, "--sched: %s", e.msg);

@@ -67,7 +67,9 @@ typedef struct {
     const train_options *opt;
     char path[5][1200]; /* config, metrics, steps, checkpoint, weights */
     train_setup s; /* data, model, params, net, loaders (lrlab/setup.h) */
-    float *momentum, *grads, *dlogits;
+    float *grads, *dlogits;
+    optim_params hp;   /* the optimiser's settings (config_optim); a schedule moves lr and the cycled key */
+    optim_state optim; /* its state (lrlab/optim.h), in the checkpoint */
     lr_sched *sched;
     text metrics, steps;
     train_state st;
@@ -83,7 +85,8 @@ static void run_free(run *r) {
     if (r->lock_fd > 0) close(r->lock_fd);
     train_setup_free(&r->s);
     sched_free(r->sched);
-    free(r->momentum), free(r->grads), free(r->dlogits);
+    optim_state_free(&r->optim);
+    free(r->grads), free(r->dlogits);
     free(r->metrics.s), free(r->steps.s);
 }
 
@@ -149,7 +152,7 @@ static int save_checkpoint(run *r, lr_error *err) {
     if (x.n_sched < 0) return lr_fail(err, "schedule state larger than %d values", CKPT_SCHED_MAX);
     x.config_text = config_text(&r->cfg, CONFIG_HEADER);
     x.metrics_text = r->metrics.s;
-    int rc = x.config_text ? ckpt_save(r->path[P_CHECKPOINT], &r->s.m, r->s.params, r->s.buffers, r->momentum, &x, err)
+    int rc = x.config_text ? ckpt_save(r->path[P_CHECKPOINT], &r->s.m, r->s.params, r->s.buffers, &r->optim, &x, err)
                            : lr_fail(err, "out of memory");
     free(x.config_text);
     if (!rc) r->saved = r->st, r->has_saved = 1;
@@ -205,13 +208,12 @@ static int setup(run *r, lr_error *err) {
     if (train_setup_init(&r->s, c, &so, err)) return -1;
     long np = r->s.m.n_params;
     size_t out = (size_t)c->batch * r->s.m.n_classes;
-    if (!(r->momentum = lr_calloc(np, sizeof(float), "momentum", err)) ||
+    if (config_optim(c, &r->hp, err) || optim_state_init(&r->optim, &r->hp, np, err) ||
         !(r->grads = lr_calloc(np, sizeof(float), "gradients", err)) ||
         !(r->dlogits = lr_calloc(out, sizeof(float), "logits", err)))
         return -1;
     r->steps_per_epoch = loader_batches(r->s.train_loader);
-    sched_context sc = {.base_lr = c->lr, .base_momentum = c->momentum, .epochs = c->epochs,
-                        .steps_per_epoch = r->steps_per_epoch, .unit_step = c->sched_unit_step};
+    sched_context sc = config_sched_context(c, &r->hp, r->steps_per_epoch);
     if (sched_parse(&r->sched, c->sched, &sc, err)) return TRAIN_BAD_SCHED;
     return 0;
 }
@@ -224,7 +226,7 @@ static int start_or_resume(run *r, int *finished, lr_error *err) {
     if (r->opt->resume && r->cfg.out[0] && access(r->path[P_CHECKPOINT], F_OK) == 0) {
         const char *path = r->path[P_CHECKPOINT];
         ckpt_extra x;
-        if (ckpt_load(path, &r->s.m, r->s.params, r->s.buffers, r->momentum, &x, err)) return -1;
+        if (ckpt_load(path, &r->s.m, r->s.params, r->s.buffers, &r->optim, &x, err)) return -1;
         int rc = sched_state_load(r->sched, x.sched, x.n_sched, err);
         if (rc) {
             char msg[sizeof err->msg];
@@ -313,6 +315,13 @@ static int stopped(run *r, lr_error *err) {
     return TRAIN_STOPPED;
 }
 
+/* The weights and every state tensor of the optimiser are finite. */
+static int optim_finite(const run *r) {
+    int ok = all_finite(r->s.params, r->s.m.n_params);
+    for (int i = 0; ok && i < r->optim.n_tensors; i++) ok = all_finite(r->optim.t[i], r->optim.n);
+    return ok;
+}
+
 static int train_epoch(run *r, lr_error *err) {
     const train_config *c = &r->cfg;
     train_state *st = &r->st;
@@ -339,12 +348,17 @@ static int train_epoch(run *r, lr_error *err) {
         }
         if (net_backward(r->s.net, r->dlogits, r->s.params, r->grads, err)) return TRAIN_ERROR;
         if (!all_finite(r->grads, r->s.m.n_params)) return diverged(r, "a gradient is NaN or Inf", lr, err);
-        sgd_params hp = {lr, mom, c->dampening, c->weight_decay, c->nesterov};
-        int has_buf = sgd_step(r->s.params, r->momentum, r->grads, r->s.m.n_params, &hp, (int)st->momentum_started);
+        optim_params hp = r->hp;
+        hp.lr = lr;
+        optim_set_cycled(&hp, mom);
+        if (optim_step(&r->optim, r->s.params, r->grads, &hp, err)) return TRAIN_ERROR;
         /* an overflow in the update itself: no checkpoint may ever hold it */
-        if (!all_finite(r->s.params, r->s.m.n_params) || !all_finite(r->momentum, r->s.m.n_params))
-            return diverged(r, "the SGD update overflowed (a weight or momentum is NaN or Inf)", lr, err);
-        st->momentum_started = has_buf;
+        if (!optim_finite(r)) {
+            char what[160];
+            snprintf(what, sizeof what, "the %s update overflowed (a weight or the optimiser's state is NaN or Inf)",
+                     optim_name(hp.kind));
+            return diverged(r, what, lr, err);
+        }
         st->step++;
         st->batch = b->index + 1;
         st->batches++;
@@ -431,10 +445,12 @@ int train_run(const train_config *cfg, const train_options *opt, lr_error *err) 
         rc = TRAIN_OK;
         goto done;
     }
+    char optim_text[512];
+    optim_format(optim_text, sizeof optim_text, &r.hp, 1);
     if (opt->log)
         fprintf(opt->log, "lrlab train: model %s (%ld params), %d train / %d test images, batch %d, %d steps/epoch, "
-                          "lr %g, sched %s, seed %ld, %d threads, backend %s%s\n",
-                r.s.m.name, r.s.m.n_params, r.s.train.n, r.s.test.n, r.cfg.batch, r.steps_per_epoch, r.cfg.lr,
+                          "%s, sched %s, seed %ld, %d threads, backend %s%s\n",
+                r.s.m.name, r.s.m.n_params, r.s.train.n, r.s.test.n, r.cfg.batch, r.steps_per_epoch, optim_text,
                 r.cfg.sched[0] ? r.cfg.sched : "constant", r.cfg.seed, r.cfg.threads,
                 r.cfg.backend == NET_BACKEND_REF ? "ref" : "dnnl", r.st.epoch || r.st.batch ? " (resumed)" : "");
     if (opt->log) fflush(opt->log);
