@@ -459,7 +459,7 @@ int train_run(const train_config *cfg, const train_options *opt, lr_error *err) 
     if (r.st.batch == 0 || isnan(r.st.epoch_lr))
         r.st.epoch_lr = sched_lr(r.sched), r.st.epoch_momentum = sched_momentum(r.sched);
     while (r.st.epoch < r.cfg.epochs) {
-        if (stop_requested(&r)) {
+        if (stop_requested(&r) || (opt->stop_at_epoch > 0 && r.st.epoch >= opt->stop_at_epoch)) {
             rc = stopped(&r, err);
             goto done;
         }
