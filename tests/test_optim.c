@@ -57,7 +57,10 @@ static int run_case(const optim_case *c) {
         fprintf(stderr, "  %s: %s\n", c->name, err.msg);
         return 0;
     }
-    sched_context ctx = {hp.lr, optim_cycled_value(&hp), 0, 1, 1, 0};
+    train_config tc; /* the trainer's context: epoch 0 (no rehearsal), t counts steps */
+    config_defaults(&tc);
+    tc.epochs = 0, tc.sched_unit_step = 1;
+    sched_context ctx = config_sched_context(&tc, &hp, 1);
     lr_sched *s;
     if (sched_parse(&s, c->sched, &ctx, &err)) {
         fprintf(stderr, "  %s: %s\n", c->name, err.msg);
@@ -235,6 +238,42 @@ static void test_parse(void) {
     }
 }
 
+/* Which optimiser a cyclic schedule can cycle, as PyTorch 1.13's
+ * constructors decide: OneCycleLR cycles momentum or betas[0]; CyclicLR
+ * momentum only; with neither, cycle_momentum=True is PyTorch's ValueError. */
+static void test_cycle_refusals(void) {
+    static const struct {
+        const char *optim, *sched;
+        int ok;
+    } cases[] = {
+        {"SGD(momentum=0.9)", "CyclicLR(0.001, 0.01)", 1},
+        {"RMSprop(momentum=0.9)", "CyclicLR(0.001, 0.01)", 1},
+        {"Adam()", "CyclicLR(0.001, 0.01)", 0},
+        {"Adam()", "CyclicLR(0.001, 0.01, cycle_momentum=False)", 1},
+        {"Adam()", "OneCycleLR(max_lr=0.01, total_steps=100)", 1},
+        {"NAdam()", "SequentialLR([ConstantLR(), OneCycleLR(max_lr=0.01, total_steps=100)], milestones=[2])", 1},
+        {"Adagrad()", "OneCycleLR(max_lr=0.01, total_steps=100)", 0},
+        {"Rprop()", "GradualWarmupScheduler(2, 2, CyclicLR(0.001, 0.01))", 0},
+        {"ASGD()", "OneCycleLR(max_lr=0.01, total_steps=100, cycle_momentum=False)", 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        optim_params hp;
+        lr_error err = {{0}};
+        int given;
+        CHECK(optim_parse(&hp, &given, cases[i].optim, &err) == 0, "%s", err.msg);
+        train_config tc;
+        config_defaults(&tc);
+        tc.epochs = 0;
+        sched_context ctx = config_sched_context(&tc, &hp, 100);
+        lr_sched *s = NULL;
+        int rc = sched_parse(&s, cases[i].sched, &ctx, &err);
+        sched_free(s);
+        CHECK(rc == (cases[i].ok ? 0 : -1) &&
+                  (cases[i].ok || strstr(err.msg, "optimizer must support momentum with `cycle_momentum` option enabled")),
+              "%s with %s: rc %d, %s", cases[i].optim, cases[i].sched, rc, err.msg);
+    }
+}
+
 static void test_nesterov_check(void) {
     static const struct {
         double momentum, dampening;
@@ -280,6 +319,7 @@ int main(void) {
     test_fixtures();
     test_buffer_start();
     test_parse();
+    test_cycle_refusals();
     test_nesterov_check();
     return test_summary("test_optim");
 }

@@ -1,5 +1,5 @@
 /* cli/bench.c: `lrlab bench`: times training steps (forward, loss,
- * backward, SGD) and forward passes on synthetic data, with the same
+ * backward, the optimiser step: SGD or --optim) and forward passes on synthetic data, with the same
  * settings as `lrlab train` (model, batch, threads, backend, conv algorithm,
  * precision). Prints machine-readable lines:
  *   train_step images_per_s=<n> ms_per_step=<n> gflops=<n>
@@ -35,12 +35,12 @@ static double train_macs(const model_spec *m) {
 
 /* The train settings a bench takes (config.txt keys). */
 static const char *const bench_settings[] = {"model",   "batch",     "threads",      "backend",      "conv_algo",
-                                             "precision", "algo_choices", "lr", "momentum", "weight_decay",
+                                             "precision", "algo_choices", "optim", "lr", "momentum", "weight_decay",
                                              "verbose", NULL};
 
 static void usage(FILE *f) {
     fprintf(f, "usage: lrlab bench [flags]\n\n"
-               "Times training steps (forward, loss, backward, SGD) and forward passes on synthetic data.\n"
+               "Times training steps (forward, loss, backward, optimiser step) and forward passes on synthetic data.\n"
                "  --iters N            timed iterations (20)\n"
                "  --warmup N           untimed iterations first (3)\n"
                "  --retune             with --conv-algo auto: time the algorithms again (as train)\n");

@@ -485,6 +485,9 @@ int sweep_resolve(const sweep_file *s, int i, const sweep_flags *extra, sweep_fl
     }
     if (rc || !out) sweep_flags_free(&res);
     else *out = res;
-    if (!rc && cfg_out) *cfg_out = c;
+    if (!rc && cfg_out) {
+        *cfg_out = c;
+        config_resolve_optim(cfg_out, &hp, &sub); /* as the run will record it (checked above) */
+    }
     return rc;
 }

@@ -159,10 +159,20 @@ static int save_checkpoint(run *r, lr_error *err) {
     return rc;
 }
 
+/* The name of the cycled key's column in metrics.csv and steps.csv (train.h). */
+static const char *cycled_name(const run *r) {
+    const char *key = optim_cycled_key(r->hp.kind);
+    return key && !strcmp(key, "beta1") ? "beta1" : "momentum";
+}
+
+static const char *metrics_header(const run *r) {
+    return !strcmp(cycled_name(r), "beta1") ? METRICS_HEADER_BETA1 : METRICS_HEADER;
+}
+
 /* steps.csv after a resume: the header and the rows of the steps the
  * checkpoint has done (rows past it were written before a kill). */
 static int reload_steps(run *r, lr_error *err) {
-    if (text_add(&r->steps, "step,epoch,lr,momentum,loss\n")) return lr_fail(err, "out of memory");
+    if (text_add(&r->steps, "step,epoch,lr,%s,loss\n", cycled_name(r))) return lr_fail(err, "out of memory");
     FILE *f = r->st.step ? fopen(r->path[P_STEPS], "r") : NULL;
     if (!f) return 0;
     char line[512];
@@ -208,7 +218,7 @@ static int setup(run *r, lr_error *err) {
     if (train_setup_init(&r->s, c, &so, err)) return -1;
     long np = r->s.m.n_params;
     size_t out = (size_t)c->batch * r->s.m.n_classes;
-    if (config_optim(c, &r->hp, err) || optim_state_init(&r->optim, &r->hp, np, err) ||
+    if (config_resolve_optim(c, &r->hp, err) || optim_state_init(&r->optim, &r->hp, np, err) ||
         !(r->grads = lr_calloc(np, sizeof(float), "gradients", err)) ||
         !(r->dlogits = lr_calloc(out, sizeof(float), "logits", err)))
         return -1;
@@ -234,7 +244,7 @@ static int start_or_resume(run *r, int *finished, lr_error *err) {
             lr_fail(err, "%s: schedule state does not fit --sched '%s': %s", path, r->cfg.sched, msg);
         }
         r->st = x.state;
-        if (!rc && strncmp(x.metrics_text, METRICS_HEADER, strlen(METRICS_HEADER)))
+        if (!rc && strncmp(x.metrics_text, metrics_header(r), strlen(metrics_header(r))))
             rc = lr_fail(err, "%s: its metrics do not start with the metrics.csv header", path);
         if (!rc && text_add(&r->metrics, "%s", x.metrics_text)) rc = lr_fail(err, "out of memory");
         ckpt_extra_free(&x);
@@ -249,7 +259,7 @@ static int start_or_resume(run *r, int *finished, lr_error *err) {
     } else {
         memset(&r->st, 0, sizeof r->st);
         if (r->cfg.init[0] && weights_load(r->cfg.init, &r->s.m, r->s.params, r->s.buffers, err)) return -1;
-        if (text_add(&r->metrics, METRICS_HEADER)) return lr_fail(err, "out of memory");
+        if (text_add(&r->metrics, "%s", metrics_header(r))) return lr_fail(err, "out of memory");
     }
     if (!r->cfg.out[0]) return 0;
     /* metrics.csv as of the checkpoint: drops a row written after it (kill between the two) */

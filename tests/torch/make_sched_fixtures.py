@@ -562,6 +562,19 @@ OPTIM_CASES = [
     ("Rprop", "Rprop(lr=0.01)", "", 8),
     ("Rprop etas", "Rprop(lr=0.05, etas=(0.3, 1.5), step_sizes=(1e-3, 0.1), maximize=True)", "", 10),
     ("Rprop StepLR (lr only at the start)", "Rprop(lr=0.01)", "StepLR(step_size=2, gamma=0.5)", 8),
+    # cyclic schedules: OneCycleLR cycles betas[0] of the Adam family, momentum of SGD and RMSprop;
+    # CyclicLR (1.13) cycles momentum only
+    ("Adam OneCycleLR cycling beta1", "Adam(lr=0.01)", "OneCycleLR(max_lr=0.05, total_steps=10)", 10),
+    ("AdamW OneCycleLR cycling beta1", "AdamW(lr=0.01, weight_decay=0.1)",
+     "OneCycleLR(max_lr=0.05, total_steps=10, base_momentum=0.8, max_momentum=0.9)", 10),
+    ("Adamax OneCycleLR three phases", "Adamax(lr=0.02)", "OneCycleLR(max_lr=0.05, total_steps=10, three_phase=True)", 10),
+    ("NAdam OneCycleLR cycling beta1", "NAdam(lr=0.01)", "OneCycleLR(max_lr=0.03, total_steps=10, anneal_strategy='linear')", 10),
+    ("RAdam OneCycleLR cycling beta1", "RAdam(lr=0.01)", "OneCycleLR(max_lr=0.03, total_steps=10)", 10),
+    ("Adam CyclicLR without momentum", "Adam(lr=0.01)", "CyclicLR(0.001, 0.01, step_size_up=3, cycle_momentum=False)", 8),
+    ("Adagrad OneCycleLR without momentum", "Adagrad(lr=0.1)", "OneCycleLR(max_lr=0.2, total_steps=8, cycle_momentum=False)", 8),
+    ("RMSprop CyclicLR cycling momentum", "RMSprop(lr=0.01, momentum=0.9)", "CyclicLR(0.001, 0.01, step_size_up=3)", 9),
+    ("RMSprop OneCycleLR cycling momentum", "RMSprop(lr=0.01, momentum=0.9, centered=True)",
+     "OneCycleLR(max_lr=0.02, total_steps=10)", 10),
 ]
 
 
