@@ -1,4 +1,4 @@
-// fuzz-sources: src/io/checkpoint.c src/io/safetensors.c src/io/atomic.c src/model/*.c src/core/*.c
+// fuzz-sources: src/io/checkpoint.c src/io/safetensors.c src/io/atomic.c src/model/*.c src/core/*.c src/optim/*.c src/sched/expr.c
 /* fuzz/fuzz_checkpoint.c: libFuzzer target for the checkpoint reader
  * (ckpt_parse: what `lrlab train --resume` reads, after the safetensors
  * layer) and, on the same bytes, the weights reader's checks (weights_load
@@ -34,12 +34,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         must(m.n_params == 78, "the fuzz model changed");
         ready = 1;
     }
-    float params[78], momentum[78];
+    float params[78];
+    static optim_state o; /* SGD: what version 1 files hold */
+    if (!o.n) {
+        optim_params hp;
+        must(optim_sgd(&hp, 0.1, 0.9, 0, 0, 0, &err) == 0 && optim_state_init(&o, &hp, 78, &err) == 0, err.msg);
+    }
     unsigned char *buf = malloc(size ? size : 1);
     if (!buf) return 0;
     if (size) memcpy(buf, data, size);
     ckpt_extra x;
-    if (ckpt_parse(buf, size, "fuzz.ckpt", &m, params, NULL, momentum, &x, &err) != 0) {
+    if (ckpt_parse(buf, size, "fuzz.ckpt", &m, params, NULL, &o, &x, &err) != 0) {
         must(strncmp(err.msg, "fuzz.ckpt: ", 11) == 0, "a rejection without the file's name");
         must(x.config_text == NULL && x.metrics_text == NULL, "a rejection that keeps memory");
         return 0;
@@ -48,7 +53,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     must(s->epoch >= 0 && s->batch >= 0 && s->step >= 0 && s->seen >= 0 && s->correct >= 0 &&
              s->correct <= s->seen && s->batches >= 0 && s->batches <= s->batch,
          "an accepted state out of range");
-    must(s->momentum_started == 0 || s->momentum_started == 1, "momentum_started not 0 or 1");
+    must(o.s[0] == 0 || o.s[0] == 1, "momentum_started not 0 or 1");
     must(isfinite(s->loss_sum) && isfinite(s->seconds) && s->seconds >= 0, "accepted non-finite sums");
     must(x.n_sched >= 0 && x.n_sched <= CKPT_SCHED_MAX, "schedule state size out of range");
     must(x.config_text && x.metrics_text, "accepted without texts");

@@ -42,6 +42,9 @@ static unsigned char *dup_bytes(const unsigned char *b, size_t n) {
 static model_spec M, OTHER;
 static float params[256], momentum[256], got_p[256], got_m[256]; /* OTHER has 150 */
 
+/* an SGD state over buf (n: m's parameters): what version 1 files hold */
+#define SGD_STATE(buf, m) (&(optim_state){.kind = OPTIM_SGD, .n = (m)->n_params, .n_tensors = 1, .n_scalars = 1, .t = {(buf)}})
+
 /* A checkpoint's tensors and metadata, each part replaceable by a test. */
 typedef struct {
     const model_spec *m;
@@ -112,7 +115,7 @@ static int load_spec(const spec *s, ckpt_extra *x, lr_error *err) {
     unsigned char *b;
     size_t n;
     if (encode(s, &b, &n)) return lr_fail(err, "(encode failed)"), -2;
-    int rc = ckpt_parse(b, n, "c.safetensors", &M, got_p, NULL, got_m, x, err);
+    int rc = ckpt_parse(b, n, "c.safetensors", &M, got_p, NULL, SGD_STATE(got_m, &M), x, err);
     if (!rc) ckpt_extra_free(x);
     return rc;
 }
@@ -132,7 +135,7 @@ static void fill(void) {
 static void test_round_trip(void) {
     ckpt_extra x, y;
     memset(&x, 0, sizeof x);
-    x.state = (train_state){.epoch = 3, .batch = 2, .step = 14, .momentum_started = 1, .loss_sum = 4.25,
+    x.state = (train_state){.epoch = 3, .batch = 2, .step = 14, .loss_sum = 4.25,
                             .correct = 17, .seen = 128, .batches = 2, .seconds = 0.5, .epoch_lr = 0.125,
                             .epoch_momentum = 0.875};
     x.n_sched = 4;
@@ -140,14 +143,16 @@ static void test_round_trip(void) {
     x.config_text = "model=x\nlr=0.1\n";
     x.metrics_text = METRICS_HEADER "0,0.1,0.9,2.3,10,2.3,10,,,1,1\n";
     lr_error err;
-    CHECK(ckpt_save(test_path("a.safetensors"), &M, params, NULL, momentum, &x, &err) == 0, "%s", err.msg);
-    CHECK(ckpt_save(test_path("b.safetensors"), &M, params, NULL, momentum, &x, &err) == 0, "%s", err.msg);
+    CHECK(ckpt_save(test_path("a.safetensors"), &M, params, NULL, SGD_STATE(momentum, &M), &x, &err) == 0, "%s", err.msg);
+    CHECK(ckpt_save(test_path("b.safetensors"), &M, params, NULL, SGD_STATE(momentum, &M), &x, &err) == 0, "%s", err.msg);
     size_t na, nb;
     unsigned char *a = test_slurp(test_path("a.safetensors"), &na), *b = test_slurp(test_path("b.safetensors"), &nb);
     CHECK(a && b && na == nb && !memcmp(a, b, na), "two saves of the same state differ");
     free(a), free(b);
-    CHECK(ckpt_load(test_path("a.safetensors"), &M, got_p, NULL, got_m, &y, &err) == 0, "%s", err.msg);
+    optim_state got = {.kind = OPTIM_SGD, .n = M.n_params, .n_tensors = 1, .n_scalars = 1, .t = {got_m}};
+    CHECK(ckpt_load(test_path("a.safetensors"), &M, got_p, NULL, &got, &y, &err) == 0, "%s", err.msg);
     CHECK(!memcmp(got_p, params, M.n_params * 4) && !memcmp(got_m, momentum, M.n_params * 4), "tensors differ");
+    CHECK(got.s[0] == 0, "SGD's momentum_started: %g", got.s[0]);
     CHECK(!memcmp(&y.state, &x.state, sizeof x.state), "train state differs (epoch %ld batch %ld)", y.state.epoch,
           y.state.batch);
     CHECK(y.n_sched == 4 && y.sched[0] == 14 && y.sched[1] == 0.1 && isnan(y.sched[2]) && y.sched[3] == -1e300,
@@ -165,7 +170,7 @@ static void test_round_trip(void) {
     for (size_t k = 8 + hlen; c && k < n; k++) {
         unsigned char *d = dup_bytes(c, n);
         d[k] ^= 0x10;
-        if (ckpt_parse(d, n, "d.safetensors", &M, got_p, NULL, got_m, &y, &err) != -1 || !test_contains(err.msg, "damaged"))
+        if (ckpt_parse(d, n, "d.safetensors", &M, got_p, NULL, SGD_STATE(got_m, &M), &y, &err) != -1 || !test_contains(err.msg, "damaged"))
             missed++;
     }
     CHECK(c && missed == 0, "%d of %zu damaged data bytes not found by the CRC", missed, n - 8 - hlen);
@@ -181,12 +186,64 @@ static void test_round_trip(void) {
     CHECK(weights_save(test_path("o.safetensors"), &OTHER, params, NULL, &err) == 0, "%s", err.msg);
     CHECK(weights_load(test_path("o.safetensors"), &M, got_p, NULL, &err) == -1 && test_contains(err.msg, "o.safetensors") &&
               test_contains(err.msg, "fc.weight"), "other model's weights: '%s'", err.msg);
-    CHECK(ckpt_load(test_path("missing.safetensors"), &M, got_p, NULL, got_m, &y, &err) == -1 &&
+    CHECK(ckpt_load(test_path("missing.safetensors"), &M, got_p, NULL, SGD_STATE(got_m, &M), &y, &err) == -1 &&
               test_contains(err.msg, "missing.safetensors"), "missing file: '%s'", err.msg);
     /* another model's checkpoint */
-    CHECK(ckpt_save(test_path("oc.safetensors"), &OTHER, params, NULL, momentum, &x, &err) == 0, "%s", err.msg);
-    CHECK(ckpt_load(test_path("oc.safetensors"), &M, got_p, NULL, got_m, &y, &err) == -1 && test_contains(err.msg, "oc.safetensors"),
+    CHECK(ckpt_save(test_path("oc.safetensors"), &OTHER, params, NULL, SGD_STATE(momentum, &OTHER), &x, &err) == 0, "%s", err.msg);
+    CHECK(ckpt_load(test_path("oc.safetensors"), &M, got_p, NULL, SGD_STATE(got_m, &M), &y, &err) == -1 && test_contains(err.msg, "oc.safetensors"),
           "other model's checkpoint: '%s'", err.msg);
+}
+
+/* Version 2: every optimiser's tensors and scalars by name, round trip;
+ * a checkpoint of one optimiser refused by a run of another; version 1
+ * files (SGD) load into an SGD state (spec_default writes version 1). */
+static void test_every_optimiser(void) {
+    lr_error err;
+    ckpt_extra x, y;
+    memset(&x, 0, sizeof x);
+    x.state = (train_state){.epoch = 1, .batch = 0, .step = 4, .epoch_lr = 0.1, .epoch_momentum = 0.9};
+    x.config_text = "lr=0.1\n", x.metrics_text = METRICS_HEADER;
+    for (int k = 0; k < OPTIM_KINDS; k++) {
+        optim_params hp;
+        optim_defaults(&hp, (optim_kind)k);
+        optim_state a, b;
+        int ok = optim_state_init(&a, &hp, M.n_params, &err) == 0 && optim_state_init(&b, &hp, M.n_params, &err) == 0;
+        CHECK(ok, "%s: %s", optim_name(k), err.msg);
+        if (!ok) return;
+        for (int i = 0; i < a.n_tensors; i++)
+            for (long j = 0; j < a.n; j++) a.t[i][j] = (float)(i + 1) * (float)j / 7;
+        for (int i = 0; i < a.n_scalars; i++) a.s[i] = 3 + i;
+        const char *path = test_path("opt.safetensors");
+        CHECK(ckpt_save(path, &M, params, NULL, &a, &x, &err) == 0, "%s: %s", optim_name(k), err.msg);
+        CHECK(ckpt_load(path, &M, got_p, NULL, &b, &y, &err) == 0, "%s: %s", optim_name(k), err.msg);
+        ckpt_extra_free(&y);
+        int same = 1;
+        for (int i = 0; i < a.n_tensors; i++) same = same && !memcmp(a.t[i], b.t[i], (size_t)a.n * 4);
+        for (int i = 0; i < a.n_scalars; i++) same = same && a.s[i] == b.s[i];
+        CHECK(same, "%s: the state does not come back", optim_name(k));
+        /* another optimiser's run refuses it */
+        optim_params other;
+        optim_defaults(&other, (optim_kind)((k + 1) % OPTIM_KINDS));
+        optim_state c;
+        CHECK(optim_state_init(&c, &other, M.n_params, &err) == 0, "%s", err.msg);
+        CHECK(ckpt_load(path, &M, got_p, NULL, &c, &y, &err) == -1 && test_contains(err.msg, "a checkpoint of") &&
+                  test_contains(err.msg, optim_name(k)),
+              "%s's checkpoint into %s: %s", optim_name(k), optim_name(other.kind), err.msg);
+        /* eval reads the weights of any optimiser's checkpoint */
+        CHECK(weights_load_any(path, &M, got_p, NULL, &err) == 0, "%s: weights_load_any: %s", optim_name(k), err.msg);
+        optim_state_free(&a), optim_state_free(&b), optim_state_free(&c);
+    }
+    spec s;
+    spec_default(&s);
+    s.state[3] = 1;
+    optim_state v1 = {.kind = OPTIM_SGD, .n = M.n_params, .n_tensors = 1, .n_scalars = 1, .t = {got_m}};
+    unsigned char *b;
+    size_t n;
+    CHECK(encode(&s, &b, &n) == 0, "encode");
+    CHECK(ckpt_parse(b, n, "v1.safetensors", &M, got_p, NULL, &v1, &y, &err) == 0 && v1.s[0] == 1 &&
+              !memcmp(got_m, momentum, (size_t)M.n_params * 4),
+          "a version 1 checkpoint: %s (momentum_started %g)", err.msg, v1.s[0]);
+    ckpt_extra_free(&y);
 }
 
 static void test_hostile_tensors(void) {
@@ -202,8 +259,8 @@ static void test_hostile_tensors(void) {
     expect_reject(&s, "not an lrlab checkpoint", "no format");
     spec_default(&s), s.format = "lrlab-weights";
     expect_reject(&s, "not an lrlab checkpoint", "another format");
-    spec_default(&s), s.version = "2";
-    expect_reject(&s, "version '2'", "version 2");
+    spec_default(&s), s.version = "3";
+    expect_reject(&s, "version '3'", "version 3");
     spec_default(&s), s.version = NULL;
     expect_reject(&s, "version", "no version");
     spec_default(&s), s.m = &OTHER;
@@ -259,7 +316,7 @@ static int raw(const char *name, uint64_t len, const char *header, size_t data_b
 static void expect_file_reject(const char *name, const char *what) {
     ckpt_extra x;
     lr_error err = {{0}};
-    int rc = ckpt_load(test_path(name), &M, got_p, NULL, got_m, &x, &err);
+    int rc = ckpt_load(test_path(name), &M, got_p, NULL, SGD_STATE(got_m, &M), &x, &err);
     CHECK(rc == -1 && test_contains(err.msg, name), "%s: rc %d, message '%s'", what, rc, err.msg);
     rc = weights_load(test_path(name), &M, got_p, NULL, &err);
     CHECK(rc == -1 && test_contains(err.msg, name), "%s as weights: rc %d, message '%s'", what, rc, err.msg);
@@ -299,7 +356,7 @@ static void test_hostile_files(void) {
     lr_error err;
     for (size_t k = 0; k < n; k++) {
         err.msg[0] = '\0';
-        if (ckpt_parse(dup_bytes(b, k), k, "t.safetensors", &M, got_p, NULL, got_m, &x, &err) != -1 ||
+        if (ckpt_parse(dup_bytes(b, k), k, "t.safetensors", &M, got_p, NULL, SGD_STATE(got_m, &M), &x, &err) != -1 ||
             strncmp(err.msg, "t.safetensors: ", 15))
             bad_trunc++;
     }
@@ -310,7 +367,7 @@ static void test_hostile_files(void) {
         unsigned char *c = dup_bytes(b, n);
         c[bit / 8] ^= (unsigned char)(1u << (bit % 8));
         err.msg[0] = '\0';
-        int rc = ckpt_parse(c, n, "f.safetensors", &M, got_p, NULL, got_m, &x, &err);
+        int rc = ckpt_parse(c, n, "f.safetensors", &M, got_p, NULL, SGD_STATE(got_m, &M), &x, &err);
         if (rc == 0) flips_ok++, ckpt_extra_free(&x);
         else if (strncmp(err.msg, "f.safetensors: ", 15)) flips_bad++;
     }
@@ -326,7 +383,7 @@ static void test_atomic_writes(void) {
     memset(&x, 0, sizeof x);
     x.metrics_text = METRICS_HEADER;
     const char *p = test_path("keep.safetensors");
-    CHECK(ckpt_save(p, &M, params, NULL, momentum, &x, &err) == 0, "%s", err.msg);
+    CHECK(ckpt_save(p, &M, params, NULL, SGD_STATE(momentum, &M), &x, &err) == 0, "%s", err.msg);
     size_t n0, n1;
     unsigned char *before = test_slurp(p, &n0), *after;
     /* the temporary file's name is taken by a directory */
@@ -334,7 +391,7 @@ static void test_atomic_writes(void) {
     snprintf(tmp, sizeof tmp, "%s.tmp", p);
     mkdir(tmp, 0700);
     x.state.epoch = 1;
-    CHECK(ckpt_save(p, &M, params, NULL, momentum, &x, &err) == -1 && test_contains(err.msg, "keep.safetensors"),
+    CHECK(ckpt_save(p, &M, params, NULL, SGD_STATE(momentum, &M), &x, &err) == -1 && test_contains(err.msg, "keep.safetensors"),
           "save over a directory .tmp: '%s'", err.msg);
     after = test_slurp(p, &n1);
     CHECK(before && after && n0 == n1 && !memcmp(before, after, n0), "the previous checkpoint changed");
@@ -350,7 +407,7 @@ static void test_atomic_writes(void) {
     /* a full disk: the temporary file is /dev/full */
     if (access("/dev/full", W_OK) == 0) {
         CHECK(symlink("/dev/full", tmp) == 0, "symlink");
-        CHECK(ckpt_save(p, &M, params, NULL, momentum, &x, &err) == -1 && test_contains(err.msg, "No space left"),
+        CHECK(ckpt_save(p, &M, params, NULL, SGD_STATE(momentum, &M), &x, &err) == -1 && test_contains(err.msg, "No space left"),
               "save on a full disk: '%s'", err.msg);
         after = test_slurp(p, &n1);
         CHECK(after && n0 == n1 && !memcmp(before, after, n0), "the previous checkpoint changed (full disk)");
@@ -369,7 +426,7 @@ static void test_atomic_writes(void) {
     }
     /* a parent directory that is a regular file */
     test_put(test_path("plain"), "x", 1);
-    CHECK(ckpt_save(test_path("plain/c.safetensors"), &M, params, NULL, momentum, &x, &err) == -1 &&
+    CHECK(ckpt_save(test_path("plain/c.safetensors"), &M, params, NULL, SGD_STATE(momentum, &M), &x, &err) == -1 &&
               test_contains(err.msg, "plain/c.safetensors"), "'%s'", err.msg);
     CHECK(write_file_atomic(test_path("plain/m.csv"), "a", 1, &err) == -1 && test_contains(err.msg, "plain/m.csv"),
           "'%s'", err.msg);
@@ -399,12 +456,12 @@ static int write_corpus(const char *dir) {
     lr_error err;
     ckpt_extra x;
     memset(&x, 0, sizeof x);
-    x.state = (train_state){.epoch = 1, .batch = 2, .step = 6, .momentum_started = 1, .loss_sum = 4.5, .correct = 9,
+    x.state = (train_state){.epoch = 1, .batch = 2, .step = 6, .loss_sum = 4.5, .correct = 9,
                             .seen = 64, .batches = 2, .epoch_lr = 0.1, .epoch_momentum = 0.9};
     x.n_sched = 2, x.sched[0] = 6, x.sched[1] = 0.1;
     x.config_text = "lr=0.1\n", x.metrics_text = METRICS_HEADER;
     snprintf(path, sizeof path, "%s/saved_crc", dir);
-    if (ckpt_save(path, &M, params, NULL, momentum, &x, &err)) bad = 1;
+    if (ckpt_save(path, &M, params, NULL, SGD_STATE(momentum, &M), &x, &err)) bad = 1;
     snprintf(path, sizeof path, "%s/weights_only", dir);
     if (weights_save(path, &M, params, NULL, &err)) bad = 1;
     return bad;
@@ -425,6 +482,7 @@ int main(int argc, char **argv) {
     if (test_tmpdir_make("test_checkpoint")) return 1;
     CHECK(M.n_params == 78, "the fuzz model has %ld parameters, expected 78", M.n_params);
     test_round_trip();
+    test_every_optimiser();
     test_hostile_tensors();
     test_hostile_files();
     test_atomic_writes();

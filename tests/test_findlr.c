@@ -100,10 +100,13 @@ int main(void) {
     /* the known good range: SGD at the suggested lr lowers the loss; at 1e-6 it barely moves */
     double first = 0, last[2] = {0, 0};
     for (int trial = 0; trial < 2; trial++) {
-        float *buf = calloc(m.n_params, sizeof(float)), *g = malloc(m.n_params * sizeof(float));
+        float *g = malloc(m.n_params * sizeof(float));
         float logits[32 * 10], dl[32 * 10];
         memcpy(p, p0, m.n_params * sizeof(float));
-        sgd_params hp = {trial ? 1e-6 : lr, 0.9f, 0, 5e-4f, 0};
+        optim_params hp;
+        optim_state o;
+        CHECK(optim_sgd(&hp, trial ? 1e-6 : lr, 0.9f, 0, 5e-4f, 0, &err) == 0 && optim_state_init(&o, &hp, m.n_params, &err) == 0,
+              "%s", err.msg);
         int step = 0;
         for (int epoch = 0; epoch < 4; epoch++) {
             loader_start_epoch(l, epoch, 0, &err);
@@ -115,11 +118,11 @@ int main(void) {
                 if (step == 0) first = loss;
                 if (epoch == 3) last[trial] += loss / 8;
                 net_backward(n, dl, p, g, &err);
-                sgd_step(p, buf, g, m.n_params, &hp, step > 0);
+                optim_step(&o, p, g, &hp, &err);
                 step++;
             }
         }
-        free(buf), free(g);
+        optim_state_free(&o), free(g);
     }
     printf("NOTE test_findlr: loss %.4f -> %.4f after 4 epochs at the suggested lr, %.4f at lr 1e-6\n", first,
            last[0], last[1]);

@@ -1,17 +1,21 @@
-/* tests/test_optim.c: sgd_step against torch.optim.SGD 1.13, step by step
- * (tests/fixtures/sgd/sgd.txt, made by tests/torch/make_sched_fixtures.py):
- * momentum, dampening, Nesterov, weight decay, a schedule setting the lr
- * and a cycled momentum that starts at 0 (the buffer is created, undamped,
- * at the first step whose momentum is non-zero); and the settings check
- * that refuses --nesterov as torch.optim.SGD's constructor does.
+/* tests/test_optim.c: every optimiser's step against torch.optim 1.13, step
+ * by step from the same weights and gradients: SGD (tests/fixtures/sgd/sgd.txt:
+ * momentum, dampening, Nesterov, weight decay, a schedule setting the lr and
+ * a cycled momentum that starts at 0, when PyTorch creates the buffer
+ * undamped) and Adam, AdamW, RMSprop, Adagrad, Adadelta, Adamax, NAdam,
+ * RAdam, ASGD, Rprop (tests/fixtures/optim/optim.txt: each with and without
+ * weight decay, their switches, and a schedule), both made by
+ * tests/torch/make_sched_fixtures.py; the --optim parser's defaults, checks
+ * and messages; and the settings check that refuses --nesterov as
+ * torch.optim.SGD's constructor does.
  *
  * Parameters agree to float rounding, not bit for bit: ATen's AVX2 kernels
  * fuse the multiply-adds (add(x, alpha=a) is one fmadd) while lrlab's C,
  * ISO C11 without contraction, rounds the product and the sum apart, so
  * each operation may differ by half an ulp. The check allows 8 float ulps
- * of the magnitudes involved per step.
+ * per step of the magnitudes involved (a parameter and its change).
  *
- * Run from the repository root (SGD_FIXTURES overrides the file). */
+ * Run from the repository root (SGD_FIXTURES, OPTIM_FIXTURES override the files). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,13 +30,13 @@
 #define MAX_STEPS 32
 
 typedef struct {
-    char name[128], sched[1024];
-    double lr, momentum, dampening, weight_decay;
+    char name[128], sched[1024], optim[1024];
+    double lr, momentum, dampening, weight_decay; /* sgd.txt's settings */
     int nesterov, n, steps;
     float p0[MAX_N], g[MAX_STEPS][MAX_N], p[MAX_STEPS][MAX_N];
-} sgd_case;
+} optim_case;
 
-static double worst_ulps; /* the largest difference seen, in float ulps of the scale */
+static double worst_ulps[OPTIM_KINDS]; /* the largest difference seen, in float ulps of the scale */
 
 static int read_floats(const char *s, float *out, int n) {
     char *end;
@@ -44,51 +48,73 @@ static int read_floats(const char *s, float *out, int n) {
     return 0;
 }
 
-static int run_case(const sgd_case *c) {
-    sched_context ctx = {c->lr, c->momentum, 0, 1, 1, 0};
-    lr_sched *s;
+static int run_case(const optim_case *c) {
+    optim_params hp;
     lr_error err;
+    int lr_given;
+    if (c->optim[0] ? optim_parse(&hp, &lr_given, c->optim, &err)
+                    : optim_sgd(&hp, c->lr, c->momentum, c->dampening, c->weight_decay, c->nesterov, &err)) {
+        fprintf(stderr, "  %s: %s\n", c->name, err.msg);
+        return 0;
+    }
+    train_config tc; /* the trainer's context: epoch 0 (no rehearsal), t counts steps */
+    config_defaults(&tc);
+    tc.epochs = 0, tc.sched_unit_step = 1;
+    sched_context ctx = config_sched_context(&tc, &hp, 1);
+    lr_sched *s;
     if (sched_parse(&s, c->sched, &ctx, &err)) {
         fprintf(stderr, "  %s: %s\n", c->name, err.msg);
         return 0;
     }
-    float p[MAX_N], buf[MAX_N], scale[MAX_N];
+    optim_state o;
+    if (optim_state_init(&o, &hp, c->n, &err)) {
+        fprintf(stderr, "  %s: %s\n", c->name, err.msg);
+        sched_free(s);
+        return 0;
+    }
+    float p[MAX_N], scale[MAX_N];
     memcpy(p, c->p0, sizeof p);
-    memset(buf, 0, sizeof buf);
-    int has_buf = 0, ok = 1;
+    int ok = 1;
     for (int i = 0; i < c->n; i++) scale[i] = fabsf(p[i]);
     for (int t = 0; t < c->steps && ok; t++) {
-        sgd_params hp = {sched_lr(s), sched_momentum(s), c->dampening, c->weight_decay, c->nesterov};
-        has_buf = sgd_step(p, buf, c->g[t], c->n, &hp, has_buf);
-        for (int i = 0; i < c->n; i++) {
+        optim_params h = hp;
+        h.lr = sched_lr(s);
+        optim_set_cycled(&h, sched_momentum(s));
+        float before[MAX_N];
+        memcpy(before, p, sizeof p);
+        if (optim_step(&o, p, c->g[t], &h, &err)) {
+            fprintf(stderr, "  %s: %s\n", c->name, err.msg);
+            ok = 0;
+        }
+        for (int i = 0; i < c->n && ok; i++) {
             /* the magnitudes this step adds and subtracts */
-            float m = fabsf((float)hp.lr) * (fabsf(c->g[t][i]) + fabsf(buf[i])) + fabsf(p[i]);
+            float m = fabsf(before[i]) + fabsf(c->p[t][i] - before[i]) + fabsf(c->p[t][i]);
             if (m > scale[i]) scale[i] = m;
             double ulps = fabs((double)p[i] - (double)c->p[t][i]) / (scale[i] * 0x1p-23);
-            if (ulps > worst_ulps) worst_ulps = ulps;
-            if (ulps > 8.0 * (t + 1)) {
+            if (ulps > worst_ulps[hp.kind]) worst_ulps[hp.kind] = ulps;
+            if (!(ulps <= 8.0 * (t + 1))) {
                 fprintf(stderr, "  %s: step %d, parameter %d: %.9g, PyTorch %.9g (%.1f ulps)\n", c->name, t, i, p[i],
                         c->p[t][i], ulps);
                 ok = 0;
-                break;
             }
         }
-        if (sched_step(s, 0, &err)) {
+        if (ok && sched_step(s, 0, &err)) {
             fprintf(stderr, "  %s: %s\n", c->name, err.msg);
             ok = 0;
         }
     }
+    optim_state_free(&o);
     sched_free(s);
     return ok;
 }
 
-static void test_fixtures(void) {
-    const char *path = getenv("SGD_FIXTURES");
-    if (!path) path = "tests/fixtures/sgd/sgd.txt";
+static int read_fixtures(const char *env, const char *dflt) {
+    const char *path = getenv(env);
+    if (!path) path = dflt;
     FILE *f = fopen(path, "r");
     CHECK(f != NULL, "cannot open %s (run from the repository root)", path);
-    if (!f) return;
-    static sgd_case c;
+    if (!f) return 0;
+    static optim_case c;
     static char line[16384];
     int cases = 0;
     while (fgets(line, sizeof line, f)) {
@@ -98,7 +124,8 @@ static void test_fixtures(void) {
         int t;
         if (!strcmp(line, "case")) memset(&c, 0, sizeof c);
         else if (!strncmp(line, "name ", 5)) snprintf(c.name, sizeof c.name, "%s", v);
-        else if (!strncmp(line, "sched ", 6)) snprintf(c.sched, sizeof c.sched, "%s", v);
+        else if (!strncmp(line, "sched", 5)) snprintf(c.sched, sizeof c.sched, "%s", v);
+        else if (!strncmp(line, "optim ", 6)) snprintf(c.optim, sizeof c.optim, "%s", v);
         else if (!strncmp(line, "lr ", 3)) c.lr = strtod(v, NULL);
         else if (!strncmp(line, "momentum ", 9)) c.momentum = strtod(v, NULL);
         else if (!strncmp(line, "dampening ", 10)) c.dampening = strtod(v, NULL);
@@ -113,29 +140,138 @@ static void test_fixtures(void) {
             CHECK(!read_floats(v, c.p[t], c.n), "%s: p%d", c.name, t);
         else if (!strcmp(line, "end")) {
             CHECK(c.steps > 0 && c.steps <= MAX_STEPS, "%s: %d steps", c.name, c.steps);
-            CHECK(run_case(&c), "%s: sgd_step differs from torch.optim.SGD", c.name);
+            CHECK(run_case(&c), "%s: the step differs from torch.optim's", c.name);
             cases++;
         }
     }
     fclose(f);
-    CHECK(cases >= 14, "only %d SGD cases in %s", cases, path);
-    printf("NOTE SGD cases: %d, largest difference from PyTorch: %.2f float ulps of the magnitudes\n", cases,
-           worst_ulps);
+    return cases;
+}
+
+static void test_fixtures(void) {
+    int sgd = read_fixtures("SGD_FIXTURES", "tests/fixtures/sgd/sgd.txt");
+    CHECK(sgd >= 14, "only %d SGD cases", sgd);
+    int other = read_fixtures("OPTIM_FIXTURES", "tests/fixtures/optim/optim.txt");
+    CHECK(other >= 30, "only %d optimiser cases", other);
+    printf("NOTE optimiser cases: %d SGD, %d others; largest difference from PyTorch in float ulps of the magnitudes:",
+           sgd, other);
+    for (int k = 0; k < OPTIM_KINDS; k++) printf(" %s %.2f", optim_name(k), worst_ulps[k]);
+    printf("\n");
 }
 
 /* momentum 0 at the first step, then 0.9, with dampening 0.5: PyTorch makes
  * the buffer at step 2 as a copy of d (not 0.9 * 0 + 0.5 * d) */
 static void test_buffer_start(void) {
-    float p[1] = {1.0f}, buf[1] = {0}, g[1] = {1.0f};
-    sgd_params hp = {0.1, 0.0, 0.5, 0.0, 0};
-    int has = sgd_step(p, buf, g, 1, &hp, 0);
-    CHECK(!has && p[0] == 0.9f, "momentum 0: no buffer, plain step (%g)", p[0]);
+    float p[1] = {1.0f}, g[1] = {1.0f};
+    optim_params hp;
+    optim_state o;
+    lr_error err;
+    CHECK(optim_sgd(&hp, 0.1, 0.0, 0.5, 0.0, 0, &err) == 0 && optim_state_init(&o, &hp, 1, &err) == 0, "%s", err.msg);
+    optim_step(&o, p, g, &hp, &err);
+    CHECK(o.s[0] == 0 && p[0] == 0.9f, "momentum 0: no buffer, plain step (%g)", p[0]);
     hp.momentum = 0.9;
-    has = sgd_step(p, buf, g, 1, &hp, has);
-    CHECK(has && buf[0] == 1.0f, "first non-zero momentum: buffer = d, undamped (%g)", buf[0]);
+    optim_step(&o, p, g, &hp, &err);
+    CHECK(o.s[0] == 1 && o.t[0][0] == 1.0f, "first non-zero momentum: buffer = d, undamped (%g)", o.t[0][0]);
     hp.momentum = 0.0;
-    has = sgd_step(p, buf, g, 1, &hp, has);
-    CHECK(has && buf[0] == 1.0f, "momentum 0 again: the buffer is kept, not updated (%g)", buf[0]);
+    optim_step(&o, p, g, &hp, &err);
+    CHECK(o.s[0] == 1 && o.t[0][0] == 1.0f, "momentum 0 again: the buffer is kept, not updated (%g)", o.t[0][0]);
+    optim_state_free(&o);
+}
+
+/* The --optim parser: torch's names, defaults and checks, caret messages. */
+static void test_parse(void) {
+    static const struct {
+        const char *expr, *want; /* want: optim_format's text, or a part of the message */
+        int ok, lr_given;
+    } cases[] = {
+        {"Adam()", "Adam(lr=0.001, betas=(0.9, 0.999), eps=1e-08, weight_decay=0.0, amsgrad=False, maximize=False)", 1, 0},
+        {"torch.optim.AdamW(params, 0.01, (0.8, 0.9))",
+         "AdamW(lr=0.01, betas=(0.8, 0.9), eps=1e-08, weight_decay=0.01, amsgrad=False, maximize=False)", 1, 1},
+        {"SGD(lr=0.1, momentum=0.9, nesterov=True)",
+         "SGD(lr=0.1, momentum=0.9, dampening=0.0, weight_decay=0.0, nesterov=True, maximize=False)", 1, 1},
+        {"RMSprop(momentum=0.9, centered=True, foreach=False)",
+         "RMSprop(lr=0.01, alpha=0.99, eps=1e-08, weight_decay=0.0, momentum=0.9, centered=True, maximize=False)", 1, 0},
+        {"Adagrad()", "Adagrad(lr=0.01, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0, eps=1e-10, maximize=False)", 1, 0},
+        {"Adadelta()", "Adadelta(lr=1.0, rho=0.9, eps=1e-06, weight_decay=0.0, maximize=False)", 1, 0},
+        {"Adamax()", "Adamax(lr=0.002, betas=(0.9, 0.999), eps=1e-08, weight_decay=0.0, maximize=False)", 1, 0},
+        {"NAdam()", "NAdam(lr=0.002, betas=(0.9, 0.999), eps=1e-08, weight_decay=0.0, momentum_decay=0.004)", 1, 0},
+        {"RAdam()", "RAdam(lr=0.001, betas=(0.9, 0.999), eps=1e-08, weight_decay=0.0)", 1, 0},
+        {"ASGD()", "ASGD(lr=0.01, lambd=0.0001, alpha=0.75, t0=1000000.0, weight_decay=0.0, maximize=False)", 1, 0},
+        {"Rprop()", "Rprop(lr=0.01, etas=(0.5, 1.2), step_sizes=(1e-06, 50.0), maximize=False)", 1, 0},
+        {"Adam(betas=(1.5, 0.9))", "Adam: Invalid beta parameter at index 0: 1.5 (PyTorch's ValueError)\n  Adam(betas=(1.5, 0.9))\n              ^~~", 0, 0},
+        {"Adam(betas=[0.9, 1])", "Invalid beta parameter at index 1: 1.0 (PyTorch's ValueError)\n  Adam(betas=[0.9, 1])\n                   ^", 0, 0},
+        {"SGD(nesterov=True)", "SGD: Nesterov momentum requires a momentum and zero dampening (PyTorch's ValueError)\n  SGD(nesterov=True)\n               ^~~~", 0, 0},
+        {"SGD(0.1, 0.9, 0.5, 0, True)", "Nesterov momentum requires", 0, 1},
+        {"SGD(lr=-1)", "SGD: Invalid learning rate: -1.0", 0, 0},
+        {"RMSprop(alpha=-0.5)", "Invalid alpha value: -0.5", 0, 0},
+        {"Adadelta(rho=1.5)", "Invalid rho value: 1.5", 0, 0},
+        {"Rprop(etas=(1.5, 2))", "Invalid eta values: 1.5, 2.0", 0, 0},
+        {"Adagrad(initial_accumulator_value=-1)", "Invalid initial_accumulator_value value: -1.0", 0, 0},
+        {"NAdam(momentum_decay=-1)", "Invalid momentum_decay value: -1.0", 0, 0},
+        {"Adam(lr=0.1, betas=0.9)", "betas must be a pair of numbers", 0, 0},
+        {"Adam(amsgrad=1)", "amsgrad must be True or False", 0, 0},
+        {"Adam(betass=(0.9, 0.99))", "unknown argument 'betass' (did you mean betas?)", 0, 0},
+        {"Adam(0.1, (0.9, 0.99), 1e-8, 0, False, False)", "too many positional arguments", 0, 0},
+        {"Adam(lr=0.1, lr=0.2)", "argument 'lr' given twice", 0, 0},
+        {"Adam(foreach=True)", "only foreach=None or False", 0, 0},
+        {"Adam(fused=True)", "only fused=False", 0, 0},
+        {"Adma(lr=0.1)", "unknown optimiser 'Adma' (did you mean Adam?)", 0, 0},
+        {"LBFGS(lr=1)", "LBFGS is not supported (docs/optimisers.md", 0, 0},
+        {"Adam", "optim: expected an optimiser call such as Adam(lr=1e-3)", 0, 0},
+        {"Adam(lr=0.1) + 1", "expected the end", 0, 0},
+        {"torch.nn.Adam()", "unknown module 'torch.nn'", 0, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        optim_params hp;
+        lr_error err = {{0}};
+        int given = -1;
+        int rc = optim_parse(&hp, &given, cases[i].expr, &err);
+        if (cases[i].ok) {
+            char text[512];
+            if (!rc) optim_format(text, sizeof text, &hp, 0);
+            CHECK(rc == 0 && !strcmp(text, cases[i].want) && given == cases[i].lr_given, "%s: rc %d, %s (lr given %d)",
+                  cases[i].expr, rc, rc ? err.msg : text, given);
+        } else {
+            CHECK(rc == -1 && !strncmp(err.msg, "optim: ", 7) && strstr(err.msg, cases[i].want), "%s: rc %d, '%s'",
+                  cases[i].expr, rc, err.msg);
+        }
+    }
+}
+
+/* Which optimiser a cyclic schedule can cycle, as PyTorch 1.13's
+ * constructors decide: OneCycleLR cycles momentum or betas[0]; CyclicLR
+ * momentum only; with neither, cycle_momentum=True is PyTorch's ValueError. */
+static void test_cycle_refusals(void) {
+    static const struct {
+        const char *optim, *sched;
+        int ok;
+    } cases[] = {
+        {"SGD(momentum=0.9)", "CyclicLR(0.001, 0.01)", 1},
+        {"RMSprop(momentum=0.9)", "CyclicLR(0.001, 0.01)", 1},
+        {"Adam()", "CyclicLR(0.001, 0.01)", 0},
+        {"Adam()", "CyclicLR(0.001, 0.01, cycle_momentum=False)", 1},
+        {"Adam()", "OneCycleLR(max_lr=0.01, total_steps=100)", 1},
+        {"NAdam()", "SequentialLR([ConstantLR(), OneCycleLR(max_lr=0.01, total_steps=100)], milestones=[2])", 1},
+        {"Adagrad()", "OneCycleLR(max_lr=0.01, total_steps=100)", 0},
+        {"Rprop()", "GradualWarmupScheduler(2, 2, CyclicLR(0.001, 0.01))", 0},
+        {"ASGD()", "OneCycleLR(max_lr=0.01, total_steps=100, cycle_momentum=False)", 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        optim_params hp;
+        lr_error err = {{0}};
+        int given;
+        CHECK(optim_parse(&hp, &given, cases[i].optim, &err) == 0, "%s", err.msg);
+        train_config tc;
+        config_defaults(&tc);
+        tc.epochs = 0;
+        sched_context ctx = config_sched_context(&tc, &hp, 100);
+        lr_sched *s = NULL;
+        int rc = sched_parse(&s, cases[i].sched, &ctx, &err);
+        sched_free(s);
+        CHECK(rc == (cases[i].ok ? 0 : -1) &&
+                  (cases[i].ok || strstr(err.msg, "optimizer must support momentum with `cycle_momentum` option enabled")),
+              "%s with %s: rc %d, %s", cases[i].optim, cases[i].sched, rc, err.msg);
+    }
 }
 
 static void test_nesterov_check(void) {
@@ -149,7 +285,8 @@ static void test_nesterov_check(void) {
         c.momentum = cases[i].momentum, c.dampening = cases[i].dampening, c.nesterov = cases[i].nesterov;
         lr_error err;
         err.msg[0] = '\0';
-        int rc = config_check_sgd(&c, &err);
+        optim_params hp;
+        int rc = config_optim(&c, &hp, &err);
         CHECK(rc == (cases[i].ok ? 0 : -1) &&
                   (cases[i].ok || strstr(err.msg, "Nesterov momentum requires a momentum and zero dampening")),
               "nesterov %d momentum %g dampening %g: rc %d, %s", cases[i].nesterov, cases[i].momentum,
@@ -181,6 +318,8 @@ static void test_nesterov_check(void) {
 int main(void) {
     test_fixtures();
     test_buffer_start();
+    test_parse();
+    test_cycle_refusals();
     test_nesterov_check();
     return test_summary("test_optim");
 }

@@ -39,6 +39,12 @@ static void parse_errors(void) {
 
     CHECK(rundir_parse_metrics(&rows, &n, HDR, "r/metrics.csv", &err) == 0 && n == 0 && !rows,
           "header only: no rows (%s)", err.msg);
+    /* runs of the Adam family log their cycled beta1 in the momentum column, under its name */
+    CHECK(rundir_parse_metrics(&rows, &n, "epoch,lr,beta1,train_loss,train_acc,test_loss,test_acc,val_loss,val_acc,"
+                                          "seconds,images_per_s\n0,0.001,0.95,2.1,20.5,1.9,30.25,,,10.5,4000\n",
+                               "r/metrics.csv", &err) == 0 && n == 1 && rows[0].momentum == 0.95,
+          "a beta1 header: %s", err.msg);
+    free(rows);
 
     struct {
         const char *text, *want;

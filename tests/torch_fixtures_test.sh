@@ -1,6 +1,7 @@
 #!/bin/sh
 # tests/torch_fixtures_test.sh: the committed PyTorch fixtures
-# (tests/fixtures/sched/*.txt, tests/fixtures/sgd/sgd.txt, read by
+# (tests/fixtures/sched/*.txt, tests/fixtures/sgd/sgd.txt,
+# tests/fixtures/optim/optim.txt, read by
 # test_sched, test_optim and sched_cli_test.sh) are what torch 1.13 computes
 # today: tests/torch/make_sched_fixtures.py writes them afresh into a scratch
 # directory and every file must be byte-identical. Without python3-torch
@@ -19,18 +20,18 @@ if ! "$PY" tests/torch/make_sched_fixtures.py "$tmp" >"$tmp/log" 2>&1; then
     exit 1
 fi
 n=0
-for f in tests/fixtures/sched/*.txt tests/fixtures/sgd/sgd.txt; do
+for f in tests/fixtures/sched/*.txt tests/fixtures/sgd/sgd.txt tests/fixtures/optim/optim.txt; do
     n=$((n + 1))
     new="$tmp/${f#tests/fixtures/}"
     if cmp -s "$f" "$new"; then ok; else
         bad "$f differs from what torch computes now: $(diff "$f" "$new" | head -n 4 | tr '\n' ';')"; fi
 done
 # and nothing made today is missing from the committed set
-for new in "$tmp"/sched/*.txt "$tmp"/sgd/*.txt; do
+for new in "$tmp"/sched/*.txt "$tmp"/sgd/*.txt "$tmp"/optim/*.txt; do
     f="tests/fixtures/${new#"$tmp"/}"
     check "$f is committed" [ -f "$f" ]
 done
-check "the fixture files are there ($n)" [ "$n" -ge 19 ]
+check "the fixture files are there ($n)" [ "$n" -ge 20 ]
 cases=$(grep -c '^case$' tests/fixtures/sched/*.txt | awk -F: '{ s += $2 } END { print s }')
-echo "NOTE $cases schedule cases, $(grep -c '^case$' tests/fixtures/sgd/sgd.txt) SGD cases, made by torch $("$PY" -c 'import torch; print(torch.__version__)')"
+echo "NOTE $cases schedule cases, $(grep -c '^case$' tests/fixtures/sgd/sgd.txt) SGD cases, $(grep -c '^case$' tests/fixtures/optim/optim.txt) optimiser cases, made by torch $("$PY" -c 'import torch; print(torch.__version__)')"
 summary torch_fixtures_test

@@ -11,6 +11,8 @@
 
 #include "lrlab/common.h"
 #include "lrlab/net.h"
+#include "lrlab/optim.h"
+#include "lrlab/sched.h"
 
 typedef struct {
     char model[512], data[1024], out[1024], init[1024];
@@ -18,8 +20,11 @@ typedef struct {
     char sched[2048];
     int sched_unit_step; /* --sched-unit step */
     char monitor[16];    /* test_loss | test_acc | train_loss | val_loss | val_acc */
+    char optim[1024]; /* --optim EXPR (lrlab/optim.h); "": SGD from the shorthand flags below */
     double lr, momentum, weight_decay, dampening;
     int nesterov;
+    unsigned given;   /* CONFIG_GIVEN_* bits: shorthand settings set by a flag or a sweep file (config_set;
+                         not by config_read: a run's recorded values are not a user's choice) */
     int batch, epochs;
     long seed;
     int threads; /* 0: all cores */
@@ -31,6 +36,9 @@ typedef struct {
     char algo_choices[NET_ALGO_CHOICES_LEN]; /* recorded by a run, reused on resume */
     int log_steps, verbose;
 } train_config;
+
+enum { CONFIG_GIVEN_LR = 1, CONFIG_GIVEN_MOMENTUM = 2, CONFIG_GIVEN_WEIGHT_DECAY = 4, CONFIG_GIVEN_DAMPENING = 8,
+       CONFIG_GIVEN_NESTEROV = 16 };
 
 /* The seed's settings: lr 0.01, momentum 0.9, weight decay 5e-4, batch 128,
  * 30 epochs, augmentation and shuffling on, model vgg-seed. */
@@ -76,12 +84,29 @@ long config_train_images(const train_config *c);
  * (0: not even one batch, or the count is unknown). */
 long config_steps_per_epoch(const train_config *c);
 
+/* The run's optimiser (lrlab/optim.h). Without --optim: SGD from the
+ * shorthand flags --lr --momentum --dampening --weight-decay --nesterov,
+ * refused as torch.optim.SGD's constructor refuses (--nesterov without
+ * momentum or with dampening). With --optim: the expression, PyTorch's
+ * defaults for what it leaves out; its lr is lr= when given, else --lr when
+ * given, else the optimiser's default (SGD: --lr's 0.01); --lr and lr= both
+ * given and different is refused, and so is any other shorthand flag
+ * (momentum= belongs in the expression). */
+int config_optim(const train_config *c, optim_params *hp, lr_error *err);
+
+/* config_optim, then c's optim as the canonical expression with every
+ * hyper-parameter (optim_format) and c's lr as the optimiser's: what a run
+ * records in config.txt, so that --resume rebuilds the same optimiser. */
+int config_resolve_optim(train_config *c, optim_params *hp, lr_error *err);
+
+/* The schedule's context of a run with optimiser hp: base lr hp's lr, base
+ * momentum the value hp's cycled key holds (optim_cycled_value). */
+sched_context config_sched_context(const train_config *c, const optim_params *hp, long steps_per_epoch);
+
 /* The checks across settings, before any data is read (a usage error,
- * exit 2): config_check_sgd refuses what torch.optim.SGD's constructor
- * refuses (--nesterov without momentum or with dampening); config_check adds
- * the schedule, parsed and rehearsed for the whole run (lrlab/sched.h), and
- * copies its warning, if any, into warning (cap bytes; "" when none). */
-int config_check_sgd(const train_config *c, lr_error *err);
+ * exit 2): the optimiser (config_optim), the schedule, parsed and rehearsed
+ * for the whole run (lrlab/sched.h); copies the schedule's warning, if any,
+ * into warning (cap bytes; "" when none). */
 int config_check(const train_config *c, char *warning, size_t cap, lr_error *err);
 
 #endif

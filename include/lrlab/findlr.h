@@ -22,14 +22,14 @@
 #include "lrlab/data.h"
 #include "lrlab/model.h"
 #include "lrlab/net.h"
+#include "lrlab/optim.h"
 
 typedef struct {
     double start_lr, end_lr; /* 1e-7, 10 */
     int steps;               /* 100 */
     double beta;             /* smoothing, 0.98 */
     double diverge;          /* stop when smoothed > diverge * best: 4 */
-    double momentum, weight_decay, dampening; /* SGD, as torch.optim.SGD */
-    int nesterov;
+    optim_params optim;      /* the optimiser (lrlab/optim.h; its lr is the test's): the seed's SGD */
     int batch;               /* the loader's and the net's batch: scratch sizes */
     uint64_t seed;           /* dropout's stream (the run's --seed) */
 } findlr_config;

@@ -5,8 +5,8 @@
  * name, shape and dtype ("conv1.weight" F32 [32,3,3,3], BatchNorm's
  * "bn1.running_mean" F32 and "bn1.num_batches_tracked" I64 []), nothing
  * else, so that equal weights give identical files and torch's
- * load_state_dict(strict=True) takes them. A checkpoint adds the momentum
- * buffer, the schedule's state, the position in the run, and the config and
+ * load_state_dict(strict=True) takes them. A checkpoint adds the optimiser's
+ * state, the schedule's state, the position in the run, and the config and
  * metrics so far as metadata, under a format name and version that the
  * loader checks. `buffers` (model_spec.n_buffers floats) may be NULL for a
  * model without any. */
@@ -16,6 +16,7 @@
 #include "lrlab/atomic.h" /* write_file_atomic */
 #include "lrlab/common.h"
 #include "lrlab/model.h"
+#include "lrlab/optim.h"
 
 int weights_save(const char *path, const model_spec *m, const float *params, const float *buffers, lr_error *err);
 /* Every tensor of m must be present with its exact shape and dtype;
@@ -27,14 +28,13 @@ int weights_load(const char *path, const model_spec *m, float *params, float *bu
 int weights_load_any(const char *path, const model_spec *m, float *params, float *buffers, lr_error *err);
 
 #define CKPT_FORMAT "lrlab-checkpoint"
-#define CKPT_VERSION 1
+#define CKPT_VERSION 2 /* 1: SGD only (optimizer.momentum_buffer); still read */
 #define CKPT_SCHED_MAX 4096
 
 /* Where a run stands: the next epoch and batch to run, and the partial sums
  * of the epoch in progress (a checkpoint written mid-epoch on SIGINT). */
 typedef struct {
     long epoch, batch, step; /* next epoch, next batch in it, optimiser steps done */
-    long momentum_started;   /* the SGD buffer holds a value (PyTorch's first step copies d) */
     double loss_sum;         /* this epoch so far: sum of batch-mean losses */
     long correct, seen, batches;
     double seconds;          /* training seconds of this epoch so far */
@@ -50,20 +50,26 @@ typedef struct {
     char *metrics_text; /* owned (malloc): metrics.csv as of the checkpoint */
 } ckpt_extra;
 
+/* The optimiser's state: its tensors as "optimizer.NAME" (F32, n_params),
+ * its scalars as "optimizer.scalars" (F64), its kind as the metadata key
+ * "optimizer" (lrlab/optim.h). */
 int ckpt_save(const char *path, const model_spec *m, const float *params, const float *buffers,
-              const float *momentum, const ckpt_extra *x, lr_error *err);
-/* Fills params, momentum (n_params each), buffers (n_buffers) and x; x's strings must be freed
- * with ckpt_extra_free. Everything is validated before use: format and
- * version, every tensor's name, dtype and shape against m, the training
- * state (whole, non-negative numbers in range), the schedule state's size.
- * On failure params and momentum may be partly overwritten, x holds nothing
- * to free, and err names the file and what is wrong. */
-int ckpt_load(const char *path, const model_spec *m, float *params, float *buffers, float *momentum,
+              const optim_state *o, const ckpt_extra *x, lr_error *err);
+/* Fills params (n_params), buffers (n_buffers), the state of o (made by
+ * optim_state_init with the run's optimiser, which the checkpoint's must
+ * be) and x; x's strings must be freed with ckpt_extra_free. Everything is
+ * validated before use: format and version (1: SGD's momentum buffer, read
+ * as an SGD state), every tensor's name, dtype and shape against m and the
+ * optimiser, the training state (whole, non-negative numbers in range), the
+ * schedule state's size. On failure params and o may be partly
+ * overwritten, x holds nothing to free, and err names the file and what is
+ * wrong. */
+int ckpt_load(const char *path, const model_spec *m, float *params, float *buffers, optim_state *o,
               ckpt_extra *x, lr_error *err);
 /* The same from an in-memory image of the file (the fuzz target's entry);
  * takes ownership of buf (malloc'd) in every case. */
 int ckpt_parse(unsigned char *buf, size_t size, const char *name, const model_spec *m, float *params,
-               float *buffers, float *momentum, ckpt_extra *x, lr_error *err);
+               float *buffers, optim_state *o, ckpt_extra *x, lr_error *err);
 void ckpt_extra_free(ckpt_extra *x);
 
 

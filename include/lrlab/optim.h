@@ -1,8 +1,20 @@
-/* lrlab/optim.h: the loss and the optimiser, with PyTorch's semantics
- * (torch.nn.CrossEntropyLoss, torch.optim.SGD; docs: SEMANTICS.md). Plain
- * loops over flat arrays: no knowledge of layers or backends. */
+/* lrlab/optim.h: the loss and the optimisers, with PyTorch 1.13's semantics
+ * (torch.nn.CrossEntropyLoss; torch.optim.SGD, Adam, AdamW, RMSprop,
+ * Adagrad, Adadelta, Adamax, NAdam, RAdam, ASGD, Rprop; docs/optimisers.md).
+ * Plain loops over flat arrays: no knowledge of layers or backends.
+ *
+ * An optimiser is a kind (a row of the table in src/optim/optim.c: its
+ * PyTorch name, its hyper-parameters with torch's keyword names, defaults
+ * and checks, its per-parameter state, its step) and an optim_params, the
+ * values of torch's param_group. Its state is a few named float tensors of
+ * n_params values each plus named scalars (the step count, NAdam's
+ * mu_product, ...), so that checkpoints store any optimiser the same way.
+ * lrlab's parameters are one flat array: every torch per-parameter scalar
+ * (`step`, `mu_product`, `eta`) is the same for all of them and kept once. */
 #ifndef LRLAB_OPTIM_H
 #define LRLAB_OPTIM_H
+
+#include "lrlab/common.h"
 
 /* Cross-entropy of n rows of logits against labels, computed with the max
  * subtracted. Writes dlogits = (softmax - onehot) * grad_scale (pass
@@ -12,26 +24,101 @@
 double loss_cross_entropy(float *dlogits, long *correct, const float *logits, const int *labels,
                           int n, int classes, float grad_scale);
 
-/* torch.optim.SGD's arguments, as the Python floats a script passes (and a
- * schedule sets: lr, momentum); sgd_step rounds them to float as ATen does. */
-typedef struct {
-    double lr, momentum, dampening, weight_decay;
-    int nesterov;
-} sgd_params;
-
-/* One SGD step over n parameters, exactly torch.optim.SGD's update
- * (torch/optim/sgd.py, _single_tensor_sgd):
- *   d = g + wd * p
- *   if momentum != 0: buf = d (no buffer yet: a copy of d, undamped) or
- *                     momentum * buf + (1 - dampening) * d; d = nesterov ? d + momentum * buf : buf
- *   p -= lr * d.
- * has_buf says whether buf holds PyTorch's momentum_buffer yet; it is
- * created at the first step whose momentum is non-zero (a cycled momentum
- * may start at 0) and kept through steps whose momentum is 0. Returns the
- * new has_buf. */
-int sgd_step(float *params, float *buf, const float *grads, long n, const sgd_params *hp, int has_buf);
-
 /* 1 when every value is finite. */
 int all_finite(const float *x, long n);
+
+typedef enum {
+    OPTIM_SGD,
+    OPTIM_ADAM,
+    OPTIM_ADAMW,
+    OPTIM_RMSPROP,
+    OPTIM_ADAGRAD,
+    OPTIM_ADADELTA,
+    OPTIM_ADAMAX,
+    OPTIM_NADAM,
+    OPTIM_RADAM,
+    OPTIM_ASGD,
+    OPTIM_RPROP,
+    OPTIM_KINDS
+} optim_kind;
+
+/* torch's param_group: the union of every kind's hyper-parameters, as the
+ * Python floats a script passes (a schedule sets lr, and momentum or
+ * betas[0]); a step rounds them to float where ATen does. Fields a kind
+ * does not have are unused. torch's tuples: betas = (beta1, beta2), Rprop's
+ * etas = (etaminus, etaplus) and step_sizes = (step_size_min, step_size_max). */
+typedef struct {
+    optim_kind kind;
+    double lr, momentum, dampening, weight_decay;
+    double beta1, beta2, eps, alpha, lr_decay, initial_accumulator_value, rho, momentum_decay;
+    double lambd, t0, etaminus, etaplus, step_size_min, step_size_max;
+    int nesterov, amsgrad, centered, maximize;
+} optim_params;
+
+#define OPTIM_MAX_TENSORS 4 /* state tensors of a kind (RMSprop: square_avg, momentum_buffer, grad_avg) */
+#define OPTIM_MAX_SCALARS 4
+
+/* One optimiser's state over n parameters: t[i] holds the tensor named
+ * optim_tensor_name(kind, i) (n floats), s[i] the scalar named
+ * optim_scalar_name(kind, i). Built by optim_state_init as torch's state
+ * before the first step; optim_state_free accepts a zeroed or half-built one. */
+typedef struct {
+    optim_kind kind;
+    long n;
+    int n_tensors, n_scalars;
+    float *t[OPTIM_MAX_TENSORS];
+    double s[OPTIM_MAX_SCALARS];
+} optim_state;
+
+int optim_state_init(optim_state *o, const optim_params *hp, long n, lr_error *err);
+void optim_state_free(optim_state *o);
+
+/* One step of the kind's torch 1.13 single-tensor (non-foreach) CPU update
+ * over n parameters, the float operations in torch's order: params change
+ * in place, grads are read only. hp holds the values in use at this step
+ * (a schedule's lr and momentum/beta1). Fails only where torch raises (an
+ * RMSprop whose momentum turned positive after its state was made without
+ * a momentum buffer). */
+int optim_step(optim_state *o, float *params, const float *grads, const optim_params *hp, lr_error *err);
+
+/* The kinds' names and what they have. */
+const char *optim_name(optim_kind k);                /* "Adam"; NULL out of range */
+int optim_find(const char *name, int len);           /* the kind named name[0, len), or -1 */
+int optim_n_tensors(optim_kind k);
+const char *optim_tensor_name(optim_kind k, int i);  /* "exp_avg" */
+int optim_n_scalars(optim_kind k);
+const char *optim_scalar_name(optim_kind k, int i);  /* "step" */
+
+/* What a cyclic schedule (CyclicLR, OneCycleLR with cycle_momentum) cycles,
+ * as PyTorch decides: "momentum" when the kind has a momentum key, "beta1"
+ * (betas[0]) when it has betas, NULL when neither. */
+const char *optim_cycled_key(optim_kind k);
+/* The value of that key in hp (0 when none). */
+double optim_cycled_value(const optim_params *hp);
+/* Sets it (nothing when the kind has none). */
+void optim_set_cycled(optim_params *hp, double v);
+
+/* PyTorch's defaults for kind k (lr: the kind's default; SGD has none in
+ * torch, lrlab's is 0.01). */
+void optim_defaults(optim_params *hp, optim_kind k);
+
+/* The seed's SGD from lrlab's shorthand flags (--lr --momentum --dampening
+ * --weight-decay --nesterov), checked as torch.optim.SGD's constructor. */
+int optim_sgd(optim_params *hp, double lr, double momentum, double dampening, double weight_decay, int nesterov,
+              lr_error *err);
+
+/* Parses an optimiser in PyTorch constructor syntax, e.g.
+ * "Adam(lr=1e-3, betas=(0.9, 0.99), weight_decay=5e-4)", with the schedule
+ * parser's syntax (src/sched/expr.c), torch 1.13's keyword names, defaults
+ * and checks (its ValueError messages); on error err holds the message with
+ * the expression and a caret under the offending part. *lr_given says
+ * whether the expression set lr. */
+int optim_parse(optim_params *hp, int *lr_given, const char *expr, lr_error *err);
+
+/* hp as a canonical expression with every hyper-parameter of its kind
+ * ("Adam(lr=0.001, betas=(0.9, 0.999), eps=1e-08, ...)"), what config.txt
+ * records; brief: only lr and the values that differ from PyTorch's
+ * defaults ("Adam(lr=0.001, weight_decay=0.05)"), what reports show. */
+void optim_format(char *out, size_t cap, const optim_params *hp, int brief);
 
 #endif

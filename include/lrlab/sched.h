@@ -18,7 +18,16 @@ typedef struct {
     int steps_per_epoch;   /* optimiser steps in one epoch */
     int unit_step;         /* 1: t counts optimiser steps (--sched-unit step); 0: epochs */
     int print_only;        /* 1: lr(t) is only read for the run's t (lrlab schedule): no step after the last */
+    int cycle_key;         /* what the optimiser lets CyclicLR and OneCycleLR cycle (SCHED_CYCLE_*) */
 } sched_context;
+
+/* The optimiser's key a cyclic schedule cycles, as PyTorch 1.13 decides
+ * from its defaults: `momentum` (SGD, RMSprop: both schedules), `betas[0]`
+ * (the Adam family: OneCycleLR only; CyclicLR 1.13 requires momentum), or
+ * neither (Adagrad, Adadelta, ASGD, Rprop). With cycle_momentum=True (their
+ * default) a schedule that cannot cycle is refused with PyTorch's
+ * ValueError. base_momentum is the key's value either way. */
+enum { SCHED_CYCLE_MOMENTUM = 0, SCHED_CYCLE_BETA1 = 1, SCHED_CYCLE_NONE = 2 };
 
 typedef struct lr_sched lr_sched; /* opaque */
 

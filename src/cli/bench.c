@@ -1,5 +1,5 @@
 /* cli/bench.c: `lrlab bench`: times training steps (forward, loss,
- * backward, SGD) and forward passes on synthetic data, with the same
+ * backward, the optimiser step: SGD or --optim) and forward passes on synthetic data, with the same
  * settings as `lrlab train` (model, batch, threads, backend, conv algorithm,
  * precision). Prints machine-readable lines:
  *   train_step images_per_s=<n> ms_per_step=<n> gflops=<n>
@@ -35,12 +35,12 @@ static double train_macs(const model_spec *m) {
 
 /* The train settings a bench takes (config.txt keys). */
 static const char *const bench_settings[] = {"model",   "batch",     "threads",      "backend",      "conv_algo",
-                                             "precision", "algo_choices", "lr", "momentum", "weight_decay",
+                                             "precision", "algo_choices", "optim", "lr", "momentum", "weight_decay",
                                              "verbose", NULL};
 
 static void usage(FILE *f) {
     fprintf(f, "usage: lrlab bench [flags]\n\n"
-               "Times training steps (forward, loss, backward, SGD) and forward passes on synthetic data.\n"
+               "Times training steps (forward, loss, backward, optimiser step) and forward passes on synthetic data.\n"
                "  --iters N            timed iterations (20)\n"
                "  --warmup N           untimed iterations first (3)\n"
                "  --retune             with --conv-algo auto: time the algorithms again (as train)\n");
@@ -86,11 +86,14 @@ int cli_bench(int argc, char **argv) {
     t_init = lr_now() - t_init;
     long nx = (long)cfg.batch * m.in_c * m.in_h * m.in_w;
     float *x = malloc(nx * sizeof(float)), *p = malloc(m.n_params * sizeof(float));
-    float *g = malloc(m.n_params * sizeof(float)), *buf = calloc(m.n_params, sizeof(float));
+    float *g = malloc(m.n_params * sizeof(float));
     float *logits = malloc((size_t)cfg.batch * m.n_classes * sizeof(float));
     float *dl = malloc((size_t)cfg.batch * m.n_classes * sizeof(float));
     int *y = malloc(cfg.batch * sizeof(int));
-    if (!x || !p || !g || !buf || !logits || !dl || !y) return fprintf(stderr, "lrlab bench: out of memory\n"), 1;
+    optim_params hp;
+    optim_state o;
+    if (config_optim(&cfg, &hp, &err) || optim_state_init(&o, &hp, m.n_params, &err)) return cli_error("bench", &err, 2);
+    if (!x || !p || !g || !logits || !dl || !y) return fprintf(stderr, "lrlab bench: out of memory\n"), 1;
     lr_rng r;
     rng_init(&r, 1, RNG_STREAM_SYNTH, 0);
     for (long i = 0; i < nx; i++) x[i] = (float)(2.0 * rng_uniform(&r) - 1.0);
@@ -100,7 +103,6 @@ int cli_bench(int argc, char **argv) {
     if (!buffers) return fprintf(stderr, "lrlab bench: out of memory\n"), 1;
     model_init_buffers(&m, buffers);
     net_set_buffers(n, buffers);
-    sgd_params hp = {cfg.lr, cfg.momentum, 0.0, cfg.weight_decay, 0};
     double best_step = 1e30, total_step = 0, best_fwd = 1e30;
     for (long it = 0; it < warmup + iters; it++) {
         double t0 = lr_now();
@@ -108,7 +110,7 @@ int cli_bench(int argc, char **argv) {
         if (net_forward(n, x, cfg.batch, p, logits, &err)) return cli_error("bench", &err, 1);
         loss_cross_entropy(dl, &correct, logits, y, cfg.batch, m.n_classes, 1.0f / cfg.batch);
         if (net_backward(n, dl, p, g, &err)) return cli_error("bench", &err, 1);
-        sgd_step(p, buf, g, m.n_params, &hp, it > 0);
+        if (optim_step(&o, p, g, &hp, &err)) return cli_error("bench", &err, 1);
         double dt = lr_now() - t0;
         if (it >= warmup) total_step += dt, best_step = dt < best_step ? dt : best_step;
     }
@@ -139,6 +141,7 @@ int cli_bench(int argc, char **argv) {
            2.0 * model_forward_macs(&m) * cfg.batch / fwd / 1e9);
     printf("peak_rss_mb=%.1f\n", ru.ru_maxrss / 1024.0);
     net_free(n);
-    free(x), free(p), free(g), free(buf), free(buffers), free(logits), free(dl), free(y);
+    optim_state_free(&o);
+    free(x), free(p), free(g), free(buffers), free(logits), free(dl), free(y);
     return 0;
 }

@@ -159,9 +159,10 @@ int cli_find_lr(int argc, char **argv) {
     }
     int bad = plot ? figure_check(plot, "--plot", !plot_optional, &err) : 0;
     if (bad) return cli_error("find-lr", &err, bad);
-    if (config_check_sgd(&cfg, &err)) return cli_error("find-lr", &err, 2);
-    fc.momentum = cfg.momentum, fc.weight_decay = cfg.weight_decay, fc.dampening = cfg.dampening;
-    fc.nesterov = cfg.nesterov, fc.batch = cfg.batch, fc.seed = (uint64_t)cfg.seed;
+    if (config_optim(&cfg, &fc.optim, &err)) return cli_error("find-lr", &err, 2);
+    fc.batch = cfg.batch, fc.seed = (uint64_t)cfg.seed;
+    char optim_text[512];
+    optim_format(optim_text, sizeof optim_text, &fc.optim, 1);
     /* the training images only: the test split is validated with one image and not used */
     setup_options so = {.training = 1, .weights = cfg.init[0] ? cfg.init : NULL,
                         .model_search = cli_search_dirs("models"), .retune = retune, .log = stdout, .warn = stderr};
@@ -172,9 +173,9 @@ int cli_find_lr(int argc, char **argv) {
     int rc = train_setup_init(&r, &cfg, &so, &err);
     if (!rc) {
         printf("lrlab find-lr: model %s, %d training images, batch %d (%d batches/epoch), lr %g .. %g over %d steps, "
-               "momentum %g, weight decay %g, seed %ld\n",
+               "%s, seed %ld\n",
                r.m.name, r.data.train.n, cfg.batch, loader_batches(r.train_loader), fc.start_lr, fc.end_lr, fc.steps,
-               fc.momentum, fc.weight_decay, cfg.seed);
+               optim_text, cfg.seed);
         fflush(stdout);
         if (findlr_run(&res, &fc, r.net, &r.m, r.params, r.buffers, r.train_loader, &err)) rc = -1;
     }

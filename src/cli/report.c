@@ -159,7 +159,16 @@ static void print_row(FILE *f, const group *g, const rundir *runs, int val_colum
     } else {
         fputs("constant", f);
     }
-    fprintf(f, ", lr %g | ", c->lr);
+    fprintf(f, ", lr %g", c->lr);
+    optim_params hp;
+    char text[512];
+    if (!first->is_log && c->optim[0] && config_optim(c, &hp, NULL) == 0) { /* not the SGD shorthand: say which */
+        optim_format(text, sizeof text, &hp, 1);
+        fputs(", `", f);
+        put_cell(f, text);
+        fputc('`', f);
+    }
+    fputs(" | ", f);
     /* status and epochs done; a group lists each seed's when they differ */
     char st[64], st0[64];
     rundir_status(st0, sizeof st0, first);

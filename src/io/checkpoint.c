@@ -89,7 +89,7 @@ static int copy_state(const st_file *f, const char *path, const model_spec *m, f
 }
 
 static int ckpt_from(const st_file *f, const char *path, const model_spec *m, float *params, float *buffers,
-                     float *momentum, ckpt_extra *x, lr_error *err);
+                     optim_state *o, ckpt_extra *x, lr_error *err);
 
 /* any: a checkpoint gives its weights too, after all of its checks. */
 static int load_weights(const char *path, const model_spec *m, float *params, float *buffers, int any,
@@ -101,10 +101,8 @@ static int load_weights(const char *path, const model_spec *m, float *params, fl
     if (any && format && !strcmp(format, CKPT_FORMAT)) {
         ckpt_extra x;
         memset(&x, 0, sizeof x);
-        float *momentum = lr_calloc((size_t)m->n_params, sizeof(float), "momentum", err);
-        rc = momentum ? ckpt_from(&f, path, m, params, buffers, momentum, &x, err) : -1;
+        rc = ckpt_from(&f, path, m, params, buffers, NULL, &x, err);
         ckpt_extra_free(&x);
-        free(momentum);
     } else {
         rc = copy_state(&f, path, m, params, buffers, err);
         if (!rc && f.n != m->n_tensors)
@@ -123,9 +121,11 @@ int weights_load_any(const char *path, const model_spec *m, float *params, float
     return load_weights(path, m, params, buffers, 1, err);
 }
 
-/* train.state: the fields of train_state as doubles, in this order.
- * Version 1 files written before epoch_lr/epoch_momentum existed hold the
- * first 9; they still load (the two come back as NaN). */
+/* train.state: the fields of train_state as doubles, in this order, with
+ * field 3 SGD's momentum_started in version 1 (0 in version 2, where every
+ * optimiser's scalars are in optimizer.scalars). Version 1 files written
+ * before epoch_lr/epoch_momentum existed hold the first 9; they still load
+ * (the two come back as NaN). */
 #define STATE_FIELDS 11
 #define STATE_FIELDS_OLD 9
 
@@ -145,20 +145,26 @@ static uint32_t crc32_update(uint32_t crc, const unsigned char *p, size_t n) {
 }
 
 int ckpt_save(const char *path, const model_spec *m, const float *params, const float *buffers,
-              const float *momentum, const ckpt_extra *x, lr_error *err) {
+              const optim_state *o, const ckpt_extra *x, lr_error *err) {
     if (x->n_sched < 0 || x->n_sched > CKPT_SCHED_MAX)
         return lr_fail(err, "%s: schedule state of %d values, at most %d fit", path, x->n_sched, CKPT_SCHED_MAX);
+    if (o->n != m->n_params) return lr_fail(err, "%s: optimiser state of %ld values for %ld parameters", path, o->n, m->n_params);
     st_tensor *t;
     int64_t *i64;
-    if (alloc_tensors(&t, &i64, m, 4, err)) return -1;
+    if (alloc_tensors(&t, &i64, m, OPTIM_MAX_TENSORS + 3, err)) return -1;
     int n = state_tensors(t, i64, m, params, buffers);
     const train_state *s = &x->state;
-    double state[STATE_FIELDS] = {(double)s->epoch, (double)s->batch, (double)s->step,
-                                  (double)s->momentum_started, s->loss_sum, (double)s->correct,
-                                  (double)s->seen, (double)s->batches, s->seconds,
+    double state[STATE_FIELDS] = {(double)s->epoch, (double)s->batch, (double)s->step, 0, s->loss_sum,
+                                  (double)s->correct, (double)s->seen, (double)s->batches, s->seconds,
                                   s->epoch_lr, s->epoch_momentum};
-    t[n] = (st_tensor){.name = "optimizer.momentum_buffer", .dtype = ST_F32, .ndim = 1,
-                       .shape = {m->n_params}, .data = momentum, .nbytes = (size_t)m->n_params * sizeof(float)};
+    for (int i = 0; i < o->n_tensors; i++) {
+        t[n] = (st_tensor){.dtype = ST_F32, .ndim = 1, .shape = {m->n_params}, .data = o->t[i],
+                           .nbytes = (size_t)m->n_params * sizeof(float)};
+        snprintf(t[n].name, sizeof t[n].name, "optimizer.%s", optim_tensor_name(o->kind, i));
+        n++;
+    }
+    t[n] = (st_tensor){.name = "optimizer.scalars", .dtype = ST_F64, .ndim = 1, .shape = {o->n_scalars},
+                       .data = o->s, .nbytes = (size_t)o->n_scalars * sizeof(double)};
     n++;
     t[n] = (st_tensor){.name = "sched.state", .dtype = ST_F64, .ndim = 1, .shape = {x->n_sched},
                        .data = x->sched, .nbytes = (size_t)x->n_sched * sizeof(double)};
@@ -172,10 +178,10 @@ int ckpt_save(const char *path, const model_spec *m, const float *params, const 
     char version[16], crc_text[16];
     snprintf(version, sizeof version, "%d", CKPT_VERSION);
     snprintf(crc_text, sizeof crc_text, "%08x", (unsigned)crc);
-    const char *keys[] = {"format", "version", "model", "crc32", "config", "metrics"};
-    const char *values[] = {CKPT_FORMAT, version, m->name, crc_text, x->config_text ? x->config_text : "",
-                            x->metrics_text ? x->metrics_text : ""};
-    int rc = st_write(path, t, n, keys, values, 6, err);
+    const char *keys[] = {"format", "version", "model", "optimizer", "crc32", "config", "metrics"};
+    const char *values[] = {CKPT_FORMAT, version, m->name, optim_name(o->kind), crc_text,
+                            x->config_text ? x->config_text : "", x->metrics_text ? x->metrics_text : ""};
+    int rc = st_write(path, t, n, keys, values, 7, err);
     free(t), free(i64);
     return rc;
 }
@@ -194,13 +200,13 @@ static int state_count(long *out, double v, double max, const char *path, const 
     return 0;
 }
 
-static int state_from(train_state *s, const double *v, int n, const char *path, lr_error *err) {
+static int state_from(train_state *s, long *started, const double *v, int n, const char *path, lr_error *err) {
     const double big = 1e15; /* far beyond any run, well inside long and exact in a double */
     memset(s, 0, sizeof *s);
     if (state_count(&s->epoch, v[0], big, path, "epoch", err) ||
         state_count(&s->batch, v[1], big, path, "batch", err) ||
         state_count(&s->step, v[2], big, path, "step", err) ||
-        state_count(&s->momentum_started, v[3], 1, path, "momentum_started", err) ||
+        state_count(started, v[3], 1, path, "momentum_started", err) ||
         state_count(&s->correct, v[5], big, path, "correct", err) ||
         state_count(&s->seen, v[6], big, path, "seen", err) ||
         state_count(&s->batches, v[7], big, path, "batches", err))
@@ -220,21 +226,68 @@ static int state_from(train_state *s, const double *v, int n, const char *path, 
 }
 
 /* Validates and copies out of a read file f (freed by the caller). */
+/* The optimiser's tensors and scalars of a version 2 checkpoint into o
+ * (NULL: checked, not copied). */
+static int copy_optim(const st_file *f, const char *path, const model_spec *m, optim_kind kind, optim_state *o,
+                      lr_error *err) {
+    long shape[1] = {m->n_params};
+    float *scratch = o ? NULL : lr_calloc((size_t)m->n_params, sizeof(float), "optimiser state", err);
+    if (!o && !scratch) return -1;
+    int rc = 0;
+    for (int i = 0; !rc && i < optim_n_tensors(kind); i++) {
+        char name[96];
+        snprintf(name, sizeof name, "optimizer.%s", optim_tensor_name(kind, i));
+        if (!st_find(f, name))
+            rc = lr_fail(err, "%s: no tensor '%s' (%s's state): not a complete checkpoint", path, name, optim_name(kind));
+        else rc = st_copy(f, name, ST_F32, 1, shape, o ? o->t[i] : scratch, err);
+    }
+    free(scratch);
+    if (rc) return -1;
+    double scalars[OPTIM_MAX_SCALARS];
+    shape[0] = optim_n_scalars(kind);
+    const st_tensor *ts = st_find(f, "optimizer.scalars");
+    if (!ts || ts->ndim != 1 || ts->shape[0] != shape[0])
+        return lr_fail(err, "%s: tensor 'optimizer.scalars' missing or not a vector of %ld values (%s's)", path,
+                       shape[0], optim_name(kind));
+    if (st_copy(f, "optimizer.scalars", ST_F64, 1, shape, scalars, err)) return -1;
+    for (int i = 0; i < shape[0]; i++)
+        if (!isfinite(scalars[i]) || scalars[i] < 0 || scalars[i] > 1e15)
+            return lr_fail(err, "%s: optimizer.scalars %s is %g: expected a finite number in 0..1e15", path,
+                           optim_scalar_name(kind, i), scalars[i]);
+    if (o) memcpy(o->s, scalars, sizeof(double) * (size_t)shape[0]);
+    return 0;
+}
+
+/* Validates and copies out of a read file f (freed by the caller); o NULL:
+ * the optimiser state is checked, not kept. */
 static int ckpt_from(const st_file *f, const char *path, const model_spec *m, float *params, float *buffers,
-                     float *momentum, ckpt_extra *x, lr_error *err) {
+                     optim_state *o, ckpt_extra *x, lr_error *err) {
     const char *format = st_meta(f, "format"), *version = st_meta(f, "version");
     if (!format || strcmp(format, CKPT_FORMAT))
         return lr_fail(err, "%s: not an lrlab checkpoint (metadata format is '%s', expected '%s')", path,
                        format ? format : "(none)", CKPT_FORMAT);
+    int v1 = version && !strcmp(version, "1");
     char want[16];
     snprintf(want, sizeof want, "%d", CKPT_VERSION);
-    if (!version || strcmp(version, want))
-        return lr_fail(err, "%s: checkpoint version '%s', this lrlab reads version %d", path,
+    if (!version || (strcmp(version, want) && !v1))
+        return lr_fail(err, "%s: checkpoint version '%s', this lrlab reads versions 1 to %d", path,
                        version ? version : "(none)", CKPT_VERSION);
-    /* a checkpoint holds the model's state_dict plus exactly these three */
-    if (f->n != m->n_tensors + 3)
+    /* version 1: SGD's momentum_buffer; version 2: the optimiser the metadata names */
+    const char *oname = v1 ? "SGD" : st_meta(f, "optimizer");
+    int kind = oname ? optim_find(oname, (int)strlen(oname)) : -1;
+    if (kind < 0)
+        return lr_fail(err, "%s: metadata optimizer is '%.40s': not an optimiser this lrlab knows", path,
+                       oname ? oname : "(none)");
+    if (o && o->kind != (optim_kind)kind)
+        return lr_fail(err, "%s: a checkpoint of %s, but the run's optimiser is %s", path, oname, optim_name(o->kind));
+    if (o && o->n != m->n_params)
+        return lr_fail(err, "%s: optimiser state of %ld values for %ld parameters", path, o->n, m->n_params);
+    /* a checkpoint holds the model's state_dict plus the optimiser's tensors (and
+     * scalars, version 2), sched.state and train.state */
+    int want_n = m->n_tensors + 2 + (v1 ? 1 : optim_n_tensors(kind) + 1);
+    if (f->n != want_n)
         return lr_fail(err, "%s: %d tensors, a checkpoint of model '%s' has %d: not this model's checkpoint",
-                       path, f->n, m->name, m->n_tensors + 3);
+                       path, f->n, m->name, want_n);
     const char *crc_text = st_meta(f, "crc32");
     if (crc_text) {
         uint64_t hlen = 0;
@@ -247,16 +300,26 @@ static int ckpt_from(const st_file *f, const char *path, const model_spec *m, fl
     }
     if (copy_state(f, path, m, params, buffers, err)) return -1;
     long shape[1] = {m->n_params};
-    if (!st_find(f, "optimizer.momentum_buffer"))
-        return lr_fail(err, "%s: no tensor 'optimizer.momentum_buffer': not a complete checkpoint", path);
-    if (st_copy(f, "optimizer.momentum_buffer", ST_F32, 1, shape, momentum, err)) return -1;
+    if (v1) {
+        if (!st_find(f, "optimizer.momentum_buffer"))
+            return lr_fail(err, "%s: no tensor 'optimizer.momentum_buffer': not a complete checkpoint", path);
+        float *scratch = o ? NULL : lr_calloc((size_t)m->n_params, sizeof(float), "optimiser state", err);
+        if (!o && !scratch) return -1;
+        int rc = st_copy(f, "optimizer.momentum_buffer", ST_F32, 1, shape, o ? o->t[0] : scratch, err);
+        free(scratch);
+        if (rc) return -1;
+    } else if (copy_optim(f, path, m, (optim_kind)kind, o, err)) {
+        return -1;
+    }
     const st_tensor *ts = st_find(f, "train.state");
     if (!ts || ts->ndim != 1 || (ts->shape[0] != STATE_FIELDS && ts->shape[0] != STATE_FIELDS_OLD))
         return lr_fail(err, "%s: tensor 'train.state' missing or not a vector of %d values", path, STATE_FIELDS);
     double state[STATE_FIELDS];
     shape[0] = ts->shape[0];
     if (st_copy(f, "train.state", ST_F64, 1, shape, state, err)) return -1;
-    if (state_from(&x->state, state, (int)shape[0], path, err)) return -1;
+    long started = 0;
+    if (state_from(&x->state, &started, state, (int)shape[0], path, err)) return -1;
+    if (v1 && o) o->s[0] = (double)started; /* SGD's momentum_started */
     const st_tensor *sched = st_find(f, "sched.state");
     if (!sched || sched->ndim != 1 || sched->shape[0] > CKPT_SCHED_MAX)
         return lr_fail(err, "%s: tensor 'sched.state' missing or not a vector of at most %d values", path,
@@ -271,22 +334,22 @@ static int ckpt_from(const st_file *f, const char *path, const model_spec *m, fl
 }
 
 int ckpt_parse(unsigned char *buf, size_t size, const char *name, const model_spec *m, float *params,
-               float *buffers, float *momentum, ckpt_extra *x, lr_error *err) {
+               float *buffers, optim_state *o, ckpt_extra *x, lr_error *err) {
     memset(x, 0, sizeof *x);
     st_file f;
     if (st_parse(&f, buf, size, name, err)) return -1;
-    int rc = ckpt_from(&f, name, m, params, buffers, momentum, x, err);
+    int rc = ckpt_from(&f, name, m, params, buffers, o, x, err);
     st_free(&f);
     if (rc) ckpt_extra_free(x);
     return rc;
 }
 
-int ckpt_load(const char *path, const model_spec *m, float *params, float *buffers, float *momentum,
+int ckpt_load(const char *path, const model_spec *m, float *params, float *buffers, optim_state *o,
               ckpt_extra *x, lr_error *err) {
     memset(x, 0, sizeof *x);
     st_file f;
     if (st_read(&f, path, err)) return -1;
-    int rc = ckpt_from(&f, path, m, params, buffers, momentum, x, err);
+    int rc = ckpt_from(&f, path, m, params, buffers, o, x, err);
     st_free(&f);
     if (rc) ckpt_extra_free(x);
     return rc;

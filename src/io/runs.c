@@ -61,10 +61,10 @@ int rundir_parse_metrics(metrics_row **rows, int *n, const char *text, const cha
         size_t ll = strlen(line);
         if (ll && line[ll - 1] == '\r') line[--ll] = '\0';
         if (lineno == 1) {
-            size_t hl = strlen(METRICS_HEADER) - 1; /* without its newline */
-            if (ll != hl || strncmp(line, METRICS_HEADER, hl))
-                rc = lr_fail(err, "%s:1: header is '%.200s', expected '%.*s'", path, line, (int)hl,
-                             METRICS_HEADER);
+            size_t hl = strlen(METRICS_HEADER) - 1, hb = strlen(METRICS_HEADER_BETA1) - 1; /* without newlines */
+            if ((ll != hl || strncmp(line, METRICS_HEADER, hl)) && (ll != hb || strncmp(line, METRICS_HEADER_BETA1, hb)))
+                rc = lr_fail(err, "%s:1: header is '%.200s', expected '%.*s' (beta1 for momentum in runs of the "
+                                  "Adam family)", path, line, (int)hl, METRICS_HEADER);
             continue;
         }
         if (!ll) {

@@ -35,7 +35,13 @@ typedef struct {
     const char *var;      /* the variable's name (var_len characters) */
     const char *var_what; /* how to name the variable in messages */
     expr_error *e;
+    const expr_syntax *syn; /* what calls the whole expression holds (expr.h) */
 } parser;
+
+/* The schedules' syntax: the default of expr_parse. */
+static const char *const sched_modules[] = {"torch.optim.lr_scheduler.", "optim.lr_scheduler.", "lr_scheduler.",
+                                            "warmup_scheduler.", "warmup_scheduler.scheduler.", NULL};
+static const expr_syntax sched_syntax = {"sched", "a scheduler", "StepLR(step_size=30)", sched_modules};
 
 static int perr(parser *p, int pos, int len, const char *fmt, const char *arg) {
     p->e->pos = pos;
@@ -722,17 +728,16 @@ static ast *parse_value(parser *p) {
                 last = nx;
                 after = peek(&q);
             }
-            static const char *const modules[] = {"torch.optim.lr_scheduler.", "optim.lr_scheduler.", "lr_scheduler.",
-                                                  "warmup_scheduler.", "warmup_scheduler.scheduler."};
+            const expr_syntax *syn = p->syn ? p->syn : &sched_syntax;
             int plen = last.pos - t.pos, known = 0;
-            for (int i = 0; i < (int)(sizeof modules / sizeof modules[0]); i++)
-                if ((int)strlen(modules[i]) == plen && !memcmp(p->s + t.pos, modules[i], (size_t)plen)) known = 1;
+            for (int i = 0; syn->modules[i]; i++)
+                if ((int)strlen(syn->modules[i]) == plen && !memcmp(p->s + t.pos, syn->modules[i], (size_t)plen))
+                    known = 1;
             if (!known || after.kind != T_LP) {
-                char mod[48];
-                snprintf(mod, sizeof mod, "%.*s", plen - 1 < 40 ? plen - 1 : 40, p->s + t.pos);
-                return perr(p, t.pos, plen - 1,
-                            "unknown module '%s' (write the scheduler's class alone, e.g. StepLR(step_size=30))",
-                            mod), NULL;
+                char msg[160];
+                snprintf(msg, sizeof msg, "unknown module '%.*s' (write the class alone, e.g. %s)",
+                         plen - 1 < 40 ? plen - 1 : 40, p->s + t.pos, syn->example);
+                return perr(p, t.pos, plen - 1, "%s", msg), NULL;
             }
             p->pos = last.pos;
             t = last;
@@ -783,15 +788,20 @@ void expr_arena_free(expr_arena *a) {
     a->nodes = NULL;
 }
 
-int expr_parse(expr_arena *a, const char *src, ast **out, expr_error *e) {
+int expr_parse(expr_arena *a, const char *src, const expr_syntax *syn, ast **out, expr_error *e) {
     if (arena_init(a, src, e)) return -1;
-    parser p = {a, src, 0, a->src_len, 0, 0, 0, NULL, NULL, e};
+    if (!syn) syn = &sched_syntax;
+    parser p = {a, src, 0, a->src_len, 0, 0, 0, NULL, NULL, e, syn};
     token t = peek(&p);
-    if (t.kind != T_NAME) return unexpected(&p, t, "a scheduler such as StepLR(step_size=30)");
+    char what[128];
+    snprintf(what, sizeof what, "%s such as %s", syn->kind, syn->example);
+    if (t.kind != T_NAME) return unexpected(&p, t, what);
     ast *n = parse_value(&p);
     if (!n) return -1;
-    if (n->kind != AST_CALL)
-        return perr(&p, n->pos, n->len, "expected a scheduler call such as StepLR(step_size=30)%s", NULL);
+    if (n->kind != AST_CALL) {
+        snprintf(what, sizeof what, "expected %s call such as %s", syn->kind, syn->example);
+        return perr(&p, n->pos, n->len, "%s", what);
+    }
     t = peek(&p);
     if (t.kind != T_EOF) return unexpected(&p, t, "the end of the expression");
     *out = n;
@@ -801,7 +811,7 @@ int expr_parse(expr_arena *a, const char *src, ast **out, expr_error *e) {
 int expr_parse_arith(expr_arena *a, int pos, int len, const char *var, ast **out, expr_error *e) {
     char what[64];
     snprintf(what, sizeof what, "'%s'", var);
-    parser p = {a, a->src, pos, pos + len, 0, 1, (int)strlen(var), var, what, e};
+    parser p = {a, a->src, pos, pos + len, 0, 1, (int)strlen(var), var, what, e, NULL};
     token t = peek(&p);
     if (t.kind == T_EOF) return perr(&p, pos > 0 ? pos - 1 : 0, len + 2, "empty expression%s", NULL);
     ast *n = parse_sum(&p);
@@ -813,6 +823,10 @@ int expr_parse_arith(expr_arena *a, int pos, int len, const char *var, ast **out
 }
 
 int expr_fail(lr_error *err, const char *src, int pos, int len, const char *msg) {
+    return expr_fail_as(err, "sched", src, pos, len, msg);
+}
+
+int expr_fail_as(lr_error *err, const char *label, const char *src, int pos, int len, const char *msg) {
     int n = src ? (int)strlen(src) : 0;
     if (pos < 0) pos = 0;
     if (pos > n) pos = n;
@@ -837,5 +851,5 @@ int expr_fail(lr_error *err, const char *src, int pos, int len, const char *msg)
     caret[m++] = '^';
     for (int i = 1; i < len && pos + i < end && m < 126; i++) caret[m++] = '~';
     caret[m] = '\0';
-    return lr_fail(err, "sched: %s\n  %s\n  %s", msg, line, caret);
+    return lr_fail(err, "%s: %s\n  %s\n  %s", label, msg, line, caret);
 }

@@ -56,8 +56,19 @@ typedef struct {
     int n_nodes, cap_nodes;
 } expr_arena;
 
-/* Parses a whole scheduler expression (one call, nothing after it). */
-int expr_parse(expr_arena *a, const char *src, ast **out, expr_error *e);
+/* What a whole expression is: for messages, "a scheduler" such as
+ * "StepLR(step_size=30)"; the module prefixes allowed before its class
+ * ("torch.optim.lr_scheduler.", NULL-terminated). */
+typedef struct {
+    const char *label;          /* "sched": expr_fail_as's prefix */
+    const char *kind;           /* "a scheduler" */
+    const char *example;        /* "StepLR(step_size=30)" */
+    const char *const *modules; /* NULL-terminated */
+} expr_syntax;
+
+/* Parses a whole expression (one call, nothing after it); syn NULL: a
+ * schedule (src/optim parses optimisers with its own expr_syntax). */
+int expr_parse(expr_arena *a, const char *src, const expr_syntax *syn, ast **out, expr_error *e);
 /* Parses src[pos, pos + len) (a quoted lr_lambda) as an arithmetic
  * expression in the variable `var`, into the same arena. */
 int expr_parse_arith(expr_arena *a, int pos, int len, const char *var, ast **out, expr_error *e);
@@ -72,5 +83,7 @@ int expr_eval(const ast *n, double var, double *out, expr_error *e);
 /* Formats "sched: MSG\n  EXPR\n  ^~~~" into err (a window of the
  * expression when it is long; control characters shown as spaces). */
 int expr_fail(lr_error *err, const char *src, int pos, int len, const char *msg);
+/* The same with another prefix than "sched" ("optim"). */
+int expr_fail_as(lr_error *err, const char *label, const char *src, int pos, int len, const char *msg);
 
 #endif

@@ -1153,6 +1153,11 @@ static int bind_cyclic(binder *b, const args *a, node *n) {
         get_num(b, a, "base_momentum", 0.8, &n->u.cyclic.base_momentum) ||
         get_num(b, a, "max_momentum", 0.9, &n->u.cyclic.max_momentum))
         return -1;
+    if (n->u.cyclic.cycle_momentum && b->s->ctx.cycle_key != SCHED_CYCLE_MOMENTUM)
+        return arg_fail(b, a, "cycle_momentum", "optimizer must support momentum with `cycle_momentum` option enabled "
+                                                "(PyTorch's ValueError: %s; pass cycle_momentum=False)",
+                        b->s->ctx.cycle_key == SCHED_CYCLE_BETA1 ? "CyclicLR 1.13 cycles momentum, not betas"
+                                                                 : "this optimiser has no momentum");
     if (!given(a, "step_size_down")) down = up;
     n->u.cyclic.total_size = up + down;
     n->u.cyclic.step_ratio = up / n->u.cyclic.total_size;
@@ -1194,6 +1199,10 @@ static int bind_onecycle(binder *b, const args *a, node *n) {
         get_num(b, a, "final_div_factor", 1e4, &n->u.onecycle.final_div_factor) ||
         get_bool(b, a, "three_phase", 0, &three))
         return -1;
+    if (n->u.onecycle.cycle_momentum && b->s->ctx.cycle_key == SCHED_CYCLE_NONE)
+        return arg_fail(b, a, "cycle_momentum", "optimizer must support momentum with `cycle_momentum` option enabled "
+                                                "(PyTorch's ValueError: this optimiser has neither momentum nor betas; "
+                                                "pass cycle_momentum=False)");
     n->u.onecycle.total_steps = total;
     n->u.onecycle.anneal_cos = strategy == 0;
     n->u.onecycle.n_phases = three ? 3 : 2;
@@ -1429,7 +1438,7 @@ int sched_parse(lr_sched **out, const char *expr, const sched_context *ctx, lr_e
     memcpy(s->src, expr, n + 1);
     expr_error e = {0, 1, ""};
     ast *tree;
-    if (expr_parse(&s->arena, s->src, &tree, &e)) {
+    if (expr_parse(&s->arena, s->src, NULL, &tree, &e)) {
         expr_fail(err, s->src, e.pos, e.len, e.msg);
         sched_free(s);
         return -1;

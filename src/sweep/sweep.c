@@ -496,6 +496,7 @@ int sweep_resolve(const sweep_file *s, int i, const sweep_flags *extra, sweep_fl
     char where[1200];
     snprintf(where, sizeof where, "%s:%d: run %s", s->path, run->line, run->name);
     lr_error sub;
+    optim_params hp;
     int rc = 0;
     if (ph.steps_per_epoch < 1)
         rc = lr_fail(err, "%s: --batch %d is larger than the %ld training images (--limit-train %ld, --val %ld)",
@@ -503,12 +504,10 @@ int sweep_resolve(const sweep_file *s, int i, const sweep_flags *extra, sweep_fl
                      c.limit_train, c.val);
     else if (!c.val && !strncmp(c.monitor, "val_", 4))
         rc = lr_fail(err, "%s: --monitor %s needs a validation set: add --val N", where, c.monitor);
-    else if (config_check_sgd(&c, &sub))
+    else if (config_optim(&c, &hp, &sub))
         rc = lr_fail(err, "%s: %s", where, sub.msg);
     else if (c.sched[0]) {
-        sched_context sc = {.base_lr = c.lr, .base_momentum = c.momentum, .epochs = c.epochs,
-                            .steps_per_epoch = (int)(ph.steps_per_epoch < 1000000000 ? ph.steps_per_epoch : 1000000000),
-                            .unit_step = c.sched_unit_step};
+        sched_context sc = config_sched_context(&c, &hp, ph.steps_per_epoch);
         lr_sched *sch = NULL;
         lr_error e;
         if (sched_parse(&sch, c.sched, &sc, &e)) {
@@ -520,6 +519,9 @@ int sweep_resolve(const sweep_file *s, int i, const sweep_flags *extra, sweep_fl
     }
     if (rc || !out) sweep_flags_free(&res);
     else *out = res;
-    if (!rc && cfg_out) *cfg_out = c;
+    if (!rc && cfg_out) {
+        *cfg_out = c;
+        config_resolve_optim(cfg_out, &hp, &sub); /* as the run will record it (checked above) */
+    }
     return rc;
 }

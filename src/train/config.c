@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 #include "lrlab/data.h"
-#include "lrlab/sched.h"
 
 typedef enum { K_STR, K_DOUBLE, K_INT, K_LONG, K_SWITCH, K_NEG_SWITCH, K_ENUM } kind;
 
@@ -41,11 +40,12 @@ static const setting settings[] = {
     {"data", K_STR, F(data), 0, 0, NULL, "PATH  the data set's files (cifar10: data/cifar-10-batches-bin or $CIFAR10_DIR)"},
     {"out", K_STR, F(out), 0, 0, NULL, "DIR  run directory: config, metrics.csv, checkpoint, model.safetensors"},
     {"init", K_STR, F(init), 0, 0, NULL, "FILE.safetensors  start from these weights"},
-    {"lr", K_DOUBLE, F(lr), 0, 1e6, NULL, "LR  base learning rate (0.01)"},
-    {"momentum", K_DOUBLE, F(momentum), 0, 1, NULL, "M  SGD momentum (0.9)"},
-    {"weight_decay", K_DOUBLE, F(weight_decay), 0, 1, NULL, "WD  L2 weight decay (5e-4)"},
-    {"dampening", K_DOUBLE, F(dampening), 0, 1, NULL, "D  SGD dampening (0)"},
-    {"nesterov", K_SWITCH, F(nesterov), 0, 1, NULL, "  Nesterov momentum"},
+    {"optim", K_STR, F(optim), 0, 0, NULL, "EXPR  optimiser in PyTorch syntax, e.g. 'AdamW(lr=1e-3, weight_decay=0.05)' (SGD)"},
+    {"lr", K_DOUBLE, F(lr), 0, 1e6, NULL, "LR  base learning rate (0.01; with --optim: its lr, else this)"},
+    {"momentum", K_DOUBLE, F(momentum), 0, 1, NULL, "M  SGD momentum (0.9; without --optim)"},
+    {"weight_decay", K_DOUBLE, F(weight_decay), 0, 1, NULL, "WD  SGD's L2 weight decay (5e-4; without --optim)"},
+    {"dampening", K_DOUBLE, F(dampening), 0, 1, NULL, "D  SGD dampening (0; without --optim)"},
+    {"nesterov", K_SWITCH, F(nesterov), 0, 1, NULL, "  SGD's Nesterov momentum (without --optim)"},
     {"sched", K_STR, F(sched), 0, 0, NULL, "EXPR  schedule in PyTorch syntax, e.g. 'StepLR(step_size=16, gamma=0.2)'"},
     {"sched_unit", K_ENUM, F(sched_unit_step), 0, 0, "epoch|step", "epoch|step  what the schedule's t counts (epoch)"},
     {"monitor", K_STR, F(monitor), 0, 0, NULL, "METRIC  ReduceLROnPlateau's metric: test_loss|test_acc|train_loss|val_loss|val_acc"},
@@ -130,8 +130,19 @@ int config_is_switch(const char *key) {
     return s && (s->kind == K_SWITCH || s->kind == K_NEG_SWITCH);
 }
 
-int config_set(train_config *c, const char *key, const char *value, const char *origin,
-               lr_error *err) {
+/* The shorthand settings, in CONFIG_GIVEN_* bit order. */
+static const char *const shorthand[] = {"lr", "momentum", "weight_decay", "dampening", "nesterov", NULL};
+
+static int set_value(train_config *c, const char *key, const char *value, const char *origin, lr_error *err);
+
+int config_set(train_config *c, const char *key, const char *value, const char *origin, lr_error *err) {
+    if (set_value(c, key, value, origin, err)) return -1;
+    int i = lr_key_find(key, strlen(key), shorthand);
+    if (i >= 0) c->given |= 1u << i;
+    return 0;
+}
+
+static int set_value(train_config *c, const char *key, const char *value, const char *origin, lr_error *err) {
     int neg;
     const setting *s = find(key, &neg);
     if (!s) {
@@ -272,7 +283,7 @@ int config_read(train_config *c, const char *path, lr_error *err) {
         snprintf(origin, sizeof origin, "%s:%d", path, n);
         if (!eq) { rc = lr_fail(err, "%s: expected key=value", origin); break; }
         *eq = '\0';
-        rc = config_set(c, line, eq + 1, origin, err);
+        rc = set_value(c, line, eq + 1, origin, err);
     }
     fclose(f);
     return rc;
@@ -304,24 +315,54 @@ long config_steps_per_epoch(const train_config *c) {
     return n > 0 && c->batch > 0 ? n / c->batch : 0;
 }
 
-/* torch.optim.SGD.__init__ checks its arguments (lr, momentum and weight
- * decay >= 0 are the table's bounds); a schedule that cycles the momentum
- * later does not change what the constructor saw, as in PyTorch. */
-int config_check_sgd(const train_config *c, lr_error *err) {
+/* The shorthand flags make torch.optim.SGD, checked as its constructor
+ * checks (lr, momentum and weight decay >= 0 are also the table's bounds);
+ * a schedule that cycles the momentum later does not change what the
+ * constructor saw, as in PyTorch. */
+int config_optim(const train_config *c, optim_params *hp, lr_error *err) {
+    if (c->optim[0]) {
+        int lr_given;
+        if (optim_parse(hp, &lr_given, c->optim, err)) return -1;
+        for (int i = 1; shorthand[i]; i++)
+            if (c->given & (1u << i))
+                return lr_fail(err, "--%s is SGD's shorthand: with --optim, give %s= inside the expression "
+                                    "(--optim '%s')", i == 2 ? "weight-decay" : shorthand[i], shorthand[i], c->optim);
+        if (lr_given && (c->given & CONFIG_GIVEN_LR) && c->lr != hp->lr)
+            return lr_fail(err, "--lr %g and --optim's lr=%g: the lr is given twice; give it in one place", c->lr,
+                           hp->lr);
+        if (!lr_given && ((c->given & CONFIG_GIVEN_LR) || hp->kind == OPTIM_SGD)) hp->lr = c->lr;
+        return 0;
+    }
     if (c->nesterov && (c->momentum <= 0 || c->dampening != 0))
         return lr_fail(err, "--nesterov with --momentum %g and --dampening %g: Nesterov momentum requires a momentum "
                             "and zero dampening (PyTorch's ValueError)",
                        c->momentum, c->dampening);
+    return optim_sgd(hp, c->lr, c->momentum, c->dampening, c->weight_decay, c->nesterov, err);
+}
+
+int config_resolve_optim(train_config *c, optim_params *hp, lr_error *err) {
+    if (config_optim(c, hp, err)) return -1;
+    if (c->optim[0]) optim_format(c->optim, sizeof c->optim, hp, 0);
+    c->lr = hp->lr;
     return 0;
+}
+
+sched_context config_sched_context(const train_config *c, const optim_params *hp, long steps_per_epoch) {
+    sched_context sc = {.base_lr = hp->lr, .base_momentum = optim_cycled_value(hp), .epochs = c->epochs,
+                        .steps_per_epoch = (int)(steps_per_epoch < 1000000000 ? steps_per_epoch : 1000000000),
+                        .unit_step = c->sched_unit_step};
+    const char *key = optim_cycled_key(hp->kind);
+    sc.cycle_key = !key ? SCHED_CYCLE_NONE : !strcmp(key, "momentum") ? SCHED_CYCLE_MOMENTUM : SCHED_CYCLE_BETA1;
+    return sc;
 }
 
 int config_check(const train_config *c, char *warning, size_t cap, lr_error *err) {
     if (warning && cap) warning[0] = '\0';
-    if (config_check_sgd(c, err)) return -1;
+    optim_params hp;
+    if (config_optim(c, &hp, err)) return -1;
     long spe = config_steps_per_epoch(c);
     if (spe < 1) return 0; /* the trainer says what is wrong with the data split */
-    sched_context sc = {.base_lr = c->lr, .base_momentum = c->momentum, .epochs = c->epochs,
-                        .steps_per_epoch = (int)(spe < 1000000000 ? spe : 1000000000), .unit_step = c->sched_unit_step};
+    sched_context sc = config_sched_context(c, &hp, spe);
     lr_sched *s;
     lr_error e;
     if (sched_parse(&s, c->sched, &sc, &e)) return lr_fail(err, "--sched: %s", e.msg);

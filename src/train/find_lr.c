@@ -1,8 +1,8 @@
 /* train/find_lr.c: the learning-rate range test (lrlab/findlr.h): the step
  * loop with the exponential lr, the smoothed loss and the stop rule of
  * fastai's LRFinder (fastai/callback/schedule.py), then the `steep` and
- * `minimum` suggestions. SGD steps are the trainer's (sgd_step), starting
- * from an empty momentum buffer. Not here: data or model loading. */
+ * `minimum` suggestions. Optimiser steps are the trainer's (optim_step),
+ * from a fresh optimiser state. Not here: data or model loading. */
 #include "lrlab/findlr.h"
 
 #include <math.h>
@@ -14,7 +14,8 @@
 void findlr_defaults(findlr_config *c) {
     memset(c, 0, sizeof *c);
     c->start_lr = 1e-7, c->end_lr = 10, c->steps = 100, c->beta = 0.98, c->diverge = 4;
-    c->momentum = 0.9, c->weight_decay = 5e-4, c->batch = 128;
+    optim_sgd(&c->optim, 0.01, 0.9, 0.0, 5e-4, 0, NULL);
+    c->batch = 128;
 }
 
 void findlr_result_free(findlr_result *res) {
@@ -56,8 +57,9 @@ int findlr_run(findlr_result *res, const findlr_config *cfg, net *n, const model
     size_t out = (size_t)cfg->batch * m->n_classes;
     float *saved = lr_calloc(np, sizeof(float), "parameters copy", err);
     float *saved_buf = saved ? lr_calloc((size_t)m->n_buffers + 1, sizeof(float), "buffers copy", err) : NULL;
-    float *momentum = saved_buf ? lr_calloc(np, sizeof(float), "momentum", err) : NULL;
-    float *grads = momentum ? lr_calloc(np, sizeof(float), "gradients", err) : NULL;
+    optim_state o;
+    memset(&o, 0, sizeof o);
+    float *grads = saved_buf && !optim_state_init(&o, &cfg->optim, np, err) ? lr_calloc(np, sizeof(float), "gradients", err) : NULL;
     float *logits = grads ? lr_calloc(out, sizeof(float), "logits", err) : NULL;
     float *dlogits = logits ? lr_calloc(out, sizeof(float), "logits", err) : NULL;
     res->lr = dlogits ? lr_calloc((size_t)cfg->steps, sizeof(double), "lr record", err) : NULL;
@@ -72,7 +74,6 @@ int findlr_run(findlr_result *res, const findlr_config *cfg, net *n, const model
     int epoch = 0;
     if (!rc && loader_start_epoch(train, epoch, 0, err)) rc = -1;
     double avg = 0, best = INFINITY;
-    int has_buf = 0; /* the SGD momentum buffer holds a value */
     for (int i = 0; !rc && i < cfg->steps; i++) {
         const loader_batch *b = loader_next(train);
         if (!b) { /* out of batches: a new epoch (new order, new augmentation) */
@@ -106,8 +107,12 @@ int findlr_run(findlr_result *res, const findlr_config *cfg, net *n, const model
             res->stop = FINDLR_STOP_NONFINITE, res->stop_step = i;
             break;
         }
-        sgd_params hp = {lr, cfg->momentum, cfg->dampening, cfg->weight_decay, cfg->nesterov};
-        has_buf = sgd_step(params, momentum, grads, np, &hp, has_buf);
+        optim_params hp = cfg->optim;
+        hp.lr = lr;
+        if (optim_step(&o, params, grads, &hp, err)) {
+            rc = -1;
+            break;
+        }
         avg = cfg->beta * avg + (1 - cfg->beta) * loss;
         double smoothed = avg / (1 - pow(cfg->beta, i + 1));
         res->lr[res->n] = lr, res->loss[res->n] = loss, res->smoothed[res->n] = smoothed;
@@ -123,7 +128,7 @@ int findlr_run(findlr_result *res, const findlr_config *cfg, net *n, const model
         if (buffers) memcpy(buffers, saved_buf, (size_t)m->n_buffers * sizeof(float));
     }
     net_set_training(n, 0);
-    free(saved), free(saved_buf), free(momentum), free(grads), free(logits), free(dlogits);
+    free(saved), free(saved_buf), optim_state_free(&o), free(grads), free(logits), free(dlogits);
     if (!rc && findlr_suggest(res->lr, res->smoothed, res->n, cfg->steps, &res->steep_index, &res->min_index))
         rc = lr_fail(err, "the loss diverged after %d step%s (at lr %g): no curve to read; lower --start-lr", res->n,
                      res->n == 1 ? "" : "s", cfg->start_lr * pow(cfg->end_lr / cfg->start_lr,

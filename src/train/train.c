@@ -67,7 +67,9 @@ typedef struct {
     const train_options *opt;
     char path[5][1200]; /* config, metrics, steps, checkpoint, weights */
     train_setup s; /* data, model, params, net, loaders (lrlab/setup.h) */
-    float *momentum, *grads, *dlogits;
+    float *grads, *dlogits;
+    optim_params hp;   /* the optimiser's settings (config_optim); a schedule moves lr and the cycled key */
+    optim_state optim; /* its state (lrlab/optim.h), in the checkpoint */
     lr_sched *sched;
     text metrics, steps;
     train_state st;
@@ -83,7 +85,8 @@ static void run_free(run *r) {
     if (r->lock_fd > 0) close(r->lock_fd);
     train_setup_free(&r->s);
     sched_free(r->sched);
-    free(r->momentum), free(r->grads), free(r->dlogits);
+    optim_state_free(&r->optim);
+    free(r->grads), free(r->dlogits);
     free(r->metrics.s), free(r->steps.s);
 }
 
@@ -149,17 +152,27 @@ static int save_checkpoint(run *r, lr_error *err) {
     if (x.n_sched < 0) return lr_fail(err, "schedule state larger than %d values", CKPT_SCHED_MAX);
     x.config_text = config_text(&r->cfg, CONFIG_HEADER);
     x.metrics_text = r->metrics.s;
-    int rc = x.config_text ? ckpt_save(r->path[P_CHECKPOINT], &r->s.m, r->s.params, r->s.buffers, r->momentum, &x, err)
+    int rc = x.config_text ? ckpt_save(r->path[P_CHECKPOINT], &r->s.m, r->s.params, r->s.buffers, &r->optim, &x, err)
                            : lr_fail(err, "out of memory");
     free(x.config_text);
     if (!rc) r->saved = r->st, r->has_saved = 1;
     return rc;
 }
 
+/* The name of the cycled key's column in metrics.csv and steps.csv (train.h). */
+static const char *cycled_name(const run *r) {
+    const char *key = optim_cycled_key(r->hp.kind);
+    return key && !strcmp(key, "beta1") ? "beta1" : "momentum";
+}
+
+static const char *metrics_header(const run *r) {
+    return !strcmp(cycled_name(r), "beta1") ? METRICS_HEADER_BETA1 : METRICS_HEADER;
+}
+
 /* steps.csv after a resume: the header and the rows of the steps the
  * checkpoint has done (rows past it were written before a kill). */
 static int reload_steps(run *r, lr_error *err) {
-    if (text_add(&r->steps, "step,epoch,lr,momentum,loss\n")) return lr_fail(err, "out of memory");
+    if (text_add(&r->steps, "step,epoch,lr,%s,loss\n", cycled_name(r))) return lr_fail(err, "out of memory");
     FILE *f = r->st.step ? fopen(r->path[P_STEPS], "r") : NULL;
     if (!f) return 0;
     char line[512];
@@ -205,13 +218,12 @@ static int setup(run *r, lr_error *err) {
     if (train_setup_init(&r->s, c, &so, err)) return -1;
     long np = r->s.m.n_params;
     size_t out = (size_t)c->batch * r->s.m.n_classes;
-    if (!(r->momentum = lr_calloc(np, sizeof(float), "momentum", err)) ||
+    if (config_resolve_optim(c, &r->hp, err) || optim_state_init(&r->optim, &r->hp, np, err) ||
         !(r->grads = lr_calloc(np, sizeof(float), "gradients", err)) ||
         !(r->dlogits = lr_calloc(out, sizeof(float), "logits", err)))
         return -1;
     r->steps_per_epoch = loader_batches(r->s.train_loader);
-    sched_context sc = {.base_lr = c->lr, .base_momentum = c->momentum, .epochs = c->epochs,
-                        .steps_per_epoch = r->steps_per_epoch, .unit_step = c->sched_unit_step};
+    sched_context sc = config_sched_context(c, &r->hp, r->steps_per_epoch);
     if (sched_parse(&r->sched, c->sched, &sc, err)) return TRAIN_BAD_SCHED;
     return 0;
 }
@@ -224,7 +236,7 @@ static int start_or_resume(run *r, int *finished, lr_error *err) {
     if (r->opt->resume && r->cfg.out[0] && access(r->path[P_CHECKPOINT], F_OK) == 0) {
         const char *path = r->path[P_CHECKPOINT];
         ckpt_extra x;
-        if (ckpt_load(path, &r->s.m, r->s.params, r->s.buffers, r->momentum, &x, err)) return -1;
+        if (ckpt_load(path, &r->s.m, r->s.params, r->s.buffers, &r->optim, &x, err)) return -1;
         int rc = sched_state_load(r->sched, x.sched, x.n_sched, err);
         if (rc) {
             char msg[sizeof err->msg];
@@ -232,7 +244,7 @@ static int start_or_resume(run *r, int *finished, lr_error *err) {
             lr_fail(err, "%s: schedule state does not fit --sched '%s': %s", path, r->cfg.sched, msg);
         }
         r->st = x.state;
-        if (!rc && strncmp(x.metrics_text, METRICS_HEADER, strlen(METRICS_HEADER)))
+        if (!rc && strncmp(x.metrics_text, metrics_header(r), strlen(metrics_header(r))))
             rc = lr_fail(err, "%s: its metrics do not start with the metrics.csv header", path);
         if (!rc && text_add(&r->metrics, "%s", x.metrics_text)) rc = lr_fail(err, "out of memory");
         ckpt_extra_free(&x);
@@ -247,7 +259,7 @@ static int start_or_resume(run *r, int *finished, lr_error *err) {
     } else {
         memset(&r->st, 0, sizeof r->st);
         if (r->cfg.init[0] && weights_load(r->cfg.init, &r->s.m, r->s.params, r->s.buffers, err)) return -1;
-        if (text_add(&r->metrics, METRICS_HEADER)) return lr_fail(err, "out of memory");
+        if (text_add(&r->metrics, "%s", metrics_header(r))) return lr_fail(err, "out of memory");
     }
     if (!r->cfg.out[0]) return 0;
     /* metrics.csv as of the checkpoint: drops a row written after it (kill between the two) */
@@ -327,6 +339,13 @@ static int stopped(run *r, lr_error *err) {
     return TRAIN_STOPPED;
 }
 
+/* The weights and every state tensor of the optimiser are finite. */
+static int optim_finite(const run *r) {
+    int ok = all_finite(r->s.params, r->s.m.n_params);
+    for (int i = 0; ok && i < r->optim.n_tensors; i++) ok = all_finite(r->optim.t[i], r->optim.n);
+    return ok;
+}
+
 static int train_epoch(run *r, lr_error *err) {
     const train_config *c = &r->cfg;
     train_state *st = &r->st;
@@ -353,12 +372,17 @@ static int train_epoch(run *r, lr_error *err) {
         }
         if (net_backward(r->s.net, r->dlogits, r->s.params, r->grads, err)) return TRAIN_ERROR;
         if (!all_finite(r->grads, r->s.m.n_params)) return diverged(r, "a gradient is NaN or Inf", lr, err);
-        sgd_params hp = {lr, mom, c->dampening, c->weight_decay, c->nesterov};
-        int has_buf = sgd_step(r->s.params, r->momentum, r->grads, r->s.m.n_params, &hp, (int)st->momentum_started);
+        optim_params hp = r->hp;
+        hp.lr = lr;
+        optim_set_cycled(&hp, mom);
+        if (optim_step(&r->optim, r->s.params, r->grads, &hp, err)) return TRAIN_ERROR;
         /* an overflow in the update itself: no checkpoint may ever hold it */
-        if (!all_finite(r->s.params, r->s.m.n_params) || !all_finite(r->momentum, r->s.m.n_params))
-            return diverged(r, "the SGD update overflowed (a weight or momentum is NaN or Inf)", lr, err);
-        st->momentum_started = has_buf;
+        if (!optim_finite(r)) {
+            char what[160];
+            snprintf(what, sizeof what, "the %s update overflowed (a weight or the optimiser's state is NaN or Inf)",
+                     optim_name(hp.kind));
+            return diverged(r, what, lr, err);
+        }
         st->step++;
         st->batch = b->index + 1;
         st->batches++;
@@ -451,10 +475,12 @@ int train_run(const train_config *cfg, const train_options *opt, lr_error *err) 
         rc = TRAIN_OK;
         goto done;
     }
+    char optim_text[512];
+    optim_format(optim_text, sizeof optim_text, &r.hp, 1);
     if (opt->log)
         fprintf(opt->log, "lrlab train: model %s (%ld params), %d train / %d test images, batch %d, %d steps/epoch, "
-                          "lr %g, sched %s, seed %ld, %d threads, backend %s%s\n",
-                r.s.m.name, r.s.m.n_params, r.s.data.train.n, r.s.data.test.n, r.cfg.batch, r.steps_per_epoch, r.cfg.lr,
+                          "%s, sched %s, seed %ld, %d threads, backend %s%s\n",
+                r.s.m.name, r.s.m.n_params, r.s.data.train.n, r.s.data.test.n, r.cfg.batch, r.steps_per_epoch, optim_text,
                 r.cfg.sched[0] ? r.cfg.sched : "constant", r.cfg.seed, r.cfg.threads,
                 r.cfg.backend == NET_BACKEND_REF ? "ref" : "dnnl", r.st.epoch || r.st.batch ? " (resumed)" : "");
     if (opt->log) fflush(opt->log);

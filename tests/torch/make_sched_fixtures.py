@@ -2,7 +2,9 @@
 """Writes tests/fixtures/sched/*.txt: learning-rate tables computed by
 PyTorch's own torch.optim.lr_scheduler classes (torch 1.13), for lrlab's
 schedule tests (tests/test_sched.c, tests/sched_cli_test.sh), and
-tests/fixtures/sgd/sgd.txt: torch.optim.SGD step by step (tests/test_optim.c).
+tests/fixtures/sgd/sgd.txt: torch.optim.SGD step by step, and
+tests/fixtures/optim/optim.txt: every other optimiser lrlab has, step by
+step (both for tests/test_optim.c).
 tests/torch_fixtures_test.sh runs it into a scratch directory and compares.
 
 Each case is an lrlab --sched expression. It is evaluated as a PyTorch script
@@ -484,6 +486,22 @@ SGD_CASES = [
 SGD_N = 37
 
 
+def record_steps(p, opt, sched, steps, gen):
+    """steps optimiser steps on p, gradients scaled by 0.1, 1, 10 in turn:
+    the lines g<t> (the gradient) and p<t> (p after the step), then `end`."""
+    lines = []
+    for t in range(steps):
+        scale = 10.0 ** (t % 3 - 1)
+        g = torch.randn(SGD_N, generator=gen) * scale
+        p.grad = g.clone()
+        opt.step()
+        if sched is not None:
+            sched.step()
+        lines.append("g%d %s" % (t, " ".join("%.9g" % v for v in g.tolist())))
+        lines.append("p%d %s" % (t, " ".join("%.9g" % v for v in p.detach().tolist())))
+    return lines + ["end"]
+
+
 def make_sgd(out_dir):
     lines = []
     gen = torch.Generator().manual_seed(7)
@@ -495,21 +513,94 @@ def make_sgd(out_dir):
                   "dampening %.17g" % damp, "weight_decay %.17g" % wd, "nesterov %d" % nesterov,
                   "n %d" % SGD_N, "steps %d" % steps,
                   "init " + " ".join("%.9g" % v for v in p.detach().tolist())]
-        for t in range(steps):
-            scale = 10.0 ** (t % 3 - 1)
-            g = torch.randn(SGD_N, generator=gen) * scale
-            p.grad = g.clone()
-            opt.step()
-            if sched is not None:
-                sched.step()
-            lines.append("g%d %s" % (t, " ".join("%.9g" % v for v in g.tolist())))
-            lines.append("p%d %s" % (t, " ".join("%.9g" % v for v in p.detach().tolist())))
-        lines.append("end")
+        lines += record_steps(p, opt, sched, steps, gen)
     os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, "sgd.txt"), "w") as f:
         f.write("# lrlab SGD fixtures: made by tests/torch/make_sched_fixtures.py with torch %s\n" % torch.__version__)
         f.write("\n".join(lines) + "\n")
     return len(SGD_CASES)
+
+
+# Every torch.optim optimiser lrlab has, step by step from the same weights
+# and gradients: (name, lrlab --optim expression (also PyTorch's call, the
+# params implied), lrlab --sched expression or "", steps). 37 parameters.
+# Written to tests/fixtures/optim/optim.txt in sgd.txt's format, with the
+# line `optim EXPR` in place of SGD's settings (tests/test_optim.c).
+OPTIM_CASES = [
+    ("SGD maximize", "SGD(lr=0.05, momentum=0.9, weight_decay=1e-3, maximize=True)", "", 6),
+    ("Adam", "Adam(lr=0.01)", "", 8),
+    ("Adam weight decay", "Adam(lr=0.01, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1)", "", 8),
+    ("Adam amsgrad maximize", "Adam(lr=0.01, amsgrad=True, maximize=True)", "", 8),
+    ("Adam StepLR", "Adam(lr=0.02, weight_decay=1e-2)", "StepLR(step_size=2, gamma=0.5)", 8),
+    ("AdamW", "AdamW(lr=0.01)", "", 8),
+    ("AdamW no decay", "AdamW(lr=0.01, weight_decay=0)", "", 6),
+    ("AdamW amsgrad", "AdamW(lr=0.01, weight_decay=0.1, amsgrad=True)", "", 8),
+    ("AdamW CosineAnnealingLR", "AdamW(lr=0.01, weight_decay=0.05)", "CosineAnnealingLR(T_max=6, eta_min=1e-4)", 8),
+    ("RMSprop", "RMSprop(lr=0.01)", "", 8),
+    ("RMSprop weight decay", "RMSprop(lr=0.01, alpha=0.9, weight_decay=0.1)", "", 8),
+    ("RMSprop centered momentum", "RMSprop(lr=0.01, momentum=0.9, centered=True)", "", 8),
+    ("RMSprop momentum maximize", "RMSprop(lr=0.01, momentum=0.5, weight_decay=1e-2, maximize=True)", "", 6),
+    ("RMSprop ExponentialLR", "RMSprop(lr=0.01, centered=True)", "ExponentialLR(gamma=0.8)", 8),
+    ("Adagrad", "Adagrad(lr=0.1)", "", 8),
+    ("Adagrad weight decay", "Adagrad(lr=0.1, lr_decay=0.1, weight_decay=0.1, initial_accumulator_value=0.5)", "", 8),
+    ("Adagrad MultiStepLR", "Adagrad(lr=0.1, eps=1e-6)", "MultiStepLR(milestones=[2, 5], gamma=0.3)", 8),
+    ("Adadelta", "Adadelta()", "", 8),
+    ("Adadelta weight decay", "Adadelta(lr=0.5, rho=0.8, eps=1e-5, weight_decay=0.1, maximize=True)", "", 8),
+    ("Adadelta StepLR", "Adadelta(lr=2.0)", "StepLR(step_size=3, gamma=0.5)", 8),
+    ("Adamax", "Adamax(lr=0.02)", "", 8),
+    ("Adamax weight decay", "Adamax(lr=0.02, betas=(0.8, 0.9), weight_decay=0.1, maximize=True)", "", 8),
+    ("Adamax LinearLR", "Adamax(lr=0.02)", "LinearLR(start_factor=0.25, total_iters=4)", 8),
+    ("NAdam", "NAdam(lr=0.01)", "", 8),
+    ("NAdam weight decay", "NAdam(lr=0.01, betas=(0.8, 0.99), weight_decay=0.1, momentum_decay=0.01)", "", 8),
+    ("NAdam StepLR", "NAdam(lr=0.01)", "StepLR(step_size=2, gamma=0.7)", 8),
+    ("RAdam", "RAdam(lr=0.01)", "", 10),
+    ("RAdam weight decay", "RAdam(lr=0.01, betas=(0.9, 0.9), weight_decay=0.1)", "", 10),
+    ("RAdam CosineAnnealingLR", "RAdam(lr=0.01, betas=(0.8, 0.95))", "CosineAnnealingLR(T_max=8)", 10),
+    ("ASGD", "ASGD(lr=0.05)", "", 8),
+    ("ASGD averaging", "ASGD(lr=0.05, lambd=0.01, alpha=0.5, t0=3, weight_decay=0.1, maximize=True)", "", 8),
+    ("ASGD StepLR", "ASGD(lr=0.05, t0=2)", "StepLR(step_size=2, gamma=0.5)", 8),
+    ("Rprop", "Rprop(lr=0.01)", "", 8),
+    ("Rprop etas", "Rprop(lr=0.05, etas=(0.3, 1.5), step_sizes=(1e-3, 0.1), maximize=True)", "", 10),
+    ("Rprop StepLR (lr only at the start)", "Rprop(lr=0.01)", "StepLR(step_size=2, gamma=0.5)", 8),
+    # cyclic schedules: OneCycleLR cycles betas[0] of the Adam family, momentum of SGD and RMSprop;
+    # CyclicLR (1.13) cycles momentum only
+    ("Adam OneCycleLR cycling beta1", "Adam(lr=0.01)", "OneCycleLR(max_lr=0.05, total_steps=10)", 10),
+    ("AdamW OneCycleLR cycling beta1", "AdamW(lr=0.01, weight_decay=0.1)",
+     "OneCycleLR(max_lr=0.05, total_steps=10, base_momentum=0.8, max_momentum=0.9)", 10),
+    ("Adamax OneCycleLR three phases", "Adamax(lr=0.02)", "OneCycleLR(max_lr=0.05, total_steps=10, three_phase=True)", 10),
+    ("NAdam OneCycleLR cycling beta1", "NAdam(lr=0.01)", "OneCycleLR(max_lr=0.03, total_steps=10, anneal_strategy='linear')", 10),
+    ("RAdam OneCycleLR cycling beta1", "RAdam(lr=0.01)", "OneCycleLR(max_lr=0.03, total_steps=10)", 10),
+    ("Adam CyclicLR without momentum", "Adam(lr=0.01)", "CyclicLR(0.001, 0.01, step_size_up=3, cycle_momentum=False)", 8),
+    ("Adagrad OneCycleLR without momentum", "Adagrad(lr=0.1)", "OneCycleLR(max_lr=0.2, total_steps=8, cycle_momentum=False)", 8),
+    ("RMSprop CyclicLR cycling momentum", "RMSprop(lr=0.01, momentum=0.9)", "CyclicLR(0.001, 0.01, step_size_up=3)", 9),
+    ("RMSprop OneCycleLR cycling momentum", "RMSprop(lr=0.01, momentum=0.9, centered=True)",
+     "OneCycleLR(max_lr=0.02, total_steps=10)", 10),
+]
+
+
+def make_optimiser(expr, params):
+    call = ast.parse(expr, mode="eval").body
+    cls = getattr(torch.optim, class_name(call.func))
+    kw = {k.arg: ast.literal_eval(k.value) for k in call.keywords}
+    return cls(params, *[ast.literal_eval(a) for a in call.args], **kw)
+
+
+def make_optim(out_dir):
+    lines = []
+    gen = torch.Generator().manual_seed(11)
+    for name, expr, sched_expr, steps in OPTIM_CASES:
+        p = torch.nn.Parameter(torch.rand(SGD_N, generator=gen) * 2 - 1)
+        opt = make_optimiser(expr, [p])
+        sched = build(ast.parse(sched_expr, mode="eval").body, opt) if sched_expr else None
+        lines += ["case", "name " + name, "optim " + expr, "sched " + sched_expr, "n %d" % SGD_N,
+                  "steps %d" % steps, "init " + " ".join("%.9g" % v for v in p.detach().tolist())]
+        lines += record_steps(p, opt, sched, steps, gen)
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, "optim.txt"), "w") as f:
+        f.write("# lrlab optimiser fixtures: made by tests/torch/make_sched_fixtures.py with torch %s\n"
+                % torch.__version__)
+        f.write("\n".join(lines) + "\n")
+    return len(OPTIM_CASES)
 
 
 def main():
@@ -541,7 +632,9 @@ def main():
                     % torch.__version__)
             f.write("\n".join(lines) + "\n")
     n_sgd = make_sgd(os.path.join(root, "sgd"))
-    print("wrote %d schedule cases into %d files under %s, %d SGD cases" % (len(CASES), len(files), out, n_sgd))
+    n_optim = make_optim(os.path.join(root, "optim"))
+    print("wrote %d schedule cases into %d files under %s, %d SGD cases, %d optimiser cases"
+          % (len(CASES), len(files), out, n_sgd, n_optim))
 
 
 if __name__ == "__main__":

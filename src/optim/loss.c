@@ -1,4 +1,5 @@
-/* train/optim.c: cross-entropy and SGD with PyTorch's semantics (optim.h). */
+/* optim/loss.c: cross-entropy with PyTorch's semantics, and the finiteness
+ * check of gradients and weights (lrlab/optim.h). */
 #include "lrlab/optim.h"
 
 #include <math.h>
@@ -24,25 +25,6 @@ double loss_cross_entropy(float *dlogits, long *correct, const float *logits, co
         }
     }
     return total;
-}
-
-int sgd_step(float *params, float *buf, const float *grads, long n, const sgd_params *hp, int has_buf) {
-    /* the scalars as ATen sees them: alpha = 1 - dampening in double, then float */
-    const float lr = (float)hp->lr, mom = (float)hp->momentum, damp = (float)(1.0 - hp->dampening),
-                wd = (float)hp->weight_decay;
-    const int nesterov = hp->nesterov, first = !has_buf;
-#pragma omp parallel for schedule(static)
-    for (long i = 0; i < n; i++) {
-        float d = grads[i];
-        if (wd != 0.0f) d = d + wd * params[i];
-        if (mom != 0.0f) {
-            float b = first ? d : mom * buf[i] + damp * d;
-            buf[i] = b;
-            d = nesterov ? d + mom * b : b;
-        }
-        params[i] = params[i] - lr * d;
-    }
-    return has_buf || mom != 0.0f;
 }
 
 int all_finite(const float *x, long n) {
