@@ -22,6 +22,7 @@ typedef struct {
     int batch, epochs;
     long seed;
     int threads; /* 0: all cores */
+    int ranks;   /* data-parallel ranks the run trains on (set by the run; 0: 1) */
     long limit_train, limit_test, val;
     int augment, shuffle;
     net_backend backend;

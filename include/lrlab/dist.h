@@ -47,14 +47,11 @@ int dist_rank(void);
 int dist_size(void);
 int dist_built_with_mpi(void);
 
-/* Leaves the job: MPI_Finalize after a collective agreement that every rank
- * ended with status 0; otherwise (one rank failed) MPI_Abort with `status`,
- * which ends every rank. No-op with one rank. */
-void dist_finish(int status);
-
-/* Image range [lo, hi) of this rank in a global batch of n images: n / N
- * each, and one more for the first n % N ranks. */
-void dist_share(int n, int *lo, int *hi);
+/* Leaves the job: MPI_Finalize when status is 0 or every rank reached it
+ * together (collective: a divergence or a stop decided on summed values);
+ * else MPI_Abort(status), which ends the other ranks, which may be waiting
+ * in a collective. No-op with one rank. */
+void dist_finish(int status, int collective);
 
 /* v (n floats) becomes the sum over ranks, in rank order (see above); scratch
  * is allocated once and kept. 0, or -1 with err set. */

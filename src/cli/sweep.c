@@ -124,7 +124,7 @@ static int dir_started(const char *dir) {
 static char *settings_text(const train_config *c0) {
     train_config c = *c0;
     c.out[0] = c.data[0] = c.algo_choices[0] = '\0';
-    c.threads = 0, c.verbose = 0, c.log_steps = 0;
+    c.threads = 0, c.ranks = 0, c.verbose = 0, c.log_steps = 0;
     return config_text(&c, NULL);
 }
 

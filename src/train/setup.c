@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "lrlab/algocache.h"
+#include "lrlab/dist.h"
 #include "lrlab/io.h"
 
 static void warn(const setup_options *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -133,7 +134,8 @@ int train_setup_init(train_setup *s, train_config *cfg, const setup_options *o, 
     net_set_buffers(s->net, s->buffers);
     if (o->training) {
         loader_config lc = {.split = &s->train, .batch = cfg->batch, .drop_last = 1, .shuffle = cfg->shuffle,
-                            .augment = cfg->augment, .seed = (uint64_t)cfg->seed};
+                            .augment = cfg->augment, .seed = (uint64_t)cfg->seed,
+                            .shard = dist_rank(), .shards = dist_size()}; /* this rank's share (lrlab/dist.h) */
         if (loader_init(&s->train_loader, &lc, err)) return -1;
     }
     loader_config tc = {.split = &s->test, .batch = cfg->batch, .seed = (uint64_t)cfg->seed};
