@@ -6,6 +6,7 @@
 # --task-id (a Slurm array task runs exactly one run); data-parallel
 # training: 2 ranks against one process (metrics and weights within the
 # tolerance derived in docs/distributed.md), two 2-rank runs byte-identical,
+# BatchNorm with --sync-bn against one process, per-rank statistics not;
 # a rank killed with kill -9 ends the job with a non-zero exit and a message
 # within 60 s, and --resume then ends byte-identical to an uninterrupted
 # 2-rank run. Every mpirun is under `timeout`, so no check can hang.
@@ -64,6 +65,28 @@ mpirun_n 2 60 "$LRLAB" train $F --epochs 2 >"$tmp/noout.out" 2>&1
 check "2 ranks without --out: refused" grep -q 'give --out DIR' "$tmp/noout.out"
 mpirun_n 2 60 "$LRLAB" train $F --batch 1 --epochs 1 --out "$tmp/b1" >"$tmp/b1.out" 2>&1
 check "--batch 1 with 2 ranks: refused" grep -q -- '--batch 1 with 2 ranks: expected at least 2' "$tmp/b1.out"
+
+# ---- BatchNorm: --sync-bn agrees with one process, per-rank statistics do not ----
+# (the reference backend on both sides: one process would run oneDNN's BatchNorm otherwise)
+G="--data $SYNTH_DIR --limit-train 64 --limit-test 64 --batch 32 --epochs 1 --threads 1 --lr 0.05 --model resnet20 --backend ref"
+"$LRLAB" train $G --out "$tmp/bn1" >/dev/null 2>&1
+mpirun_n 2 300 "$LRLAB" train $G --sync-bn --out "$tmp/bn2s" >"$tmp/bn2s.out" 2>&1
+check "2-rank --sync-bn train exits 0" [ $? -eq 0 ]
+check "config.txt says sync_bn=1" grep -qx 'sync_bn=1' "$tmp/bn2s/config.txt"
+mpirun_n 2 300 "$LRLAB" train $G --out "$tmp/bn2" >/dev/null 2>&1
+check "config.txt says sync_bn=0 (per rank)" grep -qx 'sync_bn=0' "$tmp/bn2/config.txt"
+check "--sync-bn: the train loss of one process" [ "$(cut -d, -f4 "$tmp/bn1/metrics.csv")" = "$(cut -d, -f4 "$tmp/bn2s/metrics.csv")" ]
+check "per-rank BatchNorm: another train loss" [ "$(cut -d, -f4 "$tmp/bn1/metrics.csv")" != "$(cut -d, -f4 "$tmp/bn2/metrics.csv")" ]
+if "$PY" -c 'import numpy' 2>/dev/null; then
+    w=$("$PY" tests/tools/weights_diff.py "$tmp/bn1/model.safetensors" "$tmp/bn2s/model.safetensors")
+    echo "NOTE resnet20, 2 ranks --sync-bn vs one process, 2 steps: $w"
+    rel=$(echo "$w" | sed -n 's/.*max_rel=\([^ ]*\).*/\1/p')
+    check "--sync-bn vs one process: weights within 1e-2 of each tensor's scale ($w)" \
+        awk -v r="$rel" 'BEGIN { exit !(r != "" && r + 0 <= 1e-2) }'
+    w=$("$PY" tests/tools/weights_diff.py "$tmp/bn1/model.safetensors" "$tmp/bn2/model.safetensors")
+    rel=$(echo "$w" | sed -n 's/.*max_rel=\([^ ]*\).*/\1/p')
+    check "per-rank BatchNorm vs one process: far outside it ($w)" awk -v r="$rel" 'BEGIN { exit !(r + 0 > 0.1) }'
+fi
 
 # ---- a rank killed: the job ends with a message, and resumes ----
 mpirun_n 2 300 "$LRLAB" train $F --epochs 3 --out "$tmp/k" >"$tmp/k.out" 2>&1 &
@@ -188,6 +211,28 @@ mpirun_n 2 60 "$LRLAB" train $F --epochs 2 >"$tmp/noout.out" 2>&1
 check "2 ranks without --out: refused" grep -q 'give --out DIR' "$tmp/noout.out"
 mpirun_n 2 60 "$LRLAB" train $F --batch 1 --epochs 1 --out "$tmp/b1" >"$tmp/b1.out" 2>&1
 check "--batch 1 with 2 ranks: refused" grep -q -- '--batch 1 with 2 ranks: expected at least 2' "$tmp/b1.out"
+
+# ---- BatchNorm: --sync-bn agrees with one process, per-rank statistics do not ----
+# (the reference backend on both sides: one process would run oneDNN's BatchNorm otherwise)
+G="--data $SYNTH_DIR --limit-train 64 --limit-test 64 --batch 32 --epochs 1 --threads 1 --lr 0.05 --model resnet20 --backend ref"
+"$LRLAB" train $G --out "$tmp/bn1" >/dev/null 2>&1
+mpirun_n 2 300 "$LRLAB" train $G --sync-bn --out "$tmp/bn2s" >"$tmp/bn2s.out" 2>&1
+check "2-rank --sync-bn train exits 0" [ $? -eq 0 ]
+check "config.txt says sync_bn=1" grep -qx 'sync_bn=1' "$tmp/bn2s/config.txt"
+mpirun_n 2 300 "$LRLAB" train $G --out "$tmp/bn2" >/dev/null 2>&1
+check "config.txt says sync_bn=0 (per rank)" grep -qx 'sync_bn=0' "$tmp/bn2/config.txt"
+check "--sync-bn: the train loss of one process" [ "$(cut -d, -f4 "$tmp/bn1/metrics.csv")" = "$(cut -d, -f4 "$tmp/bn2s/metrics.csv")" ]
+check "per-rank BatchNorm: another train loss" [ "$(cut -d, -f4 "$tmp/bn1/metrics.csv")" != "$(cut -d, -f4 "$tmp/bn2/metrics.csv")" ]
+if "$PY" -c 'import numpy' 2>/dev/null; then
+    w=$("$PY" tests/tools/weights_diff.py "$tmp/bn1/model.safetensors" "$tmp/bn2s/model.safetensors")
+    echo "NOTE resnet20, 2 ranks --sync-bn vs one process, 2 steps: $w"
+    rel=$(echo "$w" | sed -n 's/.*max_rel=\([^ ]*\).*/\1/p')
+    check "--sync-bn vs one process: weights within 1e-2 of each tensor's scale ($w)" \
+        awk -v r="$rel" 'BEGIN { exit !(r != "" && r + 0 <= 1e-2) }'
+    w=$("$PY" tests/tools/weights_diff.py "$tmp/bn1/model.safetensors" "$tmp/bn2/model.safetensors")
+    rel=$(echo "$w" | sed -n 's/.*max_rel=\([^ ]*\).*/\1/p')
+    check "per-rank BatchNorm vs one process: far outside it ($w)" awk -v r="$rel" 'BEGIN { exit !(r + 0 > 0.1) }'
+fi
 
 # ---- a rank killed: the job ends with a message, and resumes ----
 mpirun_n 2 300 "$LRLAB" train $F --epochs 3 --out "$tmp/k" >"$tmp/k.out" 2>&1 &

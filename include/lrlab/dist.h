@@ -61,6 +61,10 @@ int dist_sum_floats(float *v, long n, lr_error *err);
  * adds them in rank order. */
 int dist_sum_doubles(double *v, int n, lr_error *err);
 
+/* dist_sum_doubles for --sync-bn's BatchNorm kernels (net_config.bn_sum):
+ * 0, or -1 (the MPI error is reported by the next gradient sum). */
+int dist_sum_moments(double *v, int n);
+
 /* Rank 0's bytes to every rank. */
 int dist_broadcast(void *buf, size_t bytes, lr_error *err);
 

@@ -80,7 +80,8 @@ done:
 int train_setup_net(net **out, const model_spec *m, train_config *cfg, int training, const setup_options *o,
                     lr_error *err) {
     net_config nc = {.backend = cfg->backend, .algo = cfg->algo, .precision = cfg->precision, .batch = cfg->batch,
-                     .training = training};
+                     .training = training,
+                     .bn_sum = cfg->sync_bn && dist_size() > 1 ? dist_sum_moments : NULL}; /* --sync-bn */
     snprintf(nc.algo_choices, sizeof nc.algo_choices, "%s", cfg->algo_choices);
     char source[1200] = "recorded (--algo-choices or the run's config.txt)";
     int rc;
