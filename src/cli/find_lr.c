@@ -6,7 +6,7 @@
  * Prints `suggested_lr=<lr>` (steepest fall of the smoothed loss) and
  * `min_loss_lr_div10=<lr>`; writes the curve as CSV (step,lr,loss,
  * smoothed_loss) and optionally a plot (gnuplot; cli/plot.c renders it).
- * Never touches the test images beyond cifar_load's validation. */
+ * Never touches the test images beyond dataset_load's validation. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <math.h>
@@ -178,7 +178,7 @@ int cli_find_lr(int argc, char **argv) {
     if (!rc) {
         printf("lrlab find-lr: model %s, %d training images, batch %d (%d batches/epoch), lr %g .. %g over %d steps, "
                "momentum %g, weight decay %g, seed %ld\n",
-               r.m.name, r.train.n, cfg.batch, loader_batches(r.train_loader), fc.start_lr, fc.end_lr, fc.steps,
+               r.m.name, r.data.train.n, cfg.batch, loader_batches(r.train_loader), fc.start_lr, fc.end_lr, fc.steps,
                fc.momentum, fc.weight_decay, cfg.seed);
         fflush(stdout);
         if (findlr_run(&res, &fc, r.net, &r.m, r.params, r.buffers, r.train_loader, &err)) rc = -1;
