@@ -20,6 +20,16 @@ TESTS    := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
 DATA_DIR ?= data/cifar-10-batches-bin
 
+# MPI (data-parallel `mpirun -np N lrlab train`, src/dist/dist.c): built when
+# pkg-config finds an MPI (Debian: libopenmpi-dev), or with MPI=1; MPI=0
+# builds the one-rank stub. $(BUILD)/mpi.h records the choice (rewritten
+# only when it changes, so switching rebuilds dist.o).
+MPI ?= $(shell pkg-config --exists mpi-c 2>/dev/null && echo 1 || echo 0)
+ifeq ($(MPI),1)
+MPI_CFLAGS := $(shell pkg-config --cflags mpi-c)
+LDLIBS     += $(shell pkg-config --libs mpi-c)
+endif
+
 # `lrlab --version`: VERSION, and `git describe` when built from a git tree
 # ($(BUILD)/version.h is rewritten only when the text changes).
 VERSION  := 0.3.0
@@ -39,6 +49,13 @@ $(BUILD)/%.o: %.c
 $(BUILD)/version.h: FORCE
 	@mkdir -p $(dir $@)
 	@v='#define LRLAB_VERSION "$(VERSION_TEXT)"'; [ "$$(cat $@ 2>/dev/null)" = "$$v" ] || echo "$$v" >$@
+
+$(BUILD)/mpi.h: FORCE
+	@mkdir -p $(dir $@)
+	@v='#define LRLAB_MPI $(MPI)'; [ "$$(cat $@ 2>/dev/null)" = "$$v" ] || echo "$$v" >$@
+
+$(BUILD)/src/dist/dist.o: $(BUILD)/mpi.h
+$(BUILD)/src/dist/dist.o: CFLAGS += -include $(BUILD)/mpi.h $(MPI_CFLAGS)
 
 $(BUILD)/src/cli/main.o: $(BUILD)/version.h
 $(BUILD)/src/cli/main.o: CFLAGS += -include $(BUILD)/version.h

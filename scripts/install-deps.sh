@@ -3,12 +3,13 @@
 # needs, only those missing (so it is fast when everything is there).
 #   build and run: gcc make libdnnl-dev (oneDNN 2.6) gnuplot-nox curl
 #   tests (--test): python3-torch python3-numpy (PyTorch cross-checks),
-#                   clang libclang-rt-14-dev (libFuzzer, sanitizers), valgrind
+#                   clang libclang-rt-14-dev (libFuzzer, sanitizers), valgrind,
+#                   openmpi-bin libopenmpi-dev (tests/mpi_test.sh: mpirun, MPI training)
 # Runs apt-get as root, or through sudo.
 set -eu
 pkgs="gcc make libc6-dev libdnnl-dev gnuplot-nox curl ca-certificates"
 if [ "${1:-}" = "--test" ]; then
-    pkgs="$pkgs python3-torch python3-numpy clang libclang-rt-14-dev valgrind"
+    pkgs="$pkgs python3-torch python3-numpy clang libclang-rt-14-dev valgrind openmpi-bin libopenmpi-dev"
 fi
 missing=""
 for p in $pkgs; do

@@ -492,10 +492,25 @@ static void test_loader_small(void) {
 
     /* The synchronous reference equals the thread. */
     loader_epoch_order(perm, &cfg, 3);
-    int m = loader_fill_batch(xr, yr, &cfg, perm, 3, 6);
-    CHECK(m == batch && memcmp(xr, xa + (size_t)6 * batch * CIFAR_IMAGE_BYTES, (size_t)m * CIFAR_IMAGE_BYTES * 4) == 0,
+    int total = 0, m = loader_fill_batch(xr, yr, &cfg, perm, 3, 6, &total);
+    CHECK(m == batch && total == batch &&
+              memcmp(xr, xa + (size_t)6 * batch * CIFAR_IMAGE_BYTES, (size_t)m * CIFAR_IMAGE_BYTES * 4) == 0,
           "loader_fill_batch equals the thread");
-    CHECK(loader_fill_batch(xr, yr, &cfg, perm, 3, 7) == 0, "no batch 7 with drop_last");
+    CHECK(loader_fill_batch(xr, yr, &cfg, perm, 3, 7, NULL) == 0, "no batch 7 with drop_last");
+
+    /* Shards (data-parallel ranks): 3 uneven shards of batch 6, one after
+     * another, are the whole batch, bytes and labels, augmentation included. */
+    for (int k = 0, at = 0; k < 3; k++) {
+        loader_config sc = cfg;
+        sc.shard = k, sc.shards = 3;
+        int t = 0, got = loader_fill_batch(xr, yr, &sc, perm, 3, 6, &t);
+        int want = batch * (k + 1) / 3 - batch * k / 3;
+        CHECK(got == want && t == batch &&
+                  memcmp(xr, xa + (size_t)(6 * batch + at) * CIFAR_IMAGE_BYTES, (size_t)got * CIFAR_IMAGE_BYTES * 4) == 0 &&
+                  memcmp(yr, ya + 6 * batch + at, (size_t)got * sizeof(int)) == 0,
+              "shard %d of 3: %d images (want %d), images %d.. of the batch", k, got, want, at);
+        at += got;
+    }
 
     /* Another epoch, another order; another seed, other bytes. */
     float *x4 = xb;

@@ -2,11 +2,15 @@
  * a step and tolerance per layer kind, through the reference net; (2) the oneDNN net against
  * the reference net on the seed's model and on odd shapes, forward logits
  * and every parameter gradient, for each convolution algorithm; (3) a
- * partial batch gives the same rows as a full one. */
+ * partial batch gives the same rows as a full one; (4) SyncBatchNorm's
+ * kernels over two halves of a batch equal the plain ones on the whole. */
+#define _POSIX_C_SOURCE 200809L
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/ref.h"
 #include "lrlab/model.h"
 #include "lrlab/net.h"
 #include "lrlab/optim.h"
@@ -273,7 +277,79 @@ static const char *bn_model = /* BatchNorm with and without affine, its eps and 
     "input 3 6 6\nconv a 8\nbatchnorm bn1\nrelu\nconv b 8\nbatchnorm bn2 eps=1e-3 momentum=0.4 affine=0\ngelu\n"
     "flatten\nlinear f 4\n";
 
+/* ---- SyncBatchNorm's kernels: two "ranks" (threads), each with half of
+ * the batch and a sum that adds both in rank order, against the plain
+ * kernels on the whole batch ---- */
+
+enum { SB_B = 6, SB_C = 3, SB_HW = 5, SB_N = SB_B * SB_C * SB_HW };
+static pthread_barrier_t sb_barrier;
+static double sb_vals[2][2 * SB_C + 1];
+static __thread int sb_rank;
+
+static int sb_sum(double *v, int n) {
+    memcpy(sb_vals[sb_rank], v, (size_t)n * sizeof *v);
+    pthread_barrier_wait(&sb_barrier);
+    for (int i = 0; i < n; i++) v[i] = sb_vals[0][i] + sb_vals[1][i];
+    pthread_barrier_wait(&sb_barrier); /* both have read before the next sum writes */
+    return 0;
+}
+
+typedef struct {
+    int rank;
+    const float *x, *dout, *gamma, *beta;
+    float out[SB_N], din[SB_N], rm[SB_C], rv[SB_C], nb, save[2 * SB_C], dgamma[SB_C], dbeta[SB_C];
+    int rc;
+} sb_half;
+
+static void *sb_run(void *arg) {
+    sb_half *h = arg;
+    sb_rank = h->rank;
+    int b0 = h->rank * SB_B / 2; /* images [b0, b0 + SB_B/2) */
+    const float *x = h->x + (long)b0 * SB_C * SB_HW, *dout = h->dout + (long)b0 * SB_C * SB_HW;
+    h->rc = ref_batchnorm_forward_sync(h->out, h->save, h->save + SB_C, x, h->gamma, h->beta, h->rm, h->rv, &h->nb,
+                                       1e-5, 0.1, SB_B / 2, SB_C, SB_HW, sb_sum) ||
+            ref_batchnorm_backward_sync(h->din, h->dgamma, h->dbeta, dout, x, h->gamma, h->save, h->save + SB_C,
+                                        SB_B / 2, SB_C, SB_HW, sb_sum);
+    return NULL;
+}
+
+static void sync_bn_kernels(void) {
+    float x[SB_N], dout[SB_N], gamma[SB_C], beta[SB_C], out[SB_N], din[SB_N] = {0}, save[2 * SB_C];
+    float rm[SB_C] = {0}, rv[SB_C] = {1, 1, 1}, nb = 0, dgamma[SB_C] = {0}, dbeta[SB_C] = {0};
+    lr_rng r;
+    rng_init(&r, 7, 0, 0);
+    for (int i = 0; i < SB_N; i++) x[i] = 3.0f * (float)rng_uniform(&r) - 1.0f, dout[i] = (float)rng_uniform(&r) - 0.5f;
+    for (int c = 0; c < SB_C; c++) gamma[c] = 0.5f + (float)c, beta[c] = 0.1f * (float)c;
+    ref_batchnorm_forward(out, save, save + SB_C, x, gamma, beta, rm, rv, &nb, 1, 1e-5, 0.1, SB_B, SB_C, SB_HW);
+    ref_batchnorm_backward(din, dgamma, dbeta, dout, x, gamma, save, save + SB_C, 1, SB_B, SB_C, SB_HW);
+    sb_half h[2];
+    pthread_t t[2];
+    pthread_barrier_init(&sb_barrier, NULL, 2);
+    for (int k = 0; k < 2; k++) {
+        memset(&h[k], 0, sizeof h[k]);
+        h[k].rank = k, h[k].x = x, h[k].dout = dout, h[k].gamma = gamma, h[k].beta = beta;
+        for (int c = 0; c < SB_C; c++) h[k].rv[c] = 1;
+        pthread_create(&t[k], NULL, sb_run, &h[k]);
+    }
+    for (int k = 0; k < 2; k++) pthread_join(t[k], NULL);
+    pthread_barrier_destroy(&sb_barrier);
+    double worst = 0;
+    int half = SB_N / 2;
+    for (int i = 0; i < SB_N; i++) {
+        const sb_half *o = &h[i / half];
+        worst = fmax(worst, fabs(o->out[i % half] - out[i]) + fabs(o->din[i % half] - din[i]));
+    }
+    for (int k = 0; k < 2; k++)
+        for (int c = 0; c < SB_C; c++)
+            worst = fmax(worst, fabs(h[k].rm[c] - rm[c]) + fabs(h[k].rv[c] - rv[c]));
+    for (int c = 0; c < SB_C; c++)
+        worst = fmax(worst, fabs(h[0].dgamma[c] + h[1].dgamma[c] - dgamma[c]) + fabs(h[0].dbeta[c] + h[1].dbeta[c] - dbeta[c]));
+    CHECK(h[0].rc == 0 && h[1].rc == 0 && h[0].nb == 1 && h[1].nb == 1, "sync BatchNorm kernels ran");
+    CHECK(worst < 1e-5, "sync BatchNorm over 2 halves equals the whole batch: largest difference %g", worst);
+}
+
 int main(void) {
+    sync_bn_kernels();
     int covered[LAYER_KINDS] = {0};
     for (size_t i = 0; i < sizeof gradcheck_cases / sizeof gradcheck_cases[0]; i++) {
         const gradcheck_case *tc = &gradcheck_cases[i];

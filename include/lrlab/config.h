@@ -28,6 +28,8 @@ typedef struct {
     int batch, epochs;
     long seed;
     int threads; /* 0: all cores */
+    int ranks;   /* data-parallel ranks the run trains on (set by the run; 0: 1) */
+    int sync_bn; /* BatchNorm statistics over all ranks' shares of the batch (SyncBatchNorm); 0: per rank */
     long limit_train, limit_test, val;
     int augment, shuffle;
     net_backend backend;

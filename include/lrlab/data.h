@@ -126,12 +126,17 @@ typedef struct {
     int augment;      /* crop+flip; per batch rng_init(&r, seed, RNG_STREAM_AUGMENT, epoch * 1000003 + b);
                          for each image in batch order: dy = rng_below(&r, 9), dx = rng_below(&r, 9), flip = rng_below(&r, 2) */
     uint64_t seed;
+    int shard, shards; /* data-parallel ranks (shards 0 or 1: the whole batch): this loader hands out only
+                          images [lo, hi) of every batch of `batch`, lo = n * shard / shards, hi = n *
+                          (shard + 1) / shards for a batch of n; the order and augmentation streams are the
+                          whole batch's, so the shards of all ranks together are the one-process batch */
 } loader_config;
 
 typedef struct {
     float *x;     /* n * c * h * w, NCHW, owned by the loader, valid until the next loader_next */
     int *y;       /* n labels */
-    int n;        /* images in this batch */
+    int n;        /* images in this batch (this shard's share) */
+    int total;    /* images in the whole batch, all shards */
     int index;    /* batch index within the epoch */
 } loader_batch;
 
@@ -162,8 +167,9 @@ void loader_free(loader *l);
  * * c * h * w floats) and y: the reference the loader thread must equal, and
  * a way to get batch b of an epoch without a loader. perm is scratch of
  * split->n ints holding the epoch's order (filled by loader_epoch_order).
- * Returns the number of images (0 when b is past the end). */
-int loader_fill_batch(float *x, int *y, const loader_config *cfg, const int *perm, int epoch, int b);
+ * Returns the number of images (0 when b is past the end): cfg's shard of
+ * them; *total (may be NULL) receives the whole batch's. */
+int loader_fill_batch(float *x, int *y, const loader_config *cfg, const int *perm, int epoch, int b, int *total);
 
 /* The order of epoch `epoch`: a seeded permutation when cfg->shuffle, else
  * 0..n-1. perm holds split->n ints. */

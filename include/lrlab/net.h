@@ -30,6 +30,9 @@ typedef struct {
                                 than fp32); fp32 master weights, gradients, linear layers */
     int batch;               /* maximum images per call */
     int training;            /* 0: forward only (no backward buffers) */
+    int (*bn_sum)(double *v, int n); /* SyncBatchNorm: sums n doubles over the data-parallel ranks in place
+                                        (lrlab/dist.h), so that training BatchNorm normalises by the whole
+                                        batch's statistics; NULL: this process's images only */
     /* A previous choice to reuse (as recorded by net_algo_choices), or "" to
      * choose: one letter per convolution and pass (forward, backward-data,
      * backward-weights): 'd' direct, 'w' winograd, 'D' bf16 direct, '-' no

@@ -14,7 +14,8 @@
 
 #include "lrlab/config.h"
 
-enum { TRAIN_OK = 0, TRAIN_ERROR = 1, TRAIN_BAD_SCHED = 2, TRAIN_DIVERGED = 3, TRAIN_STOPPED = 4 };
+enum { TRAIN_OK = 0, TRAIN_ERROR = 1, TRAIN_BAD_SCHED = 2, TRAIN_DIVERGED = 3, TRAIN_STOPPED = 4,
+       TRAIN_PEER_FAILED = 5 /* data-parallel: another rank failed to set up and says why */ };
 
 typedef struct {
     FILE *log;                          /* one line per epoch (stdout); NULL: quiet */

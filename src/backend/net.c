@@ -55,7 +55,7 @@ int net_forward(net *n, const float *x, int count, const float *params, float *l
 }
 
 int net_backward(net *n, const float *dlogits, const float *params, float *grads, lr_error *err) {
-    if (n->ref) return net_ref_backward(n->ref, dlogits, params, grads);
+    if (n->ref) return net_ref_backward(n->ref, dlogits, params, grads, err);
     return net_dnnl_backward(n->dnnl, dlogits, params, grads, err);
 }
 

@@ -65,6 +65,7 @@ typedef struct {
 struct net_dnnl {
     const model_spec *m; /* borrowed */
     int batch, training;
+    int (*bn_sum)(double *v, int n); /* net_config's: BatchNorm through the reference kernels */
     int count; /* images in the last forward call */
     int mode;  /* of the last forward call (MODE_*) */
     int when;  /* building: the modes of the ops being added (0: all) */
@@ -875,7 +876,7 @@ static void *handle(dnnl_memory_t m) {
 
 static ref_layer_ctx ref_ctx(const net_dnnl *n) {
     return (ref_layer_ctx){.m = n->m, .B = n->count, .training = n->train_mode, .seed = n->seed, .step = n->step,
-                           .params = n->params, .buffers = n->buffers, .grads = n->grads};
+                           .params = n->params, .buffers = n->buffers, .grads = n->grads, .bn_sum = n->bn_sum};
 }
 
 static int fallback_forward(net_dnnl *n, int li, lr_error *err) {
@@ -885,7 +886,6 @@ static int fallback_forward(net_dnnl *n, int li, lr_error *err) {
 }
 
 static int fallback_backward(net_dnnl *n, int li, lr_error *err) {
-    (void)err;
     fallback *f = &n->fb[li];
     const layer_spec *l = &n->m->layers[li];
     ref_layer_ctx c = ref_ctx(n);
@@ -896,9 +896,8 @@ static int fallback_backward(net_dnnl *n, int li, lr_error *err) {
             memset(handle(f->din[k]), 0, dnnl_memory_desc_get_size(md));
         }
     if (l->param_count) memset(n->grads + l->param_offset, 0, (size_t)l->param_count * sizeof(float));
-    ref_layer_backward(&c, li, handle(f->in[0]), handle(f->out), handle(f->dout), handle(f->din[0]),
-                       handle(f->din[1]), f->aux);
-    return 0;
+    return ref_layer_backward(&c, li, handle(f->in[0]), handle(f->out), handle(f->dout), handle(f->din[0]),
+                              handle(f->din[1]), f->aux, err);
 }
 
 /* A plain f32 descriptor of dims (abcd, or ab when 2-D). */
@@ -987,7 +986,8 @@ static int bn_pds(net_dnnl *n, const dnnl_memory_desc_t *md, double eps, unsigne
 static int build_batchnorm(net_dnnl *n, int li, lr_error *err) {
     const layer_spec *l = &n->m->layers[li];
     dnnl_memory_desc_t md = *md_of(n, l->in[0]), cmd;
-    if (md.ndims != 4 || md.data_type != dnnl_f32) return build_fallback(n, li, err);
+    /* --sync-bn: the reference kernels, which sum the statistics over the ranks */
+    if (md.ndims != 4 || md.data_type != dnnl_f32 || n->bn_sum) return build_fallback(n, li, err);
     dnnl_dims_t cdims = {l->c};
     CHECK_DNNL(dnnl_memory_desc_init_by_tag(&cmd, 1, cdims, dnnl_f32, dnnl_a), "md");
     unsigned flags = l->u.bn.affine ? dnnl_use_scale | dnnl_use_shift : 0;
@@ -1155,6 +1155,7 @@ int net_dnnl_init(net_dnnl **out, const model_spec *m, const net_config *cfg, lr
     n->m = m;
     n->batch = cfg->batch;
     n->training = n->train_mode = cfg->training;
+    n->bn_sum = cfg->bn_sum;
     n->algo = cfg->algo;
     n->forced = cfg->algo_choices[0] ? cfg->algo_choices : NULL;
     n->conv_dt = cfg->precision == NET_PRECISION_BF16 ? dnnl_bf16 : dnnl_f32;

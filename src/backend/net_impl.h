@@ -9,7 +9,7 @@ int net_ref_init(net_ref **out, const model_spec *m, const net_config *cfg, lr_e
 void net_ref_free(net_ref *n);
 int net_ref_forward(net_ref *n, const float *x, int count, const float *params, float *logits, lr_error *err);
 void net_ref_set_state(net_ref *n, float *buffers, int training, uint64_t seed, uint64_t step);
-int net_ref_backward(net_ref *n, const float *dlogits, const float *params, float *grads);
+int net_ref_backward(net_ref *n, const float *dlogits, const float *params, float *grads, lr_error *err);
 
 /* One layer through the reference kernels, for both executors (the oneDNN
  * one runs the kinds it has no primitive for this way, on plain NCHW
@@ -23,12 +23,13 @@ typedef struct {
     uint64_t seed, step; /* dropout's stream */
     const float *params;
     float *buffers, *grads;
+    int (*bn_sum)(double *v, int n); /* training BatchNorm over all ranks' shares (net_config), or NULL */
 } ref_layer_ctx;
 long ref_layer_aux_size(const layer_spec *l, int batch);
 int ref_layer_forward(const ref_layer_ctx *c, int i, const float *in0, const float *in1, float *out, float *aux,
                       lr_error *err);
-void ref_layer_backward(const ref_layer_ctx *c, int i, const float *in0, const float *out, const float *dout,
-                        float *din, float *din1, const float *aux);
+int ref_layer_backward(const ref_layer_ctx *c, int i, const float *in0, const float *out, const float *dout,
+                       float *din, float *din1, const float *aux, lr_error *err);
 
 typedef struct net_dnnl net_dnnl;
 int net_dnnl_init(net_dnnl **out, const model_spec *m, const net_config *cfg, lr_error *err);

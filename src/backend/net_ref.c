@@ -12,6 +12,7 @@
 struct net_ref {
     const model_spec *m; /* borrowed */
     int batch, count, training;
+    int (*bn_sum)(double *v, int n); /* net_config's */
     uint64_t seed, step; /* dropout's stream */
     float *buffers;      /* the caller's running statistics */
     const float *x;      /* borrowed from the last forward call */
@@ -28,6 +29,7 @@ int net_ref_init(net_ref **out, const model_spec *m, const net_config *cfg, lr_e
     n->m = m;
     n->batch = cfg->batch;
     n->training = cfg->training;
+    n->bn_sum = cfg->bn_sum;
     int L = m->n_layers;
     if (!(n->acts = lr_calloc(L, sizeof(float *), "activations", err)) ||
         !(n->dacts = lr_calloc(L, sizeof(float *), "gradients", err)) ||
@@ -100,6 +102,15 @@ int ref_layer_forward(const ref_layer_ctx *c, int i, const float *in0, const flo
         break;
     case LAYER_BATCHNORM:
         if (!c->buffers) return lr_fail(err, "net_forward: the model has BatchNorm buffers: net_set_buffers first");
+        if (c->training && c->bn_sum) {
+            if (ref_batchnorm_forward_sync(out, aux, aux + l->c, in0, tensor(c, l, TENSOR_WEIGHT, params),
+                                           tensor(c, l, TENSOR_BIAS, params), tensor(c, l, TENSOR_RUNNING_MEAN, params),
+                                           tensor(c, l, TENSOR_RUNNING_VAR, params),
+                                           tensor(c, l, TENSOR_NUM_BATCHES, params), l->u.bn.eps, l->u.bn.momentum, B,
+                                           l->c, l->h * l->w, c->bn_sum))
+                return lr_fail(err, "layer %d (BatchNorm, --sync-bn): summing its statistics over the ranks failed", i);
+            break;
+        }
         ref_batchnorm_forward(out, aux, aux + l->c, in0, tensor(c, l, TENSOR_WEIGHT, params),
                               tensor(c, l, TENSOR_BIAS, params), tensor(c, l, TENSOR_RUNNING_MEAN, params),
                               tensor(c, l, TENSOR_RUNNING_VAR, params), tensor(c, l, TENSOR_NUM_BATCHES, params),
@@ -127,7 +138,7 @@ int net_ref_forward(net_ref *n, const float *x, int count, const float *params, 
     n->x = x;
     n->count = count;
     ref_layer_ctx c = {.m = m, .B = count, .training = n->training, .seed = n->seed, .step = n->step,
-                       .params = params, .buffers = n->buffers};
+                       .params = params, .buffers = n->buffers, .bn_sum = n->bn_sum};
     for (int i = 0; i < m->n_layers; i++) {
         const layer_spec *l = &m->layers[i];
         if (ref_layer_forward(&c, i, input_of(n, l, 0), l->n_in > 1 ? input_of(n, l, 1) : NULL, n->acts[i],
@@ -143,8 +154,8 @@ static float *dinput_of(net_ref *n, const layer_spec *l, int k) {
     return l->in[k] == MODEL_INPUT ? NULL : n->dacts[l->in[k]];
 }
 
-void ref_layer_backward(const ref_layer_ctx *c, int i, const float *in0, const float *out, const float *dout,
-                        float *din, float *din1, const float *aux) {
+int ref_layer_backward(const ref_layer_ctx *c, int i, const float *in0, const float *out, const float *dout,
+                       float *din, float *din1, const float *aux, lr_error *err) {
     const layer_spec *l = &c->m->layers[i];
     const float *params = c->params;
     int B = c->B;
@@ -156,6 +167,13 @@ void ref_layer_backward(const ref_layer_ctx *c, int i, const float *in0, const f
     case LAYER_CONV: ref_conv2d_backward(din, dw, db, dout, in0, params + l->param_offset, &g); break;
     case LAYER_LINEAR: ref_linear_backward(din, dw, db, dout, in0, params + l->param_offset, B, l->in_c, l->c); break;
     case LAYER_BATCHNORM:
+        if (c->training && c->bn_sum) {
+            if (ref_batchnorm_backward_sync(din, l->param_count ? dw : NULL, db, dout, in0,
+                                            tensor(c, l, TENSOR_WEIGHT, params), aux, aux + l->c, B, l->c,
+                                            l->h * l->w, c->bn_sum))
+                return lr_fail(err, "layer %d (BatchNorm, --sync-bn): summing its gradients over the ranks failed", i);
+            break;
+        }
         ref_batchnorm_backward(din, l->param_count ? dw : NULL, db, dout, in0, tensor(c, l, TENSOR_WEIGHT, params),
                                aux, aux + l->c, c->training, B, l->c, l->h * l->w);
         break;
@@ -176,19 +194,22 @@ void ref_layer_backward(const ref_layer_ctx *c, int i, const float *in0, const f
         else if (din) ref_accumulate(din, dout, size);
         break;
     }
+    return 0;
 }
 
-int net_ref_backward(net_ref *n, const float *dlogits, const float *params, float *grads) {
+int net_ref_backward(net_ref *n, const float *dlogits, const float *params, float *grads, lr_error *err) {
     const model_spec *m = n->m;
     int B = n->count;
     ref_zero(grads, m->n_params);
     for (int i = 0; i < m->n_layers; i++) ref_zero(n->dacts[i], (long)B * layer_size(&m->layers[i]));
     memcpy(n->dacts[m->n_layers - 1], dlogits, (size_t)B * m->n_classes * sizeof(float));
-    ref_layer_ctx c = {.m = m, .B = B, .training = n->training, .params = params, .buffers = n->buffers, .grads = grads};
+    ref_layer_ctx c = {.m = m, .B = B, .training = n->training, .params = params, .buffers = n->buffers, .grads = grads,
+                       .bn_sum = n->bn_sum};
     for (int i = m->n_layers - 1; i >= 0; i--) {
         const layer_spec *l = &m->layers[i];
-        ref_layer_backward(&c, i, input_of(n, l, 0), n->acts[i], n->dacts[i], dinput_of(n, l, 0),
-                           l->n_in > 1 ? dinput_of(n, l, 1) : NULL, n->aux[i]);
+        if (ref_layer_backward(&c, i, input_of(n, l, 0), n->acts[i], n->dacts[i], dinput_of(n, l, 0),
+                               l->n_in > 1 ? dinput_of(n, l, 1) : NULL, n->aux[i], err))
+            return -1;
     }
     return 0;
 }

@@ -4,6 +4,7 @@
 #include "backend/ref.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "lrlab/rng.h"
@@ -319,6 +320,88 @@ void ref_batchnorm_backward(float *dinp, float *dgamma, float *dbeta, const floa
                 dinp[k] += (float)(d * gm * invstd);
             }
     }
+}
+
+int ref_batchnorm_forward_sync(float *out, float *save_mean, float *save_invstd, const float *inp,
+                               const float *gamma, const float *beta, float *running_mean, float *running_var,
+                               float *num_batches, double eps, double momentum, int B, int C, int HW, ref_sum_fn sum) {
+    double *s = malloc((size_t)(2 * C + 1) * sizeof *s), *sq = s ? s + C + 1 : NULL;
+    if (!s) return -1;
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < C; c++) {
+        double t = 0.0;
+        for (int b = 0; b < B; b++)
+            for (int i = 0; i < HW; i++) t += inp[AT(b, c, 0, i, C, 1, HW)];
+        s[c] = t;
+    }
+    s[C] = (double)B * HW;
+    if (sum(s, C + 1)) return free(s), -1;
+    double n = s[C];
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < C; c++) {
+        double mean = s[c] / n, t = 0.0;
+        for (int b = 0; b < B; b++)
+            for (int i = 0; i < HW; i++) {
+                double d = inp[AT(b, c, 0, i, C, 1, HW)] - mean;
+                t += d * d;
+            }
+        sq[c] = t;
+    }
+    if (sum(sq, C)) return free(s), -1;
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < C; c++) {
+        double mean = s[c] / n, var = sq[c] / n, invstd = 1.0 / sqrt(var + eps);
+        running_mean[c] = (float)(momentum * mean + (1.0 - momentum) * running_mean[c]);
+        double unbiased = n > 1 ? sq[c] / (n - 1) : var;
+        running_var[c] = (float)(momentum * unbiased + (1.0 - momentum) * running_var[c]);
+        save_mean[c] = (float)mean, save_invstd[c] = (float)invstd;
+        double gm = gamma ? gamma[c] : 1.0, bt = beta ? beta[c] : 0.0;
+        for (int b = 0; b < B; b++)
+            for (int i = 0; i < HW; i++) {
+                long k = AT(b, c, 0, i, C, 1, HW);
+                out[k] = (float)((inp[k] - mean) * invstd * gm + bt);
+            }
+    }
+    if (num_batches) *num_batches += 1.0f;
+    free(s);
+    return 0;
+}
+
+int ref_batchnorm_backward_sync(float *dinp, float *dgamma, float *dbeta, const float *dout, const float *inp,
+                                const float *gamma, const float *save_mean, const float *save_invstd, int B, int C,
+                                int HW, ref_sum_fn sum) {
+    double *s = malloc((size_t)(2 * C + 1) * sizeof *s); /* sum_d[C], sum_dx[C], count */
+    if (!s) return -1;
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < C; c++) {
+        double mean = save_mean[c], invstd = save_invstd[c], sum_d = 0.0, sum_dx = 0.0;
+        for (int b = 0; b < B; b++)
+            for (int i = 0; i < HW; i++) {
+                long k = AT(b, c, 0, i, C, 1, HW);
+                sum_d += dout[k];
+                sum_dx += dout[k] * (inp[k] - mean) * invstd;
+            }
+        if (dgamma) dgamma[c] += (float)sum_dx; /* this process's share */
+        if (dbeta) dbeta[c] += (float)sum_d;
+        s[c] = sum_d, s[C + c] = sum_dx;
+    }
+    s[2 * C] = (double)B * HW;
+    if (sum(s, 2 * C + 1)) return free(s), -1;
+    double n = s[2 * C];
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < C; c++) {
+        if (!dinp) continue;
+        double mean = save_mean[c], invstd = save_invstd[c], gm = gamma ? gamma[c] : 1.0;
+        for (int b = 0; b < B; b++)
+            for (int i = 0; i < HW; i++) {
+                long k = AT(b, c, 0, i, C, 1, HW);
+                double xhat = (inp[k] - mean) * invstd;
+                double d = dout[k] - s[c] / n - xhat * s[C + c] / n;
+                dinp[k] += (float)(d * gm * invstd);
+            }
+    }
+    free(s);
+    return 0;
 }
 
 /* ---- the option-A shortcut ---- */

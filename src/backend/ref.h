@@ -61,6 +61,24 @@ void ref_batchnorm_backward(float *dinp, float *dgamma, float *dbeta, const floa
                             const float *gamma, const float *save_mean, const float *save_invstd, int training,
                             int B, int C, int HW);
 
+/* The same in training mode over a batch split between processes
+ * (SyncBatchNorm): each has B of the images; sum(v, n) replaces n doubles
+ * by their sums over the processes (the same on all; 0, or -1 on failure).
+ * Forward: per channel the sum and the count, summed, give the mean; the
+ * squared deviations, summed, the biased variance; the running statistics
+ * take the whole batch's. Backward: the per-channel sums of dout and
+ * dout * xhat over the whole batch give dinp; dgamma and dbeta get this
+ * process's share (the optimiser's gradient sum adds the rest). With a sum
+ * that changes nothing they equal ref_batchnorm_forward/backward. 0, or -1
+ * when sum or an allocation failed. */
+typedef int (*ref_sum_fn)(double *v, int n);
+int ref_batchnorm_forward_sync(float *out, float *save_mean, float *save_invstd, const float *inp,
+                               const float *gamma, const float *beta, float *running_mean, float *running_var,
+                               float *num_batches, double eps, double momentum, int B, int C, int HW, ref_sum_fn sum);
+int ref_batchnorm_backward_sync(float *dinp, float *dgamma, float *dbeta, const float *dout, const float *inp,
+                                const float *gamma, const float *save_mean, const float *save_invstd, int B, int C,
+                                int HW, ref_sum_fn sum);
+
 /* out = a + b; backward adds dout to both. */
 void ref_add_forward(float *out, const float *a, const float *b, long n);
 void ref_accumulate(float *dinp, const float *dout, long n);

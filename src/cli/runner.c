@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "lrlab/config.h"
+#include "lrlab/dist.h"
 
 char **runner_flag_words(const sweep_flags *f, int *count) {
     char **w = calloc((size_t)f->n * 2 + 1, sizeof *w);
@@ -81,6 +82,7 @@ int runner_spawn(const char *who, char *const *av, const char *log, pid_t *pid_o
         setpgid(0, 0);
         prctl(PR_SET_PDEATHSIG, SIGTERM);
         if (getppid() != parent) _exit(130);
+        dist_launch_forget(); /* a run of a sweep (or a trial) under mpirun is a single process */
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);

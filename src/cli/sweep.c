@@ -1,5 +1,5 @@
 /* cli/sweep.c: `lrlab sweep FILE [train flags] [--out DIR] [--jobs N]
- * [--seeds K] [--only NAMES] [--dry-run | --list]`: runs the named runs of a sweep
+ * [--seeds K] [--only NAMES] [--task-id K] [--dry-run | --list | --count]`: runs the named runs of a sweep
  * file (lrlab/sweep.h, docs/sweeps.md), each as a child `lrlab train`
  * process (fork + exec of this executable, no shell) writing its run
  * directory OUT/NAME and its console output to OUT/NAME.log.
@@ -9,6 +9,10 @@
  * config.txt: this command line's flags do not change it); the others
  * start. SIGINT/SIGTERM are passed on to the children, which checkpoint;
  * the sweep waits for them and exits 130, and the same command resumes.
+ * On a cluster: under a launcher (mpirun -np N, srun) rank k of N runs the
+ * runs k, k+N, k+2N, ... of the list (lrlab/dist.h reads the rank from the
+ * launcher's environment; no messages between ranks); `--task-id K` runs
+ * only the K-th (a Slurm job array) and `--count` prints how many there are.
  * Not here: the file format (src/sweep), training (src/train), tables and
  * plots (lrlab report, lrlab plot). */
 #define _DEFAULT_SOURCE
@@ -28,6 +32,7 @@
 #include "cli/cli.h"
 #include "cli/runner.h"
 #include "lrlab/data.h"
+#include "lrlab/dist.h"
 #include "lrlab/io.h"
 #include "lrlab/model.h"
 #include "lrlab/runs.h"
@@ -37,7 +42,7 @@
 static void usage(FILE *f) {
     fprintf(f,
             "usage: lrlab sweep FILE [train flags...] [--out DIR] [--jobs N] [--seeds K] [--only NAME,...]\n"
-            "                   [--dry-run | --list]\n"
+            "                   [--task-id K] [--dry-run | --list | --count]\n"
             "\n"
             "Runs the named runs of a sweep file (format: docs/sweeps.md), each as `lrlab train` into\n"
             "DIR/NAME/ with its console output in DIR/NAME.log. Complete runs (DIR/NAME/model.safetensors)\n"
@@ -51,8 +56,13 @@ static void usage(FILE *f) {
             "  --seeds K      repeat each run with seeds s..s+K-1 (s: the run's --seed, 0 by default),\n"
             "                 into DIR/NAME-sSEED/\n"
             "  --only LIST    only these runs (comma-separated names)\n"
+            "  --task-id K    only the K-th run of the list (0-based, as --list prints them; for a Slurm job\n"
+            "                 array: --task-id $SLURM_ARRAY_TASK_ID)\n"
+            "  --count        print the number of runs (with --seeds: runs x seeds) and stop\n"
             "  --dry-run      print what would run (the exact commands) and stop\n"
             "  --list         print the run directories, one a line, in the file's order, and stop\n"
+            "Under mpirun -np N (or srun), rank k runs the runs k, k+N, k+2N, ... of the list, each as a\n"
+            "single process with --threads max(1, cores/(N on this machine x jobs)) unless --threads is given.\n"
             "Exit status: 0 all complete, 1 a run failed, 2 usage or sweep-file error, 3 a run diverged\n"
             "(the others still run), 130 interrupted (run the same command again to resume).\n\n"
             "train flags (for every run, as lrlab train; --out is the sweep's own):\n");
@@ -116,7 +126,7 @@ static int dir_started(const char *dir) {
 static char *settings_text(const train_config *c0) {
     train_config c = *c0;
     c.out[0] = c.data[0] = c.algo_choices[0] = '\0';
-    c.threads = 0, c.verbose = 0, c.log_steps = 0;
+    c.threads = 0, c.ranks = 0, c.verbose = 0, c.log_steps = 0;
     return config_text(&c, NULL);
 }
 
@@ -146,6 +156,7 @@ static void describe_difference(char *out, size_t cap, const train_config *have,
 /* ---- output: plain lines, or a live view on a terminal ---- */
 
 static int live;         /* stdout is a terminal */
+static char rank_tag[32]; /* "rank K/N: " under a launcher, else "" */
 static int drawn;        /* lines of the live view on screen */
 
 static void view_clear(void) {
@@ -157,6 +168,7 @@ static void say(const char *fmt, ...) {
     if (live) view_clear();
     va_list ap;
     va_start(ap, fmt);
+    fputs(rank_tag, stdout);
     vprintf(fmt, ap);
     va_end(ap);
     fputc('\n', stdout);
@@ -369,19 +381,19 @@ static int usage_error(const char *fmt, const char *arg) {
  * flag for every run (extra). */
 typedef struct {
     const char *file, *out, *only;
-    long jobs, seeds;
-    int dry, list;
+    long jobs, seeds, task_id; /* task_id -1: all */
+    int dry, list, count;
     sweep_flags extra;
 } sweep_args;
 
 /* 0 to go on; else the exit status (the message printed; -1: --help shown). */
 static int parse_args(sweep_args *a, int argc, char **argv) {
     memset(a, 0, sizeof *a);
-    a->jobs = 1;
-    const char *jobs_s = NULL, *seeds_s = NULL;
+    a->jobs = 1, a->task_id = -1;
+    const char *jobs_s = NULL, *seeds_s = NULL, *task_s = NULL;
     const cli_opt opts[] = {{"--out", &a->out, NULL},   {"--jobs", &jobs_s, NULL},   {"--seeds", &seeds_s, NULL},
                             {"--only", &a->only, NULL}, {"--dry-run", NULL, &a->dry}, {"--list", NULL, &a->list},
-                            {NULL, NULL, NULL}};
+                            {"--task-id", &task_s, NULL}, {"--count", NULL, &a->count}, {NULL, NULL, NULL}};
     char **rest = calloc((size_t)argc + 1, sizeof *rest);
     int nrest = 0, rc = 0;
     lr_error err;
@@ -406,6 +418,7 @@ static int parse_args(sweep_args *a, int argc, char **argv) {
     if (!rc && !a->file) rc = usage_error("%s", "no sweep file given");
     if (!rc && ((jobs_s && lr_parse_long(&a->jobs, jobs_s, 1, 256, "--jobs", &err)) ||
                 (seeds_s && lr_parse_long(&a->seeds, seeds_s, 1, 10000, "--seeds", &err)) ||
+                (task_s && lr_parse_long(&a->task_id, task_s, 0, 100000000, "--task-id", &err)) ||
                 sweep_flags_from_argv(&a->extra, nrest, rest, &err)))
         rc = cli_error("sweep", &err, 2);
     free(rest);
@@ -437,13 +450,13 @@ static int build_jobs(job *jobs, int *njobs, const sweep_file *s, const sweep_ar
     char *sel = calloc((size_t)s->n_runs, 1);
     if (!sel) return fprintf(stderr, "lrlab sweep: out of memory\n"), 1;
     if (select_runs(sel, s, a->only)) return free(sel), 2;
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    int threads = (int)(cores / a->jobs > 1 ? cores / a->jobs : 1);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN), share = a->jobs * dist_launch_local_size();
+    int threads = (int)(cores / share > 1 ? cores / share : 1);
     int per = a->seeds ? (int)a->seeds : 1, rc = 0;
     lr_error err;
     for (int r = 0; r < s->n_runs && !rc; r++)
         for (int k = 0; sel[r] && k < per && !rc; k++) {
-            if (job_init(&jobs[*njobs], s, r, &a->extra, (int)a->seeds, k, out, threads, !a->list, &err)) {
+            if (job_init(&jobs[*njobs], s, r, &a->extra, (int)a->seeds, k, out, threads, !a->list && !a->count, &err)) {
                 rc = cli_error("sweep", &err, 2);
                 break;
             }
@@ -456,6 +469,36 @@ static int build_jobs(job *jobs, int *njobs, const sweep_file *s, const sweep_ar
         }
     free(sel);
     return rc;
+}
+
+/* Keeps the jobs this process runs (or lists): the --task-id'th, or under a
+ * launcher with N ranks every N-th from this rank's; 0, or the exit status. */
+static int deal_jobs(job *jobs, int *njobs, const sweep_args *a, const char *path) {
+    int rank, size, kept = 0;
+    dist_launch_rank(&rank, &size);
+    if (a->task_id >= 0 && size > 1) {
+        fprintf(stderr, "lrlab sweep: --task-id %ld under a launcher with %d ranks: each rank would run the same "
+                        "run; give --task-id with one rank, or no --task-id (rank k runs runs k, k+%d, ...)\n",
+                a->task_id, size, size);
+        return 2;
+    }
+    if (a->task_id >= *njobs) {
+        fprintf(stderr, "lrlab sweep: --task-id %ld: %s has %d runs (expected 0..%d; --count prints it)\n",
+                a->task_id, path, *njobs, *njobs - 1);
+        return 2;
+    }
+    if (size > 1 && !a->list) snprintf(rank_tag, sizeof rank_tag, "rank %d/%d: ", rank, size);
+    for (int i = 0; i < *njobs; i++) {
+        int mine = a->task_id >= 0 ? i == a->task_id : a->list || i % size == rank; /* --list: all */
+        if (mine) {
+            job t = jobs[kept];
+            jobs[kept++] = jobs[i];
+            jobs[i] = t;
+        }
+    }
+    for (int i = kept; i < *njobs; i++) sweep_flags_free(&jobs[i].flags);
+    *njobs = kept;
+    return 0;
 }
 
 /* --dry-run: the exact commands. */
@@ -546,12 +589,12 @@ static void run_jobs(job *jobs, int njobs, long at_once) {
 static int print_outcome(const sweep_file *s, const job *jobs, int njobs, const char *out) {
     int n[ST_STOPPED + 1] = {0};
     for (int i = 0; i < njobs; i++) n[jobs[i].state]++;
-    printf("sweep %s: %d done, %d skipped (complete), %d failed, %d diverged", s->name, n[ST_DONE], n[ST_SKIPPED],
+    printf("%ssweep %s: %d done, %d skipped (complete), %d failed, %d diverged", rank_tag, s->name, n[ST_DONE], n[ST_SKIPPED],
            n[ST_FAILED], n[ST_DIVERGED]);
     if (n[ST_STOPPED] || n[ST_PENDING]) printf(", %d stopped, %d not started", n[ST_STOPPED], n[ST_PENDING]);
     printf("; runs in %s\n", out);
     if (n[ST_FAILED] || n[ST_DIVERGED]) {
-        printf("%s:", n[ST_FAILED] ? "failed" : "diverged");
+        printf("%s%s:", rank_tag, n[ST_FAILED] ? "failed" : "diverged");
         for (int i = 0; i < njobs; i++)
             if (jobs[i].state == ST_FAILED || jobs[i].state == ST_DIVERGED)
                 printf(" %s%s", jobs[i].name, jobs[i].state == ST_DIVERGED && n[ST_FAILED] ? " (diverged)" : "");
@@ -580,7 +623,7 @@ static int run_sweep(const sweep_file *s, job *jobs, int njobs, const sweep_args
                      const int count[3]) {
     lr_error err;
     if (make_dirs(out, "--out", &err)) return cli_error("sweep", &err, 1);
-    live = isatty(STDOUT_FILENO);
+    live = isatty(STDOUT_FILENO) && !rank_tag[0]; /* ranks share mpirun's terminal: plain lines */
     say("sweep %s: %d runs into %s (%d to start, %d to resume, %d complete); %ld at a time", s->name, njobs, out,
         count[JOB_NEW], count[JOB_RESUME], count[JOB_COMPLETE], a->jobs);
     run_jobs(jobs, njobs, a->jobs);
@@ -601,8 +644,13 @@ int cli_sweep(int argc, char **argv) {
         else snprintf(out, sizeof out, "runs/%s", s.name);
         jobs = calloc((size_t)s.n_runs * (size_t)(a.seeds ? a.seeds : 1), sizeof *jobs);
         rc = jobs ? build_jobs(jobs, &njobs, &s, &a, out) : (fprintf(stderr, "lrlab sweep: out of memory\n"), 1);
-        for (int i = 0; i < njobs; i++) count[jobs[i].kind]++;
     }
+    if (!rc && a.count) {
+        printf("%d\n", njobs);
+        rc = -1;
+    }
+    if (!rc) rc = deal_jobs(jobs, &njobs, &a, s.path);
+    for (int i = 0; i < njobs; i++) count[jobs[i].kind]++;
     if (!rc && a.list) /* for scripts: `lrlab report $(lrlab sweep FILE --list)` */
         for (int i = 0; i < njobs; i++) printf("%s\n", jobs[i].dir);
     else if (!rc && a.dry) print_plan(&s, jobs, njobs, out, count);

@@ -5,7 +5,9 @@
  * second signal kills at once: the checkpoint on disk is whole either way),
  * and maps the outcome to the exit status: 0 done (or stopped as asked by
  * --stop-at-step or --stop-at-epoch), 1 error, 2 usage or schedule error, 3 diverged, 130
- * stopped by SIGINT or SIGTERM with the checkpoint written. */
+ * stopped by SIGINT or SIGTERM with the checkpoint written. Under mpirun
+ * (lrlab/dist.h) every rank runs this; rank 0 alone prints, unless a rank
+ * fails on its own, which then prints its message and ends the job. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <signal.h>
@@ -16,6 +18,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "lrlab/dist.h"
 #include "lrlab/io.h"
 #include "lrlab/train.h"
 
@@ -67,6 +70,26 @@ static void drop_if_empty(const char *dir, int parent) {
     snprintf(lock, sizeof lock, "%s/.lock", dir);
     unlink(lock);
     if (rmdir(dir) == 0 && parent) rmdir("runs");
+}
+
+/* The exit status of train_run's outcome, with its message (rank 0, or a
+ * rank that failed alone: quiet stays quiet). */
+static int outcome(int rc, const train_config *cfg, lr_error *err, int quiet) {
+    switch (rc) {
+    case TRAIN_OK:
+        if (!quiet) printf("lrlab train: the weights are in %s/%s (lrlab eval %s)\n", cfg->out, RUN_WEIGHTS, cfg->out);
+        return 0;
+    case TRAIN_BAD_SCHED: return quiet ? 2 : cli_error("train", err, 2); /* as lrlab schedule and sweep */
+    case TRAIN_DIVERGED: return quiet ? 3 : cli_error("train", err, 3);
+    case TRAIN_STOPPED:
+        if (!stop_requested) { /* --stop-at-step or --stop-at-epoch: done as asked */
+            if (!quiet) fprintf(stderr, "lrlab train: %s\n", err->msg);
+            return 0;
+        }
+        return quiet ? 130 : cli_error("train", err, 130); /* also for SIGTERM: lrlab sweep counts 130 as stopped */
+    case TRAIN_PEER_FAILED: return 1; /* the rank that failed says why, then ends the job */
+    default: return cli_error("train", err, 1);
+    }
 }
 
 int cli_train(int argc, char **argv) {
@@ -123,7 +146,12 @@ int cli_train(int argc, char **argv) {
     if (config_check(&cfg, warning, sizeof warning, &err)) return cli_error("train", &err, 2);
     if (warning[0]) fprintf(stderr, "lrlab train: warning: %s\n", warning);
     if (!resume) cli_default_data(&cfg);
-    int made = 0, made_parent = 0;
+    int made = 0, made_parent = 0, launch_rank, ranks;
+    dist_launch_rank(&launch_rank, &ranks);
+    if (!cfg.out[0] && ranks > 1) {
+        fprintf(stderr, "lrlab train: %d ranks (mpirun, srun): give --out DIR, the same for every rank\n", ranks);
+        return 2;
+    }
     if (!cfg.out[0]) {
         if (default_out(cfg.out, sizeof cfg.out, &made_parent, &err)) return cli_error("train", &err, 1);
         made = 1;
@@ -135,24 +163,18 @@ int cli_train(int argc, char **argv) {
     sa.sa_flags = SA_RESETHAND; /* the second Ctrl-C is the default action */
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    train_options opt = {.log = stdout, .progress = isatty(STDERR_FILENO),
+    if (dist_init(&argc, &argv, &err)) return cli_error("train", &err, 1);
+    int rank = dist_rank();
+    train_options opt = {.log = rank ? NULL : stdout, .progress = !rank && isatty(STDERR_FILENO),
                          .model_search = cli_search_dirs("models"), .stop = &stop_requested,
                          .resume = resume != NULL, .stop_at_step = stop_at_step, .retune = retune,
                          .stop_at_epoch = stop_at_epoch};
     int rc = train_run(&cfg, &opt, &err);
     if (made && rc != TRAIN_OK) drop_if_empty(cfg.out, made_parent);
-    switch (rc) {
-    case TRAIN_OK:
-        printf("lrlab train: the weights are in %s/%s (lrlab eval %s)\n", cfg.out, RUN_WEIGHTS, cfg.out);
-        return 0;
-    case TRAIN_BAD_SCHED: return cli_error("train", &err, 2); /* as lrlab schedule and sweep */
-    case TRAIN_DIVERGED: return cli_error("train", &err, 3);
-    case TRAIN_STOPPED:
-        if (!stop_requested) { /* --stop-at-step or --stop-at-epoch: done as asked */
-            fprintf(stderr, "lrlab train: %s\n", err.msg);
-            return 0;
-        }
-        return cli_error("train", &err, 130); /* also for SIGTERM: lrlab sweep counts 130 as stopped */
-    default: return cli_error("train", &err, 1);
-    }
+    /* every rank reaches these together (decided on summed values); an error may be one rank's alone */
+    int together = rc == TRAIN_OK || rc == TRAIN_DIVERGED || rc == TRAIN_STOPPED || rc == TRAIN_PEER_FAILED;
+    int status = outcome(rc, &cfg, &err, rank && together);
+    fflush(stdout);
+    dist_finish(status, together);
+    return status;
 }

@@ -61,15 +61,18 @@ void loader_epoch_order(int *perm, const loader_config *cfg, int epoch) {
     }
 }
 
-int loader_fill_batch(float *x, int *y, const loader_config *cfg, const int *perm, int epoch, int b) {
+int loader_fill_batch(float *x, int *y, const loader_config *cfg, const int *perm, int epoch, int b, int *total) {
     const data_split *s = cfg->split;
     const size_t image = data_image_bytes(s);
+    if (total) *total = 0;
     if (b < 0 || b >= loader_count_batches(cfg)) return 0;
     long start = (long)b * cfg->batch;
     int n = (int)(s->n - start < cfg->batch ? s->n - start : cfg->batch);
+    int shards = cfg->shards > 1 ? cfg->shards : 1;
+    int lo = (int)((long)n * cfg->shard / shards), hi = (int)((long)n * (cfg->shard + 1) / shards);
     lr_rng r;
     rng_init(&r, cfg->seed, RNG_STREAM_AUGMENT, (uint64_t)epoch * 1000003u + (uint64_t)b);
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < hi; i++) { /* the draws of the images before lo too: the stream is the batch's */
         int idx = perm[start + i];
         int dy = 4, dx = 4, flip = 0;
         if (cfg->augment) {
@@ -77,11 +80,13 @@ int loader_fill_batch(float *x, int *y, const loader_config *cfg, const int *per
             dx = (int)rng_below(&r, 9);
             flip = (int)rng_below(&r, 2);
         }
-        augment_image(x + (size_t)i * image, s->pixels + (size_t)idx * image, s->c, s->h, s->w, &cfg->norm, dy, dx,
-                      flip);
-        y[i] = s->labels[idx];
+        if (i < lo) continue;
+        augment_image(x + (size_t)(i - lo) * image, s->pixels + (size_t)idx * image, s->c, s->h, s->w, &cfg->norm, dy,
+                      dx, flip);
+        y[i - lo] = s->labels[idx];
     }
-    return n;
+    if (total) *total = n;
+    return hi - lo;
 }
 
 static void *loader_main(void *arg) {
@@ -96,7 +101,7 @@ static void *loader_main(void *arg) {
         l->busy = 1;
         pthread_mutex_unlock(&l->mu);
         loader_batch *slot = &l->slots[b % LOADER_SLOTS];
-        slot->n = loader_fill_batch(slot->x, slot->y, &l->cfg, l->perm, epoch, b);
+        slot->n = loader_fill_batch(slot->x, slot->y, &l->cfg, l->perm, epoch, b, &slot->total);
         slot->index = b;
         pthread_mutex_lock(&l->mu);
         l->busy = 0;
@@ -116,6 +121,8 @@ int loader_init(loader **out, const loader_config *cfg, lr_error *err) {
         return lr_fail(err, "loader: images of %dx%dx%d (expected 1..%d channels and a height and width of at least 1)",
                        s->c, s->h, s->w, DATA_MAX_CHANNELS);
     if (cfg->batch < 1) return lr_fail(err, "--batch %d: expected at least 1", cfg->batch);
+    if (cfg->shards > 1 && (cfg->shard < 0 || cfg->shard >= cfg->shards))
+        return lr_fail(err, "loader: shard %d of %d: expected 0..%d", cfg->shard, cfg->shards, cfg->shards - 1);
     if (cfg->drop_last && cfg->batch > cfg->split->n)
         return lr_fail(err, "--batch %d: larger than the %d images of the split, and drop_last leaves no batch "
                             "(expected at most %d)", cfg->batch, cfg->split->n, cfg->split->n);

@@ -53,6 +53,8 @@ static const setting settings[] = {
     {"epochs", K_INT, F(epochs), 1, 100000, NULL, "N  epochs (30)"},
     {"seed", K_LONG, F(seed), 0, 2147483647.0, NULL, "N  seed of every random stream (0)"},
     {"threads", K_INT, F(threads), 0, 1024, NULL, "N  OpenMP threads (0: all cores)"},
+    {"ranks", K_INT, F(ranks), 0, 65536, NULL, "N  data-parallel ranks (set by the run: mpirun -np N)"},
+    {"sync_bn", K_SWITCH, F(sync_bn), 0, 1, NULL, "  with ranks: BatchNorm statistics of the whole batch (SyncBatchNorm), not per rank"},
     {"limit_train", K_LONG, F(limit_train), 0, 1e9, NULL, "N  use only the first N training images (0: all)"},
     {"limit_test", K_LONG, F(limit_test), 0, 1e9, NULL, "N  use only the first N test images (0: all)"},
     {"val", K_LONG, F(val), 0, 1e9, NULL, "N  hold the last N training images out as a validation set"},

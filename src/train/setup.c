@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "lrlab/algocache.h"
+#include "lrlab/dist.h"
 #include "lrlab/io.h"
 
 static void warn(const setup_options *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -79,7 +80,8 @@ done:
 int train_setup_net(net **out, const model_spec *m, train_config *cfg, int training, const setup_options *o,
                     lr_error *err) {
     net_config nc = {.backend = cfg->backend, .algo = cfg->algo, .precision = cfg->precision, .batch = cfg->batch,
-                     .training = training};
+                     .training = training,
+                     .bn_sum = cfg->sync_bn && dist_size() > 1 ? dist_sum_moments : NULL}; /* --sync-bn */
     snprintf(nc.algo_choices, sizeof nc.algo_choices, "%s", cfg->algo_choices);
     char source[1200] = "recorded (--algo-choices or the run's config.txt)";
     int rc;
@@ -132,7 +134,8 @@ int train_setup_init(train_setup *s, train_config *cfg, const setup_options *o, 
     net_set_buffers(s->net, s->buffers);
     if (o->training) {
         loader_config lc = {.split = train, .norm = s->data.norm, .batch = cfg->batch, .drop_last = 1, .shuffle = cfg->shuffle,
-                            .augment = cfg->augment, .seed = (uint64_t)cfg->seed};
+                            .augment = cfg->augment, .seed = (uint64_t)cfg->seed,
+                            .shard = dist_rank(), .shards = dist_size()}; /* this rank's share (lrlab/dist.h) */
         if (loader_init(&s->train_loader, &lc, err)) return -1;
     }
     loader_config tc = {.split = &s->data.test, .norm = s->data.norm, .batch = cfg->batch, .seed = (uint64_t)cfg->seed};

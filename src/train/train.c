@@ -8,7 +8,14 @@
  * the checkpoint (resume drops its rows past the checkpoint), metrics.csv
  * after it (resume rewrites it from the checkpoint's copy), model.safetensors
  * last (resume of a complete run writes it if it is missing). What survives
- * what: docs/resilience.md. */
+ * what: docs/resilience.md.
+ *
+ * Data-parallel (mpirun -np N, lrlab/dist.h; docs/distributed.md): every rank
+ * runs this same loop on its share of each batch; the gradients, losses and
+ * counts are summed over ranks before the optimiser step, so all ranks take
+ * the same step. Rank 0 alone locks and writes the run directory, logs and
+ * evaluates (the others get its results); the other ranks read the
+ * checkpoint to resume. With one rank the dist_ calls do nothing. */
 #define _XOPEN_SOURCE 700 /* realpath */
 #include "lrlab/train.h"
 
@@ -23,6 +30,7 @@
 #include <unistd.h>
 
 #include "lrlab/data.h"
+#include "lrlab/dist.h"
 #include "lrlab/evaluate.h"
 #include "lrlab/io.h"
 #include "lrlab/model.h"
@@ -77,6 +85,7 @@ typedef struct {
     int has_saved;
     int steps_per_epoch;
     int lock_fd; /* DIR/.lock, held while training */
+    int stop_seen; /* a stop signal reached some rank (summed with the step's gradients) */
 } run;
 
 enum { P_CONFIG, P_METRICS, P_STEPS, P_CHECKPOINT, P_WEIGHTS };
@@ -91,6 +100,9 @@ static void run_free(run *r) {
 }
 
 /* ---- the run directory ---- */
+
+/* This process writes the run directory: there is one, and this is rank 0. */
+static int writer(const run *r) { return r->cfg.out[0] && dist_rank() == 0; }
 
 /* Empty but for a lock left by a trainer that died before writing anything. */
 static int dir_is_empty(const char *path) {
@@ -143,7 +155,7 @@ static int write_config(run *r, lr_error *err) {
 /* steps.csv first: a kill before the checkpoint's rename leaves rows past
  * it, which reload_steps drops. */
 static int save_checkpoint(run *r, lr_error *err) {
-    if (!r->cfg.out[0]) return 0;
+    if (!writer(r)) return 0;
     if (r->cfg.log_steps && write_file_atomic(r->path[P_STEPS], r->steps.s, r->steps.n, err)) return -1;
     ckpt_extra x;
     memset(&x, 0, sizeof x);
@@ -202,11 +214,11 @@ static int setup(run *r, lr_error *err) {
         for (int i = 0; i < 5; i++)
             if (snprintf(r->path[i], sizeof r->path[i], "%s/%s", c->out, names[i]) >= (int)sizeof r->path[i])
                 return lr_fail(err, "--out %s: path too long", c->out);
-        if (!opt->resume && !dir_is_empty(c->out))
+        if (dist_rank() == 0 && !opt->resume && !dir_is_empty(c->out))
             return lr_fail(err, "--out %s: directory exists and is not empty; continue it with "
                                 "`lrlab train --resume %s`, or choose another --out",
                            c->out, c->out);
-        if (make_dirs(c->out, "--out", err) || lock_run_dir(r, err)) return -1;
+        if (dist_rank() == 0 && (make_dirs(c->out, "--out", err) || lock_run_dir(r, err))) return -1;
     }
     if (!opt->resume) {
         make_absolute(c->data, sizeof c->data);
@@ -261,7 +273,7 @@ static int start_or_resume(run *r, int *finished, lr_error *err) {
         if (r->cfg.init[0] && weights_load(r->cfg.init, &r->s.m, r->s.params, r->s.buffers, err)) return -1;
         if (text_add(&r->metrics, "%s", metrics_header(r))) return lr_fail(err, "out of memory");
     }
-    if (!r->cfg.out[0]) return 0;
+    if (!writer(r)) return 0;
     /* metrics.csv as of the checkpoint: drops a row written after it (kill between the two) */
     if (write_file_atomic(r->path[P_METRICS], r->metrics.s, r->metrics.n, err)) return -1;
     if (r->cfg.log_steps && reload_steps(r, err)) return -1;
@@ -311,18 +323,21 @@ static int diverged(run *r, const char *what, double lr, lr_error *err) {
         snprintf(kept, sizeof kept, "%s at epoch %ld, batch %ld is kept", r->path[P_CHECKPOINT],
                  r->saved.epoch, r->saved.batch);
     /* steps.csv shows the way there; resume drops its rows past the checkpoint */
-    if (r->cfg.out[0] && r->cfg.log_steps) write_file_atomic(r->path[P_STEPS], r->steps.s, r->steps.n, NULL);
+    if (writer(r) && r->cfg.log_steps) write_file_atomic(r->path[P_STEPS], r->steps.s, r->steps.n, NULL);
     lr_fail(err, "training diverged at epoch %ld, step %ld (batch %ld): %s at lr %.6g; %s", st->epoch, st->step,
             st->batch, what, lr, kept);
     char path[1100], line[1100]; /* for `lrlab report`: the run diverged */
-    if (r->cfg.out[0] && err && snprintf(path, sizeof path, "%s/%s", r->cfg.out, RUN_DIVERGED) < (int)sizeof path)
+    if (writer(r) && err && snprintf(path, sizeof path, "%s/%s", r->cfg.out, RUN_DIVERGED) < (int)sizeof path)
         write_file_atomic(path, line, (size_t)snprintf(line, sizeof line, "%.1000s\n", err->msg), NULL);
     return TRAIN_DIVERGED;
 }
 
-/* A stop request: a signal (opt->stop) or --stop-at-step reached. */
+/* A stop request: a signal (opt->stop; with several ranks, one that some
+ * rank had at the last step, so that all stop at the same step) or
+ * --stop-at-step reached. */
 static int stop_requested(const run *r) {
-    return (r->opt->stop && *r->opt->stop) || (r->opt->stop_at_step > 0 && r->st.step >= r->opt->stop_at_step);
+    int sig = dist_size() > 1 ? r->stop_seen : r->opt->stop && *r->opt->stop;
+    return sig || (r->opt->stop_at_step > 0 && r->st.step >= r->opt->stop_at_step);
 }
 
 static int stopped(run *r, lr_error *err) {
@@ -357,9 +372,15 @@ static int train_epoch(run *r, lr_error *err) {
         double lr = sched_lr(r->sched), mom = sched_momentum(r->sched);
         net_set_step(r->s.net, (uint64_t)c->seed, (uint64_t)st->step); /* dropout's masks of this step */
         if (net_forward(r->s.net, b->x, b->n, r->s.params, r->s.logits, err)) return TRAIN_ERROR;
+        /* the mean over the whole batch (b->total images, all ranks' shares) */
         long correct = 0;
-        double loss = loss_cross_entropy(r->dlogits, &correct, r->s.logits, b->y, b->n, r->s.m.n_classes,
-                                         1.0f / (float)b->n) / b->n;
+        double sums[3] = {loss_cross_entropy(r->dlogits, &correct, r->s.logits, b->y, b->n, r->s.m.n_classes,
+                                             1.0f / (float)b->total)};
+        if (net_backward(r->s.net, r->dlogits, r->s.params, r->grads, err)) return TRAIN_ERROR;
+        sums[1] = (double)correct, sums[2] = r->opt->stop && *r->opt->stop;
+        if (dist_sum_floats(r->grads, r->s.m.n_params, err) || dist_sum_doubles(sums, 3, err)) return TRAIN_ERROR;
+        double loss = sums[0] / b->total;
+        correct = (long)sums[1], r->stop_seen = sums[2] > 0;
         if (c->log_steps && text_add(&r->steps, "%ld,%ld,%.17g,%.17g,%.9g\n", st->step, st->epoch, lr, mom, loss))
             return lr_fail(err, "out of memory"), TRAIN_ERROR;
         if (!isfinite(loss) || loss > LOSS_DIVERGED) {
@@ -370,7 +391,6 @@ static int train_epoch(run *r, lr_error *err) {
             else snprintf(what, sizeof what, "the loss is %s", isnan(loss) ? "NaN" : "Inf");
             return diverged(r, what, lr, err);
         }
-        if (net_backward(r->s.net, r->dlogits, r->s.params, r->grads, err)) return TRAIN_ERROR;
         if (!all_finite(r->grads, r->s.m.n_params)) return diverged(r, "a gradient is NaN or Inf", lr, err);
         optim_params hp = r->hp;
         hp.lr = lr;
@@ -388,7 +408,7 @@ static int train_epoch(run *r, lr_error *err) {
         st->batches++;
         st->loss_sum += loss;
         st->correct += correct;
-        st->seen += b->n;
+        st->seen += b->total;
         st->seconds += lr_now() - t0;
         if (c->sched_unit_step && !sched_needs_metric(r->sched) && sched_step(r->sched, NAN, err))
             return TRAIN_ERROR;
@@ -421,12 +441,16 @@ static int end_epoch(run *r, double lr, double mom, double epoch_start, lr_error
     eval_line tl = {r, "test"}, vl = {r, "val"};
     eval_hook th = {eval_progress, &tl}, vh = {eval_progress, &vl};
     int shown = r->opt->progress != 0;
-    if (evaluate_split(&te, r->s.net, r->s.params, r->s.test_loader, classes, r->s.logits, shown ? &th : NULL, err))
-        return -1;
-    if (r->s.val_loader &&
-        evaluate_split(&va, r->s.net, r->s.params, r->s.val_loader, classes, r->s.logits, shown ? &vh : NULL, err))
-        return -1;
+    if (dist_rank() == 0) { /* rank 0's BatchNorm statistics are the run's, as DDP broadcasts them */
+        if (evaluate_split(&te, r->s.net, r->s.params, r->s.test_loader, classes, r->s.logits, shown ? &th : NULL, err))
+            return -1;
+        if (r->s.val_loader &&
+            evaluate_split(&va, r->s.net, r->s.params, r->s.val_loader, classes, r->s.logits, shown ? &vh : NULL, err))
+            return -1;
+    }
     if (shown) progress_clear(stderr); /* the epoch's line takes its place */
+    /* the same metric for ReduceLROnPlateau on every rank */
+    if (dist_broadcast(&te, sizeof te, err) || dist_broadcast(&va, sizeof va, err)) return -1;
     double train_loss = st->loss_sum / st->batches, train_acc = 100.0 * st->correct / st->seen;
     double test_loss = te.loss_sum / te.n, test_acc = 100.0 * te.correct / te.n;
     double seconds = lr_now() - epoch_start, ips = st->seen / (st->seconds > 0 ? st->seconds : 1);
@@ -455,8 +479,55 @@ static int end_epoch(run *r, double lr, double mom, double epoch_start, lr_error
     st->batch = 0, st->loss_sum = 0, st->correct = 0, st->seen = 0, st->batches = 0, st->seconds = 0;
     st->epoch_lr = sched_lr(r->sched), st->epoch_momentum = sched_momentum(r->sched);
     if (save_checkpoint(r, err)) return -1;
-    if (r->cfg.out[0] && write_file_atomic(r->path[P_METRICS], r->metrics.s, r->metrics.n, err)) return -1;
+    if (writer(r) && write_file_atomic(r->path[P_METRICS], r->metrics.s, r->metrics.n, err)) return -1;
     return 0;
+}
+
+/* The ranks this run trains on, in config.txt (ranks=N): a new run records
+ * them; a resumed one may continue with another N (said on stderr). */
+static int check_ranks(run *r, lr_error *err) {
+    int n = dist_size(), had = r->cfg.ranks > 0 ? r->cfg.ranks : 1;
+    if (!r->opt->resume && r->cfg.ranks > 0 && had != n)
+        return lr_fail(err, "--ranks %d: this run has %d rank%s (set by the launcher: mpirun -np %d)", had, n,
+                       n > 1 ? "s" : "", had);
+    if (n > 1 && r->cfg.batch < n)
+        return lr_fail(err, "--batch %d with %d ranks: expected at least %d (every rank takes a share of every batch)",
+                       r->cfg.batch, n, n);
+    if (n > 1 && !r->cfg.out[0]) return lr_fail(err, "with %d ranks give --out DIR (the same for every rank)", n);
+    if (r->opt->resume && had != n && dist_rank() == 0)
+        fprintf(stderr, "lrlab train: warning: %s started on %d rank%s and continues on %d: the same run, but the rest "
+                        "of it differs from an uninterrupted %d-rank run by the order of float sums (and, with "
+                        "BatchNorm, by its per-rank batch statistics over %d instead of %d images)\n",
+                r->cfg.out, had, had > 1 ? "s" : "", n, had, r->cfg.batch / n, r->cfg.batch / had);
+    r->cfg.ranks = n;
+    return 0;
+}
+
+/* Set-up and checkpoint on every rank: rank 0 first (it checks and locks the
+ * run directory and chooses the convolution algorithms: timing may differ
+ * between ranks), then the others, with its choice. 0, or TRAIN_BAD_SCHED
+ * or TRAIN_ERROR on a rank that failed and TRAIN_PEER_FAILED on the others. */
+static int setup_ranks(run *r, int *finished, lr_error *err) {
+    struct { int rc; char algo[sizeof r->cfg.algo_choices]; } first;
+    int rc = 0;
+    memset(&first, 0, sizeof first);
+    if (dist_rank() == 0) {
+        rc = check_ranks(r, err) ? -1 : setup(r, err);
+        rc = rc == TRAIN_BAD_SCHED ? rc : rc || start_or_resume(r, finished, err) ? TRAIN_ERROR : 0;
+        first.rc = rc;
+        memcpy(first.algo, r->cfg.algo_choices, sizeof first.algo);
+    }
+    if (dist_broadcast(&first, sizeof first, err)) return TRAIN_ERROR;
+    if (first.rc) return dist_rank() == 0 ? rc : (lr_fail(err, "rank 0 failed to set up the run"), TRAIN_PEER_FAILED);
+    if (dist_rank() != 0) {
+        memcpy(r->cfg.algo_choices, first.algo, sizeof first.algo);
+        rc = check_ranks(r, err) ? -1 : setup(r, err);
+        rc = rc == TRAIN_BAD_SCHED ? rc : rc || start_or_resume(r, finished, err) ? TRAIN_ERROR : 0;
+    }
+    double failed = rc != 0;
+    if (dist_sum_doubles(&failed, 1, err)) return TRAIN_ERROR;
+    if (failed > 0 && !rc) return lr_fail(err, "another rank failed to set up the run"), TRAIN_PEER_FAILED;
+    return rc;
 }
 
 int train_run(const train_config *cfg, const train_options *opt, lr_error *err) {
@@ -464,24 +535,29 @@ int train_run(const train_config *cfg, const train_options *opt, lr_error *err) 
     memset(&r, 0, sizeof r);
     r.cfg = *cfg;
     r.opt = opt;
-    int finished, rc = TRAIN_ERROR;
-    int set = setup(&r, err);
-    if (set == TRAIN_BAD_SCHED) rc = set;
-    if (set || start_or_resume(&r, &finished, err)) goto done;
+    int finished = 0, rc = TRAIN_ERROR;
+    int set = setup_ranks(&r, &finished, err);
+    if (set) {
+        rc = set;
+        goto done;
+    }
     if (finished) {
         /* a kill after the last checkpoint but before the weights file */
-        if (access(r.path[P_WEIGHTS], F_OK) != 0 && weights_save(r.path[P_WEIGHTS], &r.s.m, r.s.params, r.s.buffers, err)) goto done;
+        if (writer(&r) && access(r.path[P_WEIGHTS], F_OK) != 0 && weights_save(r.path[P_WEIGHTS], &r.s.m, r.s.params, r.s.buffers, err)) goto done;
         if (opt->log) fprintf(opt->log, "%s: the run is complete (%d epochs); nothing to do\n", r.cfg.out, r.cfg.epochs);
         rc = TRAIN_OK;
         goto done;
     }
     char optim_text[512];
     optim_format(optim_text, sizeof optim_text, &r.hp, 1);
+    char ranks[32] = ""; /* data-parallel: threads per rank */
+    if (r.cfg.ranks > 1) snprintf(ranks, sizeof ranks, " x %d ranks", r.cfg.ranks);
     if (opt->log)
         fprintf(opt->log, "lrlab train: model %s (%ld params), %d train / %d test images, batch %d, %d steps/epoch, "
-                          "%s, sched %s, seed %ld, %d threads, backend %s%s\n",
+                          "%s, sched %s, seed %ld, %d threads%s, backend %s%s\n",
                 r.s.m.name, r.s.m.n_params, r.s.data.train.n, r.s.data.test.n, r.cfg.batch, r.steps_per_epoch, optim_text,
                 r.cfg.sched[0] ? r.cfg.sched : "constant", r.cfg.seed, r.cfg.threads,
+                ranks,
                 r.cfg.backend == NET_BACKEND_REF ? "ref" : "dnnl", r.st.epoch || r.st.batch ? " (resumed)" : "");
     if (opt->log) fflush(opt->log);
     /* the lr and momentum of the epoch's metrics row: its first step's,
@@ -502,7 +578,7 @@ int train_run(const train_config *cfg, const train_options *opt, lr_error *err) 
         }
         if (end_epoch(&r, lr, mom, start, err)) goto done;
     }
-    if (r.cfg.out[0] && weights_save(r.path[P_WEIGHTS], &r.s.m, r.s.params, r.s.buffers, err)) goto done;
+    if (writer(&r) && weights_save(r.path[P_WEIGHTS], &r.s.m, r.s.params, r.s.buffers, err)) goto done;
     rc = TRAIN_OK;
 done:
     run_free(&r);
