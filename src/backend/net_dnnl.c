@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/blocked.h"
 #include "backend/net_impl.h"
 
 #define MAX_OBJECTS (24 * MODEL_MAX_LAYERS)
@@ -61,6 +62,14 @@ typedef struct {
     dnnl_memory_t in[2], out, dout, din[2]; /* din: NULL when that input wants no gradient */
     float *aux;
 } fallback;
+
+/* A layer run by the hand-written kernels of blocked.h on oneDNN's own
+ * layouts (BatchNorm, the option-A shortcut). */
+typedef struct {
+    blk_shape in, out;
+    int relu;           /* BatchNorm: the ReLU after it fused */
+    dnnl_memory_t din;  /* where backward writes the input's gradient (grad_target), or NULL */
+} blk_layer;
 
 struct net_dnnl {
     const model_spec *m; /* borrowed */
@@ -99,6 +108,9 @@ struct net_dnnl {
     dnnl_memory_t act[MODEL_MAX_LAYERS], dact[MODEL_MAX_LAYERS];
     int readers[MODEL_MAX_LAYERS], last_reader[MODEL_MAX_LAYERS], grad_alias[MODEL_MAX_LAYERS];
     fallback fb[MODEL_MAX_LAYERS];
+    blk_layer blk[MODEL_MAX_LAYERS];
+    double *blk_scratch; /* shared by the BatchNorm kernels */
+    long blk_scratch_size;
     /* the caller's arrays, attached on every call */
     dnnl_memory_t user_w[MODEL_MAX_LAYERS], user_dw[MODEL_MAX_LAYERS];
     dnnl_memory_t user_b[MODEL_MAX_LAYERS], user_db[MODEL_MAX_LAYERS];
@@ -787,8 +799,10 @@ static int build_eltwise(net_dnnl *n, int li, lr_error *err) {
     return eltwise_backward(n, alg, alpha, data, n->dact[li], dsrc, &md, err) || finish_grad(n, li, 0, dsrc, err);
 }
 
-/* add: a binary primitive, its second input in the first's layout. */
-static int build_add(net_dnnl *n, int li, lr_error *err) {
+/* add: a binary primitive, its second input in the first's layout; with
+ * fuse_relu the ReLU after it as a post-op (a residual block's last
+ * ReLU), its backward in place on the output's gradient. */
+static int build_add(net_dnnl *n, int li, int fuse_relu, lr_error *err) {
     const layer_spec *l = &n->m->layers[li];
     /* in the layout of the blocked input when one is plain (the shortcut's) */
     int first = is_plain(md_of(n, l->in[0])) && !is_plain(md_of(n, l->in[1])) ? 1 : 0;
@@ -798,11 +812,18 @@ static int build_add(net_dnnl *n, int li, lr_error *err) {
     dnnl_primitive_desc_t pd;
     dnnl_primitive_t p;
     if (input_as(n, li, 0, &md, &a, err) || input_as(n, li, 1, &md, &b, err)) return -1;
+    dnnl_primitive_attr_t attr = NULL;
     CHECK_DNNL(dnnl_binary_desc_init(&d, dnnl_binary_add, &md, &md, &md), "binary_desc_init");
-    CHECK_DNNL(dnnl_primitive_desc_create(&pd, &d, n->attr, n->eng, NULL), "binary pd");
+    if (layer_attr(&attr, fuse_relu, err)) return -1;
+    dnnl_status_t st = dnnl_primitive_desc_create(&pd, &d, attr, n->eng, NULL);
+    dnnl_primitive_attr_destroy(attr);
+    CHECK_DNNL(st, "binary pd");
     dst_md = *pd_md(pd, DNNL_ARG_DST);
     if (keep_pd(n, pd, err) || make_prim(n, &p, pd, err) || new_output(n, li, &dst_md, err) ||
         fwd_op(n, p, 3, ARGS(DNNL_ARG_SRC_0, DNNL_ARG_SRC_1, DNNL_ARG_DST), MEMS(a, b, n->act[li]), err))
+        return -1;
+    if (fuse_relu && n->training &&
+        eltwise_backward(n, dnnl_eltwise_relu_use_dst_for_bwd, 0.0f, n->act[li], n->dact[li], n->dact[li], &dst_md, err))
         return -1;
     /* backward: the later slot first (see overwrites) */
     return pass_grad(n, li, 1, err) || pass_grad(n, li, 0, err) ? -1 : 0;
@@ -948,6 +969,134 @@ static int build_fallback(net_dnnl *n, int li, lr_error *err) {
     return 0;
 }
 
+/* ---- hand-written kernels on oneDNN's blocked layouts (blocked.h) ---- */
+
+/* The channel block of md when it is a dense f32 (N, C/cb, H, W, cb)
+ * layout the kernels of blocked.h take (cb 1: plain NCHW), else 0. */
+static int blk_cb(const dnnl_memory_desc_t *md) {
+    if (md->ndims != 4 || md->data_type != dnnl_f32 || md->format_kind != dnnl_blocked || md->offset0) return 0;
+    const dnnl_blocking_desc_t *bd = &md->format_desc.blocking;
+    int cb = bd->inner_nblks == 0 ? 1 : bd->inner_nblks == 1 && bd->inner_idxs[0] == 1 ? (int)bd->inner_blks[0] : 0;
+    if (cb != 1 && cb != 8 && cb != 16) return 0;
+    dnnl_dim_t C = md->dims[1], H = md->dims[2], W = md->dims[3], CP = (C + cb - 1) / cb * cb;
+    if (md->padded_dims[0] != md->dims[0] || md->padded_dims[1] != CP || md->padded_dims[2] != H ||
+        md->padded_dims[3] != W)
+        return 0;
+    for (int d = 0; d < 4; d++)
+        if (md->padded_offsets[d]) return 0;
+    int dense = bd->strides[3] == cb && bd->strides[2] == W * cb && bd->strides[1] == H * W * cb &&
+                bd->strides[0] == CP * H * W;
+    return dense ? cb : 0;
+}
+
+static blk_shape blk_shape_of(const dnnl_memory_desc_t *md) {
+    return (blk_shape){(int)md->dims[0], (int)md->dims[1], (int)(md->dims[2] * md->dims[3]), blk_cb(md)};
+}
+
+/* The tensor (dims) in the same kind of blocked layout as like. */
+static int blk_md_like(dnnl_memory_desc_t *md, const dnnl_memory_desc_t *like, const dnnl_dims_t dims, lr_error *err) {
+    int cb = blk_cb(like);
+    dnnl_format_tag_t tag = cb == 16 ? dnnl_nChw16c : cb == 8 ? dnnl_nChw8c : dnnl_nchw;
+    CHECK_DNNL(dnnl_memory_desc_init_by_tag(md, 4, dims, dnnl_f32, tag), "md");
+    return 0;
+}
+
+static float *buffer_of(const net_dnnl *n, int li, tensor_role role) {
+    const layer_spec *l = &n->m->layers[li];
+    for (int t = l->tensor0; t < l->tensor0 + l->n_tensors; t++)
+        if (n->m->tensors[t].role == role) return n->buffers + n->m->tensors[t].offset;
+    return NULL;
+}
+
+static int bn_blk_forward(net_dnnl *n, int li, lr_error *err) {
+    const layer_spec *l = &n->m->layers[li];
+    const blk_layer *k = &n->blk[li];
+    if (!n->buffers) return lr_fail(err, "net_forward: the model has BatchNorm buffers: net_set_buffers first");
+    const float *g = l->u.bn.affine ? n->params + l->param_offset : NULL;
+    const float *b = l->u.bn.affine ? n->params + bias_offset(n->m, l) : NULL;
+    blk_batchnorm_forward(handle(n->act[li]), handle(n->batch_mean[li]), handle(n->batch_var[li]),
+                          handle(act_of(n, l->in[0])), g, b, buffer_of(n, li, TENSOR_RUNNING_MEAN),
+                          buffer_of(n, li, TENSOR_RUNNING_VAR), n->train_mode, l->u.bn.eps, l->u.bn.momentum, k->relu,
+                          n->count, &k->in, n->blk_scratch);
+    float *nb = buffer_of(n, li, TENSOR_NUM_BATCHES);
+    if (n->train_mode && nb) *nb += 1.0f;
+    return 0;
+}
+
+static int bn_blk_backward(net_dnnl *n, int li, lr_error *err) {
+    (void)err;
+    const layer_spec *l = &n->m->layers[li];
+    const blk_layer *k = &n->blk[li];
+    int affine = l->u.bn.affine;
+    long bo = affine ? bias_offset(n->m, l) : 0;
+    blk_batchnorm_backward(handle(k->din), affine ? n->grads + l->param_offset : NULL, affine ? n->grads + bo : NULL,
+                           handle(n->dact[li]), handle(act_of(n, l->in[0])), affine ? n->params + l->param_offset : NULL,
+                           affine ? n->params + bo : NULL, handle(n->batch_mean[li]), handle(n->batch_var[li]),
+                           n->train_mode, k->relu, n->count, &k->in, n->blk_scratch);
+    return 0;
+}
+
+/* BatchNorm (and the ReLU after it, fuse_relu) by blocked.h's kernels on
+ * its input's layout: one op forward and one backward in every mode, a
+ * partial batch included. batch_mean/batch_var keep the saved mean and
+ * invstd. */
+static int build_bn_blocked(net_dnnl *n, int li, int fuse_relu, lr_error *err) {
+    const layer_spec *l = &n->m->layers[li];
+    blk_layer *k = &n->blk[li];
+    dnnl_memory_desc_t md = *md_of(n, l->in[0]), cmd;
+    dnnl_dims_t cdims = {l->c};
+    CHECK_DNNL(dnnl_memory_desc_init_by_tag(&cmd, 1, cdims, dnnl_f32, dnnl_a), "md");
+    k->in = k->out = blk_shape_of(&md);
+    k->relu = fuse_relu;
+    long need = blk_bn_scratch(&k->in);
+    if (need > n->blk_scratch_size) n->blk_scratch_size = need;
+    if (new_output(n, li, &md, err) || new_mem(n, &n->batch_mean[li], &cmd, err) ||
+        new_mem(n, &n->batch_var[li], &cmd, err) || fn_op(n, n->fwd, &n->n_fwd, bn_blk_forward, li, err))
+        return -1;
+    if (!n->training) return 0;
+    return grad_target(n, li, 0, &md, &k->din, err) || fn_op(n, n->bops, &n->n_bops, bn_blk_backward, li, err) ||
+                   finish_grad(n, li, 0, k->din, err)
+               ? -1
+               : 0;
+}
+
+static int shortcut_blk_forward(net_dnnl *n, int li, lr_error *err) {
+    (void)err;
+    const layer_spec *l = &n->m->layers[li];
+    const blk_layer *k = &n->blk[li];
+    blk_shortcut_forward(handle(n->act[li]), handle(act_of(n, l->in[0])), &k->out, &k->in, l->in_h, l->in_w, l->h, l->w,
+                         l->u.shortcut.stride);
+    return 0;
+}
+
+static int shortcut_blk_backward(net_dnnl *n, int li, lr_error *err) {
+    (void)err;
+    const layer_spec *l = &n->m->layers[li];
+    const blk_layer *k = &n->blk[li];
+    blk_shortcut_backward(handle(k->din), handle(n->dact[li]), &k->out, &k->in, l->in_h, l->in_w, l->h, l->w,
+                          l->u.shortcut.stride);
+    return 0;
+}
+
+/* The option-A shortcut on its input's blocked layout; its output in the
+ * same kind of layout (what the add after it wants). */
+static int build_shortcut(net_dnnl *n, int li, lr_error *err) {
+    const layer_spec *l = &n->m->layers[li];
+    blk_layer *k = &n->blk[li];
+    const dnnl_memory_desc_t *in = md_of(n, l->in[0]);
+    if (l->u.shortcut.stride == 1 && l->c == l->in_c) return build_flatten(n, li, err); /* the identity */
+    if (!blk_cb(in)) return build_fallback(n, li, err);
+    dnnl_dims_t dims = {n->batch, l->c, l->h, l->w};
+    dnnl_memory_desc_t md;
+    if (blk_md_like(&md, in, dims, err)) return -1;
+    k->in = blk_shape_of(in), k->out = blk_shape_of(&md);
+    if (new_output(n, li, &md, err) || fn_op(n, n->fwd, &n->n_fwd, shortcut_blk_forward, li, err)) return -1;
+    if (!n->training) return 0;
+    if (grad_target(n, li, 0, in, &k->din, err)) return -1;
+    if (!k->din) return 0;
+    return fn_op(n, n->bops, &n->n_bops, shortcut_blk_backward, li, err) || finish_grad(n, li, 0, k->din, err) ? -1 : 0;
+}
+
 /* ---- batch normalisation ---- */
 
 /* After a training pass on a full batch: the running statistics as
@@ -984,9 +1133,10 @@ static int bn_pds(net_dnnl *n, const dnnl_memory_desc_t *md, double eps, unsigne
     return keep_pd(n, *bpd, err);
 }
 
-static int build_batchnorm(net_dnnl *n, int li, lr_error *err) {
+static int build_batchnorm(net_dnnl *n, int li, int fuse_relu, lr_error *err) {
     const layer_spec *l = &n->m->layers[li];
     dnnl_memory_desc_t md = *md_of(n, l->in[0]), cmd;
+    if (blk_cb(&md)) return build_bn_blocked(n, li, fuse_relu, err);
     if (md.ndims != 4 || md.data_type != dnnl_f32) return build_fallback(n, li, err);
     dnnl_dims_t cdims = {l->c};
     CHECK_DNNL(dnnl_memory_desc_init_by_tag(&cmd, 1, cdims, dnnl_f32, dnnl_a), "md");
@@ -1053,7 +1203,8 @@ static void plan_graph(net_dnnl *n) {
 static int fused_relu_after(const net_dnnl *n, int i) {
     const model_spec *m = n->m;
     const layer_spec *l = &m->layers[i];
-    if (l->kind != LAYER_CONV && l->kind != LAYER_LINEAR) return 0;
+    int bn_blocked = l->kind == LAYER_BATCHNORM && blk_cb(md_of(n, l->in[0]));
+    if (l->kind != LAYER_CONV && l->kind != LAYER_LINEAR && l->kind != LAYER_ADD && !bn_blocked) return 0;
     return i + 1 < m->n_layers && m->layers[i + 1].kind == LAYER_RELU && m->layers[i + 1].in[0] == i &&
            n->readers[i] == 1;
 }
@@ -1075,12 +1226,10 @@ static int build_layer(net_dnnl *n, int i, lr_error *err) {
     case LAYER_RELU:
     case LAYER_GELU:
     case LAYER_SCALE: return build_eltwise(n, i, err);
-    case LAYER_ADD: return build_add(n, i, err);
+    case LAYER_ADD: return build_add(n, i, fused_relu_after(n, i), err);
     case LAYER_FLATTEN: return build_flatten(n, i, err);
-    case LAYER_SHORTCUT: /* stride 1, same channels: the identity, like flatten */
-        if (l->u.shortcut.stride == 1 && l->c == l->in_c) return build_flatten(n, i, err);
-        return build_fallback(n, i, err);
-    case LAYER_BATCHNORM: return build_batchnorm(n, i, err);
+    case LAYER_SHORTCUT: return build_shortcut(n, i, err);
+    case LAYER_BATCHNORM: return build_batchnorm(n, i, fused_relu_after(n, i), err);
     case LAYER_DROPOUT: return build_fallback(n, i, err);
     }
     return lr_fail(err, "internal: layer kind %d reached the oneDNN builder", (int)l->kind);
@@ -1132,6 +1281,9 @@ static int build(net_dnnl *n, lr_error *err) {
     for (int j = m->n_layers - 1; j >= 0 && n->training; j--)
         if (n->grad_alias[j] >= 0)
             CHECK_DNNL(dnnl_memory_set_data_handle(n->dact[j], handle(n->dact[n->grad_alias[j]])), "set_data_handle");
+    if (n->blk_scratch_size &&
+        !(n->blk_scratch = lr_calloc((size_t)n->blk_scratch_size, sizeof(double), "BatchNorm sums", err)))
+        return -1;
     if (n->scratch_size) {
         n->scratch = aligned_alloc(64, (n->scratch_size + 63) / 64 * 64);
         if (!n->scratch) return lr_fail(err, "out of memory (%zu bytes of oneDNN scratchpad)", n->scratch_size);
@@ -1179,6 +1331,7 @@ void net_dnnl_free(net_dnnl *n) {
     for (int i = 0; i < n->n_mems; i++) dnnl_memory_destroy(n->mems[i]);
     for (int i = 0; i < n->n_bufs; i++) free(n->bufs[i]);
     free(n->scratch);
+    free(n->blk_scratch);
     if (n->attr) dnnl_primitive_attr_destroy(n->attr);
     if (n->attr_sum) dnnl_primitive_attr_destroy(n->attr_sum);
     if (n->stream) dnnl_stream_destroy(n->stream);
