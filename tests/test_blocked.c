@@ -2,7 +2,7 @@
  * (src/backend/blocked.c) against their reference twins (ref.c) on NCHW:
  * BatchNorm forward and backward (training on a full and a partial batch,
  * eval; affine or not; with and without the fused ReLU) and the option-A
- * shortcut, for channel blocks 1 (plain), 8 and 16 and channel counts that
+ * shortcut and dropout (the reference's mask), for channel blocks 1 (plain), 8 and 16 and channel counts that
  * do and do not fill the last block; padding channels come out zero, and
  * the results are bit-identical on 1 and 2 threads. */
 #include <omp.h>
@@ -132,6 +132,33 @@ static void shortcut_check(int B, int C, int OC, int H, int W, int S, int cbi, i
     free(x), free(dy), free(yr), free(dxr), free(xb), free(dyb), free(yb), free(dxb), free(py), free(pdx);
 }
 
+static void dropout_check(int B, int C, int HW, int cb, int count, double p) {
+    char what[128];
+    snprintf(what, sizeof what, "dropout B=%d C=%d HW=%d cb=%d count=%d p=%g", B, C, HW, cb, count, p);
+    blk_shape s = {B, C, HW, cb};
+    long n = (long)B * C * HW, np = (long)count * C * HW, nb = blk_size(&s);
+    float *x = malloc(n * sizeof(float)), *dy = malloc(n * sizeof(float)), *yr = malloc(n * sizeof(float));
+    float *noise = malloc(n * sizeof(float)), *dxr = calloc(n, sizeof(float)), *plain = malloc(n * sizeof(float));
+    float *xb = malloc(nb * sizeof(float)), *dyb = malloc(nb * sizeof(float)), *yb = malloc(nb * sizeof(float));
+    float *nzb = malloc(nb * sizeof(float)), *dxb = malloc(nb * sizeof(float));
+    fill(x, n, 7, 2.0f, 0.0f);
+    fill(dy, n, 8, 2.0f, 0.0f);
+    ref_dropout_forward(yr, noise, x, p, 9, 1234, np);
+    ref_dropout_backward(dxr, dy, noise, np);
+    to_blocked(xb, x, &s, 5.0f);
+    to_blocked(dyb, dy, &s, 5.0f);
+    blk_dropout_forward(yb, nzb, xb, p, 9, 1234, count, &s);
+    blk_dropout_backward(dxb, dyb, nzb, &s);
+    CHECK(from_blocked(plain, yb, &s), "%s: output padding not zero", what);
+    CHECK(!memcmp(plain, yr, np * sizeof(float)), "%s: output differs from ref_dropout_forward", what);
+    CHECK(from_blocked(plain, dxb, &s), "%s: gradient padding not zero", what);
+    CHECK(test_close(what, plain, dxr, np, 0.0, 0.0), "%s: gradient differs from ref_dropout_backward", what);
+    int zero = 1;
+    for (long i = np; i < n; i++) zero &= plain[i] == 0.0f;
+    CHECK(zero, "%s: images past count got a gradient", what);
+    free(x), free(dy), free(yr), free(noise), free(dxr), free(plain), free(xb), free(dyb), free(yb), free(nzb), free(dxb);
+}
+
 int main(void) {
     static const bn_case cases[] = {
         {4, 16, 36, 16, 4, 1, 0, 1}, {4, 16, 36, 16, 4, 1, 1, 1}, {5, 20, 9, 16, 3, 1, 1, 1},
@@ -143,5 +170,8 @@ int main(void) {
     shortcut_check(2, 4, 8, 5, 7, 2, 1, 16);
     shortcut_check(2, 8, 16, 6, 6, 2, 8, 16);
     shortcut_check(2, 6, 10, 5, 5, 3, 1, 1);
+    dropout_check(3, 20, 9, 16, 3, 0.3);
+    dropout_check(4, 5, 4, 8, 2, 0.5);
+    dropout_check(2, 3, 6, 1, 2, 1.0);
     return test_summary("test_blocked");
 }

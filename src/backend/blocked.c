@@ -5,6 +5,7 @@
 #include <math.h>
 
 #include "backend/blocked.h"
+#include "lrlab/rng.h"
 
 #define BLK_MAX_CB 16
 
@@ -218,4 +219,27 @@ void blk_shortcut_backward(float *dinp, const float *dout, const blk_shape *so, 
                             hit ? dout[blk_at(so, b, c + lo, (long)(h / S) * OW + w / S)] : 0.0f;
                     }
         }
+}
+
+void blk_dropout_forward(float *out, float *noise, const float *inp, double p, uint64_t seed, uint64_t key, int count,
+                         const blk_shape *s) {
+    lr_rng r;
+    rng_init(&r, seed, RNG_STREAM_DROPOUT, key);
+    float keep = (float)(1.0 - p);
+    long size = blk_size(s);
+    for (long e = 0; e < size; e++) noise[e] = 0.0f;
+    for (int b = 0; b < count; b++) /* one stream in NCHW order: the reference's mask */
+        for (int c = 0; c < s->C; c++)
+            for (long i = 0; i < s->HW; i++) {
+                int kept = rng_uniform(&r) < 1.0 - p;
+                noise[blk_at(s, b, c, i)] = p >= 1.0 ? 0.0f : (kept ? 1.0f : 0.0f) / keep;
+            }
+#pragma omp parallel for schedule(static)
+    for (long e = 0; e < size; e++) out[e] = inp[e] * noise[e];
+}
+
+void blk_dropout_backward(float *dinp, const float *dout, const float *noise, const blk_shape *s) {
+    long size = blk_size(s);
+#pragma omp parallel for schedule(static)
+    for (long e = 0; e < size; e++) dinp[e] = dout[e] * noise[e];
 }

@@ -17,6 +17,8 @@
 #ifndef LRLAB_BACKEND_BLOCKED_H
 #define LRLAB_BACKEND_BLOCKED_H
 
+#include <stdint.h>
+
 typedef struct {
     int B, C, HW, cb;
 } blk_shape;
@@ -48,6 +50,15 @@ void blk_batchnorm_backward(float *dinp, float *dgamma, float *dbeta, const floa
                             const float *gamma, const float *beta, const float *save_mean,
                             const float *save_invstd, int training, int relu, int count, const blk_shape *s,
                             double *scratch);
+
+/* Dropout as ref_dropout_forward (training): the noise of the first count
+ * images drawn from the stream (seed, key) in NCHW order, so the same
+ * mask as the reference's, kept in the blocked layout (zero past count
+ * and in the padding); out = inp * noise. Backward OVERWRITES dinp with
+ * dout * noise. */
+void blk_dropout_forward(float *out, float *noise, const float *inp, double p, uint64_t seed, uint64_t key, int count,
+                         const blk_shape *s);
+void blk_dropout_backward(float *dinp, const float *dout, const float *noise, const blk_shape *s);
 
 /* He et al.'s option-A shortcut as ref_shortcut_forward: in (B, C, H*W) with
  * channel block cb_in, out (B, OC, OH*OW) with block s_out->cb;

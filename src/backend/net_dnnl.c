@@ -8,17 +8,20 @@
  * reverse; the last reader of an activation (the first to run backward)
  * writes its gradient, the others add to it (a reorder with a sum
  * post-op), and a layer that only passes a gradient through (add,
- * flatten) to a sole reader shares its buffer instead of copying. ReLU is
- * fused into the convolution or linear layer before it as a post-op when
- * that layer has no other reader; its backward runs on the stored output
- * (relu_use_dst_for_bwd). The flat PyTorch-layout weights are reordered
+ * flatten) to a sole reader shares its buffer instead of copying (so does
+ * a fork's last reader when that is safe: check_fork_aliases). ReLU is
+ * fused into the convolution, linear, add or BatchNorm layer before it
+ * when that layer has no other reader; its backward runs on the stored
+ * output (relu_use_dst_for_bwd) or inside BatchNorm's. The flat PyTorch-layout weights are reordered
  * once per call into each primitive's layout, and weight gradients
  * reordered back into the flat gradient array. For each convolution and
  * pass (forward, backward-data, backward-weights) the algorithm is direct
  * or Winograd, chosen by timing both at init (cuDNN's benchmark mode)
- * unless forced. Kinds without a primitive here (BatchNorm, dropout, the
- * option-A shortcut) run the reference kernels on plain NCHW copies. Not
- * here: loss, optimiser, data. */
+ * unless forced. BatchNorm (with the ReLU after it), dropout and the
+ * option-A shortcut run hand-written kernels on the blocked layouts
+ * (blocked.h); what none of these covers (e.g. dropout of a flat tensor)
+ * runs the reference kernels on plain copies. Not here: loss, optimiser,
+ * data. */
 #define _POSIX_C_SOURCE 200809L
 #include <dnnl.h>
 #include <dnnl_debug.h>
@@ -69,7 +72,14 @@ typedef struct {
     blk_shape in, out;
     int relu;           /* BatchNorm: the ReLU after it fused */
     dnnl_memory_t din;  /* where backward writes the input's gradient (grad_target), or NULL */
+    dnnl_memory_t noise; /* dropout's */
 } blk_layer;
+
+/* A fork's last reader li that passes its gradient unchanged to input j:
+ * j's gradient may share li's buffer instead of the copy bops[op]. */
+typedef struct {
+    int li, j, op;
+} fork_alias;
 
 struct net_dnnl {
     const model_spec *m; /* borrowed */
@@ -107,6 +117,8 @@ struct net_dnnl {
     dnnl_memory_desc_t md[MODEL_MAX_LAYERS];
     dnnl_memory_t act[MODEL_MAX_LAYERS], dact[MODEL_MAX_LAYERS];
     int readers[MODEL_MAX_LAYERS], last_reader[MODEL_MAX_LAYERS], grad_alias[MODEL_MAX_LAYERS];
+    fork_alias forks[MODEL_MAX_LAYERS]; /* candidate shared gradients at forks (pass_grad) */
+    int n_forks;
     fallback fb[MODEL_MAX_LAYERS];
     blk_layer blk[MODEL_MAX_LAYERS];
     double *blk_scratch; /* shared by the BatchNorm kernels */
@@ -305,19 +317,28 @@ static int finish_grad(net_dnnl *n, int li, int k, dnnl_memory_t g, lr_error *er
 /* Backward of a layer that passes its gradient to input k unchanged (add,
  * flatten): a sole reader with the same layout shares the gradient buffer
  * (resolved once every layer is built), else the gradient is copied or
- * added. */
+ * added. The copy of the last reader of a fork (a residual block's
+ * identity shortcut) is a candidate for sharing too: the fork's other
+ * readers then add into the shared buffer, which check_fork_aliases allows
+ * only when nothing else reads that buffer by then. */
 static int pass_grad(net_dnnl *n, int li, int k, lr_error *err) {
-    int j = n->m->layers[li].in[k];
+    const layer_spec *l = &n->m->layers[li];
+    int j = l->in[k];
     if (!n->training || j == MODEL_INPUT) return 0;
-    if (n->readers[j] == 1 && dnnl_memory_desc_equal(&n->md[li], &n->md[j])) {
+    int same = dnnl_memory_desc_equal(&n->md[li], &n->md[j]);
+    if (n->readers[j] == 1 && same) {
         n->grad_alias[j] = li;
         return 0;
     }
     dnnl_primitive_t r;
-    return make_reorder(n, &r, n->dact[li], n->dact[j], !overwrites(n, li, k), err) ||
-                   bwd_op(n, r, 2, ARGS(DNNL_ARG_FROM, DNNL_ARG_TO), MEMS(n->dact[li], n->dact[j]), err)
-               ? -1
-               : 0;
+    if (make_reorder(n, &r, n->dact[li], n->dact[j], !overwrites(n, li, k), err) ||
+        bwd_op(n, r, 2, ARGS(DNNL_ARG_FROM, DNNL_ARG_TO), MEMS(n->dact[li], n->dact[j]), err))
+        return -1;
+    if (same && overwrites(n, li, k) && (l->n_in == 1 || l->in[0] != l->in[1]) && n->n_forks < MODEL_MAX_LAYERS) {
+        n->forks[n->n_forks++] = (fork_alias){li, j, n->n_bops - 1};
+        n->grad_alias[j] = li; /* until check_fork_aliases says otherwise */
+    }
+    return 0;
 }
 
 /* Layer li's output (and its gradient) in descriptor md. */
@@ -1097,6 +1118,43 @@ static int build_shortcut(net_dnnl *n, int li, lr_error *err) {
     return fn_op(n, n->bops, &n->n_bops, shortcut_blk_backward, li, err) || finish_grad(n, li, 0, k->din, err) ? -1 : 0;
 }
 
+static int dropout_blk_forward(net_dnnl *n, int li, lr_error *err) {
+    (void)err;
+    const layer_spec *l = &n->m->layers[li];
+    const blk_layer *k = &n->blk[li];
+    const float *x = handle(act_of(n, l->in[0]));
+    if (n->train_mode)
+        blk_dropout_forward(handle(n->act[li]), handle(k->noise), x, l->u.dropout.p, n->seed,
+                            n->step * MODEL_MAX_LAYERS + (uint64_t)li, n->count, &k->in);
+    else memcpy(handle(n->act[li]), x, (size_t)blk_size(&k->in) * sizeof(float));
+    return 0;
+}
+
+static int dropout_blk_backward(net_dnnl *n, int li, lr_error *err) {
+    (void)err;
+    const blk_layer *k = &n->blk[li];
+    if (n->train_mode) blk_dropout_backward(handle(k->din), handle(n->dact[li]), handle(k->noise), &k->in);
+    else memcpy(handle(k->din), handle(n->dact[li]), (size_t)blk_size(&k->in) * sizeof(float));
+    return 0;
+}
+
+/* Dropout on its input's blocked layout (the reference's mask, blocked.h);
+ * a flat input through the reference kernels. */
+static int build_dropout(net_dnnl *n, int li, lr_error *err) {
+    const layer_spec *l = &n->m->layers[li];
+    blk_layer *k = &n->blk[li];
+    const dnnl_memory_desc_t *in = md_of(n, l->in[0]);
+    if (!blk_cb(in)) return build_fallback(n, li, err);
+    k->in = k->out = blk_shape_of(in);
+    if (new_output(n, li, in, err) || new_mem(n, &k->noise, in, err) ||
+        fn_op(n, n->fwd, &n->n_fwd, dropout_blk_forward, li, err))
+        return -1;
+    if (!n->training) return 0;
+    if (grad_target(n, li, 0, in, &k->din, err)) return -1;
+    if (!k->din) return 0;
+    return fn_op(n, n->bops, &n->n_bops, dropout_blk_backward, li, err) || finish_grad(n, li, 0, k->din, err) ? -1 : 0;
+}
+
 /* ---- batch normalisation ---- */
 
 /* After a training pass on a full batch: the running statistics as
@@ -1230,9 +1288,51 @@ static int build_layer(net_dnnl *n, int i, lr_error *err) {
     case LAYER_FLATTEN: return build_flatten(n, i, err);
     case LAYER_SHORTCUT: return build_shortcut(n, i, err);
     case LAYER_BATCHNORM: return build_batchnorm(n, i, fused_relu_after(n, i), err);
-    case LAYER_DROPOUT: return build_fallback(n, i, err);
+    case LAYER_DROPOUT: return build_dropout(n, i, err);
     }
     return lr_fail(err, "internal: layer kind %d reached the oneDNN builder", (int)l->kind);
+}
+
+/* The layer whose gradient buffer t's resolves to (following grad_alias;
+ * a fused ReLU's producer shares the ReLU's memory), and whether that
+ * chain passes through layer j. */
+static int grad_root(const net_dnnl *n, int t, int j, int *via_j) {
+    *via_j = 0;
+    for (;;) {
+        *via_j |= t == j;
+        if (t + 1 < n->m->n_layers && n->dact[t + 1] == n->dact[t]) t++;
+        else if (n->grad_alias[t] >= 0) t = n->grad_alias[t];
+        else return t;
+    }
+}
+
+/* Keeps a fork's shared gradient (dropping its copy) when every layer
+ * using that buffer, but j and those sharing j's, runs backward before
+ * the fork's other readers add to it (a higher index than the latest of
+ * them; their own readers, later still, wrote it before); else the copy
+ * stays. Dropping one
+ * can only make another safe, so: until nothing changes. */
+#define MODE_NEVER 8
+static void check_fork_aliases(net_dnnl *n) {
+    const model_spec *m = n->m;
+    for (int changed = 1; changed;) {
+        changed = 0;
+        for (int f = 0; f < n->n_forks; f++) {
+            fork_alias *fa = &n->forks[f];
+            if (fa->op < 0) continue;
+            int later = -1, via, root; /* the latest other reader of j: where the adding starts */
+            for (int i = fa->j + 1; i < fa->li; i++)
+                for (int k = 0; k < m->layers[i].n_in; k++)
+                    if (m->layers[i].in[k] == fa->j) later = i;
+            root = grad_root(n, fa->li, -1, &via);
+            int safe = 1;
+            for (int t = 0; t < m->n_layers && safe; t++)
+                if (grad_root(n, t, fa->j, &via) == root && !via && t <= later) safe = 0;
+            if (!safe) n->grad_alias[fa->j] = -1, fa->op = -1, changed = 1;
+        }
+    }
+    for (int f = 0; f < n->n_forks; f++)
+        if (n->forks[f].op >= 0) n->bops[n->forks[f].op].when = MODE_NEVER;
 }
 
 /* The logits in a plain (batch, classes) memory, and dlogits into the last
@@ -1271,6 +1371,7 @@ static int build(net_dnnl *n, lr_error *err) {
         n->stage_hi[i] = n->n_bops;
     }
     if (build_logits(n, err)) return -1;
+    if (n->training) check_fork_aliases(n);
     /* Backward plan: layers in reverse, each layer's ops in order. */
     for (int i = m->n_layers - 1; i >= 0; i--)
         for (int k = n->stage_lo[i]; k < n->stage_hi[i]; k++) {
