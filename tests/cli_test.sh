@@ -169,6 +169,7 @@ if command -v script >/dev/null 2>&1; then
     long=$(awk 'length($0) > 43' "$tmp/lines" | grep -v '^lrlab train\|^epoch [0-9]*: ' | head -n 1)
     check "progress lines fit 44 columns: '$long'" [ -z "$long" ]
     check "progress line: an ETA" grep -qE '^epoch 0 .*ETA [0-9]+s' "$tmp/lines"
+    check "progress line: the test pass" grep -qE '^epoch 1 test .*[0-9]+/[0-9]+$' "$tmp/lines"
     COLUMNS=200 script -qec "'$LRLAB' train $T --epochs 1 --out '$tmp/bar2'" /dev/null </dev/null >"$tmp/pty" 2>&1
     check "a wide terminal gets a bar" grep -qF '[====' "$tmp/pty"
 else

@@ -63,6 +63,7 @@ expect 2 "missing value" train $D --lr
 expect 2 "unknown flag '--learning-rate'" train $D --learning-rate 0.1
 expect 2 "--stop-at-step" train $D --stop-at-step 0
 expect 2 "--stop-at-step" train $D --stop-at-step ten
+expect 2 "--stop-at-epoch" train $D --stop-at-epoch 0
 expect 2 "--resume: missing" train --resume
 # values that need the data to be judged: exit 1, naming the flag
 expect 1 "--limit-train" train $D --limit-train 99999999

@@ -78,7 +78,7 @@ check "an entry that does not fit: replaced" grep -q "^$(choice "$T/c2") $key\$"
 touch "$T/file"
 LRLAB_CACHE_DIR="$T/file/cache" "$LRLAB" train $F --out "$T/u" >"$T/u.out" 2>&1
 check "an unusable cache directory: the run exits 0" [ $? -eq 0 ]
-check "an unusable cache directory: a warning naming it" grep -q "warning: cannot create the cache directory $T/file" "$T/u.out"
+check "an unusable cache directory: a warning naming it" grep -q "warning: the cache directory $T/file/cache: cannot create" "$T/u.out"
 
 # ---- one sweep with --jobs 2, twice: the jobs start together on an empty cache ----
 cat >"$T/two.sweep" <<'EOF'

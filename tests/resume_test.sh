@@ -73,6 +73,23 @@ cp -R "$T/s6" "$T/s6copy"
 resume "$T/s6"
 same_run "$T/ref" "$T/s6"
 
+# ---- --stop-at-epoch 1, then 3 (resumed), then the rest: epoch 0's and 2's
+#      evaluations are in metrics.csv (lrlab tune's rungs), the end the same;
+#      --stop-at-epoch at or below the epochs done stops at once ----
+"$LRLAB" train $G --out "$T/se" --stop-at-epoch 1 >"$T/out" 2>&1; rc=$?
+check "--stop-at-epoch 1: exit $rc, expected 0: $(tail -n 1 "$T/out")" [ $rc -eq 0 ]
+check "--stop-at-epoch 1: metrics.csv has not 2 lines" [ "$(rows "$T/se/metrics.csv")" -eq 2 ]
+check "--stop-at-epoch 1: model.safetensors written" [ ! -f "$T/se/model.safetensors" ]
+"$LRLAB" train --resume "$T/se" --stop-at-epoch 3 >"$T/out" 2>&1; rc=$?
+check "--resume --stop-at-epoch 3: exit $rc: $(tail -n 1 "$T/out")" [ $rc -eq 0 ]
+check "--stop-at-epoch 3: metrics.csv has not 4 lines" [ "$(rows "$T/se/metrics.csv")" -eq 4 ]
+cp "$T/se/checkpoint.safetensors" "$T/se.ck"
+"$LRLAB" train --resume "$T/se" --stop-at-epoch 2 >"$T/out" 2>&1; rc=$?
+check "--stop-at-epoch 2 after 3 epochs: exit $rc, a step taken or a row added" \
+    sh -c "[ $rc -eq 0 ] && [ $(rows "$T/se/metrics.csv") -eq 4 ] && cmp -s '$T/se.ck' '$T/se/checkpoint.safetensors'"
+resume "$T/se"
+same_run "$T/ref" "$T/se"
+
 # ---- kill -9 mid-epoch: resume the mid-epoch checkpoint and kill it once
 #      epoch 1 is done and epoch 2 under way, then resume again ----
 "$LRLAB" train --resume "$T/s6copy" >"$T/km.log" 2>&1 &

@@ -19,10 +19,18 @@ typedef struct {
     long confusion[EVAL_MAX_CLASSES][EVAL_MAX_CLASSES];
 } eval_stats;
 
+/* Called after each batch of a pass (batch counts from 1), e.g. to draw
+ * the trainer's progress line during the test pass. */
+typedef struct {
+    void (*fn)(void *ctx, int batch, int batches);
+    void *ctx;
+} eval_hook;
+
 /* Runs every batch of l (from epoch 0, batch 0) forward through n with
- * params, in eval mode (net_set_training(n, 0); it stays so). logits is scratch of batch * classes floats (batch: the loader's
- * and the net's). Labels outside 0..classes-1 are an error. */
+ * params, in eval mode (net_set_training(n, 0); it stays so). logits is
+ * scratch of batch * classes floats (batch: the loader's and the net's).
+ * Labels outside 0..classes-1 are an error. hook may be NULL. */
 int evaluate_split(eval_stats *out, net *n, const float *params, loader *l, int classes, float *logits,
-                   lr_error *err);
+                   const eval_hook *hook, lr_error *err);
 
 #endif

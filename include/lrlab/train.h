@@ -24,6 +24,9 @@ typedef struct {
     int resume;                         /* cfg->out is an existing run to continue */
     long stop_at_step;                  /* > 0: checkpoint and return TRAIN_STOPPED once this many
                                            optimiser steps of the run are done (--stop-at-step) */
+    long stop_at_epoch;                 /* > 0: return TRAIN_STOPPED once this many epochs are done,
+                                           each with its evaluation and checkpoint (--stop-at-epoch;
+                                           lrlab tune's rungs); at the run's epochs it simply finishes */
     int retune;                         /* time the convolution algorithms again (--retune; setup.h) */
 } train_options;
 

@@ -143,7 +143,7 @@ int cli_eval(int argc, char **argv) {
     char names[10][32];
     eval_stats s;
     int rc = cifar_class_names(names, cfg.data, &err) || train_setup_init(&r, &cfg, &so, &err) ? -1 : 0;
-    if (!rc && evaluate_split(&s, r.net, r.params, r.test_loader, r.m.n_classes, r.logits, &err)) rc = -1;
+    if (!rc && evaluate_split(&s, r.net, r.params, r.test_loader, r.m.n_classes, r.logits, NULL, &err)) rc = -1;
     if (!rc) {
         printf("weights %s, model %s, %ld test images from %s\n", model_file, r.m.name, s.n, cfg.data);
         print_results(&s, names);

@@ -4,7 +4,7 @@
  * SIGINT/SIGTERM handler that asks the trainer to checkpoint and stop (a
  * second signal kills at once: the checkpoint on disk is whole either way),
  * and maps the outcome to the exit status: 0 done (or stopped as asked by
- * --stop-at-step), 1 error, 2 usage or schedule error, 3 diverged, 130
+ * --stop-at-step or --stop-at-epoch), 1 error, 2 usage or schedule error, 3 diverged, 130
  * stopped by SIGINT or SIGTERM with the checkpoint written. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -35,6 +35,8 @@ static void usage(FILE *f) {
     fprintf(f, "  --resume DIR         continue the run in DIR from its last checkpoint (no other flags needed)\n"
                "  --stop-at-step N     checkpoint and exit 0 once the run has done N optimiser steps in all\n"
                "                       (continue later with --resume; also allowed with --resume)\n"
+               "  --stop-at-epoch N    exit 0 once N epochs are done, each evaluated and checkpointed (a run\n"
+               "                       already past N stops at once; also allowed with --resume)\n"
                "  --retune             time the convolution algorithms again (--conv-algo auto) and keep the\n"
                "                       new choice in the per-user cache for later runs (docs/resilience.md)\n"
                "exit status: 0 done, 1 error, 2 usage error (a flag, a schedule), 3 diverged,\n"
@@ -72,11 +74,11 @@ int cli_train(int argc, char **argv) {
     train_config cfg;
     config_defaults(&cfg);
     lr_error err;
-    const char *resume = NULL, *stop_s = NULL;
-    long stop_at_step = 0;
+    const char *resume = NULL, *stop_s = NULL, *stop_epoch_s = NULL;
+    long stop_at_step = 0, stop_at_epoch = 0;
     int n_set = 0, retune = 0;
     const cli_opt opts[] = {{"--resume", &resume, NULL}, {"--stop-at-step", &stop_s, NULL}, {"--retune", NULL, &retune},
-                            {NULL, NULL, NULL}};
+                            {"--stop-at-epoch", &stop_epoch_s, NULL}, {NULL, NULL, NULL}};
     for (int i = 1; i < argc;) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
@@ -94,6 +96,8 @@ int cli_train(int argc, char **argv) {
         n_set++;
     }
     if (stop_s && lr_parse_long(&stop_at_step, stop_s, 1, 1000000000000L, "--stop-at-step", &err))
+        return cli_error("train", &err, 2);
+    if (stop_epoch_s && lr_parse_long(&stop_at_epoch, stop_epoch_s, 1, 1000000000L, "--stop-at-epoch", &err))
         return cli_error("train", &err, 2);
     if (resume) {
         if (n_set || retune) {
@@ -133,7 +137,8 @@ int cli_train(int argc, char **argv) {
     sigaction(SIGTERM, &sa, NULL);
     train_options opt = {.log = stdout, .progress = isatty(STDERR_FILENO),
                          .model_search = cli_search_dirs("models"), .stop = &stop_requested,
-                         .resume = resume != NULL, .stop_at_step = stop_at_step, .retune = retune};
+                         .resume = resume != NULL, .stop_at_step = stop_at_step, .retune = retune,
+                         .stop_at_epoch = stop_at_epoch};
     int rc = train_run(&cfg, &opt, &err);
     if (made && rc != TRAIN_OK) drop_if_empty(cfg.out, made_parent);
     switch (rc) {
@@ -143,7 +148,7 @@ int cli_train(int argc, char **argv) {
     case TRAIN_BAD_SCHED: return cli_error("train", &err, 2); /* as lrlab schedule and sweep */
     case TRAIN_DIVERGED: return cli_error("train", &err, 3);
     case TRAIN_STOPPED:
-        if (!stop_requested) { /* --stop-at-step: done as asked */
+        if (!stop_requested) { /* --stop-at-step or --stop-at-epoch: done as asked */
             fprintf(stderr, "lrlab train: %s\n", err.msg);
             return 0;
         }

@@ -67,23 +67,6 @@ int algo_cache_key(char *key, size_t cap, const model_spec *m, const net_config 
 
 /* ---- where, and the lock ---- */
 
-/* mkdir -p for the cache directory (parents like ~/.cache may not exist). */
-static int make_dir(const char *path, lr_error *err) {
-    char buf[1024];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1;; p++) {
-        if (*p && *p != '/') continue;
-        char c = *p;
-        *p = '\0';
-        if (mkdir(buf, 0777) && errno != EEXIST) return lr_fail(err, "cannot create the cache directory %s: %s", buf, strerror(errno));
-        *p = c;
-        if (!c) break;
-    }
-    struct stat sb;
-    if (stat(path, &sb) || !S_ISDIR(sb.st_mode)) return lr_fail(err, "the cache directory %s is not a directory", path);
-    return 0;
-}
-
 int algo_cache_open(algo_cache *c, lr_error *err) {
     memset(c, 0, sizeof *c);
     c->lock_fd = -1;
@@ -95,7 +78,7 @@ int algo_cache_open(algo_cache *c, lr_error *err) {
     else return lr_fail(err, "no cache directory: neither LRLAB_CACHE_DIR, XDG_CACHE_HOME nor HOME is set");
     if (n >= (int)sizeof c->dir) return lr_fail(err, "cache directory path too long: %s", c->dir);
     snprintf(c->path, sizeof c->path, "%s/%s", c->dir, ALGO_CACHE_FILE);
-    if (make_dir(c->dir, err)) return -1;
+    if (make_dirs(c->dir, "the cache directory", err)) return -1; /* parents like ~/.cache may not exist */
     char lock[1100];
     snprintf(lock, sizeof lock, "%s/%s", c->dir, ALGO_CACHE_LOCK);
     int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0666);

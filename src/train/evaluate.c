@@ -9,7 +9,7 @@
 #include "lrlab/optim.h"
 
 int evaluate_split(eval_stats *out, net *n, const float *params, loader *l, int classes, float *logits,
-                   lr_error *err) {
+                   const eval_hook *hook, lr_error *err) {
     memset(out, 0, sizeof *out);
     if (classes < 1 || classes > EVAL_MAX_CLASSES)
         return lr_fail(err, "%d classes: expected 1..%d", classes, EVAL_MAX_CLASSES);
@@ -17,6 +17,7 @@ int evaluate_split(eval_stats *out, net *n, const float *params, loader *l, int 
     net_set_training(n, 0); /* net.eval(): BatchNorm's running statistics, no dropout; the trainer switches back */
     if (loader_start_epoch(l, 0, 0, err)) return -1;
     const loader_batch *b;
+    int batches = loader_batches(l);
     while ((b = loader_next(l))) {
         if (net_forward(n, b->x, b->n, params, logits, err)) return -1;
         out->loss_sum += loss_cross_entropy(NULL, &out->correct, logits, b->y, b->n, classes, 1.0f);
@@ -30,6 +31,7 @@ int evaluate_split(eval_stats *out, net *n, const float *params, loader *l, int 
             out->confusion[b->y[i]][pred]++;
         }
         out->n += b->n;
+        if (hook) hook->fn(hook->ctx, b->index + 1, batches);
     }
     return 0;
 }

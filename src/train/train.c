@@ -271,6 +271,20 @@ static void progress(const run *r, int batch, double loss, double acc, double ip
     progress_draw(stderr, head, batch, r->steps_per_epoch, tail);
 }
 
+/* The line during an evaluation pass: "epoch 3 test [=====>   ] 40/79". */
+typedef struct {
+    const run *r;
+    const char *split;
+} eval_line;
+
+static void eval_progress(void *ctx, int batch, int batches) {
+    const eval_line *e = ctx;
+    char head[48], tail[32];
+    snprintf(head, sizeof head, "epoch %ld %s", e->r->st.epoch, e->split);
+    snprintf(tail, sizeof tail, "%d/%d", batch, batches);
+    progress_draw(stderr, head, batch, batches, tail);
+}
+
 /* The message of a diverged run: where, and what the run directory keeps. */
 static int diverged(run *r, const char *what, double lr, lr_error *err) {
     const train_state *st = &r->st;
@@ -380,9 +394,15 @@ static int end_epoch(run *r, double lr, double mom, double epoch_start, lr_error
     eval_stats te, va; /* the evaluation loop of eval too (train/evaluate.c) */
     int classes = r->s.m.n_classes;
     memset(&va, 0, sizeof va);
-    if (evaluate_split(&te, r->s.net, r->s.params, r->s.test_loader, classes, r->s.logits, err)) return -1;
-    if (r->s.val_loader && evaluate_split(&va, r->s.net, r->s.params, r->s.val_loader, classes, r->s.logits, err))
+    eval_line tl = {r, "test"}, vl = {r, "val"};
+    eval_hook th = {eval_progress, &tl}, vh = {eval_progress, &vl};
+    int shown = r->opt->progress != 0;
+    if (evaluate_split(&te, r->s.net, r->s.params, r->s.test_loader, classes, r->s.logits, shown ? &th : NULL, err))
         return -1;
+    if (r->s.val_loader &&
+        evaluate_split(&va, r->s.net, r->s.params, r->s.val_loader, classes, r->s.logits, shown ? &vh : NULL, err))
+        return -1;
+    if (shown) progress_clear(stderr); /* the epoch's line takes its place */
     double train_loss = st->loss_sum / st->batches, train_acc = 100.0 * st->correct / st->seen;
     double test_loss = te.loss_sum / te.n, test_acc = 100.0 * te.correct / te.n;
     double seconds = lr_now() - epoch_start, ips = st->seen / (st->seconds > 0 ? st->seconds : 1);
@@ -443,7 +463,7 @@ int train_run(const train_config *cfg, const train_options *opt, lr_error *err) 
     if (r.st.batch == 0 || isnan(r.st.epoch_lr))
         r.st.epoch_lr = sched_lr(r.sched), r.st.epoch_momentum = sched_momentum(r.sched);
     while (r.st.epoch < r.cfg.epochs) {
-        if (stop_requested(&r)) {
+        if (stop_requested(&r) || (opt->stop_at_epoch > 0 && r.st.epoch >= opt->stop_at_epoch)) {
             rc = stopped(&r, err);
             goto done;
         }
