@@ -94,6 +94,7 @@ expect 1 "test_batch.bin" train $D --data "$T/data"
 rm "$T/data/data_batch_3.bin"; printf 'not a cifar file' >"$T/data/data_batch_3.bin"
 expect 1 "data_batch_3.bin" train $D --data "$T/data"
 expect 1 "" train $D --data "$SYNTH_DIR/test_batch.bin"
+expect 2 "--dataset 'cifar11': expected one of cifar10" train $D --dataset cifar11
 
 # ---- model descriptions ----
 expect 1 "--model no-such-model" train $D --model no-such-model
@@ -116,7 +117,8 @@ printf 'input 3 32 32\nconv c1 65536 k=1 pad=64\nrelu\nmaxpool 64\nflatten\nline
 expect 1 "memory" train $D --model "$T/huge.model"
 expect 1 "memory" train $D --model "$T/huge.model" --backend ref
 printf 'input 1 28 28\nconv c1 4\nflatten\nlinear fc 10\n' >"$T/mnist.model"
-expect 1 "mnist.model.*CIFAR-10 needs 3x32x32" train $D --model "$T/mnist.model"
+expect 1 "--model .*mnist.model: input 1x28x28 and 10 classes, but --dataset cifar10 .* has 3x32x32 images and 10 classes" \
+    train $D --model "$T/mnist.model"
 printf 'input 3 32 32\nconv c1 4\nflatten\nlinear fc 5\n' >"$T/five.model"
 expect 1 "five.model.*10" train $D --model "$T/five.model"
 

@@ -24,6 +24,10 @@
 #include "lrlab/rng.h"
 #include "test.h"
 
+/* The CIFAR-10 binary layout (the loader's own constants are private to it). */
+#define CIFAR_FILE_RECORDS 10000
+#define CIFAR_IMAGE_BYTES 3072
+#define CIFAR_RECORD_BYTES 3073
 #define FILE_BYTES (CIFAR_FILE_RECORDS * CIFAR_RECORD_BYTES)
 
 static char dir[4096];
@@ -71,27 +75,40 @@ static int write_file(int f, size_t size) {
 
 static int contains(const char *s, const char *part) { return strstr(s, part) != NULL; }
 
+/* dataset_load of CIFAR-10 from path, its splits handed over to train and test. */
+static int load(data_split *train, data_split *test, const char *path, long limit_train, long limit_test,
+                lr_error *err) {
+    dataset d;
+    data_options o = {.format = "cifar10", .path = path, .train = 1, .limit_train = limit_train,
+                      .limit_test = limit_test};
+    int rc = dataset_load(&d, &o, err);
+    *train = d.train, *test = d.test;
+    memset(&d.train, 0, sizeof d.train), memset(&d.test, 0, sizeof d.test);
+    dataset_free(&d);
+    return rc;
+}
+
 /* Image id (file * 10000 + record) read back from the marker pixels. */
-static int split_id(const cifar_split *s, int k) {
+static int split_id(const data_split *s, int k) {
     const uint8_t *p = s->pixels + (size_t)k * CIFAR_IMAGE_BYTES;
     return p[0] * CIFAR_FILE_RECORDS + p[1] + 256 * p[2];
 }
 
 static void test_files(void) {
     lr_error err = {{0}};
-    cifar_split train, test;
+    data_split train, test;
 
     /* A missing directory says how to get the data. */
     char missing[4200];
     path_of(missing, sizeof missing, "nowhere");
-    CHECK(cifar_load(&train, &test, missing, 0, 0, &err) == -1, "missing dir accepted");
+    CHECK(load(&train, &test, missing, 0, 0, &err) == -1, "missing dir accepted");
     CHECK(contains(err.msg, "nowhere") && contains(err.msg, "make data"), "message: %s", err.msg);
     CHECK(train.n == 0 && train.pixels == NULL && test.pixels == NULL, "failed load left a split");
 
     for (int f = 0; f < 6; f++) CHECK(write_file(f, FILE_BYTES) == 0, "cannot write %s", file_name(f));
 
     /* Everything, in file order. */
-    CHECK(cifar_load(&train, &test, dir, 0, 0, &err) == 0, "load: %s", err.msg);
+    CHECK(load(&train, &test, dir, 0, 0, &err) == 0, "load: %s", err.msg);
     CHECK(train.n == 50000 && test.n == 10000, "sizes %d %d", train.n, test.n);
     int order_ok = 1;
     for (int k = 0; k < train.n && order_ok; k++) {
@@ -103,12 +120,12 @@ static void test_files(void) {
     CHECK(order_ok, "training images in file order");
     CHECK(split_id(&test, 9999) == 5 * 10000 + 9999 && test.labels[9999] == synth_label(5, 9999),
           "test images in file order");
-    cifar_split_free(&train);
-    cifar_split_free(&test);
-    cifar_split_free(&train); /* twice is fine */
+    data_split_free(&train);
+    data_split_free(&test);
+    data_split_free(&train); /* twice is fine */
 
     /* Limits keep the first N in file order, across file boundaries. */
-    CHECK(cifar_load(&train, &test, dir, 12345, 16, &err) == 0, "limited load: %s", err.msg);
+    CHECK(load(&train, &test, dir, 12345, 16, &err) == 0, "limited load: %s", err.msg);
     CHECK(train.n == 12345 && test.n == 16, "limited sizes %d %d", train.n, test.n);
     CHECK(split_id(&train, 9999) == 9999 && split_id(&train, 10000) == 10000 &&
               split_id(&train, 12344) == 12344,
@@ -116,47 +133,47 @@ static void test_files(void) {
     CHECK(split_id(&test, 15) == 50015, "limited test order");
 
     /* Hold-out: the last n_val of train. */
-    cifar_split val;
-    CHECK(cifar_split_holdout(&train, &val, 345, &err) == 0, "holdout: %s", err.msg);
+    data_split val;
+    CHECK(data_split_holdout(&train, &val, 345, &err) == 0, "holdout: %s", err.msg);
     CHECK(train.n == 12000 && val.n == 345, "holdout sizes %d %d", train.n, val.n);
     CHECK(split_id(&val, 0) == 12000 && split_id(&val, 344) == 12344 && val.labels[0] == train.labels[12000],
           "holdout content");
-    cifar_split val2;
-    CHECK(cifar_split_holdout(&train, &val2, 12000, &err) == -1 && contains(err.msg, "12000"),
+    data_split val2;
+    CHECK(data_split_holdout(&train, &val2, 12000, &err) == -1 && contains(err.msg, "12000"),
           "holdout taking everything: %s", err.msg);
-    CHECK(cifar_split_holdout(&train, &val2, -1, &err) == -1, "negative holdout accepted");
-    CHECK(cifar_split_holdout(&train, &val2, 0, &err) == 0 && val2.n == 0 && train.n == 12000, "holdout of 0");
-    cifar_split_free(&val);
-    cifar_split_free(&train);
-    cifar_split_free(&test);
+    CHECK(data_split_holdout(&train, &val2, -1, &err) == -1, "negative holdout accepted");
+    CHECK(data_split_holdout(&train, &val2, 0, &err) == 0 && val2.n == 0 && train.n == 12000, "holdout of 0");
+    data_split_free(&val);
+    data_split_free(&train);
+    data_split_free(&test);
 
     /* Limits larger than available name the flag. */
-    CHECK(cifar_load(&train, &test, dir, 50001, 0, &err) == -1 && contains(err.msg, "--limit-train") &&
+    CHECK(load(&train, &test, dir, 50001, 0, &err) == -1 && contains(err.msg, "--limit-train") &&
               contains(err.msg, "50001"),
           "limit-train: %s", err.msg);
-    CHECK(cifar_load(&train, &test, dir, 0, 10001, &err) == -1 && contains(err.msg, "--limit-test"),
+    CHECK(load(&train, &test, dir, 0, 10001, &err) == -1 && contains(err.msg, "--limit-test"),
           "limit-test: %s", err.msg);
-    CHECK(cifar_load(&train, &test, dir, 50000, 10000, &err) == 0, "limits equal to the sizes: %s", err.msg);
-    cifar_split_free(&train);
-    cifar_split_free(&test);
+    CHECK(load(&train, &test, dir, 50000, 10000, &err) == 0, "limits equal to the sizes: %s", err.msg);
+    data_split_free(&train);
+    data_split_free(&test);
 
     /* Truncated: one byte short, named with its size. */
     CHECK(write_file(2, FILE_BYTES - 1) == 0, "write");
-    CHECK(cifar_load(&train, &test, dir, 10, 10, &err) == -1, "truncated file accepted");
+    CHECK(load(&train, &test, dir, 10, 10, &err) == -1, "truncated file accepted");
     CHECK(contains(err.msg, "data_batch_3.bin: 30729999 bytes, expected 30,730,000") &&
               contains(err.msg, "truncated"),
           "message: %s", err.msg);
     CHECK(train.pixels == NULL && test.pixels == NULL, "failed load left a split");
     /* Too long (another format, or two files glued together). */
     CHECK(write_file(2, FILE_BYTES) == 0 && write_bytes("test_batch.bin", filebuf, 100) == 0, "write");
-    CHECK(cifar_load(&train, &test, dir, 0, 0, &err) == -1 && contains(err.msg, "test_batch.bin: 100 bytes"),
+    CHECK(load(&train, &test, dir, 0, 0, &err) == -1 && contains(err.msg, "test_batch.bin: 100 bytes"),
           "message: %s", err.msg);
     {
         uint8_t *big = calloc((size_t)FILE_BYTES + CIFAR_RECORD_BYTES, 1);
         CHECK(big != NULL, "alloc");
         if (big) {
             CHECK(write_bytes("test_batch.bin", big, (size_t)FILE_BYTES + CIFAR_RECORD_BYTES) == 0, "write");
-            CHECK(cifar_load(&train, &test, dir, 0, 0, &err) == -1 &&
+            CHECK(load(&train, &test, dir, 0, 0, &err) == -1 &&
                       contains(err.msg, "test_batch.bin: 30733073 bytes"),
                   "message: %s", err.msg);
             free(big);
@@ -168,12 +185,12 @@ static void test_files(void) {
     fill_file(1);
     filebuf[(size_t)517 * CIFAR_RECORD_BYTES] = 12;
     CHECK(write_bytes("data_batch_2.bin", filebuf, FILE_BYTES) == 0, "write");
-    CHECK(cifar_load(&train, &test, dir, 10, 10, &err) == -1, "label 12 accepted");
+    CHECK(load(&train, &test, dir, 10, 10, &err) == -1, "label 12 accepted");
     CHECK(contains(err.msg, "data_batch_2.bin: record 517 has label 12, expected 0..9"), "message: %s", err.msg);
     filebuf[(size_t)517 * CIFAR_RECORD_BYTES] = synth_label(1, 517);
     filebuf[(size_t)9999 * CIFAR_RECORD_BYTES] = 10;
     CHECK(write_bytes("data_batch_2.bin", filebuf, FILE_BYTES) == 0, "write");
-    CHECK(cifar_load(&train, &test, dir, 0, 0, &err) == -1 &&
+    CHECK(load(&train, &test, dir, 0, 0, &err) == -1 &&
               contains(err.msg, "data_batch_2.bin: record 9999 has label 10"),
           "message: %s", err.msg);
     CHECK(write_file(1, FILE_BYTES) == 0, "write");
@@ -182,46 +199,55 @@ static void test_files(void) {
     char path[4200];
     path_of(path, sizeof path, "data_batch_5.bin");
     CHECK(remove(path) == 0, "remove");
-    CHECK(cifar_load(&train, &test, dir, 0, 0, &err) == -1 && contains(err.msg, "data_batch_5.bin: missing") &&
+    CHECK(load(&train, &test, dir, 0, 0, &err) == -1 && contains(err.msg, "data_batch_5.bin: missing") &&
               contains(err.msg, "make data"),
           "message: %s", err.msg);
     CHECK(mkdir(path, 0700) == 0, "mkdir");
-    CHECK(cifar_load(&train, &test, dir, 0, 0, &err) == -1 &&
+    CHECK(load(&train, &test, dir, 0, 0, &err) == -1 &&
               contains(err.msg, "data_batch_5.bin: not a regular file"),
           "message: %s", err.msg);
     CHECK(rmdir(path) == 0, "rmdir");
     CHECK(write_file(4, FILE_BYTES) == 0, "write");
-    CHECK(cifar_load(&train, &test, dir, 0, 0, &err) == 0, "restored: %s", err.msg);
-    cifar_split_free(&train);
-    cifar_split_free(&test);
+    CHECK(load(&train, &test, dir, 0, 0, &err) == 0, "restored: %s", err.msg);
+    data_split_free(&train);
+    data_split_free(&test);
 
     /* Not a directory. */
     path_of(path, sizeof path, "test_batch.bin");
-    CHECK(cifar_load(&train, &test, path, 0, 0, &err) == -1 && contains(err.msg, "not a directory"),
+    CHECK(load(&train, &test, path, 0, 0, &err) == -1 && contains(err.msg, "not a directory"),
           "message: %s", err.msg);
+}
+
+/* Class names come with the data: the standard ten, or batches.meta.txt's. */
+static int names_of(char names[][DATA_NAME_BYTES], lr_error *err) {
+    dataset d;
+    data_options o = {.format = "cifar10", .path = dir, .limit_test = 1};
+    int rc = dataset_load(&d, &o, err);
+    if (!rc) memcpy(names, d.names, 10 * DATA_NAME_BYTES);
+    dataset_free(&d);
+    return rc;
 }
 
 static void test_class_names(void) {
     lr_error err = {{0}};
-    char names[10][32];
-    CHECK(cifar_class_names(names, dir, &err) == 0, "absent meta: %s", err.msg);
+    char names[10][DATA_NAME_BYTES];
+    CHECK(names_of(names, &err) == 0, "absent meta: %s", err.msg);
     CHECK(strcmp(names[0], "airplane") == 0 && strcmp(names[9], "truck") == 0, "default names");
     const char *good = "zero\r\none\ntwo\nthree\nfour  \nfive\nsix\nseven\neight\nnine\n\n\n";
     CHECK(write_bytes("batches.meta.txt", (const uint8_t *)good, strlen(good)) == 0, "write");
-    CHECK(cifar_class_names(names, dir, &err) == 0, "meta: %s", err.msg);
+    CHECK(names_of(names, &err) == 0, "meta: %s", err.msg);
     CHECK(strcmp(names[0], "zero") == 0 && strcmp(names[4], "four") == 0 && strcmp(names[9], "nine") == 0,
           "names read: '%s' '%s' '%s'", names[0], names[4], names[9]);
     const char *nine = "a\nb\nc\nd\ne\nf\ng\nh\ni\n";
     CHECK(write_bytes("batches.meta.txt", (const uint8_t *)nine, strlen(nine)) == 0, "write");
-    CHECK(cifar_class_names(names, dir, &err) == -1 && contains(err.msg, "batches.meta.txt: 9 class names"),
+    CHECK(names_of(names, &err) == -1 && contains(err.msg, "batches.meta.txt: 9 class names"),
           "message: %s", err.msg);
-    CHECK(strcmp(names[0], "airplane") == 0, "defaults kept on error");
     const char *eleven = "a\nb\nc\nd\ne\nf\ng\nh\ni\nj\nk\n";
     CHECK(write_bytes("batches.meta.txt", (const uint8_t *)eleven, strlen(eleven)) == 0, "write");
-    CHECK(cifar_class_names(names, dir, &err) == -1 && contains(err.msg, "11th"), "message: %s", err.msg);
+    CHECK(names_of(names, &err) == -1 && contains(err.msg, "class name 11"), "message: %s", err.msg);
     const char *longname = "a\nb\nc\nd\ne\nf\ng\nh\ni\nabcdefghijabcdefghijabcdefghijab\n";
     CHECK(write_bytes("batches.meta.txt", (const uint8_t *)longname, strlen(longname)) == 0, "write");
-    CHECK(cifar_class_names(names, dir, &err) == -1 && contains(err.msg, "32 bytes"), "message: %s", err.msg);
+    CHECK(names_of(names, &err) == -1 && contains(err.msg, "32 bytes"), "message: %s", err.msg);
     char path[4200];
     path_of(path, sizeof path, "batches.meta.txt");
     remove(path);
@@ -269,7 +295,7 @@ static void test_augment(void) {
     for (int dy = 0; dy <= 8; dy++)
         for (int dx = 0; dx <= 8; dx++)
             for (int flip = 0; flip < 2; flip++) {
-                augment_image(got, img, dy, dx, flip);
+                augment_image(got, img, 3, 32, 32, &cifar10_norm, dy, dx, flip);
                 reference_augment(want, img, dy, dx, flip);
                 char what[64];
                 snprintf(what, sizeof what, "augment dy=%d dx=%d flip=%d", dy, dx, flip);
@@ -279,24 +305,24 @@ static void test_augment(void) {
 
     /* Corners by hand: padding is (0 - mean) / std, not 0. */
     for (int c = 0; c < 3; c++) {
-        float pad = (0.0f - cifar_mean[c]) / cifar_std[c];
-        augment_image(got, img, 0, 0, 0);
-        CHECK(got[c * 1024] == pad && got[c * 1024 + 7 * 32 + 31] == augment_value(c, img[c * 1024 + 3 * 32 + 27]) &&
-                  got[c * 1024 + 4 * 32 + 4] == augment_value(c, img[c * 1024]),
+        float pad = (0.0f - cifar10_norm.mean[c]) / cifar10_norm.std[c];
+        augment_image(got, img, 3, 32, 32, &cifar10_norm, 0, 0, 0);
+        CHECK(got[c * 1024] == pad && got[c * 1024 + 7 * 32 + 31] == augment_value(&cifar10_norm, c, img[c * 1024 + 3 * 32 + 27]) &&
+                  got[c * 1024 + 4 * 32 + 4] == augment_value(&cifar10_norm, c, img[c * 1024]),
               "dy=dx=0, channel %d: pad %g got %g", c, pad, got[c * 1024]);
         CHECK(pad < -2.0f && pad > -2.5f, "pad value %g", pad);
-        augment_image(got, img, 8, 8, 0);
+        augment_image(got, img, 3, 32, 32, &cifar10_norm, 8, 8, 0);
         CHECK(got[c * 1024 + 31 * 32 + 31] == pad &&
-                  got[c * 1024 + 27 * 32 + 27] == augment_value(c, img[c * 1024 + 31 * 32 + 31]),
+                  got[c * 1024 + 27 * 32 + 27] == augment_value(&cifar10_norm, c, img[c * 1024 + 31 * 32 + 31]),
               "dy=dx=8, channel %d", c);
-        augment_image(got, img, 4, 4, 1);
-        CHECK(got[c * 1024 + 5 * 32 + 0] == augment_value(c, img[c * 1024 + 5 * 32 + 31]) &&
-                  got[c * 1024 + 5 * 32 + 31] == augment_value(c, img[c * 1024 + 5 * 32 + 0]),
+        augment_image(got, img, 3, 32, 32, &cifar10_norm, 4, 4, 1);
+        CHECK(got[c * 1024 + 5 * 32 + 0] == augment_value(&cifar10_norm, c, img[c * 1024 + 5 * 32 + 31]) &&
+                  got[c * 1024 + 5 * 32 + 31] == augment_value(&cifar10_norm, c, img[c * 1024 + 5 * 32 + 0]),
               "flip, channel %d", c);
-        augment_image(got, img, 4, 4, 0);
-        CHECK(got[c * 1024 + 7 * 32 + 9] == augment_value(c, img[c * 1024 + 7 * 32 + 9]), "no shift, channel %d", c);
+        augment_image(got, img, 3, 32, 32, &cifar10_norm, 4, 4, 0);
+        CHECK(got[c * 1024 + 7 * 32 + 9] == augment_value(&cifar10_norm, c, img[c * 1024 + 7 * 32 + 9]), "no shift, channel %d", c);
     }
-    CHECK(augment_value(0, 255) == (1.0f - 0.4914f) / 0.2023f, "augment_value(0, 255)");
+    CHECK(augment_value(&cifar10_norm, 0, 255) == (1.0f - 0.4914f) / 0.2023f, "augment_value(&cifar10_norm, 0, 255)");
 
     /* Bit for bit against PyTorch's float32 computation. */
     FILE *f = fopen("tests/torch/augment_fixture.txt", "r");
@@ -324,11 +350,11 @@ static void test_augment(void) {
             memcpy(&want_buf[i], &b32, sizeof b32);
         }
         if (is_table) {
-            for (int i = 0; i < 768; i++) got_buf[i] = augment_value(i / 256, (uint8_t)(i % 256));
+            for (int i = 0; i < 768; i++) got_buf[i] = augment_value(&cifar10_norm, i / 256, (uint8_t)(i % 256));
             CHECK(same_bits(got_buf, want_buf, 768, "torch table"), "augment_value equals torch for all bytes");
         } else {
-            augment_image(got_buf, pattern, dy, dx, flip);
-            CHECK(same_bits(got_buf, want_buf, 3072, "torch image"), "augment_image(%d, %d, %d) equals torch", dy,
+            augment_image(got_buf, pattern, 3, 32, 32, &cifar10_norm, dy, dx, flip);
+            CHECK(same_bits(got_buf, want_buf, 3072, "torch image"), "augment_image(dy %d, dx %d, flip %d) equals torch", dy,
                   dx, flip);
         }
         sections++;
@@ -340,8 +366,8 @@ static void test_augment(void) {
 /* ---- loader ---- */
 
 /* A small in-memory split whose pixel 0..1 of channel 0 encode the index. */
-static void make_small(cifar_split *s, int n) {
-    s->n = n;
+static void make_small(data_split *s, int n) {
+    s->n = n, s->c = 3, s->h = 32, s->w = 32;
     s->labels = malloc((size_t)n);
     s->pixels = malloc((size_t)n * CIFAR_IMAGE_BYTES);
     lr_rng r;
@@ -357,11 +383,11 @@ static void make_small(cifar_split *s, int n) {
  * decoded from the normalised values); -1 if none. */
 static int decode_byte(int c, float v) {
     for (int b = 0; b < 256; b++)
-        if (augment_value(c, (uint8_t)b) == v) return b;
+        if (augment_value(&cifar10_norm, c, (uint8_t)b) == v) return b;
     return -1;
 }
 static int marker_id(const float *x) { return decode_byte(0, x[0]) + 256 * decode_byte(1, x[1024]); }
-static void set_markers(cifar_split *s) {
+static void set_markers(data_split *s) {
     for (int k = 0; k < s->n; k++) {
         s->pixels[(size_t)k * CIFAR_IMAGE_BYTES] = (uint8_t)(k & 255);
         s->pixels[(size_t)k * CIFAR_IMAGE_BYTES + 1024] = (uint8_t)(k >> 8);
@@ -390,11 +416,11 @@ static int run_epoch(loader *l, int epoch, int first_batch, float *x, int *y, in
 
 static void test_loader_small(void) {
     lr_error err = {{0}};
-    cifar_split s;
+    data_split s;
     const int n = 1000, batch = 128;
     make_small(&s, n);
     set_markers(&s);
-    loader_config cfg = {.split = &s, .batch = batch, .drop_last = 1, .shuffle = 1, .augment = 1, .seed = 1234};
+    loader_config cfg = {.split = &s, .norm = cifar10_norm, .batch = batch, .drop_last = 1, .shuffle = 1, .augment = 1, .seed = 1234};
     loader *a = NULL, *b = NULL;
     CHECK(loader_init(&a, &cfg, &err) == 0, "init: %s", err.msg);
     CHECK(loader_init(&b, &cfg, &err) == 0, "init: %s", err.msg);
@@ -484,7 +510,7 @@ static void test_loader_small(void) {
     loader_free(b);
     b = NULL;
 
-    /* Without augmentation and shuffle: file order, augment_image(4, 4, 0), right labels; no drop_last. */
+    /* Without augmentation and shuffle: file order, augment_image(dy 4, dx 4, no flip), right labels; no drop_last. */
     cfg.shuffle = 0;
     cfg.augment = 0;
     cfg.drop_last = 0;
@@ -494,11 +520,11 @@ static void test_loader_small(void) {
     int plain_ok = 1;
     float one[3072];
     for (int k = 0; k < n && plain_ok; k++) {
-        augment_image(one, s.pixels + (size_t)k * CIFAR_IMAGE_BYTES, 4, 4, 0);
+        augment_image(one, s.pixels + (size_t)k * CIFAR_IMAGE_BYTES, 3, 32, 32, &cifar10_norm, 4, 4, 0);
         plain_ok = memcmp(one, xb + (size_t)k * CIFAR_IMAGE_BYTES, sizeof one) == 0 && yb[k] == s.labels[k];
         if (!plain_ok) fprintf(stderr, "  plain image %d differs\n", k);
     }
-    CHECK(plain_ok, "no-shuffle, no-augment batches are augment_image(4, 4, 0) in file order");
+    CHECK(plain_ok, "no-shuffle, no-augment batches are augment_image(dy 4, dx 4, no flip) in file order");
     loader_free(b);
     b = NULL;
 
@@ -544,17 +570,17 @@ static void test_loader_small(void) {
     loader_free(bad);
 
     free(xa); free(xb); free(xr); free(ya); free(yb); free(yr); free(perm);
-    cifar_split_free(&s);
+    data_split_free(&s);
 }
 
 /* Full-size counts: 50,000 / 128 with drop_last and 10,000 / 128 without. */
 static void test_loader_full(void) {
     lr_error err = {{0}};
-    cifar_split train, test;
-    CHECK(cifar_load(&train, &test, dir, 0, 0, &err) == 0, "load: %s", err.msg);
+    data_split train, test;
+    CHECK(load(&train, &test, dir, 0, 0, &err) == 0, "load: %s", err.msg);
     if (train.n == 0) return;
-    loader_config tc = {.split = &train, .batch = 128, .drop_last = 1, .shuffle = 1, .augment = 1, .seed = 0};
-    loader_config ec = {.split = &test, .batch = 128, .drop_last = 0, .shuffle = 0, .augment = 0, .seed = 0};
+    loader_config tc = {.split = &train, .norm = cifar10_norm, .batch = 128, .drop_last = 1, .shuffle = 1, .augment = 1, .seed = 0};
+    loader_config ec = {.split = &test, .norm = cifar10_norm, .batch = 128, .drop_last = 0, .shuffle = 0, .augment = 0, .seed = 0};
     loader *lt = NULL, *le = NULL;
     CHECK(loader_init(&lt, &tc, &err) == 0 && loader_init(&le, &ec, &err) == 0, "init: %s", err.msg);
     if (lt && le) {
@@ -568,7 +594,7 @@ static void test_loader_full(void) {
             for (int i = 0; i < b->n; i++) {
                 int k = ne + i;
                 /* marker pixel 1 (record & 255) survives un-augmented in channel 0 */
-                ordered = ordered && b->x[(size_t)i * CIFAR_IMAGE_BYTES + 1] == augment_value(0, (uint8_t)(k & 255));
+                ordered = ordered && b->x[(size_t)i * CIFAR_IMAGE_BYTES + 1] == augment_value(&cifar10_norm, 0, (uint8_t)(k & 255));
                 labelled = labelled && b->y[i] == test.labels[k];
             }
             ne += b->n;
@@ -580,8 +606,8 @@ static void test_loader_full(void) {
     }
     loader_free(lt);
     loader_free(le);
-    cifar_split_free(&train);
-    cifar_split_free(&test);
+    data_split_free(&train);
+    data_split_free(&test);
 }
 
 int main(void) {

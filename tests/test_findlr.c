@@ -21,10 +21,10 @@ static const char *tiny_model =
     "input 3 32 32\nconv c1 8\nrelu\nmaxpool 4\nconv c2 16\nrelu\nmaxpool 4\nflatten\nlinear fc 10\n";
 
 /* Class k: a colour bias on channel k % 3 that grows with k, plus noise. */
-static void make_split(cifar_split *s, int n) {
-    s->n = n;
+static void make_split(data_split *s, int n) {
+    s->n = n, s->c = 3, s->h = 32, s->w = 32;
     s->labels = malloc((size_t)n);
-    s->pixels = malloc((size_t)n * CIFAR_IMAGE_BYTES);
+    s->pixels = malloc((size_t)n * 3072);
     lr_rng r;
     rng_init(&r, 5, RNG_STREAM_SYNTH, 0);
     for (int i = 0; i < n; i++) {
@@ -33,7 +33,7 @@ static void make_split(cifar_split *s, int n) {
         for (int c = 0; c < 3; c++)
             for (int p = 0; p < 1024; p++) {
                 int v = 60 + (int)rng_below(&r, 60) + (c == k % 3 ? 12 * k : 0) + ((p / 32) % 4 < 2 && k >= 5 ? 40 : 0);
-                s->pixels[(size_t)i * CIFAR_IMAGE_BYTES + c * 1024 + p] = (uint8_t)(v > 255 ? 255 : v);
+                s->pixels[(size_t)i * 3072 + c * 1024 + p] = (uint8_t)(v > 255 ? 255 : v);
             }
     }
 }
@@ -59,13 +59,13 @@ int main(void) {
     model_spec m;
     lr_error err;
     CHECK(model_spec_parse(&m, tiny_model, "tiny", &err) == 0, "%s", err.msg);
-    cifar_split train;
+    data_split train;
     make_split(&train, 256);
     int B = 32;
     net_config nc = {.backend = NET_BACKEND_REF, .batch = B, .training = 1};
     net *n = NULL;
     loader *l = NULL;
-    loader_config lc = {.split = &train, .batch = B, .drop_last = 1, .shuffle = 1, .augment = 1, .seed = 3};
+    loader_config lc = {.split = &train, .norm = cifar10_norm, .batch = B, .drop_last = 1, .shuffle = 1, .augment = 1, .seed = 3};
     CHECK(net_init(&n, &m, &nc, &err) == 0, "%s", err.msg);
     CHECK(loader_init(&l, &lc, &err) == 0, "%s", err.msg);
     float *p = malloc(m.n_params * sizeof(float)), *p0 = malloc(m.n_params * sizeof(float));
@@ -143,7 +143,7 @@ int main(void) {
 
     loader_free(l);
     net_free(n);
-    cifar_split_free(&train);
+    data_split_free(&train);
     free(p), free(p0);
     return test_summary("test_findlr");
 }

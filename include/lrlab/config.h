@@ -14,6 +14,7 @@
 
 typedef struct {
     char model[512], data[1024], out[1024], init[1024];
+    char dataset[16];    /* a format of dataset_formats() (lrlab/data.h) */
     char sched[2048];
     int sched_unit_step; /* --sched-unit step */
     char monitor[16];    /* test_loss | test_acc | train_loss | val_loss | val_acc */
@@ -68,8 +69,11 @@ void config_print_help(FILE *f, const char *const *only, const char *const *skip
  * in the table's order: for "did you mean". */
 const char *const *config_flags(void);
 
-/* Optimiser steps in an epoch of CIFAR-10's 50000 training images, after
- * --limit-train and --val, with drop_last (0: not even one batch). */
+/* The training images a run will see before --val: --limit-train, or as
+ * many as the data set's files hold (dataset_probe; 0 when unknown). */
+long config_train_images(const train_config *c);
+/* Optimiser steps in an epoch of those images, after --val, with drop_last
+ * (0: not even one batch, or the count is unknown). */
 long config_steps_per_epoch(const train_config *c);
 
 /* The checks across settings, before any data is read (a usage error,

@@ -1,80 +1,125 @@
-/* lrlab/data.h: CIFAR-10 in memory, the seed's augmentation, and the
- * background batch loader.
+/* lrlab/data.h: a data set in memory, one loader per file format, the
+ * seed's augmentation, and the background batch loader.
  *
- * What it is: loading and validating the official CIFAR-10 binary files into
- * uint8 arrays (never float: 184 MB for the whole set), a hold-out split,
- * class names, the per-image transform of the seed (RandomCrop(32, padding=4),
- * RandomHorizontalFlip, ToTensor, Normalize; ../shared/docs/SEMANTICS.md
- * "Data and augmentation"), and a loader whose thread prepares normalised
- * NCHW float batches ahead of the trainer.
- * What it is not: any knowledge of flags, files other than CIFAR-10, the
- * model, or the console. Everything is a pure function of its inputs and the
- * seed: a batch's bytes depend only on (split, config, epoch, batch index). */
+ * What it is: a dataset (its images' shape, classes and their names, the
+ * normalisation, and train/test splits of uint8 CHW pixels: never float, 184
+ * MB for CIFAR-10), loaded and validated from the files of one format
+ * (src/data/<format>.c, chosen by name through one table in dataset.c); a
+ * hold-out split; the per-image transform of the seed (RandomCrop(size,
+ * padding=4), RandomHorizontalFlip, ToTensor, Normalize;
+ * ../shared/docs/SEMANTICS.md "Data and augmentation"), and a loader whose
+ * thread prepares normalised NCHW float batches ahead of the trainer.
+ * What it is not: any knowledge of flags, the model, or the console.
+ * Everything is a pure function of its inputs and the seed: a batch's bytes
+ * depend only on (split, config, epoch, batch index). */
 #ifndef LRLAB_DATA_H
 #define LRLAB_DATA_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "lrlab/common.h"
 
-#define CIFAR_H 32
-#define CIFAR_W 32
-#define CIFAR_C 3
-#define CIFAR_IMAGE_BYTES 3072
-#define CIFAR_RECORD_BYTES 3073
-#define CIFAR_FILE_RECORDS 10000
-#define CIFAR_CLASSES 10
-#define CIFAR_TRAIN_FILES 5
+#define DATA_MAX_CLASSES 256 /* labels are bytes */
+#define DATA_MAX_CHANNELS 3
+#define DATA_NAME_BYTES 32   /* a class name, with its NUL */
 
 typedef struct {
     int n;             /* images */
+    int c, h, w;       /* every image's shape */
     uint8_t *labels;   /* n, owned */
-    uint8_t *pixels;   /* n * 3072, CHW uint8 as in the files, owned */
-} cifar_split;
+    uint8_t *pixels;   /* n * c * h * w, CHW uint8, owned */
+} data_split;
 
-/* Loads data_batch_1..5.bin and test_batch.bin from dir. Every file is
- * validated even when limited: present, a regular file, exactly 30,730,000
- * bytes, every label in 0..9; the message names the file and what is wrong.
- * A missing dir says how to get the data (`make data`).
- * limit_train/limit_test: keep only the first N images in file order (<= 0:
- * all); N larger than available is an error naming the flag
- * (--limit-train / --limit-test). On failure both splits are left zeroed.
- * train NULL: test_batch.bin only (evaluating weights needs nothing else). */
-int cifar_load(cifar_split *train, cifar_split *test, const char *dir, long limit_train,
-               long limit_test, lr_error *err);
+/* torchvision Normalize's arguments, per channel (float32, as torch holds them). */
+typedef struct {
+    float mean[DATA_MAX_CHANNELS], std[DATA_MAX_CHANNELS];
+} data_norm;
 
-/* Frees and zeroes; accepts a zeroed or half-built split. */
-void cifar_split_free(cifar_split *s);
+typedef struct {
+    char format[16];   /* cifar10 | ... (dataset_formats) */
+    char path[1024];   /* where it was read */
+    int c, h, w;       /* the images' shape */
+    int classes;
+    char names[DATA_MAX_CLASSES][DATA_NAME_BYTES]; /* class names, in label order */
+    data_norm norm;    /* the format's constants, or --normalize's */
+    data_split train, test; /* train is empty when not asked for */
+} dataset;
+
+typedef struct {
+    const char *format;      /* a name of dataset_formats(); NULL or "": cifar10 */
+    const char *path;        /* the format's files; NULL or "": dataset_default_path */
+    int train;               /* 0: the test split only (evaluating weights needs nothing else) */
+    long limit_train, limit_test; /* keep only the first N images in file order (<= 0: all); more than there
+                                     are is an error naming --limit-train / --limit-test */
+} data_options;
+
+/* Loads and validates a data set. Every file is checked in full even when
+ * limited; a message names the file and what is wrong, and a missing
+ * directory says how to get the data. On failure d is left empty (free it
+ * or not: dataset_free accepts it). */
+int dataset_load(dataset *d, const data_options *o, lr_error *err);
+/* Frees and zeroes; accepts a zeroed or half-built dataset. */
+void dataset_free(dataset *d);
+
+/* The formats' names, NULL-terminated ("cifar10", ...). */
+const char *const *dataset_formats(void);
+/* The format's default files when --data is not given (cifar10:
+ * $CIFAR10_DIR or data/cifar-10-batches-bin); NULL for an unknown format. */
+const char *dataset_default_path(const char *format);
+/* Cheap look at the files before a run (a sweep's check, the schedule's
+ * rehearsal): 0 with *n_train the training images there are, or -1 with a
+ * message naming the missing file; *n_train is then what the format
+ * normally holds, or 0 when that is unknown. */
+int dataset_probe(const char *format, const char *path, long *n_train, lr_error *err);
+
+/* The data's shape and classes against a model's: 0, or -1 with a message
+ * naming both (`model` is its name, for the message). */
+int dataset_check_model(const dataset *d, const char *model, int c, int h, int w, int classes, lr_error *err);
+
+/* Frees and zeroes a split; accepts a zeroed or half-built one. */
+void data_split_free(data_split *s);
+/* Allocates n images of c x h x w (labels and pixels zeroed); `what` names it in messages. */
+int data_split_alloc(data_split *s, int n, int c, int h, int w, const char *what, lr_error *err);
+/* Bytes of one image: c * h * w. */
+size_t data_image_bytes(const data_split *s);
 
 /* Moves the last n_val images of train into val (copies; train->n shrinks,
  * its buffers are kept). n_val in 1..train->n-1 (train keeps >= 1 image);
  * n_val == 0 leaves val zeroed and train unchanged. */
-int cifar_split_holdout(cifar_split *train, cifar_split *val, int n_val, lr_error *err);
+int data_split_holdout(data_split *train, data_split *val, int n_val, lr_error *err);
 
-/* Class names from dir/batches.meta.txt (10 non-empty lines, each at most 31
- * bytes; blank lines, trailing spaces and CR are ignored). Falls back to the
- * standard names with no error when the file is absent; an error when it is
- * present but malformed or unreadable. */
-int cifar_class_names(char names[10][32], const char *dir, lr_error *err);
+/* ---- helpers the format loaders share (src/data/dataset.c) ---- */
 
-/* The seed's normalisation constants (torchvision Normalize arguments). */
-extern const float cifar_mean[3];
-extern const float cifar_std[3];
+/* Images to keep of `available` under a limit (<= 0: all); an error naming
+ * `flag` when the limit is larger. */
+int data_keep(long *keep, long limit, long available, const char *flag, const char *path, lr_error *err);
+/* Reads class names, one a line, from path into names: exactly `want`
+ * non-empty lines (blank lines, trailing spaces and CR ignored), each at most
+ * 31 bytes. An absent file leaves names alone and returns 0 when optional. */
+int data_read_names(char names[][DATA_NAME_BYTES], int want, const char *path, int optional, lr_error *err);
 
-/* One image: uint8 CHW -> float CHW written at out (3*32*32 floats, plane
- * stride 1024). RandomCrop(32, padding=4) with zero padding at offset
- * (dy, dx) in 0..8 (dy = dx = 4 is no shift), then a horizontal flip if flip,
- * then ToTensor (x/255 in float32) and Normalize ((x - mean[c]) / std[c] in
+/* ---- the seed's transform ---- */
+
+/* The seed's CIFAR-10 normalisation constants (torchvision Normalize arguments). */
+extern const data_norm cifar10_norm;
+
+/* One image: uint8 CHW (c x h x w) -> float CHW written at out (plane stride
+ * h * w). RandomCrop((h, w), padding=4) with zero padding at offset (dy, dx)
+ * in 0..8 (dy = dx = 4 is no shift), then a horizontal flip if flip, then
+ * ToTensor (x/255 in float32) and Normalize ((x - mean[c]) / std[c] in
  * float32), in torchvision's order and precision, so padded pixels become
  * (0 - mean[c]) / std[c]. Offsets outside 0..8 are clamped. */
-void augment_image(float *out, const uint8_t *img, int dy, int dx, int flip);
+void augment_image(float *out, const uint8_t *img, int c, int h, int w, const data_norm *nm, int dy, int dx,
+                   int flip);
 
 /* The normalised value of pixel byte v in channel c, exactly as augment_image
  * computes it (for tests and for the trainer's own checks). */
-float augment_value(int c, uint8_t v);
+float augment_value(const data_norm *nm, int c, uint8_t v);
 
 typedef struct {
-    const cifar_split *split; /* borrowed; must outlive the loader */
+    const data_split *split; /* borrowed; must outlive the loader */
+    data_norm norm;
     int batch;        /* >= 1 */
     int drop_last;    /* training: 1 (390 batches of 128 from 50,000); test: 0 (last batch smaller) */
     int shuffle;      /* fresh permutation every epoch: rng_init(&r, seed, RNG_STREAM_ORDER, epoch); rng_permutation */
@@ -84,7 +129,7 @@ typedef struct {
 } loader_config;
 
 typedef struct {
-    float *x;     /* n * 3 * 32 * 32, NCHW, owned by the loader, valid until the next loader_next */
+    float *x;     /* n * c * h * w, NCHW, owned by the loader, valid until the next loader_next */
     int *y;       /* n labels */
     int n;        /* images in this batch */
     int index;    /* batch index within the epoch */
@@ -114,8 +159,8 @@ const loader_batch *loader_next(loader *l);
 void loader_free(loader *l);
 
 /* The same batch computed synchronously on the calling thread, into x (batch
- * * 3072 floats) and y: the reference the loader thread must equal, and a
- * way to get batch b of an epoch without a loader. perm is scratch of
+ * * c * h * w floats) and y: the reference the loader thread must equal, and
+ * a way to get batch b of an epoch without a loader. perm is scratch of
  * split->n ints holding the epoch's order (filled by loader_epoch_order).
  * Returns the number of images (0 when b is past the end). */
 int loader_fill_batch(float *x, int *y, const loader_config *cfg, const int *perm, int epoch, int b);

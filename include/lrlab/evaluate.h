@@ -10,7 +10,7 @@
 #include "lrlab/data.h"
 #include "lrlab/net.h"
 
-#define EVAL_MAX_CLASSES 64
+#define EVAL_MAX_CLASSES DATA_MAX_CLASSES
 
 typedef struct {
     int classes;

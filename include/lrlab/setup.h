@@ -26,7 +26,8 @@ typedef struct {
 } setup_options;
 
 typedef struct {
-    cifar_split train, test, val;
+    dataset data;   /* its train split shrinks by --val */
+    data_split val;
     model_spec m;
     float *params; /* n_params: seeded init, then o->weights */
     float *buffers; /* n_buffers (BatchNorm's running statistics): PyTorch's initial values, then o->weights;

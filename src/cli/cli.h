@@ -30,9 +30,9 @@ const char *cli_self_path(void);
  * or the data ("data"): SUB, EXE_DIR/../SUB, EXE_DIR/../share/lrlab/SUB. */
 const char *const *cli_search_dirs(const char *sub);
 
-/* --data left at data/cifar-10-batches-bin (no $CIFAR10_DIR) and no such
- * directory here: the one beside the executable, where there is one (a
- * build tree's data/), so that the program works from any directory. */
+/* --data not given: the format's default (dataset_default_path); a default
+ * under data/ that is not here is taken beside the executable, where there
+ * is one (a build tree's data/), so that the program works from any directory. */
 void cli_default_data(train_config *c);
 /* cli/figure.c: the gnuplot figures of plot, schedule --plot and find-lr --plot.
  * figure_check: before any work, the target (FLAG names the flag): a name

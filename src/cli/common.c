@@ -12,6 +12,7 @@
 
 #include "cli/cli.h"
 #include "lrlab/config.h"
+#include "lrlab/data.h"
 
 const char *const *cli_search_dirs(const char *sub) {
     static char dirs[3][4][1100];
@@ -29,13 +30,15 @@ const char *const *cli_search_dirs(const char *sub) {
 }
 
 void cli_default_data(train_config *c) {
-    static const char *const sub = "data/cifar-10-batches-bin";
-    const char *env = getenv("CIFAR10_DIR");
-    if ((env && *env) || strcmp(c->data, sub) || access(sub, F_OK) == 0) return;
+    if (c->data[0]) return;
+    const char *def = dataset_default_path(c->dataset);
+    if (!def || strlen(def) >= sizeof c->data) return; /* an unknown format: the loader says so */
+    snprintf(c->data, sizeof c->data, "%s", def);
+    if (strncmp(def, "data/", 5) || access(def, F_OK) == 0) return; /* $CIFAR10_DIR, an absolute path, or here */
     const char *const *dirs = cli_search_dirs("data");
     for (int i = 1; dirs[i]; i++) {
         char path[1200];
-        snprintf(path, sizeof path, "%s/cifar-10-batches-bin", dirs[i]);
+        snprintf(path, sizeof path, "%s/%s", dirs[i], def + 5);
         if (access(path, F_OK) == 0 && strlen(path) < sizeof c->data) {
             snprintf(c->data, sizeof c->data, "%s", path);
             return;

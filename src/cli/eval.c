@@ -1,12 +1,12 @@
 /* cli/eval.c: `lrlab eval RUN_DIR|FILE [--model M] [--data D] [--limit-test N]
  * [--batch N] [--threads N] [--backend dnnl|ref] ...` (the file also as
  * --model-file FILE): the test loss (a proper mean over images), the test
- * accuracy, the accuracy of each class with its name (batches.meta.txt), and
+ * accuracy, the accuracy of each class with its name (the data set's), and
  * the confusion matrix (rows: true class, columns: predicted class). A run
  * directory stands for its model.safetensors, or its checkpoint while it
  * has none; a checkpoint file gives its weights. When the weights sit in a
  * run directory (config.txt beside them), the model is the run's unless
- * --model is given. Reads test_batch.bin only. Not here: the counting
+ * --model is given. Reads the test files only. Not here: the counting
  * (train/evaluate.c). */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -27,13 +27,13 @@
 
 /* The train settings eval accepts (config.txt keys); the help lists them
  * from "data" on (--model is said with the weights). */
-static const char *const eval_settings[] = {"model", "data", "limit_test", "batch", "threads",
+static const char *const eval_settings[] = {"model", "dataset", "data", "limit_test", "batch", "threads",
                                             "backend", "conv_algo", "precision", NULL};
 
 static void usage(FILE *f) {
     fprintf(f, "usage: lrlab eval RUN_DIR|FILE [flags]   (or --model-file FILE)\n\n"
                "Test loss and accuracy of trained weights, the accuracy of each class, and the\n"
-               "confusion matrix (rows: true class, columns: predicted class). Reads test_batch.bin only.\n"
+               "confusion matrix (rows: true class, columns: predicted class). Reads the test files only.\n"
                "  RUN_DIR              a run directory: its model.safetensors (its checkpoint while the\n"
                "                       run is not finished)\n"
                "  FILE                 a weights file (model.safetensors, --init's format) or a checkpoint\n"
@@ -60,7 +60,7 @@ static int resolve_weights(char *out, size_t cap, const char *arg, lr_error *err
     return lr_fail(err, "%s: no %s or %s: not a run directory that has trained", arg, RUN_WEIGHTS, RUN_CHECKPOINT);
 }
 
-static void print_results(const eval_stats *s, char names[10][32]) {
+static void print_results(const eval_stats *s, const char (*names)[DATA_NAME_BYTES]) {
     printf("test_loss=%.6f test_acc=%.2f%% (%ld/%ld)\n", s->loss_sum / s->n, 100.0 * s->correct / s->n, s->correct,
            s->n);
     printf("\nper-class accuracy:\n");
@@ -140,13 +140,12 @@ int cli_eval(int argc, char **argv) {
     setup_options so = {.test = 1, .weights = model_file, .model_search = cli_search_dirs("models"), .warn = stderr};
     train_setup r;
     memset(&r, 0, sizeof r);
-    char names[10][32];
     eval_stats s;
-    int rc = cifar_class_names(names, cfg.data, &err) || train_setup_init(&r, &cfg, &so, &err) ? -1 : 0;
+    int rc = train_setup_init(&r, &cfg, &so, &err);
     if (!rc && evaluate_split(&s, r.net, r.params, r.test_loader, r.m.n_classes, r.logits, NULL, &err)) rc = -1;
     if (!rc) {
-        printf("weights %s, model %s, %ld test images from %s\n", model_file, r.m.name, s.n, cfg.data);
-        print_results(&s, names);
+        printf("weights %s, model %s, %ld test images from %s\n", model_file, r.m.name, s.n, r.data.path);
+        print_results(&s, (const char (*)[DATA_NAME_BYTES])r.data.names);
     }
     train_setup_free(&r);
     return rc ? cli_error("eval", &err, 1) : 0;

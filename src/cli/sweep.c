@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "lrlab/data.h"
 #include "lrlab/io.h"
 #include "lrlab/model.h"
 #include "lrlab/runs.h"
@@ -404,12 +405,8 @@ static int check_inputs(const train_config *run, const sweep_file *s, int r, lr_
     lr_error e;
     if (model_spec_load(&m, c->model, cli_search_dirs("models"), &e))
         return lr_fail(err, "%s:%d: run %s: %s", s->path, s->runs[r].line, s->runs[r].name, e.msg);
-    const char *files[] = {"data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin",
-                           "data_batch_5.bin", "test_batch.bin"};
-    for (int i = 0; i < 6; i++)
-        if (!is_file(c->data, files[i]))
-            return lr_fail(err, "run %s: --data %s: no %s there (expected CIFAR-10's binary files: "
-                                "`make data`, or --data DIR)", s->runs[r].name, c->data, files[i]);
+    long n_train;
+    if (dataset_probe(c->dataset, c->data, &n_train, &e)) return lr_fail(err, "run %s: %s", s->runs[r].name, e.msg);
     return 0;
 }
 

@@ -1,6 +1,6 @@
-/* augment.c: the seed's per-image training transform on one CIFAR-10 image,
- * uint8 CHW in, normalised float CHW out:
- *   RandomCrop(32, padding=4) -> RandomHorizontalFlip -> ToTensor -> Normalize
+/* augment.c: the seed's per-image training transform on one image of any
+ * shape, uint8 CHW in, normalised float CHW out:
+ *   RandomCrop((h, w), padding=4) -> RandomHorizontalFlip -> ToTensor -> Normalize
  * with the random choices (crop offset, flip) passed in, so the caller owns
  * the RNG. Not here: choosing the offsets (loader.c), batching.
  *
@@ -13,37 +13,37 @@
  * PyTorch's (tests/test_data.c checks against a torch fixture). */
 #include "lrlab/data.h"
 
-const float cifar_mean[3] = {0.4914f, 0.4822f, 0.4465f};
-const float cifar_std[3] = {0.2023f, 0.1994f, 0.2010f};
+const data_norm cifar10_norm = {{0.4914f, 0.4822f, 0.4465f}, {0.2023f, 0.1994f, 0.2010f}};
 
-float augment_value(int c, uint8_t v) {
+float augment_value(const data_norm *nm, int c, uint8_t v) {
     float x = (float)v / 255.0f;
-    x = x - cifar_mean[c];
-    return x / cifar_std[c];
+    x = x - nm->mean[c];
+    return x / nm->std[c];
 }
 
-void augment_image(float *out, const uint8_t *img, int dy, int dx, int flip) {
+void augment_image(float *out, const uint8_t *img, int C, int H, int W, const data_norm *nm, int dy, int dx,
+                   int flip) {
     if (dy < 0) dy = 0;
     if (dy > 8) dy = 8;
     if (dx < 0) dx = 0;
     if (dx > 8) dx = 8;
-    for (int c = 0; c < CIFAR_C; c++) {
-        const uint8_t *plane = img + c * CIFAR_H * CIFAR_W;
-        float *o = out + c * CIFAR_H * CIFAR_W;
-        const float mean = cifar_mean[c], std = cifar_std[c];
+    for (int c = 0; c < C; c++) {
+        const uint8_t *plane = img + (size_t)c * H * W;
+        float *o = out + (size_t)c * H * W;
+        const float mean = nm->mean[c], std = nm->std[c];
         const float pad = (0.0f - mean) / std;
-        for (int y = 0; y < CIFAR_H; y++) {
+        for (int y = 0; y < H; y++) {
             int sy = y + dy - 4; /* row in the unpadded image */
-            float *orow = o + y * CIFAR_W;
-            if (sy < 0 || sy >= CIFAR_H) {
-                for (int x = 0; x < CIFAR_W; x++) orow[x] = pad;
+            float *orow = o + (size_t)y * W;
+            if (sy < 0 || sy >= H) {
+                for (int x = 0; x < W; x++) orow[x] = pad;
                 continue;
             }
-            const uint8_t *row = plane + sy * CIFAR_W;
-            for (int x = 0; x < CIFAR_W; x++) {
-                int cx = flip ? CIFAR_W - 1 - x : x; /* flip acts on the cropped image */
+            const uint8_t *row = plane + (size_t)sy * W;
+            for (int x = 0; x < W; x++) {
+                int cx = flip ? W - 1 - x : x; /* flip acts on the cropped image */
                 int sx = cx + dx - 4;
-                if (sx < 0 || sx >= CIFAR_W) {
+                if (sx < 0 || sx >= W) {
                     orow[x] = pad;
                 } else {
                     float v = (float)row[sx] / 255.0f;

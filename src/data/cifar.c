@@ -1,195 +1,168 @@
-/* cifar.c: loads and validates the CIFAR-10 binary files (data_batch_1..5.bin,
- * test_batch.bin; each 10,000 records of 1 label byte + 3072 CHW pixel bytes),
- * splits off a hold-out set and reads the class names.
+/* cifar.c: the CIFAR binary formats. CIFAR-10: data_batch_1..5.bin and
+ * test_batch.bin, each 10,000 records of 1 label byte + 3072 CHW pixel bytes,
+ * class names in batches.meta.txt (optional).
  * Not here: augmentation (augment.c), batching (loader.c), getting the data
  * (scripts/get-data.sh). Every file is checked in full, even when only its
  * first images are kept, so a damaged file is reported on every run. */
 #define _POSIX_C_SOURCE 200809L
-#include "lrlab/data.h"
-
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#define CIFAR_FILE_BYTES ((long)CIFAR_FILE_RECORDS * CIFAR_RECORD_BYTES) /* 30,730,000 */
+#include "data/formats.h"
 
-static const char *const cifar_default_names[10] = {"airplane", "automobile", "bird", "cat", "deer",
-                                                     "dog",      "frog",       "horse", "ship", "truck"};
+#define CIFAR_C 3
+#define CIFAR_H 32
+#define CIFAR_W 32
+#define CIFAR_IMAGE_BYTES (CIFAR_C * CIFAR_H * CIFAR_W) /* 3072 */
 
-void cifar_split_free(cifar_split *s) {
-    if (!s) return;
-    free(s->labels);
-    free(s->pixels);
-    s->labels = NULL;
-    s->pixels = NULL;
-    s->n = 0;
-}
+typedef struct {
+    const char *name;
+    int records;
+} cifar_file;
 
-static int cifar_split_alloc(cifar_split *s, int n, const char *what, lr_error *err) {
-    s->n = 0;
-    s->labels = lr_calloc((size_t)n, 1, what, err);
-    s->pixels = s->labels ? lr_calloc((size_t)n, CIFAR_IMAGE_BYTES, what, err) : NULL;
-    if (!s->pixels) {
-        cifar_split_free(s);
-        return -1;
+/* One CIFAR binary layout: its files (training ones first, the test file
+ * last), label bytes before each image, classes per label byte. */
+typedef struct {
+    const char *title;        /* for messages: "CIFAR-10" */
+    const char *expect;       /* the files, for messages */
+    const char *get;          /* how to get them, for a missing file */
+    int n_train_files;
+    cifar_file files[6];
+    int label_bytes;
+    int classes[2];
+    const char *names_file[2]; /* class names per label byte, optional */
+} cifar_layout;
+
+static const cifar_layout cifar10 = {
+    "CIFAR-10", "data_batch_1..5.bin and test_batch.bin", "get CIFAR-10 with `make data`", 5,
+    {{"data_batch_1.bin", 10000}, {"data_batch_2.bin", 10000}, {"data_batch_3.bin", 10000},
+     {"data_batch_4.bin", 10000}, {"data_batch_5.bin", 10000}, {"test_batch.bin", 10000}},
+    1, {10}, {"batches.meta.txt"}};
+
+static const char *const cifar10_names[10] = {"airplane", "automobile", "bird", "cat", "deer",
+                                              "dog",      "frog",       "horse", "ship", "truck"};
+
+/* "30,730,000": v with thousands separators, into buf. */
+static const char *thousands(char *buf, size_t cap, long long v) {
+    char digits[32];
+    int n = snprintf(digits, sizeof digits, "%lld", v), k = 0;
+    for (int i = 0; i < n && (size_t)k + 2 < cap; i++) {
+        if (i && digits[i - 1] != '-' && (n - i) % 3 == 0) buf[k++] = ',';
+        buf[k++] = digits[i];
     }
-    s->n = n;
-    return 0;
+    buf[k] = '\0';
+    return buf;
 }
 
-/* Reads one whole file into buf (CIFAR_FILE_BYTES), checking that it is a
- * regular file of exactly the right size and that every label is 0..9. */
-static int cifar_read_file(uint8_t *buf, const char *dir, const char *name, lr_error *err) {
+/* Reads one whole file into buf (its records * record bytes), checking that it
+ * is a regular file of exactly that size and that every label is in range. */
+static int cifar_read_file(uint8_t *buf, const cifar_layout *L, const cifar_file *cf, const char *dir,
+                           lr_error *err) {
     char path[4096];
-    if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path)
-        return lr_fail(err, "%s/%s: path too long", dir, name);
+    if (snprintf(path, sizeof path, "%s/%s", dir, cf->name) >= (int)sizeof path)
+        return lr_fail(err, "%s/%s: path too long", dir, cf->name);
+    const long record = L->label_bytes + CIFAR_IMAGE_BYTES;
+    const long long want = (long long)cf->records * record;
     struct stat st;
     if (stat(path, &st) != 0) {
-        if (errno == ENOENT)
-            return lr_fail(err, "%s: missing (expected data_batch_1..5.bin and test_batch.bin in %s; "
-                                "get CIFAR-10 with `make data`)", path, dir);
+        if (errno == ENOENT) return lr_fail(err, "%s: missing (expected %s in %s; %s)", path, L->expect, dir, L->get);
         return lr_fail(err, "%s: cannot stat: %s", path, strerror(errno));
     }
     if (!S_ISREG(st.st_mode)) return lr_fail(err, "%s: not a regular file", path);
-    if ((long long)st.st_size != (long long)CIFAR_FILE_BYTES)
-        return lr_fail(err, "%s: %lld bytes, expected 30,730,000 (10,000 records of 3073 bytes): %s", path,
-                       (long long)st.st_size,
-                       (long long)st.st_size < (long long)CIFAR_FILE_BYTES ? "truncated or not CIFAR-10 binary"
-                                                                            : "not CIFAR-10 binary");
+    char a[32], b[32];
+    if ((long long)st.st_size != want)
+        return lr_fail(err, "%s: %lld bytes, expected %s (%s records of %ld bytes): %s%s binary", path, (long long)st.st_size,
+                       thousands(a, sizeof a, want), thousands(b, sizeof b, cf->records), record,
+                       (long long)st.st_size < want ? "truncated or not " : "not ", L->title);
     FILE *f = fopen(path, "rb");
     if (!f) return lr_fail(err, "%s: cannot open: %s", path, strerror(errno));
-    size_t got = fread(buf, 1, (size_t)CIFAR_FILE_BYTES, f);
+    size_t got = fread(buf, 1, (size_t)want, f);
     int read_error = ferror(f);
     fclose(f);
-    if (got != (size_t)CIFAR_FILE_BYTES)
-        return lr_fail(err, "%s: read %zu of 30,730,000 bytes%s", path, got,
+    if (got != (size_t)want)
+        return lr_fail(err, "%s: read %zu of %s bytes%s", path, got, thousands(a, sizeof a, want),
                        read_error ? " (read error)" : " (file shrank while reading)");
-    for (int r = 0; r < CIFAR_FILE_RECORDS; r++) {
-        uint8_t label = buf[(size_t)r * CIFAR_RECORD_BYTES];
-        if (label >= CIFAR_CLASSES)
-            return lr_fail(err, "%s: record %d has label %d, expected 0..9 (records counted from 0): "
-                                "damaged or not CIFAR-10 binary", path, r, label);
-    }
+    for (int r = 0; r < cf->records; r++)
+        for (int k = 0; k < L->label_bytes; k++) {
+            uint8_t label = buf[(size_t)r * record + k];
+            if (label >= L->classes[k])
+                return lr_fail(err, "%s: record %d has label %d, expected 0..%d (records counted from 0): "
+                                    "damaged or not %s binary", path, r, label, L->classes[k] - 1, L->title);
+        }
     return 0;
 }
 
-/* Copies records [0, count) of a file buffer to images [at, at + count) of s. */
-static void cifar_take(cifar_split *s, int at, const uint8_t *buf, int count) {
+/* Copies records [0, count) of a file buffer to images [at, at + count) of s,
+ * with the label of label byte `which`. */
+static void cifar_take(data_split *s, int at, const uint8_t *buf, int count, const cifar_layout *L, int which) {
+    const size_t record = (size_t)L->label_bytes + CIFAR_IMAGE_BYTES;
     for (int r = 0; r < count; r++) {
-        const uint8_t *rec = buf + (size_t)r * CIFAR_RECORD_BYTES;
-        s->labels[at + r] = rec[0];
-        memcpy(s->pixels + (size_t)(at + r) * CIFAR_IMAGE_BYTES, rec + 1, CIFAR_IMAGE_BYTES);
+        const uint8_t *rec = buf + (size_t)r * record;
+        s->labels[at + r] = rec[which];
+        memcpy(s->pixels + (size_t)(at + r) * CIFAR_IMAGE_BYTES, rec + L->label_bytes, CIFAR_IMAGE_BYTES);
     }
 }
 
-static int cifar_check_limit(long limit, long available, const char *flag, const char *dir,
-                             lr_error *err) {
-    if (limit > available)
-        return lr_fail(err, "%s %ld: only %ld images in %s (expected 1..%ld, or 0 for all)", flag, limit,
-                       available, dir, available);
-    return 0;
-}
-
-int cifar_load(cifar_split *train, cifar_split *test, const char *dir, long limit_train,
-               long limit_test, lr_error *err) {
-    if (train) memset(train, 0, sizeof *train);
-    memset(test, 0, sizeof *test);
-    const long n_train_all = (long)CIFAR_TRAIN_FILES * CIFAR_FILE_RECORDS;
-    const long n_test_all = CIFAR_FILE_RECORDS;
+static int cifar_load(dataset *d, const data_options *o, const char *dir, const cifar_layout *L, int which,
+                      lr_error *err) {
     struct stat st;
-    if (!dir || !*dir) return lr_fail(err, "data dir: empty path (expected the CIFAR-10 binary directory)");
     if (stat(dir, &st) != 0)
-        return lr_fail(err, "%s: %s (expected the CIFAR-10 binary files there; get them with `make data`, "
-                            "or pass --data DIR)", dir, strerror(errno));
+        return lr_fail(err, "%s: %s (expected the %s binary files there; %s, or pass --data DIR)", dir,
+                       strerror(errno), L->title, L->get);
     if (!S_ISDIR(st.st_mode))
-        return lr_fail(err, "%s: not a directory (expected the directory holding data_batch_1..5.bin)", dir);
-    if (train && cifar_check_limit(limit_train, n_train_all, "--limit-train", dir, err)) return -1;
-    if (cifar_check_limit(limit_test, n_test_all, "--limit-test", dir, err)) return -1;
-    int n_train = (int)(limit_train > 0 ? limit_train : n_train_all);
-    int n_test = (int)(limit_test > 0 ? limit_test : n_test_all);
-
-    uint8_t *buf = lr_calloc((size_t)CIFAR_FILE_BYTES, 1, "CIFAR-10 file buffer", err);
-    if (!buf) return -1;
-    if ((train && cifar_split_alloc(train, n_train, "CIFAR-10 training images", err)) ||
-        cifar_split_alloc(test, n_test, "CIFAR-10 test images", err))
-        goto fail;
-    for (int i = 0; train && i < CIFAR_TRAIN_FILES; i++) {
-        char name[32];
-        snprintf(name, sizeof name, "data_batch_%d.bin", i + 1);
-        if (cifar_read_file(buf, dir, name, err)) goto fail;
-        int at = i * CIFAR_FILE_RECORDS;
-        int count = n_train - at;
-        if (count > CIFAR_FILE_RECORDS) count = CIFAR_FILE_RECORDS;
-        if (count > 0) cifar_take(train, at, buf, count);
+        return lr_fail(err, "%s: not a directory (expected the directory holding %s)", dir, L->expect);
+    const cifar_file *test_file = &L->files[L->n_train_files];
+    long n_train_all = 0, n_train = 0, n_test = 0, biggest = test_file->records;
+    for (int i = 0; i < L->n_train_files; i++) {
+        n_train_all += L->files[i].records;
+        if (L->files[i].records > biggest) biggest = L->files[i].records;
     }
-    if (cifar_read_file(buf, dir, "test_batch.bin", err)) goto fail;
-    cifar_take(test, 0, buf, n_test);
+    if ((o->train && data_keep(&n_train, o->limit_train, n_train_all, "--limit-train", dir, err)) ||
+        data_keep(&n_test, o->limit_test, test_file->records, "--limit-test", dir, err))
+        return -1;
+    d->c = CIFAR_C, d->h = CIFAR_H, d->w = CIFAR_W, d->classes = L->classes[which];
+    uint8_t *buf = lr_calloc((size_t)biggest, (size_t)L->label_bytes + CIFAR_IMAGE_BYTES, "CIFAR file buffer", err);
+    int rc = !buf || (o->train && data_split_alloc(&d->train, (int)n_train, CIFAR_C, CIFAR_H, CIFAR_W,
+                                                   "training images", err)) ||
+             data_split_alloc(&d->test, (int)n_test, CIFAR_C, CIFAR_H, CIFAR_W, "test images", err);
+    for (int i = 0, at = 0; !rc && o->train && i < L->n_train_files; at += L->files[i++].records) {
+        rc = cifar_read_file(buf, L, &L->files[i], dir, err);
+        long count = n_train - at < L->files[i].records ? n_train - at : L->files[i].records;
+        if (!rc && count > 0) cifar_take(&d->train, at, buf, (int)count, L, which);
+    }
+    if (!rc) rc = cifar_read_file(buf, L, test_file, dir, err);
+    if (!rc) cifar_take(&d->test, 0, buf, (int)n_test, L, which);
     free(buf);
-    return 0;
-fail:
-    free(buf);
-    if (train) cifar_split_free(train);
-    cifar_split_free(test);
-    return -1;
+    char names[4096];
+    if (!rc && L->names_file[which] &&
+        snprintf(names, sizeof names, "%s/%s", dir, L->names_file[which]) >= (int)sizeof names)
+        rc = lr_fail(err, "%s/%s: path too long", dir, L->names_file[which]);
+    if (!rc && L->names_file[which]) rc = data_read_names(d->names, d->classes, names, 1, err);
+    return rc ? -1 : 0;
 }
 
-int cifar_split_holdout(cifar_split *train, cifar_split *val, int n_val, lr_error *err) {
-    memset(val, 0, sizeof *val);
-    if (n_val == 0) return 0;
-    if (n_val < 0 || n_val >= train->n)
-        return lr_fail(err, "hold-out of %d images from %d training images: expected 1..%d (training keeps "
-                            "at least one image)", n_val, train->n, train->n - 1);
-    if (cifar_split_alloc(val, n_val, "hold-out images", err)) return -1;
-    int first = train->n - n_val;
-    memcpy(val->labels, train->labels + first, (size_t)n_val);
-    memcpy(val->pixels, train->pixels + (size_t)first * CIFAR_IMAGE_BYTES, (size_t)n_val * CIFAR_IMAGE_BYTES);
-    train->n = first;
+int cifar10_load(dataset *d, const data_options *o, const char *path, lr_error *err) {
+    for (int i = 0; i < 10; i++) snprintf(d->names[i], DATA_NAME_BYTES, "%s", cifar10_names[i]);
+    d->norm = cifar10_norm;
+    return cifar_load(d, o, path, &cifar10, 0, err);
+}
+
+/* What a sweep checks before its runs start: every file is there. */
+static int cifar_probe(const char *dir, const cifar_layout *L, long *n_train, lr_error *err) {
+    *n_train = 0; /* the layout's count even when a file is missing */
+    for (int i = 0; i < L->n_train_files; i++) *n_train += L->files[i].records;
+    for (int i = 0; i <= L->n_train_files; i++) {
+        char path[4096];
+        struct stat st;
+        snprintf(path, sizeof path, "%s/%s", dir, L->files[i].name);
+        if (stat(path, &st) || !S_ISREG(st.st_mode))
+            return lr_fail(err, "--data %s: no %s there (expected %s's binary files: %s, or --data DIR)", dir,
+                           L->files[i].name, L->title, L->get);
+    }
     return 0;
 }
 
-int cifar_class_names(char names[10][32], const char *dir, lr_error *err) {
-    for (int i = 0; i < 10; i++) snprintf(names[i], 32, "%s", cifar_default_names[i]);
-    char path[4096];
-    if (snprintf(path, sizeof path, "%s/batches.meta.txt", dir) >= (int)sizeof path)
-        return lr_fail(err, "%s/batches.meta.txt: path too long", dir);
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        if (errno == ENOENT) return 0; /* optional: the standard names */
-        return lr_fail(err, "%s: cannot open: %s", path, strerror(errno));
-    }
-    char got[10][32];
-    char line[256];
-    int count = 0, lineno = 0, rc = 0;
-    while (fgets(line, sizeof line, f)) {
-        lineno++;
-        size_t len = strlen(line);
-        if (len == sizeof line - 1 && line[len - 1] != '\n') {
-            rc = lr_fail(err, "%s: line %d longer than %zu bytes (expected one class name per line)", path,
-                         lineno, sizeof line - 2);
-            break;
-        }
-        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r' || line[len - 1] == ' ' ||
-                           line[len - 1] == '\t'))
-            line[--len] = '\0';
-        if (len == 0) continue;
-        if (count == 10) {
-            rc = lr_fail(err, "%s: line %d ('%s') is an 11th class name (expected 10 non-empty lines)", path,
-                         lineno, line);
-            break;
-        }
-        if (len > 31) {
-            rc = lr_fail(err, "%s: line %d: class name of %zu bytes (expected at most 31)", path, lineno, len);
-            break;
-        }
-        memcpy(got[count], line, len + 1);
-        count++;
-    }
-    if (!rc && ferror(f)) rc = lr_fail(err, "%s: read error", path);
-    fclose(f);
-    if (!rc && count != 10)
-        rc = lr_fail(err, "%s: %d class names, expected 10 non-empty lines", path, count);
-    if (!rc) memcpy(names, got, sizeof got);
-    return rc;
-}
+int cifar10_probe(const char *path, long *n_train, lr_error *err) { return cifar_probe(path, &cifar10, n_train, err); }

@@ -62,7 +62,8 @@ void loader_epoch_order(int *perm, const loader_config *cfg, int epoch) {
 }
 
 int loader_fill_batch(float *x, int *y, const loader_config *cfg, const int *perm, int epoch, int b) {
-    const cifar_split *s = cfg->split;
+    const data_split *s = cfg->split;
+    const size_t image = data_image_bytes(s);
     if (b < 0 || b >= loader_count_batches(cfg)) return 0;
     long start = (long)b * cfg->batch;
     int n = (int)(s->n - start < cfg->batch ? s->n - start : cfg->batch);
@@ -76,7 +77,7 @@ int loader_fill_batch(float *x, int *y, const loader_config *cfg, const int *per
             dx = (int)rng_below(&r, 9);
             flip = (int)rng_below(&r, 2);
         }
-        augment_image(x + (size_t)i * CIFAR_IMAGE_BYTES, s->pixels + (size_t)idx * CIFAR_IMAGE_BYTES, dy, dx,
+        augment_image(x + (size_t)i * image, s->pixels + (size_t)idx * image, s->c, s->h, s->w, &cfg->norm, dy, dx,
                       flip);
         y[i] = s->labels[idx];
     }
@@ -110,6 +111,10 @@ int loader_init(loader **out, const loader_config *cfg, lr_error *err) {
     *out = NULL;
     if (!cfg || !cfg->split || cfg->split->n < 1 || !cfg->split->pixels || !cfg->split->labels)
         return lr_fail(err, "loader: no images (expected a loaded split with at least one image)");
+    const data_split *s = cfg->split;
+    if (s->c < 1 || s->c > DATA_MAX_CHANNELS || s->h < 1 || s->w < 1)
+        return lr_fail(err, "loader: images of %dx%dx%d (expected 1..%d channels and a height and width of at least 1)",
+                       s->c, s->h, s->w, DATA_MAX_CHANNELS);
     if (cfg->batch < 1) return lr_fail(err, "--batch %d: expected at least 1", cfg->batch);
     if (cfg->drop_last && cfg->batch > cfg->split->n)
         return lr_fail(err, "--batch %d: larger than the %d images of the split, and drop_last leaves no batch "
@@ -122,7 +127,8 @@ int loader_init(loader **out, const loader_config *cfg, lr_error *err) {
     l->perm = lr_calloc((size_t)cfg->split->n, sizeof *l->perm, "loader order", err);
     if (!l->perm) goto fail;
     for (int i = 0; i < LOADER_SLOTS; i++) {
-        l->slots[i].x = lr_calloc((size_t)l->slot_images * CIFAR_IMAGE_BYTES, sizeof(float), "loader batch", err);
+        l->slots[i].x = lr_calloc((size_t)l->slot_images * data_image_bytes(cfg->split), sizeof(float), "loader batch",
+                                  err);
         l->slots[i].y = lr_calloc((size_t)l->slot_images, sizeof(int), "loader labels", err);
         if (!l->slots[i].x || !l->slots[i].y) goto fail;
     }

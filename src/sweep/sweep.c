@@ -14,7 +14,6 @@
 
 #include "lrlab/sched.h"
 
-#define CIFAR_TRAIN_IMAGES 50000L
 
 /* ---- flags ---- */
 
@@ -465,7 +464,7 @@ int sweep_resolve(const sweep_file *s, int i, const sweep_flags *extra, sweep_fl
     int rc = 0;
     if (ph.steps_per_epoch < 1)
         rc = lr_fail(err, "%s: --batch %d is larger than the %ld training images (--limit-train %ld, --val %ld)",
-                     where, c.batch, (c.limit_train > 0 ? c.limit_train : CIFAR_TRAIN_IMAGES) - c.val,
+                     where, c.batch, config_train_images(&c) - c.val,
                      c.limit_train, c.val);
     else if (!c.val && !strncmp(c.monitor, "val_", 4))
         rc = lr_fail(err, "%s: --monitor %s needs a validation set: add --val N", where, c.monitor);

@@ -9,9 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "lrlab/data.h"
 #include "lrlab/sched.h"
-
-#define CIFAR_TRAIN_IMAGES 50000L /* the five data_batch_*.bin files */
 
 typedef enum { K_STR, K_DOUBLE, K_INT, K_LONG, K_SWITCH, K_NEG_SWITCH, K_ENUM } kind;
 
@@ -24,13 +23,22 @@ typedef struct {
     const char *help;
 } setting;
 
+static int check_dataset(const char *value, const char *origin, lr_error *err) {
+    if (lr_key_find(value, strlen(value), dataset_formats()) >= 0) return 0;
+    char list[256] = "";
+    for (const char *const *f = dataset_formats(); *f; f++)
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", f == dataset_formats() ? "" : ", ", *f);
+    return lr_fail(err, "%s '%s': expected one of %s", origin, value, list);
+}
+
 #define THREADS_PER_CORE_MAX 4
 
 #define F(field) offsetof(train_config, field), sizeof(((train_config *)0)->field)
 
 static const setting settings[] = {
     {"model", K_STR, F(model), 0, 0, NULL, "NAME|FILE  network description (models/vgg-seed)"},
-    {"data", K_STR, F(data), 0, 0, NULL, "DIR  CIFAR-10 binary files (data/cifar-10-batches-bin or $CIFAR10_DIR)"},
+    {"dataset", K_STR, F(dataset), 0, 0, NULL, "NAME  the data's format: cifar10 (docs/data.md)"},
+    {"data", K_STR, F(data), 0, 0, NULL, "PATH  the data set's files (cifar10: data/cifar-10-batches-bin or $CIFAR10_DIR)"},
     {"out", K_STR, F(out), 0, 0, NULL, "DIR  run directory: config, metrics.csv, checkpoint, model.safetensors"},
     {"init", K_STR, F(init), 0, 0, NULL, "FILE.safetensors  start from these weights"},
     {"lr", K_DOUBLE, F(lr), 0, 1e6, NULL, "LR  base learning rate (0.01)"},
@@ -59,11 +67,16 @@ static const setting settings[] = {
 };
 #define N_SETTINGS (int)(sizeof settings / sizeof settings[0])
 
+/* The string settings checked beyond their length (a usage error, before any file is read). */
+static const struct {
+    const char *key;
+    int (*check)(const char *value, const char *origin, lr_error *err);
+} string_checks[] = {{"dataset", check_dataset}};
+
 void config_defaults(train_config *c) {
     memset(c, 0, sizeof *c);
     snprintf(c->model, sizeof c->model, "vgg-seed");
-    const char *env = getenv("CIFAR10_DIR");
-    snprintf(c->data, sizeof c->data, "%s", env && *env ? env : "data/cifar-10-batches-bin");
+    snprintf(c->dataset, sizeof c->dataset, "cifar10"); /* c->data "": the format's default (dataset_default_path) */
     snprintf(c->monitor, sizeof c->monitor, "test_loss");
     c->lr = 0.01, c->momentum = 0.9, c->weight_decay = 5e-4;
     c->batch = 128, c->epochs = 30;
@@ -135,6 +148,8 @@ int config_set(train_config *c, const char *key, const char *value, const char *
         if (!strcmp(s->key, "monitor") && strcmp(value, "test_loss") && strcmp(value, "test_acc") &&
             strcmp(value, "train_loss") && strcmp(value, "val_loss") && strcmp(value, "val_acc"))
             return lr_fail(err, "%s '%s': expected test_loss, test_acc, train_loss, val_loss or val_acc", origin, value);
+        for (size_t k = 0; *value && k < sizeof string_checks / sizeof string_checks[0]; k++)
+            if (!strcmp(s->key, string_checks[k].key) && string_checks[k].check(value, origin, err)) return -1;
         memcpy(field, value, strlen(value) + 1);
         return 0;
     case K_DOUBLE: {
@@ -277,9 +292,15 @@ void config_print_help(FILE *f, const char *const *only, const char *const *skip
     }
 }
 
+long config_train_images(const train_config *c) {
+    long n;
+    lr_error e;
+    dataset_probe(c->dataset, c->data, &n, &e); /* a missing file: the trainer says so */
+    return c->limit_train > 0 && (n <= 0 || c->limit_train < n) ? c->limit_train : n;
+}
+
 long config_steps_per_epoch(const train_config *c) {
-    long n = c->limit_train > 0 && c->limit_train < CIFAR_TRAIN_IMAGES ? c->limit_train : CIFAR_TRAIN_IMAGES;
-    n -= c->val;
+    long n = config_train_images(c) - c->val;
     return n > 0 && c->batch > 0 ? n / c->batch : 0;
 }
 

@@ -104,24 +104,23 @@ int train_setup_net(net **out, const model_spec *m, train_config *cfg, int train
 int train_setup_init(train_setup *s, train_config *cfg, const setup_options *o, lr_error *err) {
     memset(s, 0, sizeof *s);
     train_setup_threads(cfg, o->warn);
-    /* the files are validated even when a split is not used (one image is kept), but for eval: test_batch.bin only */
-    if (cifar_load(o->training ? &s->train : NULL, &s->test, cfg->data, o->training ? cfg->limit_train : 1, o->test ? cfg->limit_test : 1,
-                   err))
-        return -1;
+    /* the files are validated even when a split is not used (one image is kept), but for eval: the test files only */
+    data_options d = {.format = cfg->dataset, .path = cfg->data, .train = o->training,
+                      .limit_train = o->training ? cfg->limit_train : 1, .limit_test = o->test ? cfg->limit_test : 1};
+    if (dataset_load(&s->data, &d, err)) return -1;
+    data_split *train = &s->data.train;
     if (o->training) {
-        if (cfg->val >= s->train.n)
+        if (cfg->val >= train->n)
             return lr_fail(err, "--val %ld: expected fewer than the %d training images (--limit-train) so that "
-                                "some are left to train on", cfg->val, s->train.n);
-        if (cfg->val && cifar_split_holdout(&s->train, &s->val, (int)cfg->val, err)) return -1;
-        if (s->train.n < cfg->batch)
+                                "some are left to train on", cfg->val, train->n);
+        if (cfg->val && data_split_holdout(train, &s->val, (int)cfg->val, err)) return -1;
+        if (train->n < cfg->batch)
             return lr_fail(err, "--batch %d: larger than the %d training images (drop_last leaves no batch)",
-                           cfg->batch, s->train.n);
+                           cfg->batch, train->n);
     }
     model_spec *m = &s->m;
     if (model_spec_load(m, cfg->model, o->model_search, err)) return -1;
-    if (m->in_c != CIFAR_C || m->in_h != CIFAR_H || m->in_w != CIFAR_W || m->n_classes != CIFAR_CLASSES)
-        return lr_fail(err, "--model %s: input %dx%dx%d and %d classes, CIFAR-10 needs 3x32x32 and 10", cfg->model,
-                       m->in_c, m->in_h, m->in_w, m->n_classes);
+    if (dataset_check_model(&s->data, cfg->model, m->in_c, m->in_h, m->in_w, m->n_classes, err)) return -1;
     if (!(s->params = lr_calloc(m->n_params, sizeof(float), "parameters", err)) ||
         !(s->buffers = lr_calloc((size_t)m->n_buffers + 1, sizeof(float), "buffers", err)) ||
         !(s->logits = lr_calloc((size_t)cfg->batch * m->n_classes, sizeof(float), "logits", err)))
@@ -132,11 +131,11 @@ int train_setup_init(train_setup *s, train_config *cfg, const setup_options *o, 
     if (train_setup_net(&s->net, m, cfg, o->training, o, err)) return -1;
     net_set_buffers(s->net, s->buffers);
     if (o->training) {
-        loader_config lc = {.split = &s->train, .batch = cfg->batch, .drop_last = 1, .shuffle = cfg->shuffle,
+        loader_config lc = {.split = train, .norm = s->data.norm, .batch = cfg->batch, .drop_last = 1, .shuffle = cfg->shuffle,
                             .augment = cfg->augment, .seed = (uint64_t)cfg->seed};
         if (loader_init(&s->train_loader, &lc, err)) return -1;
     }
-    loader_config tc = {.split = &s->test, .batch = cfg->batch, .seed = (uint64_t)cfg->seed};
+    loader_config tc = {.split = &s->data.test, .norm = s->data.norm, .batch = cfg->batch, .seed = (uint64_t)cfg->seed};
     if (o->test && loader_init(&s->test_loader, &tc, err)) return -1;
     tc.split = &s->val;
     if (o->training && cfg->val && loader_init(&s->val_loader, &tc, err)) return -1;
@@ -149,6 +148,7 @@ void train_setup_free(train_setup *s) {
     loader_free(s->val_loader);
     net_free(s->net);
     free(s->params), free(s->buffers), free(s->logits);
-    cifar_split_free(&s->train), cifar_split_free(&s->test), cifar_split_free(&s->val);
+    dataset_free(&s->data);
+    data_split_free(&s->val);
     memset(s, 0, sizeof *s);
 }

@@ -454,7 +454,7 @@ int train_run(const train_config *cfg, const train_options *opt, lr_error *err) 
     if (opt->log)
         fprintf(opt->log, "lrlab train: model %s (%ld params), %d train / %d test images, batch %d, %d steps/epoch, "
                           "lr %g, sched %s, seed %ld, %d threads, backend %s%s\n",
-                r.s.m.name, r.s.m.n_params, r.s.train.n, r.s.test.n, r.cfg.batch, r.steps_per_epoch, r.cfg.lr,
+                r.s.m.name, r.s.m.n_params, r.s.data.train.n, r.s.data.test.n, r.cfg.batch, r.steps_per_epoch, r.cfg.lr,
                 r.cfg.sched[0] ? r.cfg.sched : "constant", r.cfg.seed, r.cfg.threads,
                 r.cfg.backend == NET_BACKEND_REF ? "ref" : "dnnl", r.st.epoch || r.st.batch ? " (resumed)" : "");
     if (opt->log) fflush(opt->log);
