@@ -19,6 +19,14 @@ import resource
 import sys
 import time
 
+# How OpenMP threads wait: lrlab's (src/cli/main.c), so that both programs
+# lose the same on a busy machine (BENCHMARKS.md "On a busy machine"), as
+# the other torch scripts here do; --gomp-default keeps libgomp's own, and
+# a GOMP_SPINCOUNT or OMP_WAIT_POLICY of the caller's is left alone.
+# libgomp reads it when torch loads it, so before the import.
+if "--gomp-default" not in sys.argv and "OMP_WAIT_POLICY" not in os.environ:
+    os.environ.setdefault("GOMP_SPINCOUNT", "1000")
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -98,6 +106,8 @@ def main():
     ap.add_argument("--memory-format", choices=["nchw", "channels_last"], default="nchw",
                     help="the layout of the input and the weights (channels_last: torch.channels_last)")
     ap.add_argument("--threads", type=positive_int, default=None, help="intra-op threads (default: torch's)")
+    ap.add_argument("--gomp-default", action="store_true",
+                    help="libgomp's own wait policy, not lrlab's GOMP_SPINCOUNT=1000")
     ap.add_argument("--batch", type=positive_int, default=128)
     ap.add_argument("--iters", type=positive_int, default=20)
     ap.add_argument("--warmup", type=int, default=3)
@@ -145,9 +155,10 @@ def main():
     fwd = sum(ftimes) / len(ftimes)
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
-    print("# torch_step: model %s, torch %s, batch %d, %d threads, memory format %s, mkldnn %s" %
-          (args.model, torch.__version__, args.batch, torch.get_num_threads(), args.memory_format,
-           torch.backends.mkldnn.is_available()))
+    print("# torch_step: model %s, torch %s, batch %d, %d threads, memory format %s, mkldnn %s, "
+          "GOMP_SPINCOUNT=%s" % (args.model, torch.__version__, args.batch, torch.get_num_threads(),
+                                 args.memory_format, torch.backends.mkldnn.is_available(),
+                                 os.environ.get("GOMP_SPINCOUNT", "(unset)")))
     print("train_step images_per_s=%.1f ms_per_step=%.2f best_ms=%.2f gflops=%.1f" %
           (args.batch / step, step * 1e3, min(times) * 1e3, step_flop * args.batch / step / 1e9))
     print("forward images_per_s=%.1f ms_per_batch=%.2f gflops=%.1f" %
