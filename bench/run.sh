@@ -6,7 +6,11 @@
 #   2. training step and forward pass on synthetic data: `lrlab bench` with
 #      fp32 auto, fp32 direct, bf16 (2 threads) and fp32 auto (1 thread),
 #      against bench/torch_step.py with 2 and 1 threads;
-#   3. one epoch of the seed's pipeline (augmentation, training, test pass) on
+#   3. the training step of each model of $MODELS (vgg-seed, resnet20,
+#      airbench94-net: those in models/) against bench/torch_step.py with the
+#      same module in NCHW and in channels_last; the ratio's denominator is
+#      the faster of the two;
+#   4. one epoch of the seed's pipeline (augmentation, training, test pass) on
 #      the real CIFAR-10 files: `lrlab train --epochs 1` against
 #      bench/torch_seed_epoch.py, with each process's peak resident memory.
 # Each measurement runs --reps times (2; 1 with --quick), the order of lrlab
@@ -40,6 +44,11 @@ for v in "reps=$reps" "threads=$threads"; do
 done
 
 if [ $quick = 1 ]; then iters=5; warmup=2; limit_batches=20; else iters=20; warmup=3; limit_batches=0; fi
+# the models compared with their PyTorch modules (tests/torch/), those shipped in models/
+models=""
+for m in ${MODELS:-vgg-seed resnet20 airbench94-net}; do
+    if [ -f "models/$m" ]; then models="$models $m"; else echo "bench: no models/$m: not compared"; fi
+done
 LRLAB=build/lrlab
 PY=${PYTHON:-/usr/bin/python3}
 tmp=$(mktemp -d) || exit 1
@@ -114,6 +123,22 @@ steps_pass() { # one repetition of the step measurements; $2 = 1: PyTorch first
         run pt_t "$rep" "$PY" bench/torch_step.py --threads "$threads" --iters "$iters" --warmup "$warmup"
         run pt_1 "$rep" "$PY" bench/torch_step.py --threads 1 --iters "$iters" --warmup "$warmup"
     fi
+    for m in $models; do models_pass "$rep" "$2" "$m"; done
+}
+
+# the model comparison: lrlab's step (fp32, auto algorithm; vgg-seed's is
+# lr_auto above) and PyTorch's in NCHW (vgg-seed's is pt_t) and channels_last
+models_pass() { # models_pass REP TORCH_FIRST MODEL
+    rep=$1; m=$3
+    torch_cl() { [ $torch = 1 ] && run "pt_cl_$m" "$rep" "$PY" bench/torch_step.py --model "$m" --memory-format channels_last \
+        --threads "$threads" --iters "$iters" --warmup "$warmup"; }
+    torch_nchw() { [ $torch = 1 ] && [ "$m" != vgg-seed ] && run "pt_nchw_$m" "$rep" "$PY" bench/torch_step.py --model "$m" \
+        --threads "$threads" --iters "$iters" --warmup "$warmup"; }
+    [ "$2" = 1 ] && { torch_nchw; torch_cl; }
+    [ "$m" != vgg-seed ] && run "lr_$m" "$rep" "$LRLAB" bench --model "$m" --threads "$threads" --conv-algo auto \
+        --precision fp32 --iters "$iters" --warmup "$warmup"
+    [ "$2" = 0 ] && { torch_nchw; torch_cl; }
+    return 0
 }
 
 # one epoch of lrlab: the time is metrics.csv's `seconds` (training pass and
@@ -238,6 +263,20 @@ printf '| peak resident memory of the step benchmark (MB) | %s | | %s | | %s |\n
     "$(ratio "$(best lr_auto "" peak_rss_mb max)" "$(best pt_t "" peak_rss_mb max)")"
 echo
 echo "Per-layer algorithm choice (conv1..conv3_3, passes forward/backward-data/backward-weights; d = direct, w = Winograd): fp32 \`${algos:-?}\`, bf16 \`${algos_bf16:-?}\`."
+echo
+echo "## The training step of each network, against PyTorch in both memory formats"
+echo
+echo "Synthetic data, batch 128, $threads threads, fp32; lrlab with the per-layer algorithm choice (\`lrlab bench --model M\`), PyTorch with the same module (\`bench/torch_step.py --model M\`, modules of tests/torch/) in NCHW and in channels_last (\`--memory-format channels_last\`: the model and the input converted). images/s: higher is better. The ratio divides lrlab's images/s by the FASTER of PyTorch's two."
+echo
+echo "| network | lrlab images/s | PyTorch NCHW | PyTorch channels_last | lrlab / faster PyTorch |"
+echo "|---|---|---|---|---|"
+for m in $models; do
+    if [ "$m" = vgg-seed ]; then a=$(ips lr_auto train_step); b=$(ips pt_t train_step)
+    else a=$(ips "lr_$m" train_step); b=$(ips "pt_nchw_$m" train_step); fi
+    c=$(ips "pt_cl_$m" train_step)
+    f=$(awk -v b="$b" -v c="$c" 'BEGIN { if (b == "" && c == "") print ""; else if (b == "" || c + 0 > b + 0) print c; else print b }')
+    printf '| %s | %s | %s | %s | %s |\n' "$m" "$(fmt "$a")" "$(fmt "$b")" "$(fmt "$c")" "$(ratio "$a" "$f")"
+done
 echo
 echo "## One epoch of the seed's pipeline (real CIFAR-10, augmentation, training, test pass)"
 echo

@@ -14,9 +14,18 @@
 # It is not a test and checks no numbers; the seed's whole program with its
 # data pipeline is bench/torch_seed_epoch.py.
 import argparse
+import os
 import resource
 import sys
 import time
+
+# How OpenMP threads wait: lrlab's (src/cli/main.c), so that both programs
+# lose the same on a busy machine (BENCHMARKS.md "On a busy machine"), as
+# the other torch scripts here do; --gomp-default keeps libgomp's own, and
+# a GOMP_SPINCOUNT or OMP_WAIT_POLICY of the caller's is left alone.
+# libgomp reads it when torch loads it, so before the import.
+if "--gomp-default" not in sys.argv and "OMP_WAIT_POLICY" not in os.environ:
+    os.environ.setdefault("GOMP_SPINCOUNT", "1000")
 
 import torch
 import torch.nn as nn
@@ -24,7 +33,7 @@ import torch.nn.functional as F
 
 
 class VGG(nn.Module):
-    """The seed's model, as the blog post writes it."""
+    """The seed's model, as the blog post writes it (but reshape for view)."""
 
     def __init__(self):
         super(VGG, self).__init__()
@@ -47,10 +56,21 @@ class VGG(nn.Module):
         out = F.relu(self.conv3_2(out))
         out = F.relu(self.conv3_3(out))
         out = F.max_pool2d(out, 2)
-        out = out.view(out.size(0), -1)
+        out = out.reshape(out.size(0), -1)  # the seed's view; reshape also takes channels_last (a copy there)
         out = F.relu(self.fc1(out))
         out = self.fc2(out)
         return out
+
+
+def make_model(name):
+    """The seed's VGG, or a shipped model's module from tests/torch/."""
+    if name == "vgg-seed":
+        return VGG()
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "torch"))
+    import models
+    if name in models.MODELS:
+        return models.MODELS[name]()
+    sys.exit("torch_step.py: --model '%s': expected vgg-seed or one of %s" % (name, ", ".join(sorted(models.MODELS))))
 
 
 def forward_macs(net):
@@ -81,8 +101,13 @@ def positive_int(s):
 
 
 def main():
-    ap = argparse.ArgumentParser(description="PyTorch training-step and forward images/s of the seed's VGG")
+    ap = argparse.ArgumentParser(description="PyTorch training-step and forward images/s of a model")
+    ap.add_argument("--model", default="vgg-seed", help="vgg-seed (the seed's VGG) or a module of tests/torch/models.py")
+    ap.add_argument("--memory-format", choices=["nchw", "channels_last"], default="nchw",
+                    help="the layout of the input and the weights (channels_last: torch.channels_last)")
     ap.add_argument("--threads", type=positive_int, default=None, help="intra-op threads (default: torch's)")
+    ap.add_argument("--gomp-default", action="store_true",
+                    help="libgomp's own wait policy, not lrlab's GOMP_SPINCOUNT=1000")
     ap.add_argument("--batch", type=positive_int, default=128)
     ap.add_argument("--iters", type=positive_int, default=20)
     ap.add_argument("--warmup", type=int, default=3)
@@ -93,7 +118,7 @@ def main():
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
 
-    net = VGG()
+    net = make_model(args.model)
     macs = forward_macs(net)
     fwd_flop = 2.0 * sum(macs)
     step_flop = 2.0 * (2 * macs[0] + 3 * sum(macs[1:]))
@@ -101,6 +126,9 @@ def main():
     criterion = nn.CrossEntropyLoss()
     x = torch.rand(args.batch, 3, 32, 32) * 2 - 1
     y = torch.randint(0, 10, (args.batch,))
+    if args.memory_format == "channels_last":
+        net = net.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
 
     net.train()
     times = []
@@ -127,8 +155,10 @@ def main():
     fwd = sum(ftimes) / len(ftimes)
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
-    print("# torch_step: torch %s, batch %d, %d threads, mkldnn %s" %
-          (torch.__version__, args.batch, torch.get_num_threads(), torch.backends.mkldnn.is_available()))
+    print("# torch_step: model %s, torch %s, batch %d, %d threads, memory format %s, mkldnn %s, "
+          "GOMP_SPINCOUNT=%s" % (args.model, torch.__version__, args.batch, torch.get_num_threads(),
+                                 args.memory_format, torch.backends.mkldnn.is_available(),
+                                 os.environ.get("GOMP_SPINCOUNT", "(unset)")))
     print("train_step images_per_s=%.1f ms_per_step=%.2f best_ms=%.2f gflops=%.1f" %
           (args.batch / step, step * 1e3, min(times) * 1e3, step_flop * args.batch / step / 1e9))
     print("forward images_per_s=%.1f ms_per_batch=%.2f gflops=%.1f" %

@@ -40,7 +40,7 @@ while [ $r -lt "$rounds" ] && [ "$(date +%s)" -lt $deadline ]; do
             libgomp-default) v=$(env -u OMP_WAIT_POLICY GOMP_SPINCOUNT=300000 "$LRLAB" $B | step) ;;
             lrlab) v=$(env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT "$LRLAB" $B | step) ;;
             passive) v=$(env -u GOMP_SPINCOUNT OMP_WAIT_POLICY=passive "$LRLAB" $B | step) ;;
-            pytorch) v=$(env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT /usr/bin/python3 bench/torch_step.py --threads 2 \
+            pytorch) v=$(env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT /usr/bin/python3 bench/torch_step.py --gomp-default --threads 2 \
                 --iters 10 --warmup 2 | step) ;;
         esac
         echo "round $r cpu_use_before=${use}% $p images_per_s=$v"

@@ -381,6 +381,7 @@ int main(void) {
     compare(pool_model, "pools, gelu, scale", CONV_ALGO_AUTO, NET_PRECISION_FP32, 5, 5);
     compare(fork_model, "forks, dropout", CONV_ALGO_DIRECT, NET_PRECISION_FP32, 5, 5);
     compare_mode(fork_model, "forks, dropout (eval)", CONV_ALGO_DIRECT, NET_PRECISION_FP32, 5, 5, 1);
+    compare(fork_model, "forks, dropout partial batch", CONV_ALGO_DIRECT, NET_PRECISION_FP32, 5, 3);
     compare(bn_model, "batchnorm", CONV_ALGO_AUTO, NET_PRECISION_FP32, 6, 6);
     compare(bn_model, "batchnorm partial batch", CONV_ALGO_DIRECT, NET_PRECISION_FP32, 6, 4);
     compare_mode(bn_model, "batchnorm (eval)", CONV_ALGO_DIRECT, NET_PRECISION_FP32, 6, 6, 1);

@@ -8,17 +8,20 @@
  * reverse; the last reader of an activation (the first to run backward)
  * writes its gradient, the others add to it (a reorder with a sum
  * post-op), and a layer that only passes a gradient through (add,
- * flatten) to a sole reader shares its buffer instead of copying. ReLU is
- * fused into the convolution or linear layer before it as a post-op when
- * that layer has no other reader; its backward runs on the stored output
- * (relu_use_dst_for_bwd). The flat PyTorch-layout weights are reordered
+ * flatten) to a sole reader shares its buffer instead of copying (so does
+ * a fork's last reader when that is safe: check_fork_aliases). ReLU is
+ * fused into the convolution, linear, add or BatchNorm layer before it
+ * when that layer has no other reader; its backward runs on the stored
+ * output (relu_use_dst_for_bwd) or inside BatchNorm's. The flat PyTorch-layout weights are reordered
  * once per call into each primitive's layout, and weight gradients
  * reordered back into the flat gradient array. For each convolution and
  * pass (forward, backward-data, backward-weights) the algorithm is direct
  * or Winograd, chosen by timing both at init (cuDNN's benchmark mode)
- * unless forced. Kinds without a primitive here (BatchNorm, dropout, the
- * option-A shortcut) run the reference kernels on plain NCHW copies. Not
- * here: loss, optimiser, data. */
+ * unless forced. BatchNorm (with the ReLU after it), dropout and the
+ * option-A shortcut run hand-written kernels on the blocked layouts
+ * (blocked.h); what none of these covers (e.g. dropout of a flat tensor)
+ * runs the reference kernels on plain copies. Not here: loss, optimiser,
+ * data. */
 #define _POSIX_C_SOURCE 200809L
 #include <dnnl.h>
 #include <dnnl_debug.h>
@@ -26,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/blocked.h"
 #include "backend/net_impl.h"
 
 #define MAX_OBJECTS (24 * MODEL_MAX_LAYERS)
@@ -61,6 +65,21 @@ typedef struct {
     dnnl_memory_t in[2], out, dout, din[2]; /* din: NULL when that input wants no gradient */
     float *aux;
 } fallback;
+
+/* A layer run by the hand-written kernels of blocked.h on oneDNN's own
+ * layouts (BatchNorm, the option-A shortcut). */
+typedef struct {
+    blk_shape in, out;
+    int relu;           /* BatchNorm: the ReLU after it fused */
+    dnnl_memory_t din;  /* where backward writes the input's gradient (grad_target), or NULL */
+    dnnl_memory_t noise; /* dropout's */
+} blk_layer;
+
+/* A fork's last reader li that passes its gradient unchanged to input j:
+ * j's gradient may share li's buffer instead of the copy bops[op]. */
+typedef struct {
+    int li, j, op;
+} fork_alias;
 
 struct net_dnnl {
     const model_spec *m; /* borrowed */
@@ -99,7 +118,12 @@ struct net_dnnl {
     dnnl_memory_desc_t md[MODEL_MAX_LAYERS];
     dnnl_memory_t act[MODEL_MAX_LAYERS], dact[MODEL_MAX_LAYERS];
     int readers[MODEL_MAX_LAYERS], last_reader[MODEL_MAX_LAYERS], grad_alias[MODEL_MAX_LAYERS];
+    fork_alias forks[MODEL_MAX_LAYERS]; /* candidate shared gradients at forks (pass_grad) */
+    int n_forks;
     fallback fb[MODEL_MAX_LAYERS];
+    blk_layer blk[MODEL_MAX_LAYERS];
+    double *blk_scratch; /* shared by the BatchNorm kernels */
+    long blk_scratch_size;
     /* the caller's arrays, attached on every call */
     dnnl_memory_t user_w[MODEL_MAX_LAYERS], user_dw[MODEL_MAX_LAYERS];
     dnnl_memory_t user_b[MODEL_MAX_LAYERS], user_db[MODEL_MAX_LAYERS];
@@ -294,19 +318,28 @@ static int finish_grad(net_dnnl *n, int li, int k, dnnl_memory_t g, lr_error *er
 /* Backward of a layer that passes its gradient to input k unchanged (add,
  * flatten): a sole reader with the same layout shares the gradient buffer
  * (resolved once every layer is built), else the gradient is copied or
- * added. */
+ * added. The copy of the last reader of a fork (a residual block's
+ * identity shortcut) is a candidate for sharing too: the fork's other
+ * readers then add into the shared buffer, which check_fork_aliases allows
+ * only when nothing else reads that buffer by then. */
 static int pass_grad(net_dnnl *n, int li, int k, lr_error *err) {
-    int j = n->m->layers[li].in[k];
+    const layer_spec *l = &n->m->layers[li];
+    int j = l->in[k];
     if (!n->training || j == MODEL_INPUT) return 0;
-    if (n->readers[j] == 1 && dnnl_memory_desc_equal(&n->md[li], &n->md[j])) {
+    int same = dnnl_memory_desc_equal(&n->md[li], &n->md[j]);
+    if (n->readers[j] == 1 && same) {
         n->grad_alias[j] = li;
         return 0;
     }
     dnnl_primitive_t r;
-    return make_reorder(n, &r, n->dact[li], n->dact[j], !overwrites(n, li, k), err) ||
-                   bwd_op(n, r, 2, ARGS(DNNL_ARG_FROM, DNNL_ARG_TO), MEMS(n->dact[li], n->dact[j]), err)
-               ? -1
-               : 0;
+    if (make_reorder(n, &r, n->dact[li], n->dact[j], !overwrites(n, li, k), err) ||
+        bwd_op(n, r, 2, ARGS(DNNL_ARG_FROM, DNNL_ARG_TO), MEMS(n->dact[li], n->dact[j]), err))
+        return -1;
+    if (same && overwrites(n, li, k) && (l->n_in == 1 || l->in[0] != l->in[1]) && n->n_forks < MODEL_MAX_LAYERS) {
+        n->forks[n->n_forks++] = (fork_alias){li, j, n->n_bops - 1};
+        n->grad_alias[j] = li; /* until check_fork_aliases says otherwise */
+    }
+    return 0;
 }
 
 /* Layer li's output (and its gradient) in descriptor md. */
@@ -788,8 +821,10 @@ static int build_eltwise(net_dnnl *n, int li, lr_error *err) {
     return eltwise_backward(n, alg, alpha, data, n->dact[li], dsrc, &md, err) || finish_grad(n, li, 0, dsrc, err);
 }
 
-/* add: a binary primitive, its second input in the first's layout. */
-static int build_add(net_dnnl *n, int li, lr_error *err) {
+/* add: a binary primitive, its second input in the first's layout; with
+ * fuse_relu the ReLU after it as a post-op (a residual block's last
+ * ReLU), its backward in place on the output's gradient. */
+static int build_add(net_dnnl *n, int li, int fuse_relu, lr_error *err) {
     const layer_spec *l = &n->m->layers[li];
     /* in the layout of the blocked input when one is plain (the shortcut's) */
     int first = is_plain(md_of(n, l->in[0])) && !is_plain(md_of(n, l->in[1])) ? 1 : 0;
@@ -799,11 +834,18 @@ static int build_add(net_dnnl *n, int li, lr_error *err) {
     dnnl_primitive_desc_t pd;
     dnnl_primitive_t p;
     if (input_as(n, li, 0, &md, &a, err) || input_as(n, li, 1, &md, &b, err)) return -1;
+    dnnl_primitive_attr_t attr = NULL;
     CHECK_DNNL(dnnl_binary_desc_init(&d, dnnl_binary_add, &md, &md, &md), "binary_desc_init");
-    CHECK_DNNL(dnnl_primitive_desc_create(&pd, &d, n->attr, n->eng, NULL), "binary pd");
+    if (layer_attr(&attr, fuse_relu, err)) return -1;
+    dnnl_status_t st = dnnl_primitive_desc_create(&pd, &d, attr, n->eng, NULL);
+    dnnl_primitive_attr_destroy(attr);
+    CHECK_DNNL(st, "binary pd");
     dst_md = *pd_md(pd, DNNL_ARG_DST);
     if (keep_pd(n, pd, err) || make_prim(n, &p, pd, err) || new_output(n, li, &dst_md, err) ||
         fwd_op(n, p, 3, ARGS(DNNL_ARG_SRC_0, DNNL_ARG_SRC_1, DNNL_ARG_DST), MEMS(a, b, n->act[li]), err))
+        return -1;
+    if (fuse_relu && n->training &&
+        eltwise_backward(n, dnnl_eltwise_relu_use_dst_for_bwd, 0.0f, n->act[li], n->dact[li], n->dact[li], &dst_md, err))
         return -1;
     /* backward: the later slot first (see overwrites) */
     return pass_grad(n, li, 1, err) || pass_grad(n, li, 0, err) ? -1 : 0;
@@ -947,6 +989,171 @@ static int build_fallback(net_dnnl *n, int li, lr_error *err) {
     return 0;
 }
 
+/* ---- hand-written kernels on oneDNN's blocked layouts (blocked.h) ---- */
+
+/* The channel block of md when it is a dense f32 (N, C/cb, H, W, cb)
+ * layout the kernels of blocked.h take (cb 1: plain NCHW), else 0. */
+static int blk_cb(const dnnl_memory_desc_t *md) {
+    if (md->ndims != 4 || md->data_type != dnnl_f32 || md->format_kind != dnnl_blocked || md->offset0) return 0;
+    const dnnl_blocking_desc_t *bd = &md->format_desc.blocking;
+    int cb = bd->inner_nblks == 0 ? 1 : bd->inner_nblks == 1 && bd->inner_idxs[0] == 1 ? (int)bd->inner_blks[0] : 0;
+    if (cb != 1 && cb != 8 && cb != 16) return 0;
+    dnnl_dim_t C = md->dims[1], H = md->dims[2], W = md->dims[3], CP = (C + cb - 1) / cb * cb;
+    if (md->padded_dims[0] != md->dims[0] || md->padded_dims[1] != CP || md->padded_dims[2] != H ||
+        md->padded_dims[3] != W)
+        return 0;
+    for (int d = 0; d < 4; d++)
+        if (md->padded_offsets[d]) return 0;
+    int dense = bd->strides[3] == cb && bd->strides[2] == W * cb && bd->strides[1] == H * W * cb &&
+                bd->strides[0] == CP * H * W;
+    return dense ? cb : 0;
+}
+
+static blk_shape blk_shape_of(const dnnl_memory_desc_t *md) {
+    return (blk_shape){(int)md->dims[0], (int)md->dims[1], (int)(md->dims[2] * md->dims[3]), blk_cb(md)};
+}
+
+/* The tensor (dims) in the same kind of blocked layout as like. */
+static int blk_md_like(dnnl_memory_desc_t *md, const dnnl_memory_desc_t *like, const dnnl_dims_t dims, lr_error *err) {
+    int cb = blk_cb(like);
+    dnnl_format_tag_t tag = cb == 16 ? dnnl_nChw16c : cb == 8 ? dnnl_nChw8c : dnnl_nchw;
+    CHECK_DNNL(dnnl_memory_desc_init_by_tag(md, 4, dims, dnnl_f32, tag), "md");
+    return 0;
+}
+
+static float *buffer_of(const net_dnnl *n, int li, tensor_role role) {
+    const layer_spec *l = &n->m->layers[li];
+    for (int t = l->tensor0; t < l->tensor0 + l->n_tensors; t++)
+        if (n->m->tensors[t].role == role) return n->buffers + n->m->tensors[t].offset;
+    return NULL;
+}
+
+static int bn_blk_forward(net_dnnl *n, int li, lr_error *err) {
+    const layer_spec *l = &n->m->layers[li];
+    const blk_layer *k = &n->blk[li];
+    if (!n->buffers) return lr_fail(err, "net_forward: the model has BatchNorm buffers: net_set_buffers first");
+    const float *g = l->u.bn.affine ? n->params + l->param_offset : NULL;
+    const float *b = l->u.bn.affine ? n->params + bias_offset(n->m, l) : NULL;
+    blk_batchnorm_forward(handle(n->act[li]), handle(n->batch_mean[li]), handle(n->batch_var[li]),
+                          handle(act_of(n, l->in[0])), g, b, buffer_of(n, li, TENSOR_RUNNING_MEAN),
+                          buffer_of(n, li, TENSOR_RUNNING_VAR), n->train_mode, l->u.bn.eps, l->u.bn.momentum, k->relu,
+                          n->count, &k->in, n->blk_scratch);
+    float *nb = buffer_of(n, li, TENSOR_NUM_BATCHES);
+    if (n->train_mode && nb) *nb += 1.0f;
+    return 0;
+}
+
+static int bn_blk_backward(net_dnnl *n, int li, lr_error *err) {
+    (void)err;
+    const layer_spec *l = &n->m->layers[li];
+    const blk_layer *k = &n->blk[li];
+    int affine = l->u.bn.affine;
+    long bo = affine ? bias_offset(n->m, l) : 0;
+    blk_batchnorm_backward(handle(k->din), affine ? n->grads + l->param_offset : NULL, affine ? n->grads + bo : NULL,
+                           handle(n->dact[li]), handle(act_of(n, l->in[0])), affine ? n->params + l->param_offset : NULL,
+                           affine ? n->params + bo : NULL, handle(n->batch_mean[li]), handle(n->batch_var[li]),
+                           n->train_mode, k->relu, n->count, &k->in, n->blk_scratch);
+    return 0;
+}
+
+/* BatchNorm (and the ReLU after it, fuse_relu) by blocked.h's kernels on
+ * its input's layout: one op forward and one backward in every mode, a
+ * partial batch included. batch_mean/batch_var keep the saved mean and
+ * invstd. */
+static int build_bn_blocked(net_dnnl *n, int li, int fuse_relu, lr_error *err) {
+    const layer_spec *l = &n->m->layers[li];
+    blk_layer *k = &n->blk[li];
+    dnnl_memory_desc_t md = *md_of(n, l->in[0]), cmd;
+    dnnl_dims_t cdims = {l->c};
+    CHECK_DNNL(dnnl_memory_desc_init_by_tag(&cmd, 1, cdims, dnnl_f32, dnnl_a), "md");
+    k->in = k->out = blk_shape_of(&md);
+    k->relu = fuse_relu;
+    long need = blk_bn_scratch(&k->in);
+    if (need > n->blk_scratch_size) n->blk_scratch_size = need;
+    if (new_output(n, li, &md, err) || new_mem(n, &n->batch_mean[li], &cmd, err) ||
+        new_mem(n, &n->batch_var[li], &cmd, err) || fn_op(n, n->fwd, &n->n_fwd, bn_blk_forward, li, err))
+        return -1;
+    if (!n->training) return 0;
+    return grad_target(n, li, 0, &md, &k->din, err) || fn_op(n, n->bops, &n->n_bops, bn_blk_backward, li, err) ||
+                   finish_grad(n, li, 0, k->din, err)
+               ? -1
+               : 0;
+}
+
+static int shortcut_blk_forward(net_dnnl *n, int li, lr_error *err) {
+    (void)err;
+    const layer_spec *l = &n->m->layers[li];
+    const blk_layer *k = &n->blk[li];
+    blk_shortcut_forward(handle(n->act[li]), handle(act_of(n, l->in[0])), &k->out, &k->in, l->in_h, l->in_w, l->h, l->w,
+                         l->u.shortcut.stride);
+    return 0;
+}
+
+static int shortcut_blk_backward(net_dnnl *n, int li, lr_error *err) {
+    (void)err;
+    const layer_spec *l = &n->m->layers[li];
+    const blk_layer *k = &n->blk[li];
+    blk_shortcut_backward(handle(k->din), handle(n->dact[li]), &k->out, &k->in, l->in_h, l->in_w, l->h, l->w,
+                          l->u.shortcut.stride);
+    return 0;
+}
+
+/* The option-A shortcut on its input's blocked layout; its output in the
+ * same kind of layout (what the add after it wants). */
+static int build_shortcut(net_dnnl *n, int li, lr_error *err) {
+    const layer_spec *l = &n->m->layers[li];
+    blk_layer *k = &n->blk[li];
+    const dnnl_memory_desc_t *in = md_of(n, l->in[0]);
+    if (l->u.shortcut.stride == 1 && l->c == l->in_c) return build_flatten(n, li, err); /* the identity */
+    if (!blk_cb(in)) return build_fallback(n, li, err);
+    dnnl_dims_t dims = {n->batch, l->c, l->h, l->w};
+    dnnl_memory_desc_t md;
+    if (blk_md_like(&md, in, dims, err)) return -1;
+    k->in = blk_shape_of(in), k->out = blk_shape_of(&md);
+    if (new_output(n, li, &md, err) || fn_op(n, n->fwd, &n->n_fwd, shortcut_blk_forward, li, err)) return -1;
+    if (!n->training) return 0;
+    if (grad_target(n, li, 0, in, &k->din, err)) return -1;
+    if (!k->din) return 0;
+    return fn_op(n, n->bops, &n->n_bops, shortcut_blk_backward, li, err) || finish_grad(n, li, 0, k->din, err) ? -1 : 0;
+}
+
+static int dropout_blk_forward(net_dnnl *n, int li, lr_error *err) {
+    (void)err;
+    const layer_spec *l = &n->m->layers[li];
+    const blk_layer *k = &n->blk[li];
+    const float *x = handle(act_of(n, l->in[0]));
+    if (n->train_mode)
+        blk_dropout_forward(handle(n->act[li]), handle(k->noise), x, l->u.dropout.p, n->seed,
+                            n->step * MODEL_MAX_LAYERS + (uint64_t)li, n->count, &k->in);
+    else memcpy(handle(n->act[li]), x, (size_t)blk_size(&k->in) * sizeof(float));
+    return 0;
+}
+
+static int dropout_blk_backward(net_dnnl *n, int li, lr_error *err) {
+    (void)err;
+    const blk_layer *k = &n->blk[li];
+    if (n->train_mode) blk_dropout_backward(handle(k->din), handle(n->dact[li]), handle(k->noise), &k->in);
+    else memcpy(handle(k->din), handle(n->dact[li]), (size_t)blk_size(&k->in) * sizeof(float));
+    return 0;
+}
+
+/* Dropout on its input's blocked layout (the reference's mask, blocked.h);
+ * a flat input through the reference kernels. */
+static int build_dropout(net_dnnl *n, int li, lr_error *err) {
+    const layer_spec *l = &n->m->layers[li];
+    blk_layer *k = &n->blk[li];
+    const dnnl_memory_desc_t *in = md_of(n, l->in[0]);
+    if (!blk_cb(in)) return build_fallback(n, li, err);
+    k->in = k->out = blk_shape_of(in);
+    if (new_output(n, li, in, err) || new_mem(n, &k->noise, in, err) ||
+        fn_op(n, n->fwd, &n->n_fwd, dropout_blk_forward, li, err))
+        return -1;
+    if (!n->training) return 0;
+    if (grad_target(n, li, 0, in, &k->din, err)) return -1;
+    if (!k->din) return 0;
+    return fn_op(n, n->bops, &n->n_bops, dropout_blk_backward, li, err) || finish_grad(n, li, 0, k->din, err) ? -1 : 0;
+}
+
 /* ---- batch normalisation ---- */
 
 /* After a training pass on a full batch: the running statistics as
@@ -983,11 +1190,13 @@ static int bn_pds(net_dnnl *n, const dnnl_memory_desc_t *md, double eps, unsigne
     return keep_pd(n, *bpd, err);
 }
 
-static int build_batchnorm(net_dnnl *n, int li, lr_error *err) {
+static int build_batchnorm(net_dnnl *n, int li, int fuse_relu, lr_error *err) {
     const layer_spec *l = &n->m->layers[li];
     dnnl_memory_desc_t md = *md_of(n, l->in[0]), cmd;
     /* --sync-bn: the reference kernels, which sum the statistics over the ranks */
-    if (md.ndims != 4 || md.data_type != dnnl_f32 || n->bn_sum) return build_fallback(n, li, err);
+    if (n->bn_sum) return build_fallback(n, li, err);
+    if (blk_cb(&md)) return build_bn_blocked(n, li, fuse_relu, err);
+    if (md.ndims != 4 || md.data_type != dnnl_f32) return build_fallback(n, li, err);
     dnnl_dims_t cdims = {l->c};
     CHECK_DNNL(dnnl_memory_desc_init_by_tag(&cmd, 1, cdims, dnnl_f32, dnnl_a), "md");
     unsigned flags = l->u.bn.affine ? dnnl_use_scale | dnnl_use_shift : 0;
@@ -1053,7 +1262,8 @@ static void plan_graph(net_dnnl *n) {
 static int fused_relu_after(const net_dnnl *n, int i) {
     const model_spec *m = n->m;
     const layer_spec *l = &m->layers[i];
-    if (l->kind != LAYER_CONV && l->kind != LAYER_LINEAR) return 0;
+    int bn_blocked = l->kind == LAYER_BATCHNORM && blk_cb(md_of(n, l->in[0])) && !n->bn_sum;
+    if (l->kind != LAYER_CONV && l->kind != LAYER_LINEAR && l->kind != LAYER_ADD && !bn_blocked) return 0;
     return i + 1 < m->n_layers && m->layers[i + 1].kind == LAYER_RELU && m->layers[i + 1].in[0] == i &&
            n->readers[i] == 1;
 }
@@ -1075,15 +1285,55 @@ static int build_layer(net_dnnl *n, int i, lr_error *err) {
     case LAYER_RELU:
     case LAYER_GELU:
     case LAYER_SCALE: return build_eltwise(n, i, err);
-    case LAYER_ADD: return build_add(n, i, err);
+    case LAYER_ADD: return build_add(n, i, fused_relu_after(n, i), err);
     case LAYER_FLATTEN: return build_flatten(n, i, err);
-    case LAYER_SHORTCUT: /* stride 1, same channels: the identity, like flatten */
-        if (l->u.shortcut.stride == 1 && l->c == l->in_c) return build_flatten(n, i, err);
-        return build_fallback(n, i, err);
-    case LAYER_BATCHNORM: return build_batchnorm(n, i, err);
-    case LAYER_DROPOUT: return build_fallback(n, i, err);
+    case LAYER_SHORTCUT: return build_shortcut(n, i, err);
+    case LAYER_BATCHNORM: return build_batchnorm(n, i, fused_relu_after(n, i), err);
+    case LAYER_DROPOUT: return build_dropout(n, i, err);
     }
     return lr_fail(err, "internal: layer kind %d reached the oneDNN builder", (int)l->kind);
+}
+
+/* The layer whose gradient buffer t's resolves to (following grad_alias;
+ * a fused ReLU's producer shares the ReLU's memory), and whether that
+ * chain passes through layer j. */
+static int grad_root(const net_dnnl *n, int t, int j, int *via_j) {
+    *via_j = 0;
+    for (;;) {
+        *via_j |= t == j;
+        if (t + 1 < n->m->n_layers && n->dact[t + 1] == n->dact[t]) t++;
+        else if (n->grad_alias[t] >= 0) t = n->grad_alias[t];
+        else return t;
+    }
+}
+
+/* Keeps a fork's shared gradient (dropping its copy) when every layer
+ * using that buffer, but j and those sharing j's, runs backward before
+ * the fork's other readers add to it (a higher index than the latest of
+ * them; their own readers, later still, wrote it before); else the copy
+ * stays. Dropping one
+ * can only make another safe, so: until nothing changes. */
+#define MODE_NEVER 8
+static void check_fork_aliases(net_dnnl *n) {
+    const model_spec *m = n->m;
+    for (int changed = 1; changed;) {
+        changed = 0;
+        for (int f = 0; f < n->n_forks; f++) {
+            fork_alias *fa = &n->forks[f];
+            if (fa->op < 0) continue;
+            int later = -1, via, root; /* the latest other reader of j: where the adding starts */
+            for (int i = fa->j + 1; i < fa->li; i++)
+                for (int k = 0; k < m->layers[i].n_in; k++)
+                    if (m->layers[i].in[k] == fa->j) later = i;
+            root = grad_root(n, fa->li, -1, &via);
+            int safe = 1;
+            for (int t = 0; t < m->n_layers && safe; t++)
+                if (grad_root(n, t, fa->j, &via) == root && !via && t <= later) safe = 0;
+            if (!safe) n->grad_alias[fa->j] = -1, fa->op = -1, changed = 1;
+        }
+    }
+    for (int f = 0; f < n->n_forks; f++)
+        if (n->forks[f].op >= 0) n->bops[n->forks[f].op].when = MODE_NEVER;
 }
 
 /* The logits in a plain (batch, classes) memory, and dlogits into the last
@@ -1122,6 +1372,7 @@ static int build(net_dnnl *n, lr_error *err) {
         n->stage_hi[i] = n->n_bops;
     }
     if (build_logits(n, err)) return -1;
+    if (n->training) check_fork_aliases(n);
     /* Backward plan: layers in reverse, each layer's ops in order. */
     for (int i = m->n_layers - 1; i >= 0; i--)
         for (int k = n->stage_lo[i]; k < n->stage_hi[i]; k++) {
@@ -1132,6 +1383,9 @@ static int build(net_dnnl *n, lr_error *err) {
     for (int j = m->n_layers - 1; j >= 0 && n->training; j--)
         if (n->grad_alias[j] >= 0)
             CHECK_DNNL(dnnl_memory_set_data_handle(n->dact[j], handle(n->dact[n->grad_alias[j]])), "set_data_handle");
+    if (n->blk_scratch_size &&
+        !(n->blk_scratch = lr_calloc((size_t)n->blk_scratch_size, sizeof(double), "BatchNorm sums", err)))
+        return -1;
     if (n->scratch_size) {
         n->scratch = aligned_alloc(64, (n->scratch_size + 63) / 64 * 64);
         if (!n->scratch) return lr_fail(err, "out of memory (%zu bytes of oneDNN scratchpad)", n->scratch_size);
@@ -1180,6 +1434,7 @@ void net_dnnl_free(net_dnnl *n) {
     for (int i = 0; i < n->n_mems; i++) dnnl_memory_destroy(n->mems[i]);
     for (int i = 0; i < n->n_bufs; i++) free(n->bufs[i]);
     free(n->scratch);
+    free(n->blk_scratch);
     if (n->attr) dnnl_primitive_attr_destroy(n->attr);
     if (n->attr_sum) dnnl_primitive_attr_destroy(n->attr_sum);
     if (n->stream) dnnl_stream_destroy(n->stream);
