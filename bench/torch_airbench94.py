@@ -46,9 +46,11 @@ import torch  # noqa: E402
 import torch.nn as nn
 import torch.nn.functional as F
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "torch"))
+from models import airbench94_net  # noqa: E402
+
 HYP = dict(epochs=9.9, batch=1024, lr=11.5, momentum=0.85, weight_decay=0.0153, bias_scaler=64.0,
-           label_smoothing=0.2, whiten_bias_epochs=3, translate=2, widths=(64, 256, 256),
-           bn_momentum=0.6, scaling=1 / 9, tta_level=2)
+           label_smoothing=0.2, whiten_bias_epochs=3, translate=2, tta_level=2)
 MEAN = torch.tensor((0.4914, 0.4822, 0.4465))
 STD = torch.tensor((0.2470, 0.2435, 0.2616))
 
@@ -113,55 +115,15 @@ class TrainLoader:
             yield images[j].contiguous(memory_format=torch.channels_last), self.labels[j]
 
 
-class Mul(nn.Module):
-    def __init__(self, s):
-        super().__init__()
-        self.s = s
-
-    def forward(self, x):
-        return x * self.s
-
-
-class Flatten(nn.Module):
-    def forward(self, x):
-        return x.reshape(x.size(0), -1)
-
-
-class BatchNorm(nn.BatchNorm2d):
-    def __init__(self, n):
-        super().__init__(n, eps=1e-12, momentum=1 - HYP["bn_momentum"])
-        self.weight.requires_grad = False
-
-
-class Conv(nn.Conv2d):
-    def __init__(self, cin, cout, k=3, padding="same", bias=False):
-        super().__init__(cin, cout, kernel_size=k, padding=padding, bias=bias)
-
-    def reset_parameters(self):
-        super().reset_parameters()
-        if self.bias is not None:
-            self.bias.data.zero_()
-        w = self.weight.data
-        nn.init.dirac_(w[:w.size(1)])
-
-
-class ConvGroup(nn.Module):
-    def __init__(self, cin, cout):
-        super().__init__()
-        self.conv1, self.pool, self.norm1 = Conv(cin, cout), nn.MaxPool2d(2), BatchNorm(cout)
-        self.conv2, self.norm2, self.activ = Conv(cout, cout), BatchNorm(cout), nn.GELU()
-
-    def forward(self, x):
-        x = self.activ(self.norm1(self.pool(self.conv1(x))))
-        return self.activ(self.norm2(self.conv2(x)))
-
-
 def make_net():
-    w = HYP["widths"]
-    net = nn.Sequential(Conv(3, 24, 2, padding=0, bias=True), nn.GELU(), ConvGroup(24, w[0]), ConvGroup(w[0], w[1]),
-                        ConvGroup(w[1], w[2]), nn.MaxPool2d(3), Flatten(), nn.Linear(w[2], 10, bias=False),
-                        Mul(HYP["scaling"]))
+    """tests/torch/models.py's airbench94_net() (the source's make_net()) with
+    the recipe's frozen tensors: the whitening conv's weight and every
+    BatchNorm weight (fixed at 1), in channels_last."""
+    net = airbench94_net()
     net[0].weight.requires_grad = False
+    for m in net.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.weight.requires_grad = False
     return net.to(memory_format=torch.channels_last)
 
 
