@@ -23,7 +23,11 @@ import os
 import sys
 import time
 
-import torch
+# libgomp's default spinning makes a 2-thread PyTorch crawl when other work
+# holds the cores (BENCHMARKS.md, "how OpenMP threads wait": 45 images/s);
+# lrlab's setting, read by libgomp when torch loads, changes no arithmetic.
+os.environ.setdefault("GOMP_SPINCOUNT", "1000")
+import torch  # noqa: E402
 import torch.nn as nn
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "torch"))

@@ -140,6 +140,12 @@ check "find-lr: suggested_lr=$lr inside [1e-4, 1]" awk -v x="$lr" 'BEGIN { exit 
 check "find-lr: min_loss_lr_div10 printed" grep -qE '^min_loss_lr_div10=[0-9.e+-]+$' "$tmp/flr"
 check "find-lr: CSV header and rows" sh -c "head -n 1 '$tmp/lr.csv' | grep -qx 'step,lr,loss,smoothed_loss' && [ \$(wc -l <'$tmp/lr.csv') -ge 10 ]"
 check "find-lr: CSV's first lr is --start-lr" sh -c "sed -n 2p '$tmp/lr.csv' | grep -q '^0,1e-05,'"
+"$LRLAB" find-lr --data "$SYNTH_DIR" --model "$tmp/tiny" --limit-train 256 --batch 32 --steps 8 --threads 1 \
+    --out "$tmp/flr-out/a/b" >/dev/null 2>"$tmp/err"
+check "find-lr --out: missing parents made, as train's: $(cat "$tmp/err")" [ -s "$tmp/flr-out/a/b/lr_find.csv" ]
+: >"$tmp/flr-file"
+"$LRLAB" find-lr --data "$SYNTH_DIR" --model "$tmp/tiny" --steps 8 --out "$tmp/flr-file/x" >/dev/null 2>"$tmp/err"; rc=$?
+check "find-lr --out under a file: exit 1, the flag and path named ($rc)" sh -c "[ $rc -eq 1 ] && grep -q -- '--out $tmp/flr-file/x' '$tmp/err'"
 check "find-lr: PNG" sh -c "[ -s '$tmp/lr.png' ] && head -c 4 '$tmp/lr.png' | od -An -c | tr -d ' \n' | grep -q '211PNG'"
 "$LRLAB" find-lr --data "$SYNTH_DIR" --lr 0.1 >/dev/null 2>"$tmp/err"; rc=$?
 check "find-lr: --lr refused ($rc)" sh -c "[ $rc -eq 2 ] && grep -q 'does not apply' '$tmp/err'"

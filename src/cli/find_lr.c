@@ -8,12 +8,10 @@
  * smoothed_loss) and optionally a plot (gnuplot; cli/plot.c renders it).
  * Never touches the test images beyond dataset_load's validation. */
 #define _POSIX_C_SOURCE 200809L
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cli/cli.h"
 #include "lrlab/config.h"
@@ -150,10 +148,7 @@ int cli_find_lr(int argc, char **argv) {
     char csv_path[1200], plot_path[1200];
     int plot_optional = 0;
     if (out_dir) {
-        if (mkdir(out_dir, 0777) && errno != EEXIST) {
-            fprintf(stderr, "lrlab find-lr: --out %s: cannot create: %s\n", out_dir, strerror(errno));
-            return 1;
-        }
+        if (make_dirs(out_dir, "--out", &err)) return cli_error("find-lr", &err, 1);
         snprintf(csv_path, sizeof csv_path, "%s/lr_find.csv", out_dir);
         csv = csv_path;
         if (!plot) {
