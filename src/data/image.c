@@ -58,7 +58,7 @@ static int read_png(data_image *im, FILE *file, const char *path, lr_error *err)
     png_failure fail = {.msg = ""};
     png_structp p = png_create_read_struct(PNG_LIBPNG_VER_STRING, &fail, png_on_error, png_on_warning);
     png_infop info = p ? png_create_info_struct(p) : NULL;
-    png_bytep *rows = NULL;
+    png_bytep *volatile rows = NULL; /* set after setjmp and freed after a longjmp: volatile (C11 7.13.2.1) */
     if (!info) {
         png_destroy_read_struct(&p, NULL, NULL);
         return lr_fail(err, "%s: out of memory for the PNG decoder", path);
