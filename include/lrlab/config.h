@@ -20,6 +20,7 @@ typedef struct {
     int labels_coarse;   /* --labels coarse (cifar100) */
     char resize[32];     /* --resize H,W (folder); "": none */
     char normalize[256]; /* --normalize MEANS,STDS; "": the data set's constants */
+    char transform[1024]; /* --transform EXPR (torchvision's syntax); "": the seed's crop and flip */
     char sched[2048];
     int sched_unit_step; /* --sched-unit step */
     char monitor[16];    /* test_loss | test_acc | train_loss | val_loss | val_acc */

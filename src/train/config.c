@@ -33,6 +33,11 @@ static int check_resize(const char *value, const char *origin, lr_error *err) {
     int h, w;
     return data_parse_resize(value, &h, &w, origin, err);
 }
+static int check_transform(const char *value, const char *origin, lr_error *err) {
+    data_transform t;
+    (void)origin;
+    return value[0] ? transform_parse(&t, value, err) : 0;
+}
 static int check_normalize(const char *value, const char *origin, lr_error *err) {
     data_norm nm;
     int n;
@@ -50,6 +55,7 @@ static const setting settings[] = {
     {"labels", K_ENUM, F(labels_coarse), 0, 0, "fine|coarse", "fine|coarse  CIFAR-100's 100 fine or 20 coarse classes (fine)"},
     {"resize", K_STR, F(resize), 0, 0, NULL, "H,W  folder: resize every image to H x W (PIL's bilinear)"},
     {"normalize", K_STR, F(normalize), 0, 0, NULL, "MEANS,STDS  Normalize's constants, e.g. '0.2860,0.3530' (default: the data set's)"},
+    {"transform", K_STR, F(transform), 0, 0, NULL, "EXPR  training augmentation as torchvision transforms, e.g. 'Compose([RandomCrop(32, padding=4), RandomHorizontalFlip()])' (docs/data.md)"},
     {"out", K_STR, F(out), 0, 0, NULL, "DIR  run directory: config, metrics.csv, checkpoint, model.safetensors"},
     {"init", K_STR, F(init), 0, 0, NULL, "FILE.safetensors  start from these weights"},
     {"optim", K_STR, F(optim), 0, 0, NULL, "EXPR  optimiser in PyTorch syntax, e.g. 'AdamW(lr=1e-3, weight_decay=0.05)' (SGD)"},
@@ -85,7 +91,8 @@ static const setting settings[] = {
 static const struct {
     const char *key;
     int (*check)(const char *value, const char *origin, lr_error *err);
-} string_checks[] = {{"dataset", check_dataset}, {"resize", check_resize}, {"normalize", check_normalize}};
+} string_checks[] = {{"dataset", check_dataset}, {"resize", check_resize}, {"normalize", check_normalize},
+                     {"transform", check_transform}};
 
 void config_defaults(train_config *c) {
     memset(c, 0, sizeof *c);

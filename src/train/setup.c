@@ -138,8 +138,14 @@ int train_setup_init(train_setup *s, train_config *cfg, const setup_options *o, 
     if (o->weights && (o->training ? weights_load : weights_load_any)(o->weights, m, s->params, s->buffers, err)) return -1;
     if (train_setup_net(&s->net, m, cfg, o->training, o, err)) return -1;
     net_set_buffers(s->net, s->buffers);
+    if (cfg->transform[0]) { /* parsed by config_set already; now against the images */
+        if (transform_parse(&s->transform, cfg->transform, err) ||
+            transform_check(&s->transform, cfg->transform, s->data.c, s->data.h, s->data.w, err))
+            return -1;
+        transform_norm(&s->transform, s->data.c, &s->data.norm);
+    }
     if (o->training) {
-        loader_config lc = {.split = train, .norm = s->data.norm, .batch = cfg->batch, .drop_last = 1, .shuffle = cfg->shuffle,
+        loader_config lc = {.split = train, .transform = s->transform.n ? &s->transform : NULL, .norm = s->data.norm, .batch = cfg->batch, .drop_last = 1, .shuffle = cfg->shuffle,
                             .augment = cfg->augment, .seed = (uint64_t)cfg->seed,
                             .shard = dist_rank(), .shards = dist_size()}; /* this rank's share (lrlab/dist.h) */
         if (loader_init(&s->train_loader, &lc, err)) return -1;
