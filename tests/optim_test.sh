@@ -136,6 +136,49 @@ expect 2 "--lookahead: alpha at step 8 of 8 is 1.5: expected a value in [0, 1]" 
 expect 2 "unknown argument 'alpah' (did you mean alpha?)" train $F --lookahead 'alpah=0.5'
 expect 2 "--ema" train $F --ema 1.5
 
+# ---- SWA: --swa-start, SWALR inside SequentialLR, update_bn (against torch's: tests/torch/swa_check.py) ----
+S="--model resnet20 --data $SYNTH_DIR --limit-train 128 --limit-test 64 --batch 32 --epochs 3 --threads 1 --seed 3"
+S="$S --no-augment --no-shuffle --swa-start 1"
+SW="SequentialLR([ConstantLR(factor=1.0, total_iters=1), SWALR(swa_lr=0.005, anneal_epochs=1)], milestones=[1])"
+"$LRLAB" train $S --sched "$SW" --out "$T/swa-ref" >"$T/out" 2>&1
+check "SWA: $(tail -n 2 "$T/out")" [ -s "$T/swa-ref/model_swa.safetensors" ]
+check "the log gives the SWA model's accuracy: $(tail -n 2 "$T/out")" \
+    grep -q "^SWA: the average of 2 epochs, BatchNorm statistics from 4 batches (update_bn): \[Test\] Loss: " "$T/out"
+check "SWALR anneals to swa_lr from epoch 1: $(cut -d, -f2 "$T/swa-ref/metrics.csv" | tr '\n' ' ')" \
+    [ "$(cut -d, -f2 "$T/swa-ref/metrics.csv" | tr '\n' ' ')" = "lr 0.01 0.0050000000000000001 0.0050000000000000001 " ]
+SAC=$(sed -n 's/^algo_choices=//p' "$T/swa-ref/config.txt")
+"$LRLAB" train $S --sched "$SW" --algo-choices "$SAC" --out "$T/swa6" --stop-at-step 6 >"$T/out" 2>&1
+"$LRLAB" train --resume "$T/swa6" >"$T/out" 2>&1
+check "SWA stopped mid-epoch 1 and resumed: $(tail -n 2 "$T/out")" cmp -s "$T/swa-ref/model.safetensors" "$T/swa6/model.safetensors"
+check "... and model_swa.safetensors is the uninterrupted run's" \
+    cmp -s "$T/swa-ref/model_swa.safetensors" "$T/swa6/model_swa.safetensors"
+rm "$T/swa6/model_swa.safetensors" "$T/swa6/model.safetensors"  # as a kill after the last checkpoint leaves it
+"$LRLAB" train --resume "$T/swa6" >"$T/out" 2>&1
+check "a finished run writes a missing model_swa.safetensors again, the same: $(tail -n 2 "$T/out")" \
+    cmp -s "$T/swa-ref/model_swa.safetensors" "$T/swa6/model_swa.safetensors"
+if have_torch; then
+    "$PY" tests/torch/swa_check.py "$T/swa-ref" "$SYNTH_DIR" resnet20 128 32 >"$T/out" 2>&1
+    check "update_bn as torch.optim.swa_utils.update_bn: $(grep -v '^swa_check:' "$T/out" | head -n 3)" \
+        grep -q '^swa_check: [1-9][0-9]* passed, 0 failed' "$T/out"
+else
+    skip "optim_test: python3-torch not installed: SWA's update_bn not compared with PyTorch's"
+fi
+expect 2 "--swa-start 3: the run has 3 epochs (0..2): SWA would average nothing" train $S --swa-start 3
+expect 2 "SWALR: anneal_epochs must be equal or greater than 0" train $S --sched 'SWALR(swa_lr=0.01, anneal_epochs=-1)'
+
+# ---- kill -9 with every average at once (Lookahead, EMA, SWA), then --resume: the same files ----
+K="$S --epochs 4 --optim AdamW(lr=1e-3) --lookahead k=3 --ema 0.9 --sched SWALR(swa_lr=1e-4,anneal_epochs=2) --log-steps"
+"$LRLAB" train $K --algo-choices "$SAC" --out "$T/all-ref" >"$T/out" 2>&1
+check "every average at once: $(tail -n 2 "$T/out")" [ -s "$T/all-ref/model_swa.safetensors" ]
+"$LRLAB" train $K --algo-choices "$SAC" --out "$T/all" >"$T/all.log" 2>&1 &
+pid=$!
+wait_until "[ -f '$T/all/checkpoint.safetensors' ] || ! kill -0 $pid 2>/dev/null"
+kill -9 $pid 2>/dev/null; wait $pid
+"$LRLAB" train --resume "$T/all" >"$T/out" 2>&1
+for f in model.safetensors model_ema.safetensors model_swa.safetensors steps.csv; do
+    check "kill -9 and --resume with every average: $f differs from the uninterrupted run's" cmp -s "$T/all-ref/$f" "$T/all/$f"
+done
+
 # ---- find-lr and sweep take it too ----
 "$LRLAB" find-lr $L --optim 'AdamW(weight_decay=0.1)' --steps 8 >"$T/out" 2>&1
 check "find-lr with --optim: $(tail -n 2 "$T/out")" grep -q "AdamW(lr=" "$T/out"

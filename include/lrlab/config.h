@@ -25,6 +25,7 @@ typedef struct {
     int nesterov;
     char lookahead[512]; /* --lookahead 'k=5, alpha=0.5' (lrlab/average.h); "": none */
     double ema;          /* --ema DECAY: an EMA of the weights (0: none) */
+    int swa_start;       /* --swa-start EPOCH: SWA's average after every epoch from this one (-1: none) */
     unsigned given;   /* CONFIG_GIVEN_* bits: shorthand settings set by a flag or a sweep file (config_set;
                          not by config_read: a run's recorded values are not a user's choice) */
     int batch, epochs;

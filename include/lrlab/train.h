@@ -47,6 +47,7 @@ int train_run(const train_config *cfg, const train_options *opt, lr_error *err);
 #define RUN_CHECKPOINT "checkpoint.safetensors"
 #define RUN_WEIGHTS "model.safetensors"
 #define RUN_WEIGHTS_EMA "model_ema.safetensors" /* --ema: the EMA model's state_dict */
+#define RUN_WEIGHTS_SWA "model_swa.safetensors" /* --swa-start: SWA's average after update_bn */
 #define RUN_DIVERGED "diverged.txt" /* the divergence message, for `lrlab report` */
 /* The third column is the optimiser's key a cyclic schedule moves, under its
  * own name: "beta1" (betas[0]) for Adam, AdamW, Adamax, NAdam, RAdam;

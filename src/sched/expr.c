@@ -41,6 +41,7 @@ typedef struct {
 
 /* The schedules' syntax: the default of expr_parse. */
 static const char *const sched_modules[] = {"torch.optim.lr_scheduler.", "optim.lr_scheduler.", "lr_scheduler.",
+                                            "torch.optim.swa_utils.", "optim.swa_utils.", "swa_utils.",
                                             "warmup_scheduler.", "warmup_scheduler.scheduler.", NULL};
 static const expr_syntax sched_syntax = {"sched", "a scheduler", "StepLR(step_size=30)", sched_modules};
 

@@ -258,7 +258,7 @@ static int setup(run *r, lr_error *err) {
  * then overwrites them). */
 static int init_averages(run *r, lr_error *err) {
     unsigned which = (r->la ? AVG_LOOKAHEAD : 0) | (r->la && lookahead_buffers(r->la) ? AVG_LOOKAHEAD_BUFFERS : 0) |
-                     (r->cfg.ema > 0 ? AVG_EMA : 0);
+                     (r->cfg.ema > 0 ? AVG_EMA : 0) | (r->cfg.swa_start >= 0 ? AVG_SWA : 0);
     avg_state_free(&r->avg);
     return avg_state_init(&r->avg, which, r->s.m.n_params, r->s.m.n_buffers, r->s.params, r->s.buffers, err);
 }
@@ -528,6 +528,8 @@ static int end_epoch(run *r, double lr, double mom, double epoch_start, lr_error
         fprintf(r->opt->log, " lr=%.6g | %.1f s %.0f img/s\n", lr, seconds, ips);
         fflush(r->opt->log);
     }
+    /* SWA: swa_model.update_parameters(model) after every epoch from --swa-start on */
+    if (r->avg.swa_params && st->epoch >= r->cfg.swa_start) avg_update_swa(&r->avg, r->s.params);
     /* the schedule steps at the end of the epoch (ReduceLROnPlateau with the metric) */
     /* (in step mode a metric-driven schedule is still stepped here, once per epoch: sched.h) */
     if ((!r->cfg.sched_unit_step || sched_needs_metric(r->sched)) &&
@@ -541,12 +543,44 @@ static int end_epoch(run *r, double lr, double mom, double epoch_start, lr_error
     return 0;
 }
 
+/* SWA's model at the end of the run (torch.optim.swa_utils' recipe): the
+ * average's BatchNorm statistics from update_bn over a pass of the training
+ * data (the epoch after the last: its own order and augmentation, the same
+ * on every resume), on every rank (SyncBatchNorm sums over them); then, on
+ * rank 0, its test accuracy in the log and model_swa.safetensors. */
+static int finish_swa(run *r, const char *path, lr_error *err) {
+    long nb = r->s.m.n_buffers, batches = 0;
+    float *buffers = lr_calloc((size_t)nb + 1, sizeof(float), "SWA buffers", err);
+    if (!buffers) return -1;
+    model_init_buffers(&r->s.m, buffers); /* AveragedModel's deepcopy; update_bn resets them anyway */
+    int rc = evaluate_update_bn(r->s.net, &r->s.m, r->avg.swa_params, buffers, r->s.train_loader, r->cfg.epochs,
+                                (uint64_t)r->cfg.seed, (uint64_t)total_steps(r), r->s.logits, &batches, err);
+    eval_stats te;
+    if (!rc && dist_rank() == 0)
+        rc = evaluate_split(&te, r->s.net, r->avg.swa_params, r->s.test_loader, r->s.m.n_classes, r->s.logits, NULL,
+                            err) ||
+             (writer(r) && weights_save(path, &r->s.m, r->avg.swa_params, buffers, err));
+    net_set_buffers(r->s.net, r->s.buffers);
+    if (!rc && dist_rank() == 0 && r->opt->log)
+        fprintf(r->opt->log, "SWA: the average of %ld epochs, BatchNorm statistics from %ld batches (update_bn): "
+                             "[Test] Loss: %.3f | Acc: %.3f%% (%ld/%ld)%s%s\n",
+                r->avg.swa_n, batches, te.loss_sum / te.n, 100.0 * te.correct / te.n, te.correct, te.n,
+                writer(r) ? " -> " : "", writer(r) ? path : "");
+    free(buffers);
+    return rc;
+}
+
 /* The weights files of a finished run: the EMA's (model_ema.safetensors),
- * then model.safetensors, which says the run is complete (train.h). With
- * missing_only, only the files a kill prevented. */
+ * SWA's (model_swa.safetensors), then model.safetensors, which says the run
+ * is complete (train.h). With missing_only, only the files a kill
+ * prevented. Called on every rank (SWA's update_bn runs on all). */
 static int save_final(run *r, int missing_only, lr_error *err) {
-    if (!writer(r)) return 0;
     char path[1200];
+    snprintf(path, sizeof path, "%s/%s", r->cfg.out, RUN_WEIGHTS_SWA);
+    int swa = r->avg.swa_params && (!missing_only || (writer(r) && access(path, F_OK) != 0));
+    if (r->avg.swa_params && missing_only && dist_broadcast(&swa, sizeof swa, err)) return -1;
+    if (swa && finish_swa(r, path, err)) return -1;
+    if (!writer(r)) return 0;
     snprintf(path, sizeof path, "%s/%s", r->cfg.out, RUN_WEIGHTS_EMA);
     if (r->avg.ema_params && (!missing_only || access(path, F_OK) != 0) &&
         weights_save(path, &r->s.m, r->avg.ema_params, r->avg.ema_buffers, err))

@@ -38,7 +38,7 @@ warnings.filterwarnings("ignore")
 
 CLASSES = ["LambdaLR", "MultiplicativeLR", "StepLR", "MultiStepLR", "ConstantLR", "LinearLR",
            "ExponentialLR", "PolynomialLR", "CosineAnnealingLR", "CosineAnnealingWarmRestarts",
-           "CyclicLR", "OneCycleLR", "ReduceLROnPlateau", "SequentialLR", "ChainedScheduler"]
+           "CyclicLR", "OneCycleLR", "ReduceLROnPlateau", "SequentialLR", "ChainedScheduler", "SWALR"]
 
 MATH = {"min": min, "max": max, "cos": math.cos, "exp": math.exp, "log": math.log, "floor": math.floor}
 
@@ -130,7 +130,7 @@ def build(node, opt):
         return Warmup(opt, build(named["multiplier"], opt), build(named["total_epoch"], opt), make_after, None)
     pos = [build(a, opt) for a in args]
     kw = {k.arg: build(k.value, opt) for k in kws}
-    cls = getattr(lr_scheduler, name)
+    cls = getattr(lr_scheduler, name) if hasattr(lr_scheduler, name) else getattr(torch.optim.swa_utils, name)
     if cls in (lr_scheduler.LambdaLR, lr_scheduler.MultiplicativeLR):
         fn = lambda v: type(v)(to_fn(x, "epoch") if isinstance(x, str) else x for x in v) \
             if isinstance(v, (list, tuple)) else to_fn(v, "epoch") if isinstance(v, str) else v
@@ -172,6 +172,22 @@ def run_case(expr, lr, momentum, steps, metrics, extra, spe, unit):
 
 # (file, expr, lr, momentum, unit, steps, metrics or None, extra steps to find a raise)
 CASES = [
+    # SWALR (torch.optim.swa_utils): alone, both strategies, anneal_epochs 0 and 1, inside SequentialLR
+    # (first and after a milestone, where its own step count goes on) and ChainedScheduler
+    ("swalr", "SWALR(swa_lr=0.05)", 0.1, 0.9, "epoch", 15, None, 0),
+    ("swalr", "SWALR(swa_lr=0.05, anneal_epochs=3, anneal_strategy='linear')", 0.1, 0.9, "epoch", 8, None, 0),
+    ("swalr", "torch.optim.swa_utils.SWALR(optimizer, 0.2, 0, 'cos')", 0.1, 0.9, "epoch", 5, None, 0),
+    ("swalr", "SWALR(swa_lr=[0.01], anneal_epochs=1)", 0.1, 0.9, "epoch", 5, None, 0),
+    ("swalr", "SequentialLR([CosineAnnealingLR(T_max=6), SWALR(swa_lr=0.02, anneal_epochs=3)], milestones=[6])",
+     0.1, 0.9, "epoch", 14, None, 0),
+    ("swalr", "SequentialLR([LinearLR(start_factor=0.5, total_iters=3), SWALR(swa_lr=0.01, anneal_epochs=4, "
+     "anneal_strategy='linear')], milestones=[5])", 0.1, 0.9, "epoch", 14, None, 0),
+    ("swalr", "SequentialLR([SWALR(swa_lr=0.01, anneal_epochs=4), ExponentialLR(gamma=0.9)], milestones=[5])",
+     0.1, 0.9, "epoch", 12, None, 0),
+    ("swalr", "SequentialLR([StepLR(step_size=2, gamma=0.5), SWALR(swa_lr=0.05, anneal_epochs=2)], milestones=[10])",
+     0.1, 0.9, "step", 30, None, 0, 3),
+    ("swalr", "ChainedScheduler([SWALR(swa_lr=0.05, anneal_epochs=4), ExponentialLR(gamma=0.9)])", 0.1, 0.9,
+     "epoch", 10, None, 0),
     # LambdaLR, MultiplicativeLR
     ("lambda", "LambdaLR(lr_lambda='0.95 ** epoch')", 0.1, 0.9, "epoch", 12, None, 0),
     ("lambda", "LambdaLR('min(1.0, (epoch + 1) / 5)')", 0.05, 0.9, "epoch", 10, None, 0),
