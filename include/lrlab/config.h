@@ -27,6 +27,9 @@ typedef struct {
     char optim[1024]; /* --optim EXPR (lrlab/optim.h); "": SGD from the shorthand flags below */
     double lr, momentum, weight_decay, dampening;
     int nesterov;
+    char lookahead[512]; /* --lookahead 'k=5, alpha=0.5' (lrlab/average.h); "": none */
+    double ema;          /* --ema DECAY: an EMA of the weights (0: none) */
+    int swa_start;       /* --swa-start EPOCH: SWA's average after every epoch from this one (-1: none) */
     unsigned given;   /* CONFIG_GIVEN_* bits: shorthand settings set by a flag or a sweep file (config_set;
                          not by config_read: a run's recorded values are not a user's choice) */
     int batch, epochs;
@@ -111,8 +114,11 @@ sched_context config_sched_context(const train_config *c, const optim_params *hp
 
 /* The checks across settings, before any data is read (a usage error,
  * exit 2): the optimiser (config_optim), the schedule, parsed and rehearsed
- * for the whole run (lrlab/sched.h); copies the schedule's warning, if any,
+ * for the whole run (lrlab/sched.h), --lookahead (its alpha over the run); copies the schedule's warning, if any,
  * into warning (cap bytes; "" when none). */
 int config_check(const train_config *c, char *warning, size_t cap, lr_error *err);
+
+/* The run's optimiser steps: epochs x config_steps_per_epoch (0: unknown). */
+long config_total_steps(const train_config *c);
 
 #endif

@@ -51,7 +51,7 @@ int rundir_parse_metrics(metrics_row **rows, int *n, const char *text, const cha
     for (const char *p = text; *p; p++) lines += *p == '\n';
     metrics_row *out = lr_calloc((size_t)lines, sizeof *out, path, err);
     if (!out) return free(buf), -1;
-    int count = 0, lineno = 0, rc = 0;
+    int count = 0, lineno = 0, rc = 0, extra = 0; /* extra: --ema's columns after the usual ones */
     char *save = buf;
     while (!rc && *save) {
         char *line = save, *nl = strchr(save, '\n');
@@ -62,6 +62,8 @@ int rundir_parse_metrics(metrics_row **rows, int *n, const char *text, const cha
         if (ll && line[ll - 1] == '\r') line[--ll] = '\0';
         if (lineno == 1) {
             size_t hl = strlen(METRICS_HEADER) - 1, hb = strlen(METRICS_HEADER_BETA1) - 1; /* without newlines */
+            size_t he = strlen(METRICS_EMA_COLUMNS);
+            if (ll > he && !strcmp(line + ll - he, METRICS_EMA_COLUMNS)) ll -= he, extra = 2;
             if ((ll != hl || strncmp(line, METRICS_HEADER, hl)) && (ll != hb || strncmp(line, METRICS_HEADER_BETA1, hb)))
                 rc = lr_fail(err, "%s:1: header is '%.200s', expected '%.*s' (beta1 for momentum in runs of the "
                                   "Adam family)", path, line, (int)hl, METRICS_HEADER);
@@ -71,11 +73,11 @@ int rundir_parse_metrics(metrics_row **rows, int *n, const char *text, const cha
             rc = lr_fail(err, "%s:%d: empty line", path, lineno);
             break;
         }
-        char *f[N_FIELDS];
-        int nf = split_fields(line, f, N_FIELDS);
-        if (nf != N_FIELDS) {
-            rc = lr_fail(err, "%s:%d: %d fields, expected %d (%s)", path, lineno, nf, N_FIELDS,
-                         "epoch,lr,...,images_per_s");
+        char *f[N_FIELDS + 2];
+        int nf = split_fields(line, f, N_FIELDS + 2);
+        if (nf != N_FIELDS + extra) {
+            rc = lr_fail(err, "%s:%d: %d fields, expected %d (%s)", path, lineno, nf, N_FIELDS + extra,
+                         extra ? "epoch,lr,...,images_per_s,test_loss_ema,test_acc_ema" : "epoch,lr,...,images_per_s");
             break;
         }
         double v[N_FIELDS];
