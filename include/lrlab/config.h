@@ -16,6 +16,7 @@
 
 typedef struct {
     char model[512], data[1024], out[1024], init[1024];
+    char whiten[128];    /* --whiten 'LAYER[, images=N][, eps=E]': data-dependent init (config_whiten_parse); "": none */
     char dataset[16];    /* a format of dataset_formats() (lrlab/data.h) */
     int labels_coarse;   /* --labels coarse (cifar100) */
     char resize[32];     /* --resize H,W (folder); "": none */
@@ -71,6 +72,9 @@ int config_is_switch(const char *key);
  * Returns 1 when handled, 0 when argv[*i] is not a setting (the caller's
  * own flag), -1 on a bad or missing value. */
 int config_take_arg(train_config *c, int argc, char **argv, int *i, lr_error *err);
+
+/* --whiten's text: the conv layer's name, images (5000) and eps (5e-4). */
+int config_whiten_parse(const char *text, const char *origin, char *layer, size_t layer_size, int *images, double *eps, lr_error *err);
 
 /* config.txt: `key=value` lines, '#' comments. write is deterministic. */
 void config_write(const train_config *c, FILE *f);

@@ -155,6 +155,20 @@ void model_init_params(const model_spec *m, float *params, uint64_t seed);
  * num_batches_tracked 0. */
 void model_init_buffers(const model_spec *m, float *buffers);
 
+/* The whitening init of airbench94 (KellerJordan/cifar10-airbench,
+ * init_whitening_conv): conv layer `layer`, k x k over C channels with
+ * 2 * C * k * k outputs, gets as its first C*k*k filters the eigenvectors of
+ * the covariance (X'X / N, not centred) of every k x k patch (stride 1, no
+ * padding) of the n images x (normalised, NCHW, the layer's input shape),
+ * largest eigenvalue first, each divided by sqrt(eigenvalue + eps), and as
+ * the other half the same negated. Accumulated and decomposed in double
+ * (lrlab/linalg.h; airbench's float32 can give an eigenvalue below -eps and
+ * a NaN weight). The bias is left alone. An eigenvector's sign is
+ * linalg_eigh's (PyTorch's LAPACK may choose the other: that swaps filter
+ * i with filter C*k*k + i). Errors name the layer. */
+int model_whiten_conv(const model_spec *m, float *params, const char *layer, const float *x, int n, double eps,
+                      lr_error *err);
+
 /* torchsummary-style table: layer, output shape, parameters, total. */
 void model_print_summary(const model_spec *m, int batch, FILE *f);
 

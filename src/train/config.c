@@ -45,6 +45,43 @@ static int check_normalize(const char *value, const char *origin, lr_error *err)
     return data_parse_norm(value, &nm, &n, origin, err);
 }
 
+/* --whiten 'LAYER[, images=N][, eps=E]' (lrlab/config.h) */
+int config_whiten_parse(const char *text, const char *origin, char *layer, size_t layer_size, int *images, double *eps, lr_error *err) {
+    *images = 5000, *eps = 5e-4;
+    const char *p = text + strspn(text, " "), *end = p + strcspn(p, ", ");
+    if (end == p || (size_t)(end - p) >= layer_size)
+        return lr_fail(err, "%s '%s': expected 'LAYER[, images=N][, eps=E]' (a conv layer's name first)", origin, text);
+    snprintf(layer, layer_size, "%.*s", (int)(end - p), p);
+    for (p = end; *p;) {
+        p += strspn(p, ", ");
+        if (!*p) break;
+        char *stop;
+        if (!strncmp(p, "images=", 7)) {
+            long v = strtol(p + 7, &stop, 10);
+            if (stop == p + 7 || v < 1 || v > 1000000000)
+                return lr_fail(err, "%s '%s': images=%.20s: expected a whole number of images >= 1", origin, text, p + 7);
+            *images = (int)v;
+        } else if (!strncmp(p, "eps=", 4)) {
+            *eps = strtod(p + 4, &stop);
+            if (stop == p + 4 || !(*eps >= 0 && *eps < 1e30))
+                return lr_fail(err, "%s '%s': eps=%.20s: expected a number >= 0", origin, text, p + 4);
+        } else {
+            return lr_fail(err, "%s '%s': unknown '%.20s': expected images=N or eps=E", origin, text, p);
+        }
+        p = stop;
+        if (*p && *p != ',' && *p != ' ')
+            return lr_fail(err, "%s '%s': unexpected '%.20s' (options are separated by commas)", origin, text, p);
+    }
+    return 0;
+}
+
+static int check_whiten(const char *value, const char *origin, lr_error *err) {
+    char layer[64];
+    int images;
+    double eps;
+    return config_whiten_parse(value, origin, layer, sizeof layer, &images, &eps, err);
+}
+
 #define THREADS_PER_CORE_MAX 4
 
 #define F(field) offsetof(train_config, field), sizeof(((train_config *)0)->field)
@@ -59,6 +96,7 @@ static const setting settings[] = {
     {"transform", K_STR, F(transform), 0, 0, NULL, "EXPR  training augmentation as torchvision transforms, e.g. 'Compose([RandomCrop(32, padding=4), RandomHorizontalFlip()])' (docs/data.md)"},
     {"out", K_STR, F(out), 0, 0, NULL, "DIR  run directory: config, metrics.csv, checkpoint, model.safetensors"},
     {"init", K_STR, F(init), 0, 0, NULL, "FILE.safetensors  start from these weights"},
+    {"whiten", K_STR, F(whiten), 0, 0, NULL, "'LAYER[, images=5000][, eps=5e-4]'  airbench's whitening init of a conv from the first training images (docs/models.md)"},
     {"optim", K_STR, F(optim), 0, 0, NULL, "EXPR  optimiser in PyTorch syntax, e.g. 'AdamW(lr=1e-3, weight_decay=0.05)' (SGD)"},
     {"lr", K_DOUBLE, F(lr), 0, 1e6, NULL, "LR  base learning rate (0.01; with --optim: its lr, else this)"},
     {"momentum", K_DOUBLE, F(momentum), 0, 1, NULL, "M  SGD momentum (0.9; without --optim)"},
@@ -96,7 +134,7 @@ static const struct {
     const char *key;
     int (*check)(const char *value, const char *origin, lr_error *err);
 } string_checks[] = {{"dataset", check_dataset}, {"resize", check_resize}, {"normalize", check_normalize},
-                     {"transform", check_transform}};
+                     {"transform", check_transform}, {"whiten", check_whiten}};
 
 void config_defaults(train_config *c) {
     memset(c, 0, sizeof *c);
