@@ -100,10 +100,12 @@ check "metrics.csv has the EMA's columns: $(head -n 1 "$T/avg-ref/metrics.csv")"
     grep -q '^epoch,lr,beta1,.*,images_per_s,test_loss_ema,test_acc_ema$' "$T/avg-ref/metrics.csv"
 check "every row has them: $(cat "$T/avg-ref/metrics.csv")" [ "$(awk -F, 'NR > 1 && NF == 13' "$T/avg-ref/metrics.csv" | wc -l)" -eq 2 ]
 check "the log shows the EMA's accuracy" grep -q "\[EMA\] Loss: [0-9.]* | Acc: " "$T/out"
+check "the first line names the averages: $(head -n 1 "$T/out")" grep -qF "AdamW(lr=0.001), lookahead $LA, ema 0.9, sched" "$T/out"
 check "config.txt records both" grep -qxF "lookahead=$LA" "$T/avg-ref/config.txt"
 check "config.txt records the decay" grep -qx "ema=0.9[0-9]*" "$T/avg-ref/config.txt"
 "$LRLAB" report "$T/avg-ref" >"$T/report" 2>&1
-check "report reads a metrics.csv with the EMA's columns: $(tail -n 3 "$T/report")" grep -q 'AdamW(lr=0.001)' "$T/report"
+check "report reads a metrics.csv with the EMA's columns and names the averages: $(tail -n 3 "$T/report")" \
+    grep -qF "\`AdamW(lr=0.001)\`, Lookahead \`$LA\`, EMA 0.9" "$T/report"
 for stop in 2 5 8; do  # mid-epoch before and after a synchronisation, and at the epoch's end
     "$LRLAB" train "$@" --out "$T/avg$stop" --stop-at-step $stop >"$T/out" 2>&1
     "$LRLAB" train --resume "$T/avg$stop" >"$T/out" 2>&1
@@ -111,6 +113,16 @@ for stop in 2 5 8; do  # mid-epoch before and after a synchronisation, and at th
         cmp -s "$T/avg-ref/model.safetensors" "$T/avg$stop/model.safetensors"
     check "... and model_ema.safetensors is the uninterrupted run's" \
         cmp -s "$T/avg-ref/model_ema.safetensors" "$T/avg$stop/model_ema.safetensors"
+done
+for mode in "--ema 0.99" "--lookahead k=2,alpha=0.7"; do  # each alone
+    name=$(echo "$mode" | tr -dc 'a-z0-9')
+    "$LRLAB" train $F $mode --algo-choices "$AC" --out "$T/$name-ref" >"$T/out" 2>&1
+    "$LRLAB" train $F $mode --algo-choices "$AC" --out "$T/$name" --stop-at-step 3 >"$T/out" 2>&1
+    "$LRLAB" train --resume "$T/$name" >"$T/out" 2>&1
+    for f in model.safetensors model_ema.safetensors; do
+        [ -e "$T/$name-ref/$f" ] || continue
+        check "$mode stopped at step 3 and resumed: $f differs" cmp -s "$T/$name-ref/$f" "$T/$name/$f"
+    done
 done
 "$LRLAB" train $F --optim 'AdamW(lr=1e-3)' --algo-choices "$AC" --out "$T/avg-none" >/dev/null 2>&1
 cmp -s "$T/avg-ref/model.safetensors" "$T/avg-none/model.safetensors"
@@ -173,7 +185,7 @@ check "every average at once: $(tail -n 2 "$T/out")" [ -s "$T/all-ref/model_swa.
 "$LRLAB" train $K --algo-choices "$SAC" --out "$T/all" >"$T/all.log" 2>&1 &
 pid=$!
 wait_until "[ -f '$T/all/checkpoint.safetensors' ] || ! kill -0 $pid 2>/dev/null"
-kill -9 $pid 2>/dev/null; wait $pid
+kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
 "$LRLAB" train --resume "$T/all" >"$T/out" 2>&1
 for f in model.safetensors model_ema.safetensors model_swa.safetensors steps.csv; do
     check "kill -9 and --resume with every average: $f differs from the uninterrupted run's" cmp -s "$T/all-ref/$f" "$T/all/$f"

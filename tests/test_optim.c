@@ -7,7 +7,8 @@
  * weight decay, their switches, and a schedule), the averages of the
  * weights over their steps (tests/fixtures/optim/average.txt: Lookahead
  * against a reference written in the script, timm's ModelEmaV2 update,
- * torch.optim.swa_utils.AveragedModel), all made by
+ * torch.optim.swa_utils.AveragedModel; and over a BatchNorm model, which
+ * buffers each average moves), all made by
  * tests/torch/make_sched_fixtures.py; the --optim parser's defaults, checks
  * and messages; and the settings check that refuses --nesterov as
  * torch.optim.SGD's constructor does.
@@ -422,8 +423,43 @@ static void test_nesterov_check(void) {
           "31 epochs of 390 steps: %s", err.msg);
 }
 
+/* The averages of a model with BatchNorm: Lookahead with buffers=True lerps
+ * the running statistics but not num_batches_tracked and gives the model the
+ * slow values; without buffers it leaves them; the EMA copies the buffers. */
+static void test_model_averages(void) {
+    model_spec m;
+    lr_error err;
+    CHECK(model_spec_parse(&m, "input 3 4 4\nconv c1 2\nbatchnorm bn1\nrelu\nflatten\nlinear fc 3\n", "bn", &err) == 0,
+          "%s", err.msg);
+    float p[256], b[16], p0[256], b0[16];
+    CHECK(m.n_params <= 256 && m.n_buffers == 5, "%ld params, %ld buffers", m.n_params, m.n_buffers);
+    for (long i = 0; i < m.n_params; i++) p0[i] = (float)i;
+    for (long i = 0; i < m.n_buffers; i++) b0[i] = (float)(i + 1);
+    for (int with = 0; with < 2; with++) {
+        avg_state s;
+        CHECK(avg_state_init(&s, AVG_LOOKAHEAD | (with ? AVG_LOOKAHEAD_BUFFERS : 0) | AVG_EMA, m.n_params,
+                             m.n_buffers, p0, b0, &err) == 0,
+              "%s", err.msg);
+        for (long i = 0; i < m.n_params; i++) p[i] = p0[i] + 2;
+        for (long i = 0; i < m.n_buffers; i++) b[i] = b0[i] + 2;
+        avg_update_ema(&s, p, b, 0.9);
+        CHECK(!memcmp(s.ema_buffers, b, sizeof(float) * 5), "the EMA copies the buffers");
+        avg_update_lookahead(&s, &m, p, b, 0.25);
+        CHECK(p[3] == p0[3] + 0.5f && s.slow_params[3] == p[3], "slow weights: %g", p[3]);
+        for (int t = 0; t < m.n_tensors; t++) {
+            const model_tensor *mt = &m.tensors[t];
+            if (!mt->buffer) continue;
+            float want = mt->role == TENSOR_NUM_BATCHES || !with ? b0[mt->offset] + 2 : b0[mt->offset] + 0.5f;
+            CHECK(b[mt->offset] == want && (!with || mt->role == TENSOR_NUM_BATCHES || s.slow_buffers[mt->offset] == want), "buffers=%d: %s is %g, expected %g",
+                  with, mt->name, b[mt->offset], want);
+        }
+        avg_state_free(&s);
+    }
+}
+
 int main(void) {
     test_fixtures();
+    test_model_averages();
     test_buffer_start();
     test_parse();
     test_cycle_refusals();

@@ -654,8 +654,14 @@ int train_run(const train_config *cfg, const train_options *opt, lr_error *err) 
         rc = TRAIN_OK;
         goto done;
     }
-    char optim_text[512];
+    char optim_text[1024];
     optim_format(optim_text, sizeof optim_text, &r.hp, 1);
+    size_t ol = strlen(optim_text); /* and the averages of the weights, when any */
+    if (r.cfg.lookahead[0]) snprintf(optim_text + ol, sizeof optim_text - ol, ", lookahead %s", r.cfg.lookahead);
+    ol = strlen(optim_text);
+    if (r.cfg.ema > 0) snprintf(optim_text + ol, sizeof optim_text - ol, ", ema %g", r.cfg.ema);
+    ol = strlen(optim_text);
+    if (r.cfg.swa_start >= 0) snprintf(optim_text + ol, sizeof optim_text - ol, ", swa from epoch %d", r.cfg.swa_start);
     char ranks[32] = ""; /* data-parallel: threads per rank */
     if (r.cfg.ranks > 1) snprintf(ranks, sizeof ranks, " x %d ranks", r.cfg.ranks);
     if (opt->log)
