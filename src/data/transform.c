@@ -418,15 +418,54 @@ static void hue(float *x, int H, int W, double factor) {
     }
 }
 
+/* torch.sum of n contiguous float32s on the CPU as ATen 1.13 computes it
+ * (SumKernel.cpp, AVX2: 8-lane vectors): vectorized_inner_sum -> row_sum
+ * (4 interleaved vector accumulators, multi_row_sum's cascade of 4 levels
+ * in chunks of 2^level_power) -> the 4 summed in order -> the scalar tail,
+ * then the 8 lanes in order. The same bits as torch.mean's sum. */
+#define TORCH_LANES 8
+static float torch_sum(const float *a, long n) {
+    enum { ROWS = 4, LEVELS = 4 };
+    long vecs = n / TORCH_LANES, size = vecs / ROWS;
+    int power = 1;
+    while ((1L << power) < size) power++;
+    power = power / LEVELS > 4 ? power / LEVELS : 4;
+    long step = 1L << power, mask = step - 1;
+    float acc[LEVELS][ROWS][TORCH_LANES] = {{{0}}};
+    long i = 0;
+#define ADD_ROW(row) for (int k = 0; k < ROWS; k++) for (int l = 0; l < TORCH_LANES; l++) \
+            acc[0][k][l] += a[((row) * ROWS + k) * TORCH_LANES + l]
+    while (i + step <= size) {
+        for (long j = 0; j < step; j++, i++) ADD_ROW(i);
+        for (int j = 1; j < LEVELS; j++) {
+            for (int k = 0; k < ROWS; k++)
+                for (int l = 0; l < TORCH_LANES; l++) acc[j][k][l] += acc[j - 1][k][l], acc[j - 1][k][l] = 0.0f;
+            if (i & (mask << (j * power))) break;
+        }
+    }
+    for (; i < size; i++) ADD_ROW(i);
+#undef ADD_ROW
+    for (int j = 1; j < LEVELS; j++)
+        for (int k = 0; k < ROWS; k++)
+            for (int l = 0; l < TORCH_LANES; l++) acc[0][k][l] += acc[j][k][l];
+    for (long v = size * ROWS; v < vecs; v++) /* vectors past the last group of 4 */
+        for (int l = 0; l < TORCH_LANES; l++) acc[0][0][l] += a[v * TORCH_LANES + l];
+    for (int k = 1; k < ROWS; k++)
+        for (int l = 0; l < TORCH_LANES; l++) acc[0][0][l] += acc[0][k][l];
+    float sum = 0.0f;
+    for (long k = vecs * TORCH_LANES; k < n; k++) sum += a[k];
+    for (int l = 0; l < TORCH_LANES; l++) sum += acc[0][0][l];
+    return sum;
+}
+
 static void jitter(float *x, float *scratch, int C, int H, int W, int which, double f) {
     size_t n = (size_t)H * W;
     if (which == TF_BRIGHTNESS) {
         float zero = 0.0f;
         blend(x, (size_t)C * n, &zero, 1, f);
-    } else if (which == TF_CONTRAST) { /* blend with the mean of the greyscale image */
-        double sum = 0;
-        for (size_t i = 0; i < n; i++) sum += C == 3 ? gray(x[i], x[n + i], x[2 * n + i]) : x[i];
-        float mean = (float)(sum / (double)n);
+    } else if (which == TF_CONTRAST) { /* blend with the mean of the greyscale image: torch.sum / n */
+        for (size_t i = 0; i < n; i++) scratch[i] = C == 3 ? gray(x[i], x[n + i], x[2 * n + i]) : x[i];
+        float mean = torch_sum(scratch, (long)n) / (float)n;
         blend(x, (size_t)C * n, &mean, 1, f);
     } else if (which == TF_SATURATION && C == 3) { /* 1 channel: unchanged, as PIL */
         for (size_t i = 0; i < n; i++) scratch[i] = gray(x[i], x[n + i], x[2 * n + i]);
