@@ -145,8 +145,10 @@ fi
 expect 2 "--lookahead: k must be a whole number of steps >= 1" train $F --lookahead 'k=0'
 expect 2 "unknown name 'total' (the only variables here are 'step' and 'total_steps')" train $F --lookahead "alpha='step / total'"
 expect 2 "--lookahead: alpha at step 8 of 8 is 1.5: expected a value in [0, 1]" train $F --lookahead "k=4, alpha='0.5 + step / 8'"
+grep -q '^ \{13\}\^~\{15\}$' "$T/out"; check "the caret is under alpha's string: $(cat "$T/out")" [ $? -eq 0 ]
 expect 2 "unknown argument 'alpah' (did you mean alpha?)" train $F --lookahead 'alpah=0.5'
-expect 2 "--ema" train $F --ema 1.5
+expect 2 "--ema: 1.5 is out of range" train $F --ema 1.5
+expect 2 "--ema 1: expected a decay below 1" train $F --ema 1
 
 # ---- SWA: --swa-start, SWALR inside SequentialLR, update_bn (against torch's: tests/torch/swa_check.py) ----
 S="--model resnet20 --data $SYNTH_DIR --limit-train 128 --limit-test 64 --batch 32 --epochs 3 --threads 1 --seed 3"

@@ -3,6 +3,7 @@
  * each an element-wise kernel in PyTorch 1.13's float order, and the
  * copies a run keeps. Not here: when the trainer calls them, update_bn,
  * checkpoints. */
+#define _POSIX_C_SOURCE 200809L /* strdup */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +59,9 @@ struct lookahead {
     ast *expr;        /* alpha in step and total_steps, or NULL */
     long total_steps;
     char *src;        /* the parsed text, "Lookahead(...)" */
+    char *text;       /* the user's (for carets) */
+    int off;          /* where it starts in src */
+    int alpha_pos, alpha_len; /* alpha's value in src */
 };
 
 static const char *const la_modules[] = {NULL};
@@ -76,11 +80,16 @@ int lookahead_alpha(const lookahead *la, long step, double *alpha, lr_error *err
         return 0;
     }
     expr_error e = {0, 1, ""};
-    if (expr_eval2(la->expr, (double)step, (double)la->total_steps, alpha, &e))
-        return lr_fail(err, "--lookahead: alpha at step %ld of %ld: %s", step, la->total_steps, e.msg);
-    if (!(*alpha >= 0.0 && *alpha <= 1.0))
-        return lr_fail(err, "--lookahead: alpha at step %ld of %ld is %.17g: expected a value in [0, 1]", step,
-                       la->total_steps, *alpha);
+    char msg[600];
+    if (expr_eval2(la->expr, (double)step, (double)la->total_steps, alpha, &e)) {
+        snprintf(msg, sizeof msg, "alpha at step %ld of %ld: %.500s", step, la->total_steps, e.msg);
+        return expr_fail_as(err, "--lookahead", la->text, e.pos - la->off, e.len, msg);
+    }
+    if (!(*alpha >= 0.0 && *alpha <= 1.0)) {
+        snprintf(msg, sizeof msg, "alpha at step %ld of %ld is %.17g: expected a value in [0, 1]", step,
+                 la->total_steps, *alpha);
+        return expr_fail_as(err, "--lookahead", la->text, la->alpha_pos - la->off, la->alpha_len, msg);
+    }
     return 0;
 }
 
@@ -112,6 +121,7 @@ static int la_bind(lookahead *la, const ast *call, expr_error *e) {
             if (!(v->num >= 0 && v->num <= 1)) return la_fail(e, v, "alpha must be in [0, 1]");
             la->alpha = v->num;
         } else if (i == 1 && v->kind == AST_STR) {
+            la->alpha_pos = v->pos, la->alpha_len = v->len;
             if (expr_parse_arith2(&la->arena, v->str_pos, v->str_len, "step", "total_steps", &la->expr, e)) return -1;
         } else if (i == 1) {
             return la_fail(e, v, "alpha must be a number or a quoted expression in step and total_steps, "
@@ -132,7 +142,9 @@ int lookahead_parse(lookahead **out, const char *text, long total_steps, lr_erro
      * caret goes back under the user's text */
     size_t len = strlen(text), off = strncmp(text, LA_WRAP, strlen(LA_WRAP)) ? strlen(LA_WRAP) : 0;
     la->src = malloc(len + off + 2);
-    if (!la->src) return free(la), lr_fail(err, "--lookahead: out of memory");
+    la->text = strdup(text);
+    la->off = (int)off;
+    if (!la->src || !la->text) return free(la->src), free(la->text), free(la), lr_fail(err, "--lookahead: out of memory");
     snprintf(la->src, len + off + 2, "%s%s%s", off ? LA_WRAP : "", text, off ? ")" : "");
     la->total_steps = total_steps;
     expr_error e = {0, 1, ""};
@@ -160,6 +172,7 @@ void lookahead_free(lookahead *la) {
     if (!la) return;
     if (la->src) expr_arena_free(&la->arena);
     free(la->src);
+    free(la->text);
     free(la);
 }
 

@@ -104,7 +104,7 @@ static const setting settings[] = {
     {"dampening", K_DOUBLE, F(dampening), 0, 1, NULL, "D  SGD dampening (0; without --optim)"},
     {"nesterov", K_SWITCH, F(nesterov), 0, 1, NULL, "  SGD's Nesterov momentum (without --optim)"},
     {"lookahead", K_STR, F(lookahead), 0, 0, NULL, "ARGS  Lookahead over the optimiser, e.g. 'k=5, alpha=0.5' (docs/optimisers.md)"},
-    {"ema", K_DOUBLE, F(ema), 0, 0.999999999, NULL, "DECAY  also keep an EMA of the weights (timm's ModelEmaV2), e.g. 0.999 (0: none)"},
+    {"ema", K_DOUBLE, F(ema), 0, 1, NULL, "DECAY  also keep an EMA of the weights (timm's ModelEmaV2), e.g. 0.999 (0: none)"},
     {"swa_start", K_INT, F(swa_start), -1, 100000, NULL, "EPOCH  SWA: average the weights after every epoch from this one (from 0; -1: none)"},
     {"sched", K_STR, F(sched), 0, 0, NULL, "EXPR  schedule in PyTorch syntax, e.g. 'StepLR(step_size=16, gamma=0.2)'"},
     {"sched_unit", K_ENUM, F(sched_unit_step), 0, 0, "epoch|step", "epoch|step  what the schedule's t counts (epoch)"},
@@ -432,6 +432,7 @@ int config_check(const train_config *c, char *warning, size_t cap, lr_error *err
         if (lookahead_parse(&la, c->lookahead, spe > 0 ? spe * c->epochs : 0, err)) return -1;
         lookahead_free(la);
     }
+    if (c->ema >= 1) return lr_fail(err, "--ema %g: expected a decay below 1 (at 1 the EMA never moves; 0: no EMA)", c->ema);
     if (c->swa_start >= c->epochs)
         return lr_fail(err, "--swa-start %d: the run has %d epochs (0..%d): SWA would average nothing", c->swa_start,
                        c->epochs, c->epochs - 1);
