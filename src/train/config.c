@@ -46,6 +46,11 @@ static const setting settings[] = {
     {"weight_decay", K_DOUBLE, F(weight_decay), 0, 1, NULL, "WD  SGD's L2 weight decay (5e-4; without --optim)"},
     {"dampening", K_DOUBLE, F(dampening), 0, 1, NULL, "D  SGD dampening (0; without --optim)"},
     {"nesterov", K_SWITCH, F(nesterov), 0, 1, NULL, "  SGD's Nesterov momentum (without --optim)"},
+    {"label_smoothing", K_DOUBLE, F(loss.label_smoothing), 0, 1, NULL, "EPS  CrossEntropyLoss's label_smoothing of the training loss (0)"},
+    {"loss_reduction", K_ENUM, F(loss.sum), 0, 0, "mean|sum", "mean|sum  the training loss's reduction: the gradient of the batch's mean or sum (mean)"},
+    {"clip_grad_norm", K_DOUBLE, F(loss.clip_norm), 0, 1e30, NULL, "MAX  clip_grad_norm_(max_norm=MAX) before each step (0: off)"},
+    {"clip_norm_type", K_ENUM, F(loss.clip_norm_inf), 0, 0, "2|inf", "2|inf  the norm of --clip-grad-norm and of the logged grad_norm (2)"},
+    {"clip_grad_value", K_DOUBLE, F(loss.clip_value), 0, 1e30, NULL, "V  clip_grad_value_(clip_value=V) before each step (0: off)"},
     {"sched", K_STR, F(sched), 0, 0, NULL, "EXPR  schedule in PyTorch syntax, e.g. 'StepLR(step_size=16, gamma=0.2)'"},
     {"sched_unit", K_ENUM, F(sched_unit_step), 0, 0, "epoch|step", "epoch|step  what the schedule's t counts (epoch)"},
     {"monitor", K_STR, F(monitor), 0, 0, NULL, "METRIC  ReduceLROnPlateau's metric: test_loss|test_acc|train_loss|val_loss|val_acc"},
@@ -322,6 +327,9 @@ long config_steps_per_epoch(const train_config *c) {
  * a schedule that cycles the momentum later does not change what the
  * constructor saw, as in PyTorch. */
 int config_optim(const train_config *c, optim_params *hp, lr_error *err) {
+    if (c->loss.clip_norm > 0 && c->loss.clip_value > 0)
+        return lr_fail(err, "--clip-grad-norm %g and --clip-grad-value %g: give one clipping (their order would "
+                            "matter)", c->loss.clip_norm, c->loss.clip_value);
     if (c->optim[0]) {
         int lr_given;
         if (optim_parse(hp, &lr_given, c->optim, err)) return -1;
