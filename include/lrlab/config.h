@@ -31,6 +31,7 @@ typedef struct {
     char lookahead[512]; /* --lookahead 'k=5, alpha=0.5' (lrlab/average.h); "": none */
     double ema;          /* --ema DECAY: an EMA of the weights (0: none) */
     int swa_start;       /* --swa-start EPOCH: SWA's average after every epoch from this one (-1: none) */
+    loss_options loss; /* --label-smoothing --loss-reduction --clip-grad-norm --clip-norm-type --clip-grad-value */
     unsigned given;   /* CONFIG_GIVEN_* bits: shorthand settings set by a flag or a sweep file (config_set;
                          not by config_read: a run's recorded values are not a user's choice) */
     int batch, epochs;
@@ -104,7 +105,8 @@ long config_steps_per_epoch(const train_config *c);
  * defaults for what it leaves out; its lr is lr= when given, else --lr when
  * given, else the optimiser's default (SGD: --lr's 0.01); --lr and lr= both
  * given and different is refused, and so is any other shorthand flag
- * (momentum= belongs in the expression). */
+ * (momentum= belongs in the expression). Also refuses both gradient
+ * clippings at once (--clip-grad-norm and --clip-grad-value). */
 int config_optim(const train_config *c, optim_params *hp, lr_error *err);
 
 /* config_optim, then c's optim as the canonical expression with every

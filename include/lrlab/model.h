@@ -146,6 +146,10 @@ int model_spec_parse(model_spec *m, const char *text, const char *source, lr_err
 int model_spec_load(model_spec *m, const char *name_or_path, const char *const *search,
                     lr_error *err);
 
+/* The sizes of the trained tensors (not buffers) in params order, into
+ * counts (room for n_tensors); returns how many. */
+int model_param_sizes(const model_spec *m, long *counts);
+
 /* PyTorch's default init: conv and linear weights and biases
  * ~ U(-1/sqrt(fan_in), +1/sqrt(fan_in)), BatchNorm weight 1 and bias 0; a
  * layer's init= option (kaiming_normal, dirac) for its weight, bias_init=zeros

@@ -106,6 +106,11 @@ static const setting settings[] = {
     {"lookahead", K_STR, F(lookahead), 0, 0, NULL, "ARGS  Lookahead over the optimiser, e.g. 'k=5, alpha=0.5' (docs/optimisers.md)"},
     {"ema", K_DOUBLE, F(ema), 0, 1, NULL, "DECAY  also keep an EMA of the weights (timm's ModelEmaV2), e.g. 0.999 (0: none)"},
     {"swa_start", K_INT, F(swa_start), -1, 100000, NULL, "EPOCH  SWA: average the weights after every epoch from this one (from 0; -1: none)"},
+    {"label_smoothing", K_DOUBLE, F(loss.label_smoothing), 0, 1, NULL, "EPS  CrossEntropyLoss's label_smoothing of the training loss (0)"},
+    {"loss_reduction", K_ENUM, F(loss.sum), 0, 0, "mean|sum", "mean|sum  the training loss's reduction: the gradient of the batch's mean or sum (mean)"},
+    {"clip_grad_norm", K_DOUBLE, F(loss.clip_norm), 0, 1e30, NULL, "MAX  clip_grad_norm_(max_norm=MAX) before each step (0: off)"},
+    {"clip_norm_type", K_ENUM, F(loss.clip_norm_inf), 0, 0, "2|inf", "2|inf  the norm of --clip-grad-norm and of the logged grad_norm (2)"},
+    {"clip_grad_value", K_DOUBLE, F(loss.clip_value), 0, 1e30, NULL, "V  clip_grad_value_(clip_value=V) before each step (0: off)"},
     {"sched", K_STR, F(sched), 0, 0, NULL, "EXPR  schedule in PyTorch syntax, e.g. 'StepLR(step_size=16, gamma=0.2)'"},
     {"sched_unit", K_ENUM, F(sched_unit_step), 0, 0, "epoch|step", "epoch|step  what the schedule's t counts (epoch)"},
     {"monitor", K_STR, F(monitor), 0, 0, NULL, "METRIC  ReduceLROnPlateau's metric: test_loss|test_acc|train_loss|val_loss|val_acc"},
@@ -386,6 +391,9 @@ long config_total_steps(const train_config *c) { return config_steps_per_epoch(c
  * a schedule that cycles the momentum later does not change what the
  * constructor saw, as in PyTorch. */
 int config_optim(const train_config *c, optim_params *hp, lr_error *err) {
+    if (c->loss.clip_norm > 0 && c->loss.clip_value > 0)
+        return lr_fail(err, "--clip-grad-norm %g and --clip-grad-value %g: give one clipping (their order would "
+                            "matter)", c->loss.clip_norm, c->loss.clip_value);
     if (c->optim[0]) {
         int lr_given;
         if (optim_parse(hp, &lr_given, c->optim, err)) return -1;
