@@ -1,5 +1,5 @@
 # lrlab: `make` builds build/lrlab; `make test` runs every test; `make data`
-# provides CIFAR-10; `make fuzz` runs the fuzz targets for a bounded time;
+# provides CIFAR-10 (DATASET=cifar100|fashion-mnist|mnist another data set); `make fuzz` runs the fuzz targets for a bounded time;
 # `make asan` runs the tests under AddressSanitizer + UBSan; `make install`
 # (PREFIX=/usr/local, DESTDIR for staging) installs the program, its models,
 # sweep files and docs.
@@ -90,8 +90,10 @@ asan:
 	$(MAKE) BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
 	    LDFLAGS="-fopenmp -fsanitize=address,undefined" test
 
+# make data DATASET=cifar100|fashion-mnist|mnist [DATASET_DIR=DIR] (scripts/get-dataset.sh)
+DATASET ?= cifar10
 data:
-	sh scripts/get-data.sh $(DATA_DIR)
+	sh scripts/get-dataset.sh $(DATASET) $(if $(filter cifar10,$(DATASET)),$(DATA_DIR),$(DATASET_DIR))
 
 # The seed's study on the real data: every run of experiments/seed.sweep, 30
 # epochs (resumes where it stopped), then its table and its curves, and

@@ -12,6 +12,15 @@ check() { # check DESCRIPTION COMMAND...: passes when the command succeeds
     if "$@"; then ok; else bad "$d"; fi
 }
 
+# expect STATUS TEXT ARGS...: `lrlab ARGS` exits STATUS and says TEXT (a
+# fixed string; its output is left in $tmp/out)
+expect() {
+    want=$1 text=$2; shift 2
+    "$LRLAB" "$@" >"$tmp/out" 2>&1; rc=$?
+    if [ $rc -eq "$want" ] && grep -qF -- "$text" "$tmp/out"; then ok; else
+        bad "lrlab $*: exit $rc (expected $want), output: $(head -c 400 "$tmp/out" | tr '\n' '|') (expected '$text')"; fi
+}
+
 # The Python with python3-torch (Debian's); LRLAB_PYTHON overrides it (the
 # harness test points it at nothing to see a missing torch fail under CI).
 PY=${LRLAB_PYTHON:-/usr/bin/python3}

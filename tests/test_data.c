@@ -629,6 +629,35 @@ static void test_loader_small(void) {
     loader_free(b);
     b = NULL;
 
+    /* --transform: the thread's batches are transform_image of each image of the epoch's order, with
+     * the image's own stream (seed, epoch, image): the same bytes in any batch, shard or order. */
+    data_transform tf;
+    CHECK(transform_parse(&tf, "Compose([RandomCrop(32, padding=4, padding_mode='reflect'), RandomHorizontalFlip(), "
+                               "ColorJitter(0.3, 0.3, 0.3, 0.1), RandomErasing(p=0.5)])", &err) == 0 &&
+              transform_check(&tf, "", 3, 32, 32, &err) == 0,
+          "transform: %s", err.msg);
+    cfg.transform = &tf;
+    CHECK(loader_init(&b, &cfg, &err) == 0, "init: %s", err.msg);
+    CHECK(run_epoch(b, 2, 0, xb, yb, batch, &seen) == 0 && seen == 7 * batch, "transform epoch: %d", seen);
+    loader_epoch_order(perm, &cfg, 2);
+    int tf_ok = 1;
+    float tone[3072], scratch[3072];
+    for (int k = 0; k < seen && tf_ok; k++) {
+        transform_image(tone, scratch, s.pixels + (size_t)perm[k] * CIFAR_IMAGE_BYTES, 3, 32, 32, &tf, &cfg.norm, cfg.seed, 2,
+                        perm[k], NULL);
+        tf_ok = memcmp(tone, xb + (size_t)k * CIFAR_IMAGE_BYTES, sizeof tone) == 0;
+    }
+    CHECK(tf_ok, "a --transform loader's images are transform_image(seed, epoch, image) in the epoch's order");
+    loader_config sc = cfg;
+    sc.shard = 1, sc.shards = 2;
+    int tm = loader_fill_batch(xr, yr, &sc, perm, 2, 3, NULL);
+    CHECK(tm == batch - batch / 2 &&
+              memcmp(xr, xb + (size_t)(3 * batch + batch / 2) * CIFAR_IMAGE_BYTES, (size_t)tm * CIFAR_IMAGE_BYTES * 4) == 0,
+          "a shard of a --transform batch is that part of the batch");
+    loader_free(b);
+    b = NULL;
+    cfg.transform = NULL;
+
     /* Without augmentation and shuffle: file order, augment_image(dy 4, dx 4, no flip), right labels; no drop_last. */
     cfg.shuffle = 0;
     cfg.augment = 0;

@@ -114,7 +114,7 @@ int main(void) {
             while ((b = loader_next(l))) {
                 long correct = 0;
                 net_forward(n, b->x, b->n, p, logits, &err);
-                double loss = loss_cross_entropy(dl, &correct, logits, b->y, b->n, 10, 1.0f / b->n) / b->n;
+                double loss = loss_cross_entropy(dl, &correct, logits, b->y, b->n, 10, 1.0f / b->n, 0.0) / b->n;
                 if (step == 0) first = loss;
                 if (epoch == 3) last[trial] += loss / 8;
                 net_backward(n, dl, p, g, &err);

@@ -175,7 +175,7 @@ static int run(const char *model, const char *in, net_backend backend, int train
         net_set_training(n, training);
         long correct = 0;
         rc = net_forward(n, x, B, p, logits, &err);
-        double loss = rc ? 0 : loss_cross_entropy(dl, &correct, logits, y, B, M.n_classes, 1.0f / B);
+        double loss = rc ? 0 : loss_cross_entropy(dl, &correct, logits, y, B, M.n_classes, 1.0f / B, 0.0);
         if (!rc && training) rc = net_backward(n, dl, p, g, &err);
         if (!rc) {
             printf("loss %.9g\n", loss / B);

@@ -41,7 +41,7 @@ static double batch_loss(net *n, const float *x, const int *y, int B, const floa
     lr_error err;
     long correct = 0;
     if (net_forward(n, x, B, p, logits, &err)) return NAN;
-    return loss_cross_entropy(NULL, &correct, logits, y, B, classes, 1.0f);
+    return loss_cross_entropy(NULL, &correct, logits, y, B, classes, 1.0f, 0.0);
 }
 
 /* A finite-difference gradient check per layer kind, as ggml's
@@ -152,7 +152,7 @@ static void gradcheck(const gradcheck_case *tc, const char *text) {
     net_set_step(n, 5, 3);
     long correct = 0;
     CHECK(net_forward(n, x, B, p, logits, &err) == 0, "%s: net_forward: %s", tc->what, err.msg);
-    double loss = loss_cross_entropy(dl, &correct, logits, y, B, m.n_classes, 1.0f);
+    double loss = loss_cross_entropy(dl, &correct, logits, y, B, m.n_classes, 1.0f, 0.0);
     CHECK(isfinite(loss), "%s: loss %g", tc->what, loss);
     CHECK(net_backward(n, dl, p, g, &err) == 0, "%s: net_backward: %s", tc->what, err.msg);
     /* probe a spread of parameters of every layer */
@@ -215,7 +215,7 @@ static void compare_mode(const char *text, const char *what, conv_algo algo, net
     double tol = prec == NET_PRECISION_BF16 ? 3e-2 : 1e-4;
     CHECK(test_close(what, ld, lr_, (long)count * m.n_classes, tol, tol), "%s: logits", what);
     if (m.n_buffers) CHECK(test_close(what, bd, br, m.n_buffers, 1e-5, 1e-5), "%s: BatchNorm buffers", what);
-    loss_cross_entropy(dl, &correct, lr_, y, count, m.n_classes, 1.0f / count);
+    loss_cross_entropy(dl, &correct, lr_, y, count, m.n_classes, 1.0f / count, 0.0);
     CHECK(net_backward(r, dl, p, gr, &err) == 0, "%s", err.msg);
     CHECK(net_backward(d, dl, p, gd, &err) == 0, "%s", err.msg);
     for (int t = 0; t < m.n_tensors; t++) {

@@ -18,6 +18,7 @@
 #include "test.h"
 #include "test_files.h"
 
+#define HDR_NORM "epoch,lr,momentum,train_loss,train_acc,test_loss,test_acc,val_loss,val_acc,seconds,images_per_s,grad_norm\n"
 #define HDR "epoch,lr,momentum,train_loss,train_acc,test_loss,test_acc,val_loss,val_acc,seconds,images_per_s\n"
 
 static const char *good = HDR
@@ -45,14 +46,26 @@ static void parse_errors(void) {
                                "r/metrics.csv", &err) == 0 && n == 1 && rows[0].momentum == 0.95,
           "a beta1 header: %s", err.msg);
     free(rows);
+    /* the trainer's header has grad_norm; older runs' have not (NaN) */
+    CHECK(rundir_parse_metrics(&rows, &n, METRICS_HEADER "0,0.01,0.9,2.1,20.5,1.9,30,,,10.5,4000,0.25\n", "r/metrics.csv",
+                               &err) == 0 && n == 1 && rows[0].grad_norm == 0.25 && rows[0].images_per_s == 4000,
+          "grad_norm: %s", err.msg);
+    free(rows);
+    CHECK(rundir_parse_metrics(&rows, &n, HDR "0,0.01,0.9,2.1,20.5,1.9,30,,,10.5,4000\n", "r/metrics.csv", &err) == 0 &&
+          n == 1 && isnan(rows[0].grad_norm), "an older header: grad_norm NaN (%s)", err.msg);
+    free(rows);
 
     struct {
         const char *text, *want;
     } bad[] = {
         {"epoch,lr,loss\n0,1,2\n", "r/metrics.csv:1: header is 'epoch,lr,loss', expected 'epoch,lr,"},
         {HDR "0,0.01,0.9,2.1,20.5,1.9,abc,,,10.5,4000\n", "r/metrics.csv:2: field 7 (test_acc) is 'abc', expected a number"},
-        {HDR "0,0.01,0.9,2.1,20.5,1.9,30,,,10.5,4000\n1,0.01,0.9,2.1\n", "r/metrics.csv:3: 4 fields, expected 11"},
-        {HDR "0,0.01,0.9,2.1,20.5,1.9,30,,,10.5,4000,7\n", "r/metrics.csv:2: 12 fields, expected 11"},
+        {HDR "0,0.01,0.9,2.1,20.5,1.9,30,,,10.5,4000\n1,0.01,0.9,2.1\n", "r/metrics.csv:3: 4 fields, expected 11 (as its header)"},
+        {HDR "0,0.01,0.9,2.1,20.5,1.9,30,,,10.5,4000,7\n", "r/metrics.csv:2: 12 fields, expected 11 (as its header)"},
+        {HDR_NORM "0,0.01,0.9,2.1,20.5,1.9,30,,,10.5,4000\n", "r/metrics.csv:2: 11 fields, expected 12 (as its header)"},
+        {HDR_NORM "0,0.01,0.9,2.1,20.5,1.9,30,,,10.5,4000,x\n", "field 12 (grad_norm) is 'x', expected a number"},
+        {"epoch,lr,momentum,train_loss,train_acc,test_loss,test_acc,val_loss,val_acc,seconds,images_per_s,grad\n",
+         "r/metrics.csv:1: header is"},
         {HDR "0,0.01,0.9,2.1,20.5,1.9,30,,,10.5,4000\n2,0.01,0.9,2.1,20.5,1.9,30,,,10.5,4000\n",
          "r/metrics.csv:3: epoch is '2', expected 1"},
         {HDR "1e300,0.01,0.9,2.1,20.5,1.9,30,,,10.5,4000\n", "r/metrics.csv:2: epoch is '1e300', expected 0"},

@@ -8,7 +8,12 @@
 # affine, relu/gelu, max and average pooling with padding, global average
 # pooling, scale), each built as a PyTorch module by the script: one
 # training step through both executors, then three epochs of training
-# through oneDNN (per-epoch metrics, final weights, running statistics).
+# through oneDNN (per-epoch metrics, final weights, running statistics);
+# the shipped ResNet-20, three epochs through oneDNN against its PyTorch
+# module's float32 and float64 runs (docs/models.md: lrlab within 4x
+# PyTorch float32's distance from float64); and training recipes on a
+# small fixed graph: label smoothing, reduction=sum, clip_grad_norm_ (2 and
+# inf) and clip_grad_value_, with the logged gradient norm.
 # Without python3-torch: SKIP (a failure in CI).
 set -u
 . tests/lib.sh
@@ -27,5 +32,7 @@ add_up() {
     fail=$((fail + $(echo "$line" | sed -E 's/.*passed, ([0-9]+) failed.*/\1/')))
 }
 add_up dropout "$("$PY" tests/torch/train_models.py dropout "$TEST_BIN/test_model" "$tmp" 2>&1)"
+add_up recipes "$("$PY" tests/torch/train_models.py recipes "$LRLAB" "$SYNTH_DIR" "$tmp" 2>&1)"
 add_up graphs "$("$PY" tests/torch/train_models.py graphs "$LRLAB" "$TEST_BIN/test_model" "$SYNTH_DIR" "$tmp" 1 3 2>&1)"
+add_up shipped_resnet20 "$("$PY" tests/torch/train_models.py shipped "$LRLAB" "$SYNTH_DIR" "$tmp" resnet20 3 2>&1)"
 summary train_models_test

@@ -16,10 +16,12 @@
 
 typedef struct {
     char model[512], data[1024], out[1024], init[1024];
+    char whiten[128];    /* --whiten 'LAYER[, images=N][, eps=E]': data-dependent init (config_whiten_parse); "": none */
     char dataset[16];    /* a format of dataset_formats() (lrlab/data.h) */
     int labels_coarse;   /* --labels coarse (cifar100) */
     char resize[32];     /* --resize H,W (folder); "": none */
     char normalize[256]; /* --normalize MEANS,STDS; "": the data set's constants */
+    char transform[1024]; /* --transform EXPR (torchvision's syntax); "": the seed's crop and flip */
     char sched[2048];
     int sched_unit_step; /* --sched-unit step */
     char monitor[16];    /* test_loss | test_acc | train_loss | val_loss | val_acc */
@@ -29,6 +31,7 @@ typedef struct {
     char lookahead[512]; /* --lookahead 'k=5, alpha=0.5' (lrlab/average.h); "": none */
     double ema;          /* --ema DECAY: an EMA of the weights (0: none) */
     int swa_start;       /* --swa-start EPOCH: SWA's average after every epoch from this one (-1: none) */
+    loss_options loss; /* --label-smoothing --loss-reduction --clip-grad-norm --clip-norm-type --clip-grad-value */
     unsigned given;   /* CONFIG_GIVEN_* bits: shorthand settings set by a flag or a sweep file (config_set;
                          not by config_read: a run's recorded values are not a user's choice) */
     int batch, epochs;
@@ -71,6 +74,9 @@ int config_is_switch(const char *key);
  * own flag), -1 on a bad or missing value. */
 int config_take_arg(train_config *c, int argc, char **argv, int *i, lr_error *err);
 
+/* --whiten's text: the conv layer's name, images (5000) and eps (5e-4). */
+int config_whiten_parse(const char *text, const char *origin, char *layer, size_t layer_size, int *images, double *eps, lr_error *err);
+
 /* config.txt: `key=value` lines, '#' comments. write is deterministic. */
 void config_write(const train_config *c, FILE *f);
 /* config_write's text after `header` (NULL: none), malloc'd; NULL when out of memory. */
@@ -99,7 +105,8 @@ long config_steps_per_epoch(const train_config *c);
  * defaults for what it leaves out; its lr is lr= when given, else --lr when
  * given, else the optimiser's default (SGD: --lr's 0.01); --lr and lr= both
  * given and different is refused, and so is any other shorthand flag
- * (momentum= belongs in the expression). */
+ * (momentum= belongs in the expression). Also refuses both gradient
+ * clippings at once (--clip-grad-norm and --clip-grad-value). */
 int config_optim(const train_config *c, optim_params *hp, lr_error *err);
 
 /* config_optim, then c's optim as the canonical expression with every

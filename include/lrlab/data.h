@@ -132,8 +132,70 @@ void augment_image(float *out, const uint8_t *img, int c, int h, int w, const da
  * computes it (for tests and for the trainer's own checks). */
 float augment_value(const data_norm *nm, int c, uint8_t v);
 
+/* ---- --transform: a torchvision pipeline (src/data/transform.c, docs/data.md) ---- */
+
+#define TF_MAX_STEPS 16
+
+typedef enum { TF_TO_TENSOR, TF_NORMALIZE, TF_CROP, TF_HFLIP, TF_VFLIP, TF_ERASING, TF_JITTER, TF_KINDS } tf_kind;
+enum { TF_PAD_CONSTANT, TF_PAD_EDGE, TF_PAD_REFLECT, TF_PAD_SYMMETRIC };
+enum { TF_BRIGHTNESS, TF_CONTRAST, TF_SATURATION, TF_HUE };
+
+/* One transform with its constructor's arguments (torchvision 0.14's defaults). */
+typedef struct {
+    tf_kind kind;
+    int pos, len;       /* its span in the text (0, 0: implied) */
+    int stage;          /* what it sees: 0 the uint8 image (before ToTensor), 1 ToTensor's x/255, 2 normalised */
+    double p;           /* flips, RandomErasing */
+    int size_h, size_w; /* RandomCrop */
+    int pad[4];         /* RandomCrop: left, top, right, bottom */
+    int pad_mode, pad_if_needed;
+    int n_fill;         /* 1 or the channels */
+    double fill[DATA_MAX_CHANNELS];
+    double scale[2], ratio[2]; /* RandomErasing */
+    int value_random, n_value; /* value='random', else 1 or the channels' numbers */
+    double value[DATA_MAX_CHANNELS];
+    int jitter_on[4];          /* ColorJitter: brightness, contrast, saturation, hue (off: torchvision's None) */
+    double jitter[4][2];       /* each factor's range */
+    int n_norm;                /* Normalize: 1 or the channels' numbers; 0 (implied): the data set's */
+    float mean[DATA_MAX_CHANNELS], std[DATA_MAX_CHANNELS];
+} tf_step;
+
+typedef struct {
+    int n;
+    tf_step step[TF_MAX_STEPS]; /* with ToTensor and Normalize where they are implied */
+} data_transform;
+
+/* The random choices of one step for one image (what transform_image drew). */
+typedef struct {
+    int applied;        /* flips, RandomErasing: 1 when it happened */
+    int i, j, h, w;     /* RandomCrop: top, left (h, w: its size); RandomErasing: the box */
+    int order[4];       /* ColorJitter: torch.randperm(4) */
+    double factor[4];   /* ColorJitter: the factors drawn (float32 values) */
+} tf_draw;
+
+/* Parses --transform's text: torchvision's Compose([...]) or a single
+ * transform, with the schedules' parser (src/sched/expr.c); errors put a caret
+ * under the culprit. ToTensor() is implied before the first transform that
+ * needs a tensor (ColorJitter, RandomErasing, Normalize) when not written,
+ * and Normalize with the data set's constants at the end when not written. */
+int transform_parse(data_transform *t, const char *text, lr_error *err);
+/* The pipeline against the images' shape: every step keeps c x h x w (the
+ * test images are not cropped), reflect padding smaller than the image,
+ * per-channel values of 1 or c numbers. */
+int transform_check(const data_transform *t, const char *text, int c, int h, int w, lr_error *err);
+/* An explicit Normalize's constants into nm (then used for the test images
+ * too); 0 when there is none, nm untouched. */
+int transform_norm(const data_transform *t, int c, data_norm *nm);
+/* One training image through the pipeline: uint8 CHW in, float CHW out;
+ * scratch holds c * h * w floats. The draws come from rng(seed,
+ * RNG_STREAM_TRANSFORM, epoch << 32 | index) only, index the image's place
+ * in its split. draws (NULL or t->n entries) receives them. */
+void transform_image(float *out, float *scratch, const uint8_t *img, int c, int h, int w, const data_transform *t,
+                     const data_norm *nm, uint64_t seed, int epoch, int index, tf_draw *draws);
+
 typedef struct {
     const data_split *split; /* borrowed; must outlive the loader */
+    const data_transform *transform; /* NULL: the seed's (augment); else this pipeline when augment */
     data_norm norm;
     int batch;        /* >= 1 */
     int drop_last;    /* training: 1 (390 batches of 128 from 50,000); test: 0 (last batch smaller) */

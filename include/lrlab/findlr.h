@@ -30,6 +30,7 @@ typedef struct {
     double beta;             /* smoothing, 0.98 */
     double diverge;          /* stop when smoothed > diverge * best: 4 */
     optim_params optim;      /* the optimiser (lrlab/optim.h; its lr is the test's): the seed's SGD */
+    loss_options loss;       /* the training loss and clipping (lrlab/optim.h): none */
     int batch;               /* the loader's and the net's batch: scratch sizes */
     uint64_t seed;           /* dropout's stream (the run's --seed) */
 } findlr_config;

@@ -41,6 +41,8 @@ typedef struct {
     double seconds;          /* training seconds of this epoch so far */
     double epoch_lr, epoch_momentum; /* the schedule's values when this epoch began (its
                                         metrics row); NaN from a checkpoint that predates them */
+    double grad_norm_sum;            /* this epoch so far: sum of the steps' gradient norms before
+                                        clipping; NaN from a checkpoint that predates it */
 } train_state;
 
 typedef struct {

@@ -146,6 +146,10 @@ int model_spec_parse(model_spec *m, const char *text, const char *source, lr_err
 int model_spec_load(model_spec *m, const char *name_or_path, const char *const *search,
                     lr_error *err);
 
+/* The sizes of the trained tensors (not buffers) in params order, into
+ * counts (room for n_tensors); returns how many. */
+int model_param_sizes(const model_spec *m, long *counts);
+
 /* PyTorch's default init: conv and linear weights and biases
  * ~ U(-1/sqrt(fan_in), +1/sqrt(fan_in)), BatchNorm weight 1 and bias 0; a
  * layer's init= option (kaiming_normal, dirac) for its weight, bias_init=zeros
@@ -154,6 +158,20 @@ void model_init_params(const model_spec *m, float *params, uint64_t seed);
 /* Buffers as PyTorch creates them: running_mean 0, running_var 1,
  * num_batches_tracked 0. */
 void model_init_buffers(const model_spec *m, float *buffers);
+
+/* The whitening init of airbench94 (KellerJordan/cifar10-airbench,
+ * init_whitening_conv): conv layer `layer`, k x k over C channels with
+ * 2 * C * k * k outputs, gets as its first C*k*k filters the eigenvectors of
+ * the covariance (X'X / N, not centred) of every k x k patch (stride 1, no
+ * padding) of the n images x (normalised, NCHW, the layer's input shape),
+ * largest eigenvalue first, each divided by sqrt(eigenvalue + eps), and as
+ * the other half the same negated. Accumulated and decomposed in double
+ * (lrlab/linalg.h; airbench's float32 can give an eigenvalue below -eps and
+ * a NaN weight). The bias is left alone. An eigenvector's sign is
+ * linalg_eigh's (PyTorch's LAPACK may choose the other: that swaps filter
+ * i with filter C*k*k + i). Errors name the layer. */
+int model_whiten_conv(const model_spec *m, float *params, const char *layer, const float *x, int n, double eps,
+                      lr_error *err);
 
 /* torchsummary-style table: layer, output shape, parameters, total. */
 void model_print_summary(const model_spec *m, int batch, FILE *f);

@@ -17,12 +17,43 @@
 #include "lrlab/common.h"
 
 /* Cross-entropy of n rows of logits against labels, computed with the max
- * subtracted. Writes dlogits = (softmax - onehot) * grad_scale (pass
- * 1/batch for the gradient of the batch mean; dlogits may be NULL), adds the
- * count of rows whose argmax (first maximum) equals the label to *correct,
- * and returns the SUM of the per-row losses (in double). */
+ * subtracted, with torch.nn.CrossEntropyLoss's label_smoothing (0: none;
+ * eps: each row's loss is (1 - eps) * -log p[y] + eps / classes * -sum_k
+ * log p[k], torch 1.13's formula). Writes dlogits = (softmax - target) *
+ * grad_scale, target = (1 - eps) * onehot + eps / classes (pass 1/batch for
+ * the gradient of the batch mean, 1 for reduction='sum'; dlogits may be
+ * NULL), adds the count of rows whose argmax (first maximum) equals the
+ * label to *correct, and returns the SUM of the per-row losses (in double). */
 double loss_cross_entropy(float *dlogits, long *correct, const float *logits, const int *labels,
-                          int n, int classes, float grad_scale);
+                          int n, int classes, float grad_scale, double label_smoothing);
+
+/* What happens between the logits and the optimiser step: the training
+ * loss (--label-smoothing, --loss-reduction) and the gradient clipping
+ * (--clip-grad-norm, --clip-norm-type, --clip-grad-value). */
+typedef struct {
+    double label_smoothing; /* CrossEntropyLoss(label_smoothing=) */
+    int sum;                /* reduction='sum': the gradient of the batch's sum, not its mean */
+    double clip_norm;       /* clip_grad_norm_(max_norm=) before each step; 0: off */
+    int clip_norm_inf;      /* its norm_type (and the logged norm's): inf, not 2 */
+    double clip_value;      /* clip_grad_value_(clip_value=); 0: off */
+} loss_options;
+
+/* loss_cross_entropy's grad_scale for a batch of total images. */
+float loss_grad_scale(const loss_options *o, long total);
+/* The clipping o asks for, of the n gradients g whose norm (grad_total_norm
+ * of o's type) is norm. */
+void grad_clip(const loss_options *o, float *g, long n, float norm);
+
+/* torch.nn.utils.clip_grad_norm_'s total_norm of the gradients g, which are
+ * n_tensors tensors of counts[i] floats back to back: the 2-norm of the
+ * tensors' 2-norms (each rounded to float as torch's), or with inf the
+ * largest |g| (NaN when one is). */
+float grad_total_norm(const float *g, const long *counts, int n_tensors, int inf);
+/* The rest of clip_grad_norm_: g *= min(max_norm / (total_norm + 1e-6), 1)
+ * in torch's float operations. */
+void clip_grad_norm(float *g, long n, double max_norm, float total_norm);
+/* torch.nn.utils.clip_grad_value_: g clamped to [-clip_value, clip_value]. */
+void clip_grad_value(float *g, long n, double clip_value);
 
 /* 1 when every value is finite. */
 int all_finite(const float *x, long n);

@@ -17,6 +17,8 @@ typedef struct {
     long epoch;
     double lr, momentum, train_loss, train_acc, test_loss, test_acc, val_loss, val_acc, seconds,
         images_per_s;
+    double grad_norm; /* NaN in runs from before the column */
+    double test_loss_ema, test_acc_ema; /* --ema's evaluation; NaN without it */
 } metrics_row;
 
 typedef struct {
@@ -33,8 +35,9 @@ typedef struct {
     int has_checkpoint, has_weights, has_diverged, running;
 } rundir;
 
-/* Parses metrics.csv text. The header must be METRICS_HEADER exactly; each
- * row has 11 comma-separated fields, every one a number (val_loss and
+/* Parses metrics.csv text. The header must be METRICS_HEADER, or an older
+ * lrlab's without its last columns (those read as NaN); each row has as
+ * many comma-separated fields as the header, every one a number (val_loss and
  * val_acc may be empty), epochs counting 0, 1, 2, ... Errors read
  * "PATH:LINE: ..." naming the field. *rows is malloc'd (NULL when n = 0). */
 int rundir_parse_metrics(metrics_row **rows, int *n, const char *text, const char *path,

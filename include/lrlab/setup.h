@@ -35,6 +35,7 @@ typedef struct {
     float *logits; /* batch x classes scratch */
     net *net;
     loader *train_loader, *test_loader, *val_loader; /* NULL when not asked for */
+    data_transform transform; /* --transform (n 0: none): the training loader's pipeline */
 } train_setup;
 
 /* Builds everything; cfg->threads and cfg->algo_choices are resolved (the

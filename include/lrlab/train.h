@@ -51,9 +51,12 @@ int train_run(const train_config *cfg, const train_options *opt, lr_error *err);
 #define RUN_DIVERGED "diverged.txt" /* the divergence message, for `lrlab report` */
 /* The third column is the optimiser's key a cyclic schedule moves, under its
  * own name: "beta1" (betas[0]) for Adam, AdamW, Adamax, NAdam, RAdam;
- * "momentum" for the others (0 for those with neither: lrlab/optim.h). */
-#define METRICS_HEADER_AS(key) \
-    "epoch,lr," key ",train_loss,train_acc,test_loss,test_acc,val_loss,val_acc,seconds,images_per_s\n"
+ * "momentum" for the others (0 for those with neither: lrlab/optim.h).
+ * grad_norm: the epoch's mean of the steps' gradient norms before clipping
+ * (--clip-norm-type's norm); runs from before it have no such column. */
+#define METRICS_HEADER_BASE_AS(key) \
+    "epoch,lr," key ",train_loss,train_acc,test_loss,test_acc,val_loss,val_acc,seconds,images_per_s"
+#define METRICS_HEADER_AS(key) METRICS_HEADER_BASE_AS(key) ",grad_norm\n"
 #define METRICS_HEADER METRICS_HEADER_AS("momentum")
 #define METRICS_HEADER_BETA1 METRICS_HEADER_AS("beta1")
 /* With --ema: two more columns, the EMA model's test loss and accuracy. */

@@ -108,7 +108,7 @@ int cli_bench(int argc, char **argv) {
         double t0 = lr_now();
         long correct = 0;
         if (net_forward(n, x, cfg.batch, p, logits, &err)) return cli_error("bench", &err, 1);
-        loss_cross_entropy(dl, &correct, logits, y, cfg.batch, m.n_classes, 1.0f / cfg.batch);
+        loss_cross_entropy(dl, &correct, logits, y, cfg.batch, m.n_classes, 1.0f / cfg.batch, 0.0);
         if (net_backward(n, dl, p, g, &err)) return cli_error("bench", &err, 1);
         if (optim_step(&o, p, g, &hp, &err)) return cli_error("bench", &err, 1);
         double dt = lr_now() - t0;

@@ -15,6 +15,7 @@ int cli_eval(int argc, char **argv);
 int cli_find_lr(int argc, char **argv);
 int cli_tune(int argc, char **argv);
 int cli_data(int argc, char **argv);
+int cli_predict(int argc, char **argv);
 
 /* The program's own path (argv[0] resolved through /proc/self/exe), for
  * finding models/ and experiments/ beside the executable, and for sweep's
@@ -36,6 +37,13 @@ const char *const *cli_search_dirs(const char *sub);
  * under data/ that is not here is taken beside the executable, where there
  * is one (a build tree's data/), so that the program works from any directory. */
 void cli_default_data(train_config *c);
+/* A run's model and data set from its config.txt (cfg_path) into c, where
+ * not given by a flag: the model; the data set (--dataset, --labels,
+ * --resize, --normalize, and --transform, whose Normalize normalises the
+ * test images too); its files unless --data is given, but for cifar10 (the
+ * default files, wherever the run was). */
+int cli_run_settings(train_config *c, const char *cfg_path, int model_given, int dataset_given, int data_given,
+                     lr_error *err);
 /* cli/figure.c: the gnuplot figures of plot, schedule --plot and find-lr --plot.
  * figure_check: before any work, the target (FLAG names the flag): a name
  * ending in .png or .svg (else 2, a usage error), not a directory, in a

@@ -85,3 +85,21 @@ int cli_unknown(const char *verb, const char *arg, const cli_opt *opts, int sett
             near ? "? " : "", verb);
     return 2;
 }
+
+int cli_run_settings(train_config *c, const char *cfg_path, int model_given, int dataset_given, int data_given,
+                     lr_error *err) {
+    train_config run;
+    config_defaults(&run);
+    if (config_read(&run, cfg_path, err)) return -1;
+    if (!model_given) snprintf(c->model, sizeof c->model, "%s", run.model);
+    if (!dataset_given) {
+        snprintf(c->dataset, sizeof c->dataset, "%s", run.dataset);
+        snprintf(c->resize, sizeof c->resize, "%s", run.resize);
+        snprintf(c->normalize, sizeof c->normalize, "%s", run.normalize);
+        snprintf(c->transform, sizeof c->transform, "%s", run.transform);
+        c->labels_coarse = run.labels_coarse;
+    }
+    if (!data_given && !dataset_given && strcmp(run.dataset, "cifar10"))
+        snprintf(c->data, sizeof c->data, "%s", run.data);
+    return 0;
+}

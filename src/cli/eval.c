@@ -136,20 +136,8 @@ int cli_eval(int argc, char **argv) {
     char cfg_path[1400];
     const char *slash = strrchr(model_file, '/');
     snprintf(cfg_path, sizeof cfg_path, "%.*s%s", slash ? (int)(slash - model_file + 1) : 0, model_file, RUN_CONFIG);
-    if (access(cfg_path, F_OK) == 0) {
-        train_config run_cfg;
-        config_defaults(&run_cfg);
-        if (config_read(&run_cfg, cfg_path, &err)) return cli_error("eval", &err, 1);
-        if (!model_given) snprintf(cfg.model, sizeof cfg.model, "%s", run_cfg.model);
-        if (!dataset_given) {
-            snprintf(cfg.dataset, sizeof cfg.dataset, "%s", run_cfg.dataset);
-            snprintf(cfg.resize, sizeof cfg.resize, "%s", run_cfg.resize);
-            snprintf(cfg.normalize, sizeof cfg.normalize, "%s", run_cfg.normalize);
-            cfg.labels_coarse = run_cfg.labels_coarse;
-        }
-        if (!data_given && !dataset_given && strcmp(run_cfg.dataset, "cifar10")) /* cifar10: the default files, as before */
-            snprintf(cfg.data, sizeof cfg.data, "%s", run_cfg.data);
-    }
+    if (access(cfg_path, F_OK) == 0 && cli_run_settings(&cfg, cfg_path, model_given, dataset_given, data_given, &err))
+        return cli_error("eval", &err, 1);
     cli_default_data(&cfg);
     setup_options so = {.test = 1, .weights = model_file, .model_search = cli_search_dirs("models"), .warn = stderr};
     train_setup r;

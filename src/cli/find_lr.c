@@ -160,7 +160,7 @@ int cli_find_lr(int argc, char **argv) {
     int bad = plot ? figure_check(plot, "--plot", !plot_optional, &err) : 0;
     if (bad) return cli_error("find-lr", &err, bad);
     if (config_optim(&cfg, &fc.optim, &err)) return cli_error("find-lr", &err, 2);
-    fc.batch = cfg.batch, fc.seed = (uint64_t)cfg.seed;
+    fc.batch = cfg.batch, fc.seed = (uint64_t)cfg.seed, fc.loss = cfg.loss;
     char optim_text[512];
     optim_format(optim_text, sizeof optim_text, &fc.optim, 1);
     /* the training images only: the test split is validated with one image and not used */

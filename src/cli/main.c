@@ -35,6 +35,7 @@ static const struct {
     {"eval", cli_eval, "test accuracy, per-class accuracy and confusion matrix of weights"},
     {"find-lr", cli_find_lr, "learning-rate range test: suggest a starting lr"},
     {"data", cli_data, "data stats: a data set's shape, classes, channel means and stds"},
+    {"predict", cli_predict, "the class and top-5 probabilities of PNG or JPEG images"},
 };
 
 #define N_VERBS (int)(sizeof verbs / sizeof verbs[0])

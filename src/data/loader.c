@@ -30,6 +30,7 @@ struct loader {
     int n_batches;
     int slot_images;          /* images a slot holds: min(batch, n) */
     int *perm;                /* n: the current epoch's order */
+    float *scratch;           /* one image of floats: a --transform's crop */
     loader_batch slots[LOADER_SLOTS];
     pthread_t thread;
     int thread_started;
@@ -61,7 +62,9 @@ void loader_epoch_order(int *perm, const loader_config *cfg, int epoch) {
     }
 }
 
-int loader_fill_batch(float *x, int *y, const loader_config *cfg, const int *perm, int epoch, int b, int *total) {
+/* Batch b into x and y (cfg's shard); scratch: c * h * w floats for a --transform pipeline. */
+static int fill_batch(float *x, int *y, float *scratch, const loader_config *cfg, const int *perm, int epoch, int b,
+                      int *total) {
     const data_split *s = cfg->split;
     const size_t image = data_image_bytes(s);
     if (total) *total = 0;
@@ -72,21 +75,37 @@ int loader_fill_batch(float *x, int *y, const loader_config *cfg, const int *per
     int lo = (int)((long)n * cfg->shard / shards), hi = (int)((long)n * (cfg->shard + 1) / shards);
     lr_rng r;
     rng_init(&r, cfg->seed, RNG_STREAM_AUGMENT, (uint64_t)epoch * 1000003u + (uint64_t)b);
+    const int pipeline = cfg->augment && cfg->transform;
     for (int i = 0; i < hi; i++) { /* the draws of the images before lo too: the stream is the batch's */
         int idx = perm[start + i];
         int dy = 4, dx = 4, flip = 0;
-        if (cfg->augment) {
+        if (cfg->augment && !pipeline) {
             dy = (int)rng_below(&r, 9);
             dx = (int)rng_below(&r, 9);
             flip = (int)rng_below(&r, 2);
         }
         if (i < lo) continue;
-        augment_image(x + (size_t)(i - lo) * image, s->pixels + (size_t)idx * image, s->c, s->h, s->w, &cfg->norm, dy,
-                      dx, flip);
+        float *out = x + (size_t)(i - lo) * image;
+        const uint8_t *px = s->pixels + (size_t)idx * image;
+        if (pipeline) /* its own stream per (seed, epoch, image) */
+            transform_image(out, scratch, px, s->c, s->h, s->w, cfg->transform, &cfg->norm, cfg->seed, epoch, idx, NULL);
+        else
+            augment_image(out, px, s->c, s->h, s->w, &cfg->norm, dy, dx, flip);
         y[i - lo] = s->labels[idx];
     }
     if (total) *total = n;
     return hi - lo;
+}
+
+int loader_fill_batch(float *x, int *y, const loader_config *cfg, const int *perm, int epoch, int b, int *total) {
+    float *scratch = NULL;
+    if (cfg->augment && cfg->transform) {
+        scratch = malloc(sizeof(float) * data_image_bytes(cfg->split));
+        if (!scratch) return 0;
+    }
+    int n = fill_batch(x, y, scratch, cfg, perm, epoch, b, total);
+    free(scratch);
+    return n;
 }
 
 static void *loader_main(void *arg) {
@@ -101,7 +120,7 @@ static void *loader_main(void *arg) {
         l->busy = 1;
         pthread_mutex_unlock(&l->mu);
         loader_batch *slot = &l->slots[b % LOADER_SLOTS];
-        slot->n = loader_fill_batch(slot->x, slot->y, &l->cfg, l->perm, epoch, b, &slot->total);
+        slot->n = fill_batch(slot->x, slot->y, l->scratch, &l->cfg, l->perm, epoch, b, &slot->total);
         slot->index = b;
         pthread_mutex_lock(&l->mu);
         l->busy = 0;
@@ -133,6 +152,8 @@ int loader_init(loader **out, const loader_config *cfg, lr_error *err) {
     l->slot_images = cfg->batch < cfg->split->n ? cfg->batch : cfg->split->n;
     l->perm = lr_calloc((size_t)cfg->split->n, sizeof *l->perm, "loader order", err);
     if (!l->perm) goto fail;
+    l->scratch = lr_calloc(data_image_bytes(cfg->split), sizeof(float), "loader scratch", err);
+    if (!l->scratch) goto fail;
     for (int i = 0; i < LOADER_SLOTS; i++) {
         l->slots[i].x = lr_calloc((size_t)l->slot_images * data_image_bytes(cfg->split), sizeof(float), "loader batch",
                                   err);
@@ -214,5 +235,6 @@ void loader_free(loader *l) {
         free(l->slots[i].y);
     }
     free(l->perm);
+    free(l->scratch);
     free(l);
 }

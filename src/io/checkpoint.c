@@ -125,8 +125,9 @@ int weights_load_any(const char *path, const model_spec *m, float *params, float
  * field 3 SGD's momentum_started in version 1 (0 in version 2, where every
  * optimiser's scalars are in optimizer.scalars). Version 1 files written
  * before epoch_lr/epoch_momentum existed hold the first 9; they still load
- * (the two come back as NaN). */
-#define STATE_FIELDS 11
+ * (the two come back as NaN); those before grad_norm_sum hold 11. */
+#define STATE_FIELDS 12
+#define STATE_FIELDS_LR 11 /* before grad_norm_sum (it comes back as NaN) */
 #define STATE_FIELDS_OLD 9
 
 /* CRC-32 (IEEE 802.3, as zlib's crc32) of the tensor bytes, kept in the
@@ -161,7 +162,7 @@ int ckpt_save_avg(const char *path, const model_spec *m, const float *params, co
     const train_state *s = &x->state;
     double state[STATE_FIELDS] = {(double)s->epoch, (double)s->batch, (double)s->step, 0, s->loss_sum,
                                   (double)s->correct, (double)s->seen, (double)s->batches, s->seconds,
-                                  s->epoch_lr, s->epoch_momentum};
+                                  s->epoch_lr, s->epoch_momentum, s->grad_norm_sum};
     for (int i = 0; i < o->n_tensors; i++) {
         t[n] = (st_tensor){.dtype = ST_F32, .ndim = 1, .shape = {m->n_params}, .data = o->t[i],
                            .nbytes = (size_t)m->n_params * sizeof(float)};
@@ -234,6 +235,7 @@ static int state_from(train_state *s, long *started, const double *v, int n, con
     s->loss_sum = v[4], s->seconds = v[8];
     s->epoch_lr = n > STATE_FIELDS_OLD ? v[9] : NAN;
     s->epoch_momentum = n > STATE_FIELDS_OLD ? v[10] : NAN;
+    s->grad_norm_sum = n > STATE_FIELDS_LR ? v[11] : s->batches ? NAN : 0; /* an older one, mid-epoch: unknown */
     if (s->correct > s->seen || s->batches > s->batch || !isfinite(s->loss_sum) || !(isfinite(s->seconds) && s->seconds >= 0))
         return lr_fail(err, "%s: inconsistent training state (epoch %ld, batch %ld: %ld of %ld correct, "
                             "%ld batches, loss sum %g)", path, s->epoch, s->batch, s->correct, s->seen,
@@ -242,6 +244,9 @@ static int state_from(train_state *s, long *started, const double *v, int n, con
                                   (isnan(s->epoch_lr) && isnan(s->epoch_momentum))))
         return lr_fail(err, "%s: train.state epoch lr %g, momentum %g: expected finite values", path,
                        s->epoch_lr, s->epoch_momentum);
+    if (n > STATE_FIELDS_LR && !(isnan(s->grad_norm_sum) || (isfinite(s->grad_norm_sum) && s->grad_norm_sum >= 0)))
+        return lr_fail(err, "%s: train.state gradient norm sum %g: expected a finite value >= 0", path,
+                       s->grad_norm_sum);
     return 0;
 }
 
@@ -381,7 +386,8 @@ static int ckpt_from(const st_file *f, const char *path, const model_spec *m, fl
         return -1;
     }
     const st_tensor *ts = st_find(f, "train.state");
-    if (!ts || ts->ndim != 1 || (ts->shape[0] != STATE_FIELDS && ts->shape[0] != STATE_FIELDS_OLD))
+    if (!ts || ts->ndim != 1 || (ts->shape[0] != STATE_FIELDS && ts->shape[0] != STATE_FIELDS_LR &&
+                                   ts->shape[0] != STATE_FIELDS_OLD))
         return lr_fail(err, "%s: tensor 'train.state' missing or not a vector of %d values", path, STATE_FIELDS);
     double state[STATE_FIELDS];
     shape[0] = ts->shape[0];

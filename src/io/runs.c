@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,11 +19,38 @@
 
 #include "lrlab/train.h"
 
-#define N_FIELDS 11
+#define N_BASE 11 /* the columns every metrics.csv has */
+#define N_FIELDS (N_BASE + N_EXTRA)
 
-static const char *field_names[N_FIELDS] = {"epoch",    "lr",        "momentum", "train_loss",
-                                            "train_acc", "test_loss", "test_acc", "val_loss",
-                                            "val_acc",   "seconds",   "images_per_s"};
+static const char *field_names[N_BASE] = {"epoch",    "lr",        "momentum", "train_loss",
+                                          "train_acc", "test_loss", "test_acc", "val_loss",
+                                          "val_acc",   "seconds",   "images_per_s"};
+
+/* The columns after the base ones, by name, in the order the trainer writes
+ * them; a file from an older lrlab stops before some (their values: NaN). */
+#define N_EXTRA 3
+static const struct {
+    const char *name;
+    size_t offset;
+} extras[N_EXTRA] = {{"grad_norm", offsetof(metrics_row, grad_norm)},
+                     {"test_loss_ema", offsetof(metrics_row, test_loss_ema)}, /* --ema's */
+                     {"test_acc_ema", offsetof(metrics_row, test_acc_ema)}};
+
+/* The header's column count: the base header (momentum or beta1) and then
+ * a prefix of the extras; -1 when it is not such a header. */
+static int header_fields(const char *line) {
+    size_t hl = strlen(METRICS_HEADER_BASE_AS("momentum")), hb = strlen(METRICS_HEADER_BASE_AS("beta1"));
+    const char *p = !strncmp(line, METRICS_HEADER_BASE_AS("momentum"), hl)  ? line + hl
+                    : !strncmp(line, METRICS_HEADER_BASE_AS("beta1"), hb) ? line + hb
+                                                                            : NULL;
+    int n = N_BASE;
+    for (; p && *p && n < N_FIELDS; n++) {
+        size_t k = strlen(extras[n - N_BASE].name);
+        if (*p != ',' || strncmp(p + 1, extras[n - N_BASE].name, k)) return -1;
+        p += 1 + k;
+    }
+    return p && !*p ? n : -1;
+}
 
 /* Splits line at commas in place; returns the field count (at most cap). */
 static int split_fields(char *line, char **fields, int cap) {
@@ -51,7 +79,7 @@ int rundir_parse_metrics(metrics_row **rows, int *n, const char *text, const cha
     for (const char *p = text; *p; p++) lines += *p == '\n';
     metrics_row *out = lr_calloc((size_t)lines, sizeof *out, path, err);
     if (!out) return free(buf), -1;
-    int count = 0, lineno = 0, rc = 0, extra = 0; /* extra: --ema's columns after the usual ones */
+    int count = 0, lineno = 0, rc = 0, want = N_BASE;
     char *save = buf;
     while (!rc && *save) {
         char *line = save, *nl = strchr(save, '\n');
@@ -61,27 +89,27 @@ int rundir_parse_metrics(metrics_row **rows, int *n, const char *text, const cha
         size_t ll = strlen(line);
         if (ll && line[ll - 1] == '\r') line[--ll] = '\0';
         if (lineno == 1) {
-            size_t hl = strlen(METRICS_HEADER) - 1, hb = strlen(METRICS_HEADER_BETA1) - 1; /* without newlines */
-            size_t he = strlen(METRICS_EMA_COLUMNS);
-            if (ll > he && !strcmp(line + ll - he, METRICS_EMA_COLUMNS)) ll -= he, extra = 2;
-            if ((ll != hl || strncmp(line, METRICS_HEADER, hl)) && (ll != hb || strncmp(line, METRICS_HEADER_BETA1, hb)))
+            if ((want = header_fields(line)) < 0)
                 rc = lr_fail(err, "%s:1: header is '%.200s', expected '%.*s' (beta1 for momentum in runs of the "
-                                  "Adam family)", path, line, (int)hl, METRICS_HEADER);
+                                  "Adam family)", path, line, (int)strlen(METRICS_HEADER) - 1, METRICS_HEADER);
             continue;
         }
         if (!ll) {
             rc = lr_fail(err, "%s:%d: empty line", path, lineno);
             break;
         }
-        char *f[N_FIELDS + 2];
-        int nf = split_fields(line, f, N_FIELDS + 2);
-        if (nf != N_FIELDS + extra) {
-            rc = lr_fail(err, "%s:%d: %d fields, expected %d (%s)", path, lineno, nf, N_FIELDS + extra,
-                         extra ? "epoch,lr,...,images_per_s,test_loss_ema,test_acc_ema" : "epoch,lr,...,images_per_s");
+        char *f[N_FIELDS];
+        int nf = split_fields(line, f, N_FIELDS);
+        if (nf != want) {
+            rc = lr_fail(err, "%s:%d: %d fields, expected %d (as its header)", path, lineno, nf, want);
             break;
         }
         double v[N_FIELDS];
         for (int k = 0; k < N_FIELDS && !rc; k++) {
+            if (k >= want || (!f[k][0] && k >= N_BASE)) { /* an extra column the file has not (or left empty) */
+                v[k] = NAN;
+                continue;
+            }
             if (!f[k][0] && (k == 7 || k == 8)) { /* val_loss, val_acc: empty without --val */
                 v[k] = NAN;
                 continue;
@@ -91,7 +119,7 @@ int rundir_parse_metrics(metrics_row **rows, int *n, const char *text, const cha
             v[k] = strtod(f[k], &end);
             if (!f[k][0] || *end || errno == ERANGE)
                 rc = lr_fail(err, "%s:%d: field %d (%s) is '%.100s', expected a number", path, lineno,
-                             k + 1, field_names[k], f[k]);
+                             k + 1, k < N_BASE ? field_names[k] : extras[k - N_BASE].name, f[k]);
         }
         if (rc) break;
         if (v[0] != (double)count) { /* checked before the cast: (long) of 1e300 is undefined */
@@ -104,6 +132,7 @@ int rundir_parse_metrics(metrics_row **rows, int *n, const char *text, const cha
         r->lr = v[1], r->momentum = v[2], r->train_loss = v[3], r->train_acc = v[4];
         r->test_loss = v[5], r->test_acc = v[6], r->val_loss = v[7], r->val_acc = v[8];
         r->seconds = v[9], r->images_per_s = v[10];
+        for (int k = N_BASE; k < N_FIELDS; k++) *(double *)((char *)r + extras[k - N_BASE].offset) = v[k];
     }
     if (!rc && lineno == 0) rc = lr_fail(err, "%s: empty file, expected the header line", path);
     free(buf);
@@ -204,7 +233,7 @@ int rundir_parse_seedlog(metrics_row **rows, int *n, const char *text, const cha
         r->epoch = (long)ep;
         r->lr = lr, r->momentum = NAN, r->train_loss = tl, r->train_acc = ta;
         r->test_loss = NAN, r->test_acc = sa, r->val_loss = NAN, r->val_acc = NAN;
-        r->seconds = sec, r->images_per_s = sec > 0 ? tt / sec : NAN;
+        r->seconds = sec, r->images_per_s = sec > 0 ? tt / sec : NAN, r->grad_norm = NAN;
     }
     if (!rc && !count)
         rc = lr_fail(err, "%s: no epoch lines ('epoch N:[Train] Loss: ...'): not a log in the seed's format", path);

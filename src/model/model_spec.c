@@ -736,3 +736,10 @@ int model_spec_load(model_spec *m, const char *name_or_path, const char *const *
     free(text);
     return rc;
 }
+
+int model_param_sizes(const model_spec *m, long *counts) {
+    int n = 0;
+    for (int i = 0; i < m->n_tensors; i++)
+        if (!m->tensors[i].buffer) counts[n++] = m->tensors[i].count;
+    return n;
+}

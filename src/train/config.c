@@ -34,10 +34,52 @@ static int check_resize(const char *value, const char *origin, lr_error *err) {
     int h, w;
     return data_parse_resize(value, &h, &w, origin, err);
 }
+static int check_transform(const char *value, const char *origin, lr_error *err) {
+    data_transform t;
+    (void)origin;
+    return value[0] ? transform_parse(&t, value, err) : 0;
+}
 static int check_normalize(const char *value, const char *origin, lr_error *err) {
     data_norm nm;
     int n;
     return data_parse_norm(value, &nm, &n, origin, err);
+}
+
+/* --whiten 'LAYER[, images=N][, eps=E]' (lrlab/config.h) */
+int config_whiten_parse(const char *text, const char *origin, char *layer, size_t layer_size, int *images, double *eps, lr_error *err) {
+    *images = 5000, *eps = 5e-4;
+    const char *p = text + strspn(text, " "), *end = p + strcspn(p, ", ");
+    if (end == p || (size_t)(end - p) >= layer_size)
+        return lr_fail(err, "%s '%s': expected 'LAYER[, images=N][, eps=E]' (a conv layer's name first)", origin, text);
+    snprintf(layer, layer_size, "%.*s", (int)(end - p), p);
+    for (p = end; *p;) {
+        p += strspn(p, ", ");
+        if (!*p) break;
+        char *stop;
+        if (!strncmp(p, "images=", 7)) {
+            long v = strtol(p + 7, &stop, 10);
+            if (stop == p + 7 || v < 1 || v > 1000000000)
+                return lr_fail(err, "%s '%s': images=%.20s: expected a whole number of images >= 1", origin, text, p + 7);
+            *images = (int)v;
+        } else if (!strncmp(p, "eps=", 4)) {
+            *eps = strtod(p + 4, &stop);
+            if (stop == p + 4 || !(*eps >= 0 && *eps < 1e30))
+                return lr_fail(err, "%s '%s': eps=%.20s: expected a number >= 0", origin, text, p + 4);
+        } else {
+            return lr_fail(err, "%s '%s': unknown '%.20s': expected images=N or eps=E", origin, text, p);
+        }
+        p = stop;
+        if (*p && *p != ',' && *p != ' ')
+            return lr_fail(err, "%s '%s': unexpected '%.20s' (options are separated by commas)", origin, text, p);
+    }
+    return 0;
+}
+
+static int check_whiten(const char *value, const char *origin, lr_error *err) {
+    char layer[64];
+    int images;
+    double eps;
+    return config_whiten_parse(value, origin, layer, sizeof layer, &images, &eps, err);
 }
 
 #define THREADS_PER_CORE_MAX 4
@@ -51,8 +93,10 @@ static const setting settings[] = {
     {"labels", K_ENUM, F(labels_coarse), 0, 0, "fine|coarse", "fine|coarse  CIFAR-100's 100 fine or 20 coarse classes (fine)"},
     {"resize", K_STR, F(resize), 0, 0, NULL, "H,W  folder: resize every image to H x W (PIL's bilinear)"},
     {"normalize", K_STR, F(normalize), 0, 0, NULL, "MEANS,STDS  Normalize's constants, e.g. '0.2860,0.3530' (default: the data set's)"},
+    {"transform", K_STR, F(transform), 0, 0, NULL, "EXPR  training augmentation as torchvision transforms, e.g. 'Compose([RandomCrop(32, padding=4), RandomHorizontalFlip()])' (docs/data.md)"},
     {"out", K_STR, F(out), 0, 0, NULL, "DIR  run directory: config, metrics.csv, checkpoint, model.safetensors"},
     {"init", K_STR, F(init), 0, 0, NULL, "FILE.safetensors  start from these weights"},
+    {"whiten", K_STR, F(whiten), 0, 0, NULL, "'LAYER[, images=5000][, eps=5e-4]'  airbench's whitening init of a conv from the first training images (docs/models.md)"},
     {"optim", K_STR, F(optim), 0, 0, NULL, "EXPR  optimiser in PyTorch syntax, e.g. 'AdamW(lr=1e-3, weight_decay=0.05)' (SGD)"},
     {"lr", K_DOUBLE, F(lr), 0, 1e6, NULL, "LR  base learning rate (0.01; with --optim: its lr, else this)"},
     {"momentum", K_DOUBLE, F(momentum), 0, 1, NULL, "M  SGD momentum (0.9; without --optim)"},
@@ -62,6 +106,11 @@ static const setting settings[] = {
     {"lookahead", K_STR, F(lookahead), 0, 0, NULL, "ARGS  Lookahead over the optimiser, e.g. 'k=5, alpha=0.5' (docs/optimisers.md)"},
     {"ema", K_DOUBLE, F(ema), 0, 1, NULL, "DECAY  also keep an EMA of the weights (timm's ModelEmaV2), e.g. 0.999 (0: none)"},
     {"swa_start", K_INT, F(swa_start), -1, 100000, NULL, "EPOCH  SWA: average the weights after every epoch from this one (from 0; -1: none)"},
+    {"label_smoothing", K_DOUBLE, F(loss.label_smoothing), 0, 1, NULL, "EPS  CrossEntropyLoss's label_smoothing of the training loss (0)"},
+    {"loss_reduction", K_ENUM, F(loss.sum), 0, 0, "mean|sum", "mean|sum  the training loss's reduction: the gradient of the batch's mean or sum (mean)"},
+    {"clip_grad_norm", K_DOUBLE, F(loss.clip_norm), 0, 1e30, NULL, "MAX  clip_grad_norm_(max_norm=MAX) before each step (0: off)"},
+    {"clip_norm_type", K_ENUM, F(loss.clip_norm_inf), 0, 0, "2|inf", "2|inf  the norm of --clip-grad-norm and of the logged grad_norm (2)"},
+    {"clip_grad_value", K_DOUBLE, F(loss.clip_value), 0, 1e30, NULL, "V  clip_grad_value_(clip_value=V) before each step (0: off)"},
     {"sched", K_STR, F(sched), 0, 0, NULL, "EXPR  schedule in PyTorch syntax, e.g. 'StepLR(step_size=16, gamma=0.2)'"},
     {"sched_unit", K_ENUM, F(sched_unit_step), 0, 0, "epoch|step", "epoch|step  what the schedule's t counts (epoch)"},
     {"monitor", K_STR, F(monitor), 0, 0, NULL, "METRIC  ReduceLROnPlateau's metric: test_loss|test_acc|train_loss|val_loss|val_acc"},
@@ -89,7 +138,8 @@ static const setting settings[] = {
 static const struct {
     const char *key;
     int (*check)(const char *value, const char *origin, lr_error *err);
-} string_checks[] = {{"dataset", check_dataset}, {"resize", check_resize}, {"normalize", check_normalize}};
+} string_checks[] = {{"dataset", check_dataset}, {"resize", check_resize}, {"normalize", check_normalize},
+                     {"transform", check_transform}, {"whiten", check_whiten}};
 
 void config_defaults(train_config *c) {
     memset(c, 0, sizeof *c);
@@ -341,6 +391,9 @@ long config_total_steps(const train_config *c) { return config_steps_per_epoch(c
  * a schedule that cycles the momentum later does not change what the
  * constructor saw, as in PyTorch. */
 int config_optim(const train_config *c, optim_params *hp, lr_error *err) {
+    if (c->loss.clip_norm > 0 && c->loss.clip_value > 0)
+        return lr_fail(err, "--clip-grad-norm %g and --clip-grad-value %g: give one clipping (their order would "
+                            "matter)", c->loss.clip_norm, c->loss.clip_value);
     if (c->optim[0]) {
         int lr_given;
         if (optim_parse(hp, &lr_given, c->optim, err)) return -1;

@@ -21,7 +21,7 @@ int evaluate_split(eval_stats *out, net *n, const float *params, loader *l, int 
     int batches = loader_batches(l);
     while ((b = loader_next(l))) {
         if (net_forward(n, b->x, b->n, params, logits, err)) return -1;
-        out->loss_sum += loss_cross_entropy(NULL, &out->correct, logits, b->y, b->n, classes, 1.0f);
+        out->loss_sum += loss_cross_entropy(NULL, &out->correct, logits, b->y, b->n, classes, 1.0f, 0.0);
         for (int i = 0; i < b->n; i++) {
             const float *z = logits + (long)i * classes;
             int pred = 0;

@@ -53,7 +53,8 @@ int findlr_run(findlr_result *res, const findlr_config *cfg, net *n, const model
     if (cfg->steps < 2) return lr_fail(err, "--steps %d: expected at least 2", cfg->steps);
     if (!(cfg->beta >= 0 && cfg->beta < 1)) return lr_fail(err, "--smooth %g: expected 0 <= beta < 1", cfg->beta);
     if (cfg->batch < 1) return lr_fail(err, "batch %d: expected >= 1", cfg->batch);
-    long np = m->n_params;
+    long np = m->n_params, counts[MODEL_MAX_TENSORS];
+    int n_counts = model_param_sizes(m, counts);
     size_t out = (size_t)cfg->batch * m->n_classes;
     float *saved = lr_calloc(np, sizeof(float), "parameters copy", err);
     float *saved_buf = saved ? lr_calloc((size_t)m->n_buffers + 1, sizeof(float), "buffers copy", err) : NULL;
@@ -94,7 +95,8 @@ int findlr_run(findlr_result *res, const findlr_config *cfg, net *n, const model
             break;
         }
         long correct = 0;
-        double loss = loss_cross_entropy(dlogits, &correct, logits, b->y, b->n, m->n_classes, 1.0f / (float)b->n) / b->n;
+        double loss = loss_cross_entropy(dlogits, &correct, logits, b->y, b->n, m->n_classes,
+                                         loss_grad_scale(&cfg->loss, b->n), cfg->loss.label_smoothing) / b->n;
         if (!isfinite(loss)) {
             res->stop = FINDLR_STOP_NONFINITE, res->stop_step = i;
             break;
@@ -107,6 +109,7 @@ int findlr_run(findlr_result *res, const findlr_config *cfg, net *n, const model
             res->stop = FINDLR_STOP_NONFINITE, res->stop_step = i;
             break;
         }
+        grad_clip(&cfg->loss, grads, np, grad_total_norm(grads, counts, n_counts, cfg->loss.clip_norm_inf));
         optim_params hp = cfg->optim;
         hp.lr = lr;
         if (optim_step(&o, params, grads, &hp, err)) {

@@ -77,6 +77,8 @@ typedef struct {
     char path[5][1200]; /* config, metrics, steps, checkpoint, weights */
     train_setup s; /* data, model, params, net, loaders (lrlab/setup.h) */
     float *grads, *dlogits;
+    long grad_counts[MODEL_MAX_TENSORS]; /* the trained tensors' sizes: clip_grad_norm_'s per-tensor norms */
+    int n_grad_tensors;
     optim_params hp;   /* the optimiser's settings (config_optim); a schedule moves lr and the cycled key */
     optim_state optim; /* its state (lrlab/optim.h), in the checkpoint */
     lr_sched *sched;
@@ -194,7 +196,7 @@ static const char *metrics_header(const run *r) {
 /* steps.csv after a resume: the header and the rows of the steps the
  * checkpoint has done (rows past it were written before a kill). */
 static int reload_steps(run *r, lr_error *err) {
-    if (text_add(&r->steps, "step,epoch,lr,%s,loss\n", cycled_name(r))) return lr_fail(err, "out of memory");
+    if (text_add(&r->steps, "step,epoch,lr,%s,loss,grad_norm\n", cycled_name(r))) return lr_fail(err, "out of memory");
     FILE *f = r->st.step ? fopen(r->path[P_STEPS], "r") : NULL;
     if (!f) return 0;
     char line[512];
@@ -208,6 +210,22 @@ static int reload_steps(run *r, lr_error *err) {
         }
     }
     fclose(f);
+    return 0;
+}
+
+/* metrics.csv as of a checkpoint; one from before the grad_norm column
+ * gets it, empty in its rows. */
+static int reload_metrics(run *r, const char *saved, const char *path, lr_error *err) {
+    const char *head = metrics_header(r);
+    size_t base = strlen(head) - strlen(",grad_norm\n");
+    if (!strncmp(saved, head, strlen(head))) return text_add(&r->metrics, "%s", saved) ? lr_fail(err, "out of memory") : 0;
+    if (strncmp(saved, head, base) || saved[base] != '\n')
+        return lr_fail(err, "%s: its metrics do not start with the metrics.csv header", path);
+    for (const char *p = saved; *p;) {
+        size_t len = strcspn(p, "\n");
+        if (text_add(&r->metrics, "%.*s%s\n", (int)len, p, p == saved ? ",grad_norm" : ",")) return lr_fail(err, "out of memory");
+        p += len + (p[len] == '\n');
+    }
     return 0;
 }
 
@@ -246,6 +264,7 @@ static int setup(run *r, lr_error *err) {
         !(r->grads = lr_calloc(np, sizeof(float), "gradients", err)) ||
         !(r->dlogits = lr_calloc(out, sizeof(float), "logits", err)))
         return -1;
+    r->n_grad_tensors = model_param_sizes(&r->s.m, r->grad_counts);
     r->steps_per_epoch = loader_batches(r->s.train_loader);
     sched_context sc = config_sched_context(c, &r->hp, r->steps_per_epoch);
     if (sched_parse(&r->sched, c->sched, &sc, err)) return TRAIN_BAD_SCHED;
@@ -281,9 +300,7 @@ static int start_or_resume(run *r, int *finished, lr_error *err) {
             lr_fail(err, "%s: schedule state does not fit --sched '%s': %s", path, r->cfg.sched, msg);
         }
         r->st = x.state;
-        if (!rc && strncmp(x.metrics_text, metrics_header(r), strlen(metrics_header(r))))
-            rc = lr_fail(err, "%s: its metrics do not start with the metrics.csv header", path);
-        if (!rc && text_add(&r->metrics, "%s", x.metrics_text)) rc = lr_fail(err, "out of memory");
+        if (!rc) rc = reload_metrics(r, x.metrics_text, path, err);
         ckpt_extra_free(&x);
         if (rc) return -1;
         const train_state *s = &r->st;
@@ -413,16 +430,19 @@ static int train_epoch(run *r, lr_error *err) {
         double lr = sched_lr(r->sched), mom = sched_momentum(r->sched);
         net_set_step(r->s.net, (uint64_t)c->seed, (uint64_t)st->step); /* dropout's masks of this step */
         if (net_forward(r->s.net, b->x, b->n, r->s.params, r->s.logits, err)) return TRAIN_ERROR;
-        /* the mean over the whole batch (b->total images, all ranks' shares) */
+        /* the mean over the whole batch (b->total images, all ranks' shares), or with
+         * --loss-reduction sum the sum; the loss logged is the per-image mean either way */
         long correct = 0;
         double sums[3] = {loss_cross_entropy(r->dlogits, &correct, r->s.logits, b->y, b->n, r->s.m.n_classes,
-                                             1.0f / (float)b->total)};
+                                             loss_grad_scale(&c->loss, b->total), c->loss.label_smoothing)};
         if (net_backward(r->s.net, r->dlogits, r->s.params, r->grads, err)) return TRAIN_ERROR;
         sums[1] = (double)correct, sums[2] = r->opt->stop && *r->opt->stop;
         if (dist_sum_floats(r->grads, r->s.m.n_params, err) || dist_sum_doubles(sums, 3, err)) return TRAIN_ERROR;
         double loss = sums[0] / b->total;
         correct = (long)sums[1], r->stop_seen = sums[2] > 0;
-        if (c->log_steps && text_add(&r->steps, "%ld,%ld,%.17g,%.17g,%.9g\n", st->step, st->epoch, lr, mom, loss))
+        float norm = grad_total_norm(r->grads, r->grad_counts, r->n_grad_tensors, c->loss.clip_norm_inf);
+        if (c->log_steps &&
+            text_add(&r->steps, "%ld,%ld,%.17g,%.17g,%.9g,%.9g\n", st->step, st->epoch, lr, mom, loss, norm))
             return lr_fail(err, "out of memory"), TRAIN_ERROR;
         if (!isfinite(loss) || loss > LOSS_DIVERGED) {
             char what[160];
@@ -433,6 +453,7 @@ static int train_epoch(run *r, lr_error *err) {
             return diverged(r, what, lr, err);
         }
         if (!all_finite(r->grads, r->s.m.n_params)) return diverged(r, "a gradient is NaN or Inf", lr, err);
+        grad_clip(&c->loss, r->grads, r->s.m.n_params, norm);
         optim_params hp = r->hp;
         hp.lr = lr;
         optim_set_cycled(&hp, mom);
@@ -449,6 +470,7 @@ static int train_epoch(run *r, lr_error *err) {
         st->batch = b->index + 1;
         st->batches++;
         st->loss_sum += loss;
+        st->grad_norm_sum += norm;
         st->correct += correct;
         st->seen += b->total;
         st->seconds += lr_now() - t0;
@@ -513,8 +535,9 @@ static int end_epoch(run *r, double lr, double mom, double epoch_start, lr_error
         snprintf(val_loss, sizeof val_loss, "%.6f", va.loss_sum / va.n);
         snprintf(val_acc, sizeof val_acc, "%.4f", 100.0 * va.correct / va.n);
     }
-    if (text_add(&r->metrics, "%ld,%.17g,%.17g,%.6f,%.4f,%.6f,%.4f,%s,%s,%.2f,%.1f", st->epoch, lr, mom,
-                 train_loss, train_acc, test_loss, test_acc, val_loss, val_acc, seconds, ips) ||
+    if (text_add(&r->metrics, "%ld,%.17g,%.17g,%.6f,%.4f,%.6f,%.4f,%s,%s,%.2f,%.1f,%.9g", st->epoch, lr, mom,
+                 train_loss, train_acc, test_loss, test_acc, val_loss, val_acc, seconds, ips,
+                 st->grad_norm_sum / st->batches) ||
         (ema.n && text_add(&r->metrics, ",%.6f,%.4f", ema.loss_sum / ema.n, 100.0 * ema.correct / ema.n)) ||
         text_add(&r->metrics, "\n"))
         return lr_fail(err, "out of memory");
@@ -537,6 +560,7 @@ static int end_epoch(run *r, double lr, double mom, double epoch_start, lr_error
         return -1;
     st->epoch++;
     st->batch = 0, st->loss_sum = 0, st->correct = 0, st->seen = 0, st->batches = 0, st->seconds = 0;
+    st->grad_norm_sum = 0;
     st->epoch_lr = sched_lr(r->sched), st->epoch_momentum = sched_momentum(r->sched);
     if (save_checkpoint(r, err)) return -1;
     if (writer(r) && write_file_atomic(r->path[P_METRICS], r->metrics.s, r->metrics.n, err)) return -1;

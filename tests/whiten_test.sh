@@ -1,0 +1,49 @@
+#!/bin/sh
+# tests/whiten_test.sh: `lrlab train --whiten` (airbench94's data-dependent
+# init of its first conv, lrlab/model.h): the weights equal airbench's
+# init_whitening_conv computed by PyTorch in float64 on the same images
+# (tests/torch/whiten_check.py; an eigenvector's sign may differ); the
+# setting is in config.txt and a resumed run keeps the weights; bad values
+# are refused naming the flag and what was expected, before a run
+# directory is made. Without python3-torch: SKIP (a failure in CI).
+set -u
+. tests/lib.sh
+: "${SYNTH_DIR:?SYNTH_DIR must name a synthetic CIFAR-10 directory (tests/run.sh sets it)}"
+T=$tmp
+F="--model airbench94-net --data $SYNTH_DIR --limit-train 40 --limit-test 8 --batch 20 --threads 1 --conv-algo direct"
+
+"$LRLAB" train $F --whiten '0, images=32, eps=1e-3' --lr 0 --weight-decay 0 --epochs 1 --out "$T/a" >"$T/a.out" 2>&1
+check "train --whiten (exit $?): $(tail -n 1 "$T/a.out")" [ -f "$T/a/model.safetensors" ]
+check "config.txt records the setting" grep -qx "whiten=0, images=32, eps=1e-3" "$T/a/config.txt"
+if have_torch; then
+    out=$("$PY" tests/torch/whiten_check.py "$SYNTH_DIR" "$T/a/model.safetensors" 0 32 1e-3 \
+        0.4914,0.4822,0.4465 0.2023,0.1994,0.2010 2>&1)
+    echo "$out" | grep -q 'whiten: [1-9][0-9]* passed, 0 failed'
+    check "the filters are airbench's init_whitening_conv in PyTorch: $(echo "$out" | grep -E 'FAIL|whiten:' | head -n 3)" \
+        [ $? -eq 0 ]
+else
+    skip "whiten_test: python3-torch not installed (apt-get install python3-torch python3-numpy)"
+fi
+"$LRLAB" train $F --whiten 0 --epochs 2 --out "$T/b" >/dev/null 2>&1
+"$LRLAB" train $F --whiten 0 --epochs 2 --out "$T/c" --stop-at-step 1 >/dev/null 2>&1
+"$LRLAB" train --resume "$T/c" >"$T/c.out" 2>&1
+check "stopped and resumed with --whiten: the same weights as straight through ($(tail -n 1 "$T/c.out"))" \
+    cmp -s "$T/b/model.safetensors" "$T/c/model.safetensors"
+
+# refused, with the flag, the value and what was expected; no run directory
+refused() { # refused WHAT EXIT PATTERN ARGS...
+    what=$1 want=$2 pattern=$3; shift 3
+    "$LRLAB" train $F --epochs 1 --out "$T/bad" "$@" >"$T/bad.out" 2>&1
+    code=$?
+    good=0
+    [ $code -eq "$want" ] && grep -qF -- "$pattern" "$T/bad.out" && [ ! -e "$T/bad/model.safetensors" ] && good=1
+    check "$what: exit $code (want $want), '$(head -n 1 "$T/bad.out")'" [ $good -eq 1 ]
+}
+refused "an unknown layer" 1 "no layer 'nope'" --whiten nope
+refused "a conv of the wrong shape" 1 "must be a conv with 2 x in_channels" --whiten 2.conv1
+refused "not a conv" 1 "must be a conv" --whiten 7
+refused "images=0" 2 "images=0: expected a whole number" --whiten '0, images=0'
+refused "eps=-1" 2 "eps=-1: expected a number >= 0" --whiten '0, eps=-1'
+refused "an unknown option" 2 "unknown 'size=3'" --whiten '0, size=3'
+refused "no layer" 2 "expected 'LAYER" --whiten ', eps=1'
+summary whiten_test
