@@ -196,8 +196,9 @@ def main():
                 check(scale > 0 and err <= 2e-3 * scale,
                       "%s%s %s: update max |lrlab - torch| = %.3g (update scale %.3g)" % (label, fname, name, err, scale))
                 print("%s%s %s: update scale %.3g, max difference %.3g" % (label, fname, name, scale, err))
-        lines = open(os.path.join(out, "metrics.csv")).read().split("\n")[1:]
-        for epoch, line in enumerate(l for l in lines if l):
+        lines = open(os.path.join(out, "metrics.csv")).read().split("\n")
+        col = {name: i for i, name in enumerate(lines[0].split(","))}  # the EMA's columns by name
+        for epoch, line in enumerate(l for l in lines[1:] if l):
             f = line.split(",")
             lr_l, trl, tra, tel, tea = float(f[1]), float(f[3]), float(f[4]), float(f[5]), float(f[6])
             w = rows[epoch]
@@ -207,7 +208,7 @@ def main():
             check(abs(tra - w[2]) <= 100.0 / n_train + 1e-9, "%sepoch %d train acc %r vs %r" % (label, epoch, tra, w[2]))
             check(abs(tea - w[4]) <= 100.0 / n_test + 1e-9, "%sepoch %d test acc %r vs %r" % (label, epoch, tea, w[4]))
             if decay:  # test_loss_ema, test_acc_ema
-                el, ea = float(f[11]), float(f[12])
+                el, ea = float(f[col["test_loss_ema"]]), float(f[col["test_acc_ema"]])
                 check(abs(el - w[5]) <= 1e-4 * abs(w[5]) + 1e-5, "%sepoch %d EMA test loss %r vs %r" % (label, epoch, el, w[5]))
                 check(abs(ea - w[6]) <= 100.0 / n_test + 1e-9, "%sepoch %d EMA test acc %r vs %r" % (label, epoch, ea, w[6]))
             print("%sepoch %d: lrlab lr %.6g train %.6f/%.2f%% test %.6f/%.2f%% | torch lr %.6g train %.6f/%.2f%% test "
