@@ -63,7 +63,13 @@ int cli_summary(int argc, char **argv) {
             continue;
         }
         const char *a = argv[i];
-        if (strncmp(a, "--", 2) || lr_key_find(a + 2, strcspn(a + 2, "="), taken) < 0) return cli_unknown("summary", a, opts, 0);
+        if (strncmp(a, "--", 2) || lr_key_find(a + 2, strcspn(a + 2, "="), taken) < 0) {
+            const cli_opt known[] = {{"--batch", NULL, NULL}, {"--model", NULL, NULL}, {"--param-group", NULL, NULL},
+                                     {"--optim", NULL, NULL}, {"--lr", NULL, NULL}, {"--momentum", NULL, NULL},
+                                     {"--weight-decay", NULL, NULL}, {"--dampening", NULL, NULL},
+                                     {"--nesterov", NULL, NULL}, {NULL, NULL, NULL}};
+            return cli_unknown("summary", a, known, 0);
+        }
         if (config_take_arg(&c, argc, argv, &i, &err) < 0) return cli_error("summary", &err, 2);
     }
     long batch = -1;
