@@ -8,7 +8,7 @@ BUILD   ?= build
 OPT     ?= -O3 -march=native
 CFLAGS  ?= $(OPT)
 CFLAGS  += -std=c11 -Wall -Wextra -Wpedantic -Wshadow -Iinclude -Isrc -fopenmp -MMD -MP
-LDLIBS  += -ldnnl -lpthread -lm
+LDLIBS  += -ldnnl -lpng -ljpeg -lz -lpthread -lm
 LDFLAGS += -fopenmp
 
 LIB_SRC  := $(filter-out src/cli/%,$(wildcard src/*.c src/*/*.c))
@@ -36,11 +36,15 @@ VERSION  := 0.3.0
 DESCRIBE := $(shell git describe --always --dirty 2>/dev/null)
 VERSION_TEXT := $(VERSION)$(if $(DESCRIBE), (git $(DESCRIBE)))
 
-all: $(BUILD)/lrlab $(TESTS) $(BUILD)/tools/synth_cifar
+all: $(BUILD)/lrlab $(TESTS) $(BUILD)/tools/synth_cifar $(BUILD)/tools/synth_data
 
 $(BUILD)/tools/synth_cifar: tests/tools/synth_cifar.c
 	@mkdir -p $(dir $@)
 	$(CC) -O2 -std=c11 -Wall $< -o $@
+
+$(BUILD)/tools/synth_data: tests/tools/synth_data.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -std=c11 -Wall $< -o $@ -lpng -ljpeg -lz
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -40,7 +40,7 @@ for t in "$@"; do
     if [ -z "$globs" ]; then echo "fuzz $t: $src lacks a '// fuzz-sources: ...' line"; status=1; continue; fi
     srcs=$(for g in $globs; do for f in $g; do [ -f "$f" ] && echo "$f"; done; done)
     if ! "$CLANG" -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-            -Iinclude -Isrc "$src" $srcs -lpthread -lm -o "$OUT/$t" 2>"$OUT/$t.build.log"; then
+            -Iinclude -Isrc "$src" $srcs -lpng -ljpeg -lz -lpthread -lm -o "$OUT/$t" 2>"$OUT/$t.build.log"; then
         echo "fuzz $t: build failed"; cat "$OUT/$t.build.log"; status=1; continue
     fi
     corpus=$OUT/corpus-$t

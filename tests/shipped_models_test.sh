@@ -12,7 +12,7 @@ set -u
 T=$tmp
 # every shipped model and its parameter count (docs/models.md)
 for entry in vgg-seed:688,224 resnet20:269,722 resnet32:464,154 resnet56:853,018 resnet110:1,727,962 \
-    airbench94-net:1,972,792 resnet18:11,173,962 vgg11-bn:9,231,114; do
+    airbench94-net:1,972,792 resnet18:11,173,962 vgg11-bn:9,231,114 vgg-fashion:572,960; do
     m=${entry%:*} want=${entry#*:}
     "$LRLAB" summary --model "$m" >"$T/summary.out" 2>&1
     check "summary --model $m ends in 'Total params: $want' (exit $?): $(grep Total "$T/summary.out")" \
@@ -22,7 +22,7 @@ for entry in vgg-seed:688,224 resnet20:269,722 resnet32:464,154 resnet56:853,018
         grep -q "^train_step images_per_s=" "$T/bench.out"
 done
 n=$(ls models | wc -l)
-check "every file in models/ is in this test's list ($n files)" [ "$n" -eq 8 ]
+check "every file in models/ is in this test's list ($n files)" [ "$n" -eq 9 ]
 
 # resnet110's choice: 109 convolutions, 3 letters each and commas (436
 # characters; the first has no backward-data pass: '-')

@@ -212,7 +212,7 @@ static void test_every_optimiser(void) {
         if (!ok) return;
         for (int i = 0; i < a.n_tensors; i++)
             for (long j = 0; j < a.n; j++) a.t[i][j] = (float)(i + 1) * (float)j / 7;
-        for (int i = 0; i < a.n_scalars; i++) a.s[i] = 3 + i;
+        for (int i = 0; i < a.n_scalars; i++) a.s[i] = strstr(optim_scalar_name(k, i), "_started") ? 1 : 3 + i;
         const char *path = test_path("opt.safetensors");
         CHECK(ckpt_save(path, &M, params, NULL, &a, &x, &err) == 0, "%s: %s", optim_name(k), err.msg);
         CHECK(ckpt_load(path, &M, got_p, NULL, &b, &y, &err) == 0, "%s: %s", optim_name(k), err.msg);
@@ -221,6 +221,20 @@ static void test_every_optimiser(void) {
         for (int i = 0; i < a.n_tensors; i++) same = same && !memcmp(a.t[i], b.t[i], (size_t)a.n * 4);
         for (int i = 0; i < a.n_scalars; i++) same = same && a.s[i] == b.s[i];
         CHECK(same, "%s: the state does not come back", optim_name(k));
+        /* a scalar out of its kind's range is refused: a flag not 0 or 1, a step not whole */
+        for (int i = 0; i < a.n_scalars; i++) {
+            const char *name = optim_scalar_name(k, i);
+            int flag = strstr(name, "_started") != NULL, step = !strcmp(name, "step");
+            if (!flag && !step) continue;
+            double keep = a.s[i];
+            a.s[i] = flag ? 2 : 2.5;
+            CHECK(ckpt_save(path, &M, params, NULL, &a, &x, &err) == 0, "%s", err.msg);
+            CHECK(ckpt_load(path, &M, got_p, NULL, &b, &y, &err) == -1 && test_contains(err.msg, name) &&
+                      test_contains(err.msg, flag ? "expected 0 or 1" : "whole number"),
+                  "%s's %s = %g: %s", optim_name(k), name, a.s[i], err.msg);
+            a.s[i] = keep;
+        }
+        CHECK(ckpt_save(path, &M, params, NULL, &a, &x, &err) == 0, "%s", err.msg);
         /* another optimiser's run refuses it */
         optim_params other;
         optim_defaults(&other, (optim_kind)((k + 1) % OPTIM_KINDS));

@@ -13,6 +13,7 @@
  * timing, resume at a batch, restart and free mid-epoch. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "data/formats.h"
 #include "lrlab/data.h"
 #include "lrlab/rng.h"
 #include "test.h"
@@ -250,6 +252,108 @@ static void test_class_names(void) {
     CHECK(names_of(names, &err) == -1 && contains(err.msg, "32 bytes"), "message: %s", err.msg);
     char path[4200];
     path_of(path, sizeof path, "batches.meta.txt");
+    remove(path);
+
+    /* normalisation: the seed's by default, --normalize's when given (2 numbers: every channel) */
+    dataset d;
+    data_options o = {.format = "cifar10", .path = dir, .limit_test = 1};
+    CHECK(dataset_load(&d, &o, &err) == 0 && d.norm.mean[2] == 0.4465f && d.norm.std[0] == 0.2023f,
+          "cifar10's constants: %s", err.msg);
+    dataset_free(&d);
+    o.normalize = "(0.1, 0.2, 0.3), (0.4, 0.5, 0.6)";
+    CHECK(dataset_load(&d, &o, &err) == 0 && d.norm.mean[1] == (float)0.2 && d.norm.std[2] == (float)0.6,
+          "--normalize per channel: %s", err.msg);
+    dataset_free(&d);
+    o.normalize = "0.5,0.25";
+    CHECK(dataset_load(&d, &o, &err) == 0 && d.norm.mean[2] == 0.5f && d.norm.std[1] == 0.25f,
+          "--normalize broadcast: %s", err.msg);
+    dataset_free(&d);
+    o.normalize = "0.5,0.5,0.5,0.25";
+    CHECK(dataset_load(&d, &o, &err) == -1 && contains(err.msg, "4 numbers") && contains(err.msg, "3 channels"),
+          "--normalize of 4 numbers on 3 channels: %s", err.msg);
+    data_norm nm;
+    int n;
+    CHECK(data_parse_norm("0.5", &nm, &n, "--normalize", &err) == -1 && contains(err.msg, "1 numbers"), "%s", err.msg);
+    CHECK(data_parse_norm("0.5,0", &nm, &n, "--normalize", &err) == -1 && contains(err.msg, "std 0"), "%s", err.msg);
+    CHECK(data_parse_norm("0.5;0.2", &nm, &n, "--normalize", &err) == -1 && contains(err.msg, "';'"), "%s", err.msg);
+    CHECK(data_parse_norm("[0.5], [abc]", &nm, &n, "--normalize", &err) == -1 && contains(err.msg, "not a number"),
+          "%s", err.msg);
+    int h, w;
+    CHECK(data_parse_resize("24,32", &h, &w, "--resize", &err) == 0 && h == 24 && w == 32, "resize 24,32");
+    CHECK(data_parse_resize("24", &h, &w, "--resize", &err) == -1 && contains(err.msg, "H,W"), "%s", err.msg);
+    CHECK(data_parse_resize("0,5", &h, &w, "--resize", &err) == -1, "resize 0,5 accepted");
+
+    /* channel statistics: numpy's mean and std (ddof=0) of x / 255 */
+    uint8_t px[2 * 2 * 2] = {0, 255, 0, 255, 51, 51, 51, 51}; /* 1 image, 2 channels of 2x2 */
+    uint8_t lb[1] = {0};
+    data_split s = {.n = 1, .c = 2, .h = 2, .w = 2, .labels = lb, .pixels = px};
+    double mean[DATA_MAX_CHANNELS], std[DATA_MAX_CHANNELS];
+    dataset_channel_stats(&s, mean, std);
+    CHECK(mean[0] == 0.5 && std[0] == 0.5 && fabs(mean[1] - 0.2) < 1e-15 && std[1] == 0, "stats %g %g %g %g", mean[0],
+          std[0], mean[1], std[1]);
+}
+
+/* ---- images: PNG and JPEG decoding and resizing against PIL ---- */
+
+static int hex_byte(const char *p) {
+    unsigned v;
+    return sscanf(p, "%2x", &v) == 1 ? (int)v : -1;
+}
+
+/* tests/fixtures/images/expected.txt (tests/torch/image_fixture.py): each
+ * file's PIL convert("RGB") bytes, then two bilinear resizes of them. */
+static void test_images(void) {
+    FILE *f = fopen("tests/fixtures/images/expected.txt", "r");
+    CHECK(f != NULL, "cannot open tests/fixtures/images/expected.txt (run from the repo root): %s", strerror(errno));
+    if (!f) return;
+    static char line[8192];
+    char name[64] = "", file[256];
+    data_image base = {0};
+    int cases = 0, step = 0;
+    lr_error err = {{0}};
+    while (fgets(line, sizeof line, f)) {
+        char hex[8000];
+        int w, h;
+        if (line[0] == '#' || sscanf(line, "%63s %d %d %7999s", file, &w, &h, hex) != 4) continue;
+        if (strcmp(file, name)) { /* a new file: its decoded pixels first */
+            snprintf(name, sizeof name, "%.63s", file);
+            image_free(&base);
+            char path[300];
+            snprintf(path, sizeof path, "tests/fixtures/images/%s", name);
+            CHECK(image_read(&base, path, &err) == 0, "%s: %s", path, err.msg);
+            step = 0;
+        }
+        data_image im = base;
+        im.px = NULL;
+        if (base.px && (im.px = malloc((size_t)base.h * base.w * base.c))) {
+            memcpy(im.px, base.px, (size_t)base.h * base.w * base.c);
+            if (step > 0) CHECK(image_resize(&im, h, w, name, &err) == 0, "resize %s: %s", name, err.msg);
+            int same = im.h == h && im.w == w && (int)strlen(hex) == 2 * h * w * 3, first_bad = -1;
+            for (int i = 0; same && i < h * w * 3; i++) {
+                int got = im.px[(i / 3) * im.c + (im.c == 3 ? i % 3 : 0)];
+                if (got != hex_byte(hex + 2 * i)) same = 0, first_bad = i;
+            }
+            CHECK(same, "%s %s %dx%d equals PIL (%dx%d x %d decoded; first difference at byte %d)", name,
+                  step ? "resized to" : "decoded", w, h, im.w, im.h, im.c, first_bad);
+            cases++;
+        }
+        image_free(&im);
+        step++;
+    }
+    image_free(&base);
+    fclose(f);
+    CHECK(cases == 24, "image fixture cases: %d, expected 24", cases);
+    /* not an image, and a PNG cut short: the file is named */
+    CHECK(image_read(&base, "tests/fixtures/images/expected.txt", &err) == -1 &&
+              contains(err.msg, "expected.txt: neither a PNG nor a JPEG"), "message: %s", err.msg);
+    char path[4200];
+    path_of(path, sizeof path, "cut.png");
+    FILE *src = fopen("tests/fixtures/images/rgb.png", "rb");
+    uint8_t buf[100];
+    size_t n = src ? fread(buf, 1, 60, src) : 0;
+    if (src) fclose(src);
+    CHECK(n == 60 && write_bytes("cut.png", buf, n) == 0, "write cut.png");
+    CHECK(image_read(&base, path, &err) == -1 && contains(err.msg, "cut.png: damaged PNG"), "message: %s", err.msg);
     remove(path);
 }
 
@@ -635,6 +739,7 @@ int main(void) {
     filebuf = malloc(FILE_BYTES);
     if (!filebuf) return 1;
     test_augment();
+    test_images();
     test_loader_small();
     test_files();
     test_class_names();

@@ -17,6 +17,9 @@
 typedef struct {
     char model[512], data[1024], out[1024], init[1024];
     char dataset[16];    /* a format of dataset_formats() (lrlab/data.h) */
+    int labels_coarse;   /* --labels coarse (cifar100) */
+    char resize[32];     /* --resize H,W (folder); "": none */
+    char normalize[256]; /* --normalize MEANS,STDS; "": the data set's constants */
     char sched[2048];
     int sched_unit_step; /* --sched-unit step */
     char monitor[16];    /* test_loss | test_acc | train_loss | val_loss | val_acc */

@@ -52,7 +52,18 @@ typedef struct {
     int train;               /* 0: the test split only (evaluating weights needs nothing else) */
     long limit_train, limit_test; /* keep only the first N images in file order (<= 0: all); more than there
                                      are is an error naming --limit-train / --limit-test */
+    int coarse;              /* cifar100: the 20 coarse labels (--labels coarse), else the 100 fine ones */
+    int resize_h, resize_w;  /* folder: resize every image to h x w (PIL's bilinear); 0: refuse other sizes */
+    const char *normalize;   /* NULL or "": the format's constants; else data_parse_norm's text, 2 or 2 x channels numbers */
 } data_options;
+
+/* --resize "H,W": two integers 1..4096. */
+int data_parse_resize(const char *s, int *h, int *w, const char *origin, lr_error *err);
+/* --normalize: the means then the stds, numbers separated by commas, with
+ * torchvision's brackets allowed ("(0.49, 0.48, 0.45), (0.2, 0.2, 0.2)"); *n
+ * numbers (2, 4 or 6) into nm (mean[0..n/2), std[0..n/2)), each std > 0.
+ * Float32 of the decimal's double, as torch.as_tensor does. */
+int data_parse_norm(const char *s, data_norm *nm, int *n, const char *origin, lr_error *err);
 
 /* Loads and validates a data set. Every file is checked in full even when
  * limited; a message names the file and what is wrong, and a missing
@@ -76,6 +87,10 @@ int dataset_probe(const char *format, const char *path, long *n_train, lr_error 
 /* The data's shape and classes against a model's: 0, or -1 with a message
  * naming both (`model` is its name, for the message). */
 int dataset_check_model(const dataset *d, const char *model, int c, int h, int w, int classes, lr_error *err);
+
+/* The mean and standard deviation of x / 255 over every pixel of each
+ * channel of s (numpy's mean and std, ddof=0), in double. */
+void dataset_channel_stats(const data_split *s, double *mean, double *std);
 
 /* Frees and zeroes a split; accepts a zeroed or half-built one. */
 void data_split_free(data_split *s);

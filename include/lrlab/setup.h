@@ -43,6 +43,11 @@ typedef struct {
 int train_setup_init(train_setup *s, train_config *cfg, const setup_options *o, lr_error *err);
 void train_setup_free(train_setup *s); /* accepts a zeroed or half-built setup */
 
+/* The data options of cfg (--dataset, --data, --labels, --resize,
+ * --normalize, the limits; training: the training split too, test: the test
+ * split's limit, else one image of it). */
+int setup_data_options(data_options *o, const train_config *cfg, int training, int test, lr_error *err);
+
 /* Sets the OpenMP thread count (0: one per core) and warns above the cores. */
 void train_setup_threads(train_config *cfg, FILE *warn);
 

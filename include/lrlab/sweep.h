@@ -70,7 +70,7 @@ int sweep_flags_add(sweep_flags *f, const char *key, const char *value, int line
 void sweep_flags_free(sweep_flags *f);
 
 /* Steps per epoch as the trainer will count them: floor((N - val) / batch)
- * with N = limit_train, or 50000 (CIFAR-10's training set) when it is 0. */
+ * with N = limit_train, or the training images the data set holds (config_train_images) when it is 0. */
 long sweep_steps_per_epoch(const train_config *c);
 
 /* The flags of run i, in the order `lrlab train` must get them: the

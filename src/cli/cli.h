@@ -14,6 +14,7 @@ int cli_report(int argc, char **argv);
 int cli_eval(int argc, char **argv);
 int cli_find_lr(int argc, char **argv);
 int cli_tune(int argc, char **argv);
+int cli_data(int argc, char **argv);
 
 /* The program's own path (argv[0] resolved through /proc/self/exe), for
  * finding models/ and experiments/ beside the executable, and for sweep's

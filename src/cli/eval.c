@@ -6,7 +6,8 @@
  * directory stands for its model.safetensors, or its checkpoint while it
  * has none; a checkpoint file gives its weights. When the weights sit in a
  * run directory (config.txt beside them), the model is the run's unless
- * --model is given. Reads the test files only. Not here: the counting
+ * --model is given, and so is the data set (--dataset, --labels, --resize,
+ * --normalize; the files too unless --data is given, but for cifar10). Reads the test files only. Not here: the counting
  * (train/evaluate.c). */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -27,8 +28,9 @@
 
 /* The train settings eval accepts (config.txt keys); the help lists them
  * from "data" on (--model is said with the weights). */
-static const char *const eval_settings[] = {"model", "dataset", "data", "limit_test", "batch", "threads",
-                                            "backend", "conv_algo", "precision", NULL};
+static const char *const eval_settings[] = {"model",   "dataset",   "data",      "labels",     "resize",
+                                            "normalize", "limit_test", "batch",   "threads",   "backend",
+                                            "conv_algo", "precision", NULL};
 
 static void usage(FILE *f) {
     fprintf(f, "usage: lrlab eval RUN_DIR|FILE [flags]   (or --model-file FILE)\n\n"
@@ -87,7 +89,7 @@ int cli_eval(int argc, char **argv) {
     config_defaults(&cfg);
     const char *model_arg = NULL;
     const cli_opt opts[] = {{"--model-file", &model_arg, NULL}, {NULL, NULL, NULL}};
-    int model_given = 0, n_files = 0;
+    int model_given = 0, data_given = 0, dataset_given = 0, n_files = 0;
     lr_error err;
     for (int i = 1; i < argc;) {
         const char *a = argv[i];
@@ -116,6 +118,10 @@ int cli_eval(int argc, char **argv) {
             return 2;
         }
         if (lr_key_eq(a + 2, len, "model")) model_given = 1;
+        if (lr_key_eq(a + 2, len, "data")) data_given = 1;
+        if (lr_key_eq(a + 2, len, "dataset") || lr_key_eq(a + 2, len, "labels") || lr_key_eq(a + 2, len, "resize") ||
+            lr_key_eq(a + 2, len, "normalize"))
+            dataset_given = 1;
         if (config_take_arg(&cfg, argc, argv, &i, &err) < 0) return cli_error("eval", &err, 2);
     }
     if (n_files != 1) {
@@ -124,19 +130,27 @@ int cli_eval(int argc, char **argv) {
                         : "which weights? give a run directory, a weights file or a checkpoint");
         return 2;
     }
-    cli_default_data(&cfg);
     char model_file[1200];
     if (resolve_weights(model_file, sizeof model_file, model_arg, &err)) return cli_error("eval", &err, 1);
-    /* the run's model, when the weights are in a run directory */
+    /* the run's model and data set, when the weights are in a run directory */
     char cfg_path[1400];
     const char *slash = strrchr(model_file, '/');
     snprintf(cfg_path, sizeof cfg_path, "%.*s%s", slash ? (int)(slash - model_file + 1) : 0, model_file, RUN_CONFIG);
-    if (!model_given && access(cfg_path, F_OK) == 0) {
+    if (access(cfg_path, F_OK) == 0) {
         train_config run_cfg;
         config_defaults(&run_cfg);
         if (config_read(&run_cfg, cfg_path, &err)) return cli_error("eval", &err, 1);
-        snprintf(cfg.model, sizeof cfg.model, "%s", run_cfg.model);
+        if (!model_given) snprintf(cfg.model, sizeof cfg.model, "%s", run_cfg.model);
+        if (!dataset_given) {
+            snprintf(cfg.dataset, sizeof cfg.dataset, "%s", run_cfg.dataset);
+            snprintf(cfg.resize, sizeof cfg.resize, "%s", run_cfg.resize);
+            snprintf(cfg.normalize, sizeof cfg.normalize, "%s", run_cfg.normalize);
+            cfg.labels_coarse = run_cfg.labels_coarse;
+        }
+        if (!data_given && !dataset_given && strcmp(run_cfg.dataset, "cifar10")) /* cifar10: the default files, as before */
+            snprintf(cfg.data, sizeof cfg.data, "%s", run_cfg.data);
     }
+    cli_default_data(&cfg);
     setup_options so = {.test = 1, .weights = model_file, .model_search = cli_search_dirs("models"), .warn = stderr};
     train_setup r;
     memset(&r, 0, sizeof r);

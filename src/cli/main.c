@@ -34,6 +34,7 @@ static const struct {
     {"report", cli_report, "print a Markdown table of runs"},
     {"eval", cli_eval, "test accuracy, per-class accuracy and confusion matrix of weights"},
     {"find-lr", cli_find_lr, "learning-rate range test: suggest a starting lr"},
+    {"data", cli_data, "data stats: a data set's shape, classes, channel means and stds"},
 };
 
 #define N_VERBS (int)(sizeof verbs / sizeof verbs[0])

@@ -4,6 +4,7 @@
  * Not here: any format's files (one file per format: cifar.c, ...). */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,9 @@ typedef struct {
 
 static const data_format formats[] = {
     {"cifar10", "data/cifar-10-batches-bin", "CIFAR10_DIR", cifar10_load, cifar10_probe},
+    {"cifar100", "data/cifar-100-binary", NULL, cifar100_load, cifar100_probe},
+    {"idx", "/usr/share/datasets/fashion-mnist", NULL, idx_load, idx_probe}, /* Debian's dataset-fashion-mnist */
+    {"folder", "data/images", NULL, folder_load, folder_probe},
 };
 #define N_FORMATS (int)(sizeof formats / sizeof formats[0])
 
@@ -92,10 +96,68 @@ int dataset_load(dataset *d, const data_options *o, lr_error *err) {
     snprintf(d->format, sizeof d->format, "%s", f->name);
     if (snprintf(d->path, sizeof d->path, "%s", path) >= (int)sizeof d->path)
         return lr_fail(err, "--data %.64s...: path longer than %zu bytes", path, sizeof d->path - 1);
+    if (o->resize_h && strcmp(f->name, "folder"))
+        return lr_fail(err, "--resize %dx%d: only for --dataset folder (%s images have one size)", o->resize_h,
+                       o->resize_w, f->name);
+    if (o->coarse && strcmp(f->name, "cifar100"))
+        return lr_fail(err, "--labels coarse: only for --dataset cifar100 (%s has one kind of label)", f->name);
+    data_norm nm;
+    int n_norm = 0;
+    if (o->normalize && *o->normalize && data_parse_norm(o->normalize, &nm, &n_norm, "--normalize", err)) return -1;
     for (int k = 0; k < DATA_MAX_CLASSES; k++) snprintf(d->names[k], DATA_NAME_BYTES, "%d", k);
     if (f->load(d, o, path, err)) {
         dataset_free(d);
         return -1;
+    }
+    if (n_norm && n_norm != 2 && n_norm != 2 * d->c) {
+        lr_fail(err, "--normalize '%s': %d numbers, but %s has %d channel%s (expected %d: the means then the stds, "
+                     "or 2 for every channel)", o->normalize, n_norm, path, d->c, d->c > 1 ? "s" : "", 2 * d->c);
+        dataset_free(d);
+        return -1;
+    }
+    for (int c = 0; n_norm && c < d->c; c++) /* 2 numbers: torchvision's broadcast over the channels */
+        d->norm.mean[c] = nm.mean[n_norm == 2 ? 0 : c], d->norm.std[c] = nm.std[n_norm == 2 ? 0 : c];
+    return 0;
+}
+
+int data_parse_resize(const char *s, int *h, int *w, const char *origin, lr_error *err) {
+    char *end;
+    long a = strtol(s, &end, 10), b = -1;
+    if (*end == ',' || *end == 'x') b = strtol(end + 1, &end, 10);
+    if (*end || a < 1 || a > 4096 || b < 1 || b > 4096)
+        return lr_fail(err, "%s '%s': expected H,W: a height and a width of 1..4096 pixels, e.g. 32,32", origin, s);
+    *h = (int)a, *w = (int)b;
+    return 0;
+}
+
+int data_parse_norm(const char *s, data_norm *nm, int *n, const char *origin, lr_error *err) {
+    double v[2 * DATA_MAX_CHANNELS + 1];
+    int k = 0;
+    for (const char *p = s;;) {
+        while (*p == ' ' || *p == '(' || *p == ')' || *p == '[' || *p == ']' || (k && *p == ','))
+            p++; /* Python's brackets and trailing commas: "(0.1307,), (0.3081,)" */
+        if (!*p) break;
+        char *end;
+        double x = strtod(p, &end);
+        if (end == p || k == 2 * DATA_MAX_CHANNELS || !(x > -1e6 && x < 1e6))
+            return lr_fail(err, "%s '%s': %s (expected the means then the stds, e.g. '0.2860,0.3530' or "
+                                "'(0.49,0.48,0.45),(0.25,0.24,0.26)')", origin, s,
+                           end == p ? "not a number list" : k == 2 * DATA_MAX_CHANNELS ? "more than 6 numbers"
+                                                                                        : "a number out of range");
+        v[k++] = x;
+        p = end;
+        while (*p == ' ' || *p == ')' || *p == ']') p++;
+        if (*p == ',') p++;
+        else if (*p) return lr_fail(err, "%s '%s': unexpected '%c' (expected numbers separated by commas)", origin, s, *p);
+    }
+    if (k != 2 && k != 4 && k != 6)
+        return lr_fail(err, "%s '%s': %d numbers (expected the means then the stds: 2, 4 or 6 numbers)", origin, s, k);
+    *n = k;
+    memset(nm, 0, sizeof *nm);
+    for (int c = 0; c < k / 2; c++) {
+        nm->mean[c] = (float)v[c], nm->std[c] = (float)v[k / 2 + c];
+        if (!(nm->std[c] > 0))
+            return lr_fail(err, "%s '%s': std %g of channel %d (expected > 0)", origin, s, v[k / 2 + c], c);
     }
     return 0;
 }
@@ -122,6 +184,8 @@ int data_split_holdout(data_split *train, data_split *val, int n_val, lr_error *
 }
 
 int data_keep(long *keep, long limit, long available, const char *flag, const char *path, lr_error *err) {
+    if (available < 1) return lr_fail(err, "%s: no images (expected at least one %s image)", path,
+                                       strstr(flag, "train") ? "training" : "test");
     if (limit > available)
         return lr_fail(err, "%s %ld: only %ld images in %s (expected 1..%ld, or 0 for all)", flag, limit, available,
                        path, available);
@@ -174,4 +238,19 @@ int data_read_names(char names[][DATA_NAME_BYTES], int want, const char *path, i
     if (!rc) memcpy(names, got, (size_t)want * DATA_NAME_BYTES);
     free(got);
     return rc;
+}
+
+void dataset_channel_stats(const data_split *s, double *mean, double *std) {
+    size_t plane = (size_t)s->h * s->w, image = data_image_bytes(s);
+    for (int c = 0; c < s->c; c++) {
+        double hist[256] = {0}, n = (double)s->n * plane, m = 0, v = 0;
+        for (int i = 0; i < s->n; i++) {
+            const uint8_t *p = s->pixels + (size_t)i * image + (size_t)c * plane;
+            for (size_t k = 0; k < plane; k++) hist[p[k]]++;
+        }
+        for (int b = 0; b < 256; b++) m += hist[b] * (b / 255.0);
+        m = n > 0 ? m / n : 0;
+        for (int b = 0; b < 256; b++) v += hist[b] * (b / 255.0 - m) * (b / 255.0 - m);
+        mean[c] = m, std[c] = n > 0 ? sqrt(v / n) : 0;
+    }
 }

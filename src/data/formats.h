@@ -11,5 +11,24 @@
 
 int cifar10_load(dataset *d, const data_options *o, const char *path, lr_error *err);
 int cifar10_probe(const char *path, long *n_train, lr_error *err);
+int cifar100_load(dataset *d, const data_options *o, const char *path, lr_error *err);
+int cifar100_probe(const char *path, long *n_train, lr_error *err);
+int idx_load(dataset *d, const data_options *o, const char *path, lr_error *err);
+int idx_probe(const char *path, long *n_train, lr_error *err);
+
+int folder_load(dataset *d, const data_options *o, const char *path, lr_error *err);
+int folder_probe(const char *path, long *n_train, lr_error *err);
+
+/* One decoded image (image.c): h x w x c bytes, interleaved (HWC), c 1 or 3. */
+typedef struct {
+    int h, w, c;
+    uint8_t *px;
+} data_image;
+/* A PNG or JPEG file, as PIL opens and converts it (image.c says how); a
+ * message naming the file when it is neither, or damaged. */
+int image_read(data_image *im, const char *path, lr_error *err);
+/* In place, to h x w with PIL's bilinear filter (Image.resize((w, h), BILINEAR)). */
+int image_resize(data_image *im, int h, int w, const char *path, lr_error *err);
+void image_free(data_image *im);
 
 #endif

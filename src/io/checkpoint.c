@@ -200,7 +200,7 @@ static char *dup_meta(const st_file *f, const char *key) {
  * which is undefined for NaN or out-of-range values). */
 static int state_count(long *out, double v, double max, const char *path, const char *what, lr_error *err) {
     if (!(v >= 0 && v <= max) || v != floor(v))
-        return lr_fail(err, "%s: train.state %s is %g: expected a whole number in 0..%.0f", path, what, v, max);
+        return lr_fail(err, "%s: %s is %g: expected a whole number in 0..%g", path, what, v, max);
     *out = (long)v;
     return 0;
 }
@@ -208,13 +208,13 @@ static int state_count(long *out, double v, double max, const char *path, const 
 static int state_from(train_state *s, long *started, const double *v, int n, const char *path, lr_error *err) {
     const double big = 1e15; /* far beyond any run, well inside long and exact in a double */
     memset(s, 0, sizeof *s);
-    if (state_count(&s->epoch, v[0], big, path, "epoch", err) ||
-        state_count(&s->batch, v[1], big, path, "batch", err) ||
-        state_count(&s->step, v[2], big, path, "step", err) ||
-        state_count(started, v[3], 1, path, "momentum_started", err) ||
-        state_count(&s->correct, v[5], big, path, "correct", err) ||
-        state_count(&s->seen, v[6], big, path, "seen", err) ||
-        state_count(&s->batches, v[7], big, path, "batches", err))
+    if (state_count(&s->epoch, v[0], big, path, "train.state epoch", err) ||
+        state_count(&s->batch, v[1], big, path, "train.state batch", err) ||
+        state_count(&s->step, v[2], big, path, "train.state step", err) ||
+        state_count(started, v[3], 1, path, "train.state momentum_started", err) ||
+        state_count(&s->correct, v[5], big, path, "train.state correct", err) ||
+        state_count(&s->seen, v[6], big, path, "train.state seen", err) ||
+        state_count(&s->batches, v[7], big, path, "train.state batches", err))
         return -1;
     s->loss_sum = v[4], s->seconds = v[8];
     s->epoch_lr = n > STATE_FIELDS_OLD ? v[9] : NAN;
@@ -232,6 +232,23 @@ static int state_from(train_state *s, long *started, const double *v, int n, con
         return lr_fail(err, "%s: train.state gradient norm sum %g: expected a finite value >= 0", path,
                        s->grad_norm_sum);
     return 0;
+}
+
+/* One optimiser scalar by its kind of name: a "*_started" flag is 0 or 1
+ * (the step functions branch on it), "step" a whole count, the others
+ * (NAdam's mu_product, ASGD's eta and mu) finite and non-negative. */
+static int check_scalar(double v, const char *name, const char *path, lr_error *err) {
+    size_t n = strlen(name);
+    if (n > 8 && !strcmp(name + n - 8, "_started")) {
+        if (v == 0 || v == 1) return 0;
+        return lr_fail(err, "%s: optimizer.scalars %s is %g: expected 0 or 1", path, name, v);
+    }
+    if (!strcmp(name, "step")) {
+        long whole;
+        return state_count(&whole, v, 1e15, path, "optimizer.scalars step", err);
+    }
+    if (isfinite(v) && v >= 0 && v <= 1e15) return 0;
+    return lr_fail(err, "%s: optimizer.scalars %s is %g: expected a finite number in 0..1e15", path, name, v);
 }
 
 /* Validates and copies out of a read file f (freed by the caller). */
@@ -263,10 +280,8 @@ static int copy_optim(const st_file *f, const char *path, const model_spec *m, o
                             "group%s)", path, (long)want * ns, optim_name(kind), want, want > 1 ? "s" : "");
     shape[0] = have;
     if (st_copy(f, "optimizer.scalars", ST_F64, 1, shape, scalars, err)) return -1;
-    for (int i = 0; i < have; i++)
-        if (!isfinite(scalars[i]) || scalars[i] < 0 || scalars[i] > 1e15)
-            return lr_fail(err, "%s: optimizer.scalars %s (group %d) is %g: expected a finite number in 0..1e15", path,
-                           optim_scalar_name(kind, i % ns), i / ns, scalars[i]);
+    for (int i = 0; i < have; i++) /* check_scalar's names are per group: the same in each */
+        if (check_scalar(scalars[i], optim_scalar_name(kind, i % ns), path, err)) return -1;
     for (int g = 0; o && g < groups; g++) memcpy(o->s + g * OPTIM_MAX_SCALARS, scalars + g * ns, sizeof(double) * (size_t)ns);
     return 0;
 }

@@ -30,6 +30,15 @@ static int check_dataset(const char *value, const char *origin, lr_error *err) {
         snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", f == dataset_formats() ? "" : ", ", *f);
     return lr_fail(err, "%s '%s': expected one of %s", origin, value, list);
 }
+static int check_resize(const char *value, const char *origin, lr_error *err) {
+    int h, w;
+    return data_parse_resize(value, &h, &w, origin, err);
+}
+static int check_normalize(const char *value, const char *origin, lr_error *err) {
+    data_norm nm;
+    int n;
+    return data_parse_norm(value, &nm, &n, origin, err);
+}
 
 #define THREADS_PER_CORE_MAX 4
 
@@ -37,8 +46,11 @@ static int check_dataset(const char *value, const char *origin, lr_error *err) {
 
 static const setting settings[] = {
     {"model", K_STR, F(model), 0, 0, NULL, "NAME|FILE  network description (models/vgg-seed)"},
-    {"dataset", K_STR, F(dataset), 0, 0, NULL, "NAME  the data's format: cifar10 (docs/data.md)"},
+    {"dataset", K_STR, F(dataset), 0, 0, NULL, "NAME  the data's format: cifar10|cifar100|idx|folder (docs/data.md)"},
     {"data", K_STR, F(data), 0, 0, NULL, "PATH  the data set's files (cifar10: data/cifar-10-batches-bin or $CIFAR10_DIR)"},
+    {"labels", K_ENUM, F(labels_coarse), 0, 0, "fine|coarse", "fine|coarse  CIFAR-100's 100 fine or 20 coarse classes (fine)"},
+    {"resize", K_STR, F(resize), 0, 0, NULL, "H,W  folder: resize every image to H x W (PIL's bilinear)"},
+    {"normalize", K_STR, F(normalize), 0, 0, NULL, "MEANS,STDS  Normalize's constants, e.g. '0.2860,0.3530' (default: the data set's)"},
     {"out", K_STR, F(out), 0, 0, NULL, "DIR  run directory: config, metrics.csv, checkpoint, model.safetensors"},
     {"init", K_STR, F(init), 0, 0, NULL, "FILE.safetensors  start from these weights"},
     {"optim", K_STR, F(optim), 0, 0, NULL, "EXPR  optimiser in PyTorch syntax, e.g. 'AdamW(lr=1e-3, weight_decay=0.05)' (SGD)"},
@@ -80,7 +92,7 @@ static const setting settings[] = {
 static const struct {
     const char *key;
     int (*check)(const char *value, const char *origin, lr_error *err);
-} string_checks[] = {{"dataset", check_dataset}};
+} string_checks[] = {{"dataset", check_dataset}, {"resize", check_resize}, {"normalize", check_normalize}};
 
 void config_defaults(train_config *c) {
     memset(c, 0, sizeof *c);

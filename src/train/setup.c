@@ -103,13 +103,19 @@ int train_setup_net(net **out, const model_spec *m, train_config *cfg, int train
 
 /* ---- everything ---- */
 
+int setup_data_options(data_options *o, const train_config *cfg, int training, int test, lr_error *err) {
+    *o = (data_options){.format = cfg->dataset, .path = cfg->data, .train = training,
+                        .limit_train = training ? cfg->limit_train : 1, .limit_test = test ? cfg->limit_test : 1,
+                        .coarse = cfg->labels_coarse, .normalize = cfg->normalize};
+    return cfg->resize[0] ? data_parse_resize(cfg->resize, &o->resize_h, &o->resize_w, "--resize", err) : 0;
+}
+
 int train_setup_init(train_setup *s, train_config *cfg, const setup_options *o, lr_error *err) {
     memset(s, 0, sizeof *s);
     train_setup_threads(cfg, o->warn);
     /* the files are validated even when a split is not used (one image is kept), but for eval: the test files only */
-    data_options d = {.format = cfg->dataset, .path = cfg->data, .train = o->training,
-                      .limit_train = o->training ? cfg->limit_train : 1, .limit_test = o->test ? cfg->limit_test : 1};
-    if (dataset_load(&s->data, &d, err)) return -1;
+    data_options d;
+    if (setup_data_options(&d, cfg, o->training, o->test, err) || dataset_load(&s->data, &d, err)) return -1;
     data_split *train = &s->data.train;
     if (o->training) {
         if (cfg->val >= train->n)
