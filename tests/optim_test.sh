@@ -83,6 +83,108 @@ expect 2 "optimizer must support momentum with \`cycle_momentum\` option enabled
     --sched-unit step --out "$T/cyc2" >"$T/out" 2>&1
 check "Adagrad with OneCycleLR(cycle_momentum=False): $(tail -n 2 "$T/out")" [ -s "$T/cyc2/model.safetensors" ]
 
+# ---- weight averaging: --lookahead and --ema (the numbers: test_optim's fixtures against PyTorch) ----
+LA="k=3, alpha='1 - 0.95**5 * (step / total_steps)**3', buffers=True, final=True"
+set -- $F --optim 'AdamW(lr=1e-3)' --lookahead "$LA" --ema 0.9 --algo-choices "$AC"
+"$LRLAB" train "$@" --out "$T/avg-ref" >"$T/out" 2>&1
+check "Lookahead and EMA: $(tail -n 2 "$T/out")" [ -s "$T/avg-ref/model_ema.safetensors" ]
+check "metrics.csv has the EMA's columns: $(head -n 1 "$T/avg-ref/metrics.csv")" \
+    grep -q '^epoch,lr,beta1,.*,images_per_s,grad_norm,test_loss_ema,test_acc_ema$' "$T/avg-ref/metrics.csv"
+check "every row has them: $(cat "$T/avg-ref/metrics.csv")" [ "$(awk -F, 'NR > 1 && NF == 14' "$T/avg-ref/metrics.csv" | wc -l)" -eq 2 ]
+check "the log shows the EMA's accuracy" grep -q "\[EMA\] Loss: [0-9.]* | Acc: " "$T/out"
+check "the first line names the averages: $(head -n 1 "$T/out")" grep -qF "AdamW(lr=0.001), lookahead $LA, ema 0.9, sched" "$T/out"
+check "config.txt records both" grep -qxF "lookahead=$LA" "$T/avg-ref/config.txt"
+check "config.txt records the decay" grep -qx "ema=0.9[0-9]*" "$T/avg-ref/config.txt"
+"$LRLAB" report "$T/avg-ref" >"$T/report" 2>&1
+check "report reads a metrics.csv with the EMA's columns and names the averages: $(tail -n 3 "$T/report")" \
+    grep -qF "\`AdamW(lr=0.001)\`, Lookahead \`$LA\`, EMA 0.9" "$T/report"
+for stop in 2 5 8; do  # mid-epoch before and after a synchronisation, and at the epoch's end
+    "$LRLAB" train "$@" --out "$T/avg$stop" --stop-at-step $stop >"$T/out" 2>&1
+    "$LRLAB" train --resume "$T/avg$stop" >"$T/out" 2>&1
+    check "Lookahead + EMA stopped at step $stop and resumed: $(tail -n 2 "$T/out")" \
+        cmp -s "$T/avg-ref/model.safetensors" "$T/avg$stop/model.safetensors"
+    check "... and model_ema.safetensors is the uninterrupted run's" \
+        cmp -s "$T/avg-ref/model_ema.safetensors" "$T/avg$stop/model_ema.safetensors"
+done
+for mode in "--ema 0.99" "--lookahead k=2,alpha=0.7"; do  # each alone
+    name=$(echo "$mode" | tr -dc 'a-z0-9')
+    "$LRLAB" train $F $mode --algo-choices "$AC" --out "$T/$name-ref" >"$T/out" 2>&1
+    "$LRLAB" train $F $mode --algo-choices "$AC" --out "$T/$name" --stop-at-step 3 >"$T/out" 2>&1
+    "$LRLAB" train --resume "$T/$name" >"$T/out" 2>&1
+    for f in model.safetensors model_ema.safetensors; do
+        [ -e "$T/$name-ref/$f" ] || continue
+        check "$mode stopped at step 3 and resumed: $f differs" cmp -s "$T/$name-ref/$f" "$T/$name/$f"
+    done
+done
+"$LRLAB" train $F --optim 'AdamW(lr=1e-3)' --algo-choices "$AC" --out "$T/avg-none" >/dev/null 2>&1
+cmp -s "$T/avg-ref/model.safetensors" "$T/avg-none/model.safetensors"
+check "Lookahead changes the weights" [ $? -ne 0 ]
+check "no --ema, no model_ema.safetensors" [ ! -e "$T/avg-none/model_ema.safetensors" ]
+if have_torch; then
+    "$PY" - "$T/avg-ref/model.safetensors" "$T/avg-ref/model_ema.safetensors" >"$T/out" 2>&1 <<'PY'
+import json, struct, sys
+def names(path):
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        return [(k, v["dtype"], v["shape"]) for k, v in json.loads(f.read(n)).items() if k != "__metadata__"]
+a, b = names(sys.argv[1]), names(sys.argv[2])
+print("same" if a == b else "differ: %s / %s" % (a[:3], b[:3]))
+PY
+    check "model_ema.safetensors has model.safetensors' names, dtypes and shapes: $(cat "$T/out")" grep -qx same "$T/out"
+else
+    skip "optim_test: python3-torch not installed: model_ema.safetensors' names not compared"
+fi
+expect 2 "--lookahead: k must be a whole number of steps >= 1" train $F --lookahead 'k=0'
+expect 2 "unknown name 'total' (the only variables here are 'step' and 'total_steps')" train $F --lookahead "alpha='step / total'"
+expect 2 "--lookahead: alpha at step 8 of 8 is 1.5: expected a value in [0, 1]" train $F --lookahead "k=4, alpha='0.5 + step / 8'"
+grep -q '^ \{13\}\^~\{15\}$' "$T/out"; check "the caret is under alpha's string: $(cat "$T/out")" [ $? -eq 0 ]
+expect 2 "unknown argument 'alpah' (did you mean alpha?)" train $F --lookahead 'alpah=0.5'
+expect 2 "--ema: 1.5 is out of range" train $F --ema 1.5
+expect 2 "--ema 1: expected a decay below 1" train $F --ema 1
+
+# ---- SWA: --swa-start, SWALR inside SequentialLR, update_bn (against torch's: tests/torch/swa_check.py) ----
+S="--model resnet20 --data $SYNTH_DIR --limit-train 128 --limit-test 64 --batch 32 --epochs 3 --threads 1 --seed 3"
+S="$S --no-augment --no-shuffle --swa-start 1"
+SW="SequentialLR([ConstantLR(factor=1.0, total_iters=1), SWALR(swa_lr=0.005, anneal_epochs=1)], milestones=[1])"
+"$LRLAB" train $S --sched "$SW" --out "$T/swa-ref" >"$T/out" 2>&1
+check "SWA: $(tail -n 2 "$T/out")" [ -s "$T/swa-ref/model_swa.safetensors" ]
+check "the log gives the SWA model's accuracy: $(tail -n 2 "$T/out")" \
+    grep -q "^SWA: the average of 2 epochs, BatchNorm statistics from 4 batches (update_bn): \[Test\] Loss: " "$T/out"
+check "SWALR anneals to swa_lr from epoch 1: $(cut -d, -f2 "$T/swa-ref/metrics.csv" | tr '\n' ' ')" \
+    [ "$(cut -d, -f2 "$T/swa-ref/metrics.csv" | tr '\n' ' ')" = "lr 0.01 0.0050000000000000001 0.0050000000000000001 " ]
+SAC=$(sed -n 's/^algo_choices=//p' "$T/swa-ref/config.txt")
+"$LRLAB" train $S --sched "$SW" --algo-choices "$SAC" --out "$T/swa6" --stop-at-step 6 >"$T/out" 2>&1
+"$LRLAB" train --resume "$T/swa6" >"$T/out" 2>&1
+check "SWA stopped mid-epoch 1 and resumed: $(tail -n 2 "$T/out")" cmp -s "$T/swa-ref/model.safetensors" "$T/swa6/model.safetensors"
+check "... and model_swa.safetensors is the uninterrupted run's" \
+    cmp -s "$T/swa-ref/model_swa.safetensors" "$T/swa6/model_swa.safetensors"
+rm "$T/swa6/model_swa.safetensors" "$T/swa6/model.safetensors"  # as a kill after the last checkpoint leaves it
+"$LRLAB" train --resume "$T/swa6" >"$T/out" 2>&1
+check "a finished run writes a missing model_swa.safetensors again, the same: $(tail -n 2 "$T/out")" \
+    cmp -s "$T/swa-ref/model_swa.safetensors" "$T/swa6/model_swa.safetensors"
+if have_torch; then
+    "$PY" tests/torch/swa_check.py "$T/swa-ref" "$SYNTH_DIR" resnet20 128 32 >"$T/out" 2>&1
+    check "update_bn as torch.optim.swa_utils.update_bn: $(grep -v '^swa_check:' "$T/out" | head -n 3)" \
+        grep -q '^swa_check: [1-9][0-9]* passed, 0 failed' "$T/out"
+else
+    skip "optim_test: python3-torch not installed: SWA's update_bn not compared with PyTorch's"
+fi
+expect 2 "--swa-start 3: the run has 3 epochs (0..2): SWA would average nothing" train $S --swa-start 3
+expect 2 "SWALR: anneal_epochs must be equal or greater than 0" train $S --sched 'SWALR(swa_lr=0.01, anneal_epochs=-1)'
+
+# ---- kill -9 with every average at once (Lookahead, EMA, SWA), then --resume: the same files ----
+K="$S --epochs 4 --optim AdamW(lr=1e-3) --lookahead k=3 --ema 0.9 --sched SWALR(swa_lr=1e-4,anneal_epochs=2) --log-steps"
+"$LRLAB" train $K --algo-choices "$SAC" --out "$T/all-ref" >"$T/out" 2>&1
+check "every average at once: $(tail -n 2 "$T/out")" [ -s "$T/all-ref/model_swa.safetensors" ]
+"$LRLAB" train $K --algo-choices "$SAC" --out "$T/all" >"$T/all.log" 2>&1 &
+pid=$!
+wait_until "[ -f '$T/all/checkpoint.safetensors' ] || ! kill -0 $pid 2>/dev/null"
+kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
+"$LRLAB" train --resume "$T/all" >"$T/out" 2>&1
+for f in model.safetensors model_ema.safetensors model_swa.safetensors steps.csv; do
+    check "kill -9 and --resume with every average: $f differs from the uninterrupted run's" cmp -s "$T/all-ref/$f" "$T/all/$f"
+done
+
 # ---- find-lr and sweep take it too ----
 "$LRLAB" find-lr $L --optim 'AdamW(weight_decay=0.1)' --steps 8 >"$T/out" 2>&1
 check "find-lr with --optim: $(tail -n 2 "$T/out")" grep -q "AdamW(lr=" "$T/out"

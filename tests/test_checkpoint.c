@@ -11,7 +11,10 @@
  * any byte of the tensor data (the CRC-32 in the metadata)); weights_load
  * given a checkpoint or another model's weights; and the atomic writers'
  * failures (a directory or /dev/full where the temporary file goes, a parent
- * that is a regular file) leaving the previous file intact.
+ * that is a regular file) leaving the previous file intact; the averages of
+ * the weights (Lookahead, EMA, SWA and n_averaged) round trip, a checkpoint
+ * with other averages than the run's is refused, one without any is the
+ * same file as ckpt_save's, and eval reads the weights of one with them.
  *   --write-corpus DIR   write the fuzz seed corpus (fuzz/corpus/checkpoint)
  *                        for fuzz/fuzz_checkpoint.c's model (FUZZ_MODEL).
  * Not the trainer's use of checkpoints: tests/resume_test.sh does that. */
@@ -194,15 +197,21 @@ static void test_round_trip(void) {
           "other model's checkpoint: '%s'", err.msg);
 }
 
+/* The extra part of a checkpoint written at the end of epoch 0 (4 steps). */
+static ckpt_extra epoch_end_extra(void) {
+    ckpt_extra x;
+    memset(&x, 0, sizeof x);
+    x.state = (train_state){.epoch = 1, .batch = 0, .step = 4, .epoch_lr = 0.1, .epoch_momentum = 0.9};
+    x.config_text = "lr=0.1\n", x.metrics_text = METRICS_HEADER;
+    return x;
+}
+
 /* Version 2: every optimiser's tensors and scalars by name, round trip;
  * a checkpoint of one optimiser refused by a run of another; version 1
  * files (SGD) load into an SGD state (spec_default writes version 1). */
 static void test_every_optimiser(void) {
     lr_error err;
-    ckpt_extra x, y;
-    memset(&x, 0, sizeof x);
-    x.state = (train_state){.epoch = 1, .batch = 0, .step = 4, .epoch_lr = 0.1, .epoch_momentum = 0.9};
-    x.config_text = "lr=0.1\n", x.metrics_text = METRICS_HEADER;
+    ckpt_extra x = epoch_end_extra(), y;
     for (int k = 0; k < OPTIM_KINDS; k++) {
         optim_params hp;
         optim_defaults(&hp, (optim_kind)k);
@@ -258,6 +267,49 @@ static void test_every_optimiser(void) {
               !memcmp(got_m, momentum, (size_t)M.n_params * 4),
           "a version 1 checkpoint: %s (momentum_started %g)", err.msg, v1.s[0]);
     ckpt_extra_free(&y);
+}
+
+/* ckpt_save_avg / ckpt_load_avg: every average, by name, round trip. */
+static void test_averages(void) {
+    lr_error err;
+    ckpt_extra x = epoch_end_extra(), y;
+    const char *path = test_path("avg.safetensors"), *plain = test_path("plain.safetensors");
+    const optim_state *o = SGD_STATE(momentum, &M);
+    unsigned all = AVG_LOOKAHEAD | AVG_EMA | AVG_SWA;
+    avg_state a, b, c;
+    CHECK(avg_state_init(&a, all, M.n_params, 0, params, NULL, &err) == 0 &&
+              avg_state_init(&b, all, M.n_params, 0, params, NULL, &err) == 0 &&
+              avg_state_init(&c, AVG_EMA, M.n_params, 0, params, NULL, &err) == 0,
+          "%s", err.msg);
+    for (long j = 0; j < M.n_params; j++)
+        a.slow_params[j] = (float)j / 3, a.ema_params[j] = (float)j / 5, a.swa_params[j] = (float)j / 7;
+    a.swa_n = 12;
+    CHECK(ckpt_save_avg(path, &M, params, NULL, o, &a, &x, &err) == 0, "%s", err.msg);
+    CHECK(ckpt_load_avg(path, &M, got_p, NULL, SGD_STATE(got_m, &M), &b, &y, &err) == 0, "%s", err.msg);
+    ckpt_extra_free(&y);
+    long bytes = M.n_params * (long)sizeof(float);
+    CHECK(!memcmp(a.slow_params, b.slow_params, (size_t)bytes) && !memcmp(a.ema_params, b.ema_params, (size_t)bytes) &&
+              !memcmp(a.swa_params, b.swa_params, (size_t)bytes) && b.swa_n == 12,
+          "the averages do not come back (n_averaged %ld)", b.swa_n);
+    CHECK(ckpt_load_avg(path, &M, got_p, NULL, SGD_STATE(got_m, &M), &c, &y, &err) == -1 &&
+              test_contains(err.msg, "avg.safetensors") && test_contains(err.msg, "the run keeps 1"),
+          "a run with only the EMA refuses a checkpoint with three averages: %s", err.msg);
+    CHECK(ckpt_save_avg(plain, &M, params, NULL, o, &c, &x, &err) == 0, "%s", err.msg);
+    CHECK(ckpt_load_avg(plain, &M, got_p, NULL, SGD_STATE(got_m, &M), &b, &y, &err) == -1 &&
+              test_contains(err.msg, "no tensor 'average.lookahead.params'"),
+          "a run with three averages refuses a checkpoint with the EMA only: %s", err.msg);
+    CHECK(weights_load_any(path, &M, got_p, NULL, &err) == 0 && !memcmp(got_p, params, (size_t)bytes),
+          "eval reads the weights of a checkpoint with averages: %s", err.msg);
+    avg_state none;
+    CHECK(avg_state_init(&none, 0, M.n_params, 0, params, NULL, &err) == 0, "%s", err.msg);
+    CHECK(ckpt_save_avg(path, &M, params, NULL, o, &none, &x, &err) == 0 &&
+              ckpt_save(plain, &M, params, NULL, o, &x, &err) == 0,
+          "%s", err.msg);
+    size_t n1, n2;
+    unsigned char *p1 = test_slurp(path, &n1), *p2 = test_slurp(plain, &n2);
+    CHECK(p1 && p2 && n1 == n2 && !memcmp(p1, p2, n1), "without averages ckpt_save_avg writes ckpt_save's file");
+    free(p1), free(p2);
+    avg_state_free(&a), avg_state_free(&b), avg_state_free(&c), avg_state_free(&none);
 }
 
 static void test_hostile_tensors(void) {
@@ -497,6 +549,7 @@ int main(int argc, char **argv) {
     CHECK(M.n_params == 78, "the fuzz model has %ld parameters, expected 78", M.n_params);
     test_round_trip();
     test_every_optimiser();
+    test_averages();
     test_hostile_tensors();
     test_hostile_files();
     test_atomic_writes();

@@ -4,7 +4,11 @@
  * a cycled momentum that starts at 0, when PyTorch creates the buffer
  * undamped) and Adam, AdamW, RMSprop, Adagrad, Adadelta, Adamax, NAdam,
  * RAdam, ASGD, Rprop (tests/fixtures/optim/optim.txt: each with and without
- * weight decay, their switches, and a schedule), both made by
+ * weight decay, their switches, and a schedule), the averages of the
+ * weights over their steps (tests/fixtures/optim/average.txt: Lookahead
+ * against a reference written in the script, timm's ModelEmaV2 update,
+ * torch.optim.swa_utils.AveragedModel; and over a BatchNorm model, which
+ * buffers each average moves), all made by
  * tests/torch/make_sched_fixtures.py; the --optim parser's defaults, checks
  * and messages; the settings check that refuses --nesterov as
  * torch.optim.SGD's constructor does; --param-group's selectors, keys and
@@ -14,7 +18,9 @@
  * fuse the multiply-adds (add(x, alpha=a) is one fmadd) while lrlab's C,
  * ISO C11 without contraction, rounds the product and the sum apart, so
  * each operation may differ by half an ulp. The check allows 8 float ulps
- * per step of the magnitudes involved (a parameter and its change).
+ * per step of the magnitudes involved (a parameter and its change). The
+ * averaging kernels themselves are exact: fed PyTorch's weights after each
+ * step, they give PyTorch's averages bit for bit.
  *
  * Run from the repository root (SGD_FIXTURES, OPTIM_FIXTURES override the files). */
 #include <math.h>
@@ -22,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lrlab/average.h"
 #include "lrlab/config.h"
 #include "lrlab/optim.h"
 #include "lrlab/sched.h"
@@ -35,6 +42,8 @@ typedef struct {
     double lr, momentum, dampening, weight_decay; /* sgd.txt's settings */
     int nesterov, n, steps;
     float p0[MAX_N], g[MAX_STEPS][MAX_N], p[MAX_STEPS][MAX_N];
+    char average[256]; /* average.txt: "lookahead ARGS", "ema DECAY" or "swa EVERY" */
+    float q[MAX_STEPS][MAX_N], a[MAX_STEPS][MAX_N]; /* the weights before averaging, the average */
 } optim_case;
 
 static double worst_ulps[OPTIM_KINDS]; /* the largest difference seen, in float ulps of the scale */
@@ -48,6 +57,66 @@ static int read_floats(const char *s, float *out, int n) {
     }
     return 0;
 }
+
+/* An average of average.txt (lrlab/average.h's kernels). */
+typedef struct {
+    lookahead *la; /* lookahead, or NULL */
+    double decay;  /* ema > 0 */
+    int every;     /* swa > 0 */
+    int steps;
+} avg_spec;
+
+static int avg_spec_parse(avg_spec *a, const char *text, int steps, lr_error *err) {
+    memset(a, 0, sizeof *a);
+    a->steps = steps;
+    if (!strncmp(text, "lookahead ", 10)) return lookahead_parse(&a->la, text + 10, steps, err);
+    if (!strncmp(text, "ema ", 4)) return (a->decay = strtod(text + 4, NULL)) > 0 ? 0 : -1;
+    if (!strncmp(text, "swa ", 4)) return (a->every = atoi(text + 4)) > 0 ? 0 : -1;
+    return lr_fail(err, "unknown average '%s'", text);
+}
+
+/* The average after the optimiser's step number `done` (from 1): avg and
+ * the weights p (which Lookahead moves), n_avg SWA's n_averaged. */
+static int avg_spec_step(const avg_spec *a, float *avg, float *p, int n, long *n_avg, int done, lr_error *err) {
+    if (a->la) {
+        double alpha;
+        if (done % lookahead_k(a->la) == 0) {
+            if (lookahead_alpha(a->la, done, &alpha, err)) return -1;
+            avg_lookahead(avg, p, n, alpha);
+        }
+        if (lookahead_final(a->la) && done == a->steps) avg_lookahead(avg, p, n, 0.0);
+    } else if (a->decay > 0) {
+        avg_ema(avg, p, n, a->decay);
+    } else if (done % a->every == 0) {
+        avg_swa(avg, p, n, (*n_avg)++);
+    }
+    return 0;
+}
+
+/* The kernels alone, bit for bit: from PyTorch's weights after each step
+ * (q) and its previous average, PyTorch's average and weights (a, p). */
+static int average_exact(const optim_case *c, const avg_spec *a) {
+    float avg[MAX_N], p[MAX_N];
+    long n_avg = 0;
+    lr_error err;
+    memcpy(avg, c->p0, sizeof avg);
+    for (int t = 0; t < c->steps; t++) {
+        memcpy(p, c->q[t], sizeof p);
+        if (avg_spec_step(a, avg, p, c->n, &n_avg, t + 1, &err)) return fprintf(stderr, "  %s: %s\n", c->name, err.msg), 0;
+        if (memcmp(avg, c->a[t], (size_t)c->n * sizeof(float)) || memcmp(p, c->p[t], (size_t)c->n * sizeof(float))) {
+            for (int i = 0; i < c->n; i++)
+                if (avg[i] != c->a[t][i] || p[i] != c->p[t][i])
+                    fprintf(stderr, "  %s: step %d, parameter %d: average %.9g, PyTorch %.9g; weight %.9g, PyTorch %.9g\n",
+                            c->name, t, i, avg[i], c->a[t][i], p[i], c->p[t][i]);
+            return 0;
+        }
+        memcpy(avg, c->a[t], sizeof avg); /* PyTorch's, for the next step */
+    }
+    return 1;
+}
+
+static int average_cases, average_exact_ok;
+static double worst_average_ulps;
 
 static int run_case(const optim_case *c) {
     optim_params hp;
@@ -73,8 +142,21 @@ static int run_case(const optim_case *c) {
         sched_free(s);
         return 0;
     }
-    float p[MAX_N], scale[MAX_N];
+    float p[MAX_N], scale[MAX_N], avg[MAX_N];
     memcpy(p, c->p0, sizeof p);
+    memcpy(avg, c->p0, sizeof avg);
+    long n_avg = 0;
+    avg_spec as = {0};
+    if (c->average[0] && avg_spec_parse(&as, c->average, c->steps, &err)) {
+        fprintf(stderr, "  %s: average '%s': %s\n", c->name, c->average, err.msg);
+        optim_state_free(&o);
+        sched_free(s);
+        return 0;
+    }
+    if (c->average[0]) {
+        average_cases++;
+        average_exact_ok += average_exact(c, &as);
+    }
     int ok = 1;
     for (int i = 0; i < c->n; i++) scale[i] = fabsf(p[i]);
     for (int t = 0; t < c->steps && ok; t++) {
@@ -86,6 +168,20 @@ static int run_case(const optim_case *c) {
         if (optim_step(&o, p, c->g[t], &h, &err)) {
             fprintf(stderr, "  %s: %s\n", c->name, err.msg);
             ok = 0;
+        }
+        if (ok && c->average[0] && avg_spec_step(&as, avg, p, c->n, &n_avg, t + 1, &err)) {
+            fprintf(stderr, "  %s: %s\n", c->name, err.msg);
+            ok = 0;
+        }
+        for (int i = 0; i < c->n && ok && c->average[0]; i++) { /* the average: as the weights (below) */
+            float m = fabsf(before[i]) + fabsf(c->a[t][i] - before[i]) + fabsf(c->a[t][i]);
+            double ulps = fabs((double)avg[i] - (double)c->a[t][i]) / ((m > scale[i] ? m : scale[i]) * 0x1p-23);
+            if (ulps > worst_average_ulps) worst_average_ulps = ulps;
+            if (!(ulps <= 8.0 * (t + 1))) {
+                fprintf(stderr, "  %s: step %d, average of parameter %d: %.9g, PyTorch %.9g (%.1f ulps)\n", c->name, t,
+                        i, avg[i], c->a[t][i], ulps);
+                ok = 0;
+            }
         }
         for (int i = 0; i < c->n && ok; i++) {
             /* the magnitudes this step adds and subtracts */
@@ -106,6 +202,7 @@ static int run_case(const optim_case *c) {
     }
     optim_state_free(&o);
     sched_free(s);
+    lookahead_free(as.la);
     return ok;
 }
 
@@ -127,6 +224,7 @@ static int read_fixtures(const char *env, const char *dflt) {
         else if (!strncmp(line, "name ", 5)) snprintf(c.name, sizeof c.name, "%s", v);
         else if (!strncmp(line, "sched", 5)) snprintf(c.sched, sizeof c.sched, "%s", v);
         else if (!strncmp(line, "optim ", 6)) snprintf(c.optim, sizeof c.optim, "%s", v);
+        else if (!strncmp(line, "average ", 8)) snprintf(c.average, sizeof c.average, "%s", v);
         else if (!strncmp(line, "lr ", 3)) c.lr = strtod(v, NULL);
         else if (!strncmp(line, "momentum ", 9)) c.momentum = strtod(v, NULL);
         else if (!strncmp(line, "dampening ", 10)) c.dampening = strtod(v, NULL);
@@ -139,6 +237,10 @@ static int read_fixtures(const char *env, const char *dflt) {
             CHECK(!read_floats(v, c.g[t], c.n), "%s: g%d", c.name, t);
         else if (sscanf(line, "p%d ", &t) == 1 && t >= 0 && t < MAX_STEPS)
             CHECK(!read_floats(v, c.p[t], c.n), "%s: p%d", c.name, t);
+        else if (sscanf(line, "q%d ", &t) == 1 && t >= 0 && t < MAX_STEPS)
+            CHECK(!read_floats(v, c.q[t], c.n), "%s: q%d", c.name, t);
+        else if (sscanf(line, "a%d ", &t) == 1 && t >= 0 && t < MAX_STEPS)
+            CHECK(!read_floats(v, c.a[t], c.n), "%s: a%d", c.name, t);
         else if (!strcmp(line, "end")) {
             CHECK(c.steps > 0 && c.steps <= MAX_STEPS, "%s: %d steps", c.name, c.steps);
             CHECK(run_case(&c), "%s: the step differs from torch.optim's", c.name);
@@ -158,6 +260,12 @@ static void test_fixtures(void) {
            sgd, other);
     for (int k = 0; k < OPTIM_KINDS; k++) printf(" %s %.2f", optim_name(k), worst_ulps[k]);
     printf("\n");
+    int averages = read_fixtures("AVERAGE_FIXTURES", "tests/fixtures/optim/average.txt");
+    CHECK(averages >= 10 && average_cases == averages, "only %d averaging cases", averages);
+    CHECK(average_exact_ok == average_cases, "the averaging kernels differ from PyTorch in %d of %d cases",
+          average_cases - average_exact_ok, average_cases);
+    printf("NOTE averaging cases (Lookahead, EMA, SWA): %d, the kernels bit-exact in %d; over the optimisers' steps "
+           "the largest difference of an average is %.2f float ulps\n", averages, average_exact_ok, worst_average_ulps);
 }
 
 /* momentum 0 at the first step, then 0.9, with dampening 0.5: PyTorch makes
@@ -353,8 +461,43 @@ static void test_groups(void) {
               strstr(err.msg, "Nesterov momentum requires a momentum and zero dampening"), "%s", err.msg);
 }
 
+/* The averages of a model with BatchNorm: Lookahead with buffers=True lerps
+ * the running statistics but not num_batches_tracked and gives the model the
+ * slow values; without buffers it leaves them; the EMA copies the buffers. */
+static void test_model_averages(void) {
+    model_spec m;
+    lr_error err;
+    CHECK(model_spec_parse(&m, "input 3 4 4\nconv c1 2\nbatchnorm bn1\nrelu\nflatten\nlinear fc 3\n", "bn", &err) == 0,
+          "%s", err.msg);
+    float p[256], b[16], p0[256], b0[16];
+    CHECK(m.n_params <= 256 && m.n_buffers == 5, "%ld params, %ld buffers", m.n_params, m.n_buffers);
+    for (long i = 0; i < m.n_params; i++) p0[i] = (float)i;
+    for (long i = 0; i < m.n_buffers; i++) b0[i] = (float)(i + 1);
+    for (int with = 0; with < 2; with++) {
+        avg_state s;
+        CHECK(avg_state_init(&s, AVG_LOOKAHEAD | (with ? AVG_LOOKAHEAD_BUFFERS : 0) | AVG_EMA, m.n_params,
+                             m.n_buffers, p0, b0, &err) == 0,
+              "%s", err.msg);
+        for (long i = 0; i < m.n_params; i++) p[i] = p0[i] + 2;
+        for (long i = 0; i < m.n_buffers; i++) b[i] = b0[i] + 2;
+        avg_update_ema(&s, p, b, 0.9);
+        CHECK(!memcmp(s.ema_buffers, b, sizeof(float) * 5), "the EMA copies the buffers");
+        avg_update_lookahead(&s, &m, p, b, 0.25);
+        CHECK(p[3] == p0[3] + 0.5f && s.slow_params[3] == p[3], "slow weights: %g", p[3]);
+        for (int t = 0; t < m.n_tensors; t++) {
+            const model_tensor *mt = &m.tensors[t];
+            if (!mt->buffer) continue;
+            float want = mt->role == TENSOR_NUM_BATCHES || !with ? b0[mt->offset] + 2 : b0[mt->offset] + 0.5f;
+            CHECK(b[mt->offset] == want && (!with || mt->role == TENSOR_NUM_BATCHES || s.slow_buffers[mt->offset] == want), "buffers=%d: %s is %g, expected %g",
+                  with, mt->name, b[mt->offset], want);
+        }
+        avg_state_free(&s);
+    }
+}
+
 int main(void) {
     test_fixtures();
+    test_model_averages();
     test_buffer_start();
     test_parse();
     test_cycle_refusals();

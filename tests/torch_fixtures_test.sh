@@ -1,7 +1,7 @@
 #!/bin/sh
 # tests/torch_fixtures_test.sh: the committed PyTorch fixtures
 # (tests/fixtures/sched/*.txt, tests/fixtures/sgd/sgd.txt,
-# tests/fixtures/optim/optim.txt, read by
+# tests/fixtures/optim/optim.txt and average.txt, read by
 # test_sched, test_optim and sched_cli_test.sh) are what torch 1.13 computes
 # today: tests/torch/make_sched_fixtures.py writes them afresh into a scratch
 # directory and every file must be byte-identical. Without python3-torch
@@ -20,7 +20,7 @@ if ! "$PY" tests/torch/make_sched_fixtures.py "$tmp" >"$tmp/log" 2>&1; then
     exit 1
 fi
 n=0
-for f in tests/fixtures/sched/*.txt tests/fixtures/sgd/sgd.txt tests/fixtures/optim/optim.txt; do
+for f in tests/fixtures/sched/*.txt tests/fixtures/sgd/sgd.txt tests/fixtures/optim/optim.txt tests/fixtures/optim/average.txt; do
     n=$((n + 1))
     new="$tmp/${f#tests/fixtures/}"
     if cmp -s "$f" "$new"; then ok; else

@@ -28,6 +28,9 @@ typedef struct {
     int nesterov;
     char param_groups[4096]; /* --param-group TEXT, repeatable: the groups' texts, each ending in '\n' */
     loss_options loss; /* --label-smoothing --loss-reduction --clip-grad-norm --clip-norm-type --clip-grad-value */
+    char lookahead[512]; /* --lookahead 'k=5, alpha=0.5' (lrlab/average.h); "": none */
+    double ema;          /* --ema DECAY: an EMA of the weights (0: none) */
+    int swa_start;       /* --swa-start EPOCH: SWA's average after every epoch from this one (-1: none) */
     unsigned given;   /* CONFIG_GIVEN_* bits: shorthand settings set by a flag or a sweep file (config_set;
                          not by config_read: a run's recorded values are not a user's choice) */
     int batch, epochs;
@@ -132,8 +135,12 @@ sched_context config_group_context(const train_config *c, const param_group *gro
 
 /* The checks across settings, before any data is read (a usage error,
  * exit 2): the optimiser (config_optim), the parameter groups
- * (config_groups), the schedule of each group, parsed and rehearsed for the whole run (lrlab/sched.h); copies the schedule's warning, if any,
+ * (config_groups), the schedule of each group, parsed and rehearsed for the whole run (lrlab/sched.h),
+ * --lookahead (its alpha over the run); copies the schedule's warning, if any,
  * into warning (cap bytes; "" when none). */
 int config_check(const train_config *c, char *warning, size_t cap, lr_error *err);
+
+/* The run's optimiser steps: epochs x config_steps_per_epoch (0: unknown). */
+long config_total_steps(const train_config *c);
 
 #endif

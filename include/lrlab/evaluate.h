@@ -8,6 +8,7 @@
 
 #include "lrlab/common.h"
 #include "lrlab/data.h"
+#include "lrlab/model.h"
 #include "lrlab/net.h"
 
 #define EVAL_MAX_CLASSES DATA_MAX_CLASSES
@@ -32,5 +33,17 @@ typedef struct {
  * Labels outside 0..classes-1 are an error. hook may be NULL. */
 int evaluate_split(eval_stats *out, net *n, const float *params, loader *l, int classes, float *logits,
                    const eval_hook *hook, lr_error *err);
+
+/* torch.optim.swa_utils.update_bn (1.13) for the model params with buffers
+ * (n_buffers floats, overwritten): the buffers reset to PyTorch's initial
+ * values, then one pass over l's epoch `epoch` in training mode (dropout
+ * masks of (seed, step0 + batch)) with every BatchNorm's momentum None, a
+ * cumulative average over the batches (m's momenta are set per batch and
+ * put back: m must be the model n runs; logits: scratch as for
+ * evaluate_split). *batches receives the batches
+ * used (0 for a model without BatchNorm, which is left alone). The net is
+ * left in training mode with `buffers`: the caller sets its own back. */
+int evaluate_update_bn(net *n, model_spec *m, const float *params, float *buffers, loader *l, int epoch,
+                       uint64_t seed, uint64_t step0, float *logits, long *batches, lr_error *err);
 
 #endif

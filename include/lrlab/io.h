@@ -14,6 +14,7 @@
 #define LRLAB_IO_H
 
 #include "lrlab/atomic.h" /* write_file_atomic */
+#include "lrlab/average.h"
 #include "lrlab/common.h"
 #include "lrlab/model.h"
 #include "lrlab/optim.h"
@@ -73,6 +74,17 @@ int ckpt_load(const char *path, const model_spec *m, float *params, float *buffe
 int ckpt_parse(unsigned char *buf, size_t size, const char *name, const model_spec *m, float *params,
                float *buffers, optim_state *o, ckpt_extra *x, lr_error *err);
 void ckpt_extra_free(ckpt_extra *x);
+
+/* ckpt_save and ckpt_load with the run's averages of the weights
+ * (lrlab/average.h): each copy as "average.NAME" (F32, as
+ * avg_state_tensors names it), SWA's n_averaged as
+ * "average.swa.n_averaged" (I64 []). A run without averages writes the
+ * same file as ckpt_save; loading wants exactly the averages avg keeps
+ * (ckpt_load and ckpt_parse skip any: eval of a run's checkpoint). */
+int ckpt_save_avg(const char *path, const model_spec *m, const float *params, const float *buffers,
+                  const optim_state *o, const avg_state *avg, const ckpt_extra *x, lr_error *err);
+int ckpt_load_avg(const char *path, const model_spec *m, float *params, float *buffers, optim_state *o,
+                  avg_state *avg, ckpt_extra *x, lr_error *err);
 
 
 /* mkdir -p: path and its missing parents; an existing directory is fine.

@@ -18,6 +18,7 @@ typedef struct {
     double lr, momentum, train_loss, train_acc, test_loss, test_acc, val_loss, val_acc, seconds,
         images_per_s;
     double grad_norm; /* NaN in runs from before the column */
+    double test_loss_ema, test_acc_ema; /* --ema's columns (NaN without) */
 } metrics_row;
 
 typedef struct {

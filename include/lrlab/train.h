@@ -46,6 +46,8 @@ int train_run(const train_config *cfg, const train_options *opt, lr_error *err);
 #define RUN_STEPS "steps.csv"
 #define RUN_CHECKPOINT "checkpoint.safetensors"
 #define RUN_WEIGHTS "model.safetensors"
+#define RUN_WEIGHTS_EMA "model_ema.safetensors" /* --ema: the EMA model's state_dict */
+#define RUN_WEIGHTS_SWA "model_swa.safetensors" /* --swa-start: SWA's average after update_bn */
 #define RUN_DIVERGED "diverged.txt" /* the divergence message, for `lrlab report` */
 /* The third column is the optimiser's key a cyclic schedule moves, under its
  * own name: "beta1" (betas[0]) for Adam, AdamW, Adamax, NAdam, RAdam;
@@ -57,5 +59,7 @@ int train_run(const train_config *cfg, const train_options *opt, lr_error *err);
 #define METRICS_HEADER_AS(key) METRICS_HEADER_BASE_AS(key) ",grad_norm\n"
 #define METRICS_HEADER METRICS_HEADER_AS("momentum")
 #define METRICS_HEADER_BETA1 METRICS_HEADER_AS("beta1")
+/* With --ema: two more columns, the EMA model's test loss and accuracy. */
+#define METRICS_EMA_COLUMNS ",test_loss_ema,test_acc_ema"
 
 #endif

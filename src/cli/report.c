@@ -168,6 +168,13 @@ static void print_row(FILE *f, const group *g, const rundir *runs, int val_colum
         put_cell(f, text);
         fputc('`', f);
     }
+    if (!first->is_log && c->lookahead[0]) { /* the averages of the weights (docs/optimisers.md) */
+        fputs(", Lookahead `", f);
+        put_cell(f, c->lookahead);
+        fputc('`', f);
+    }
+    if (!first->is_log && c->ema > 0) fprintf(f, ", EMA %g", c->ema);
+    if (!first->is_log && c->swa_start >= 0) fprintf(f, ", SWA from epoch %d", c->swa_start);
     fputs(" | ", f);
     /* status and epochs done; a group lists each seed's when they differ */
     char st[64], st0[64];

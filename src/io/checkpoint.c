@@ -89,7 +89,7 @@ static int copy_state(const st_file *f, const char *path, const model_spec *m, f
 }
 
 static int ckpt_from(const st_file *f, const char *path, const model_spec *m, float *params, float *buffers,
-                     optim_state *o, ckpt_extra *x, lr_error *err);
+                     optim_state *o, avg_state *avg, ckpt_extra *x, lr_error *err);
 
 /* any: a checkpoint gives its weights too, after all of its checks. */
 static int load_weights(const char *path, const model_spec *m, float *params, float *buffers, int any,
@@ -101,7 +101,7 @@ static int load_weights(const char *path, const model_spec *m, float *params, fl
     if (any && format && !strcmp(format, CKPT_FORMAT)) {
         ckpt_extra x;
         memset(&x, 0, sizeof x);
-        rc = ckpt_from(&f, path, m, params, buffers, NULL, &x, err);
+        rc = ckpt_from(&f, path, m, params, buffers, NULL, NULL, &x, err);
         ckpt_extra_free(&x);
     } else {
         rc = copy_state(&f, path, m, params, buffers, err);
@@ -147,12 +147,17 @@ static uint32_t crc32_update(uint32_t crc, const unsigned char *p, size_t n) {
 
 int ckpt_save(const char *path, const model_spec *m, const float *params, const float *buffers,
               const optim_state *o, const ckpt_extra *x, lr_error *err) {
+    return ckpt_save_avg(path, m, params, buffers, o, NULL, x, err);
+}
+
+int ckpt_save_avg(const char *path, const model_spec *m, const float *params, const float *buffers,
+                  const optim_state *o, const avg_state *avg, const ckpt_extra *x, lr_error *err) {
     if (x->n_sched < 0 || x->n_sched > CKPT_SCHED_MAX)
         return lr_fail(err, "%s: schedule state of %d values, at most %d fit", path, x->n_sched, CKPT_SCHED_MAX);
     if (o->n != m->n_params) return lr_fail(err, "%s: optimiser state of %ld values for %ld parameters", path, o->n, m->n_params);
     st_tensor *t;
     int64_t *i64;
-    if (alloc_tensors(&t, &i64, m, OPTIM_MAX_TENSORS + 3, err)) return -1;
+    if (alloc_tensors(&t, &i64, m, OPTIM_MAX_TENSORS + AVG_MAX_TENSORS + 4, err)) return -1;
     int n = state_tensors(t, i64, m, params, buffers);
     const train_state *s = &x->state;
     double state[STATE_FIELDS] = {(double)s->epoch, (double)s->batch, (double)s->step, 0, s->loss_sum,
@@ -177,6 +182,21 @@ int ckpt_save(const char *path, const model_spec *m, const float *params, const 
     t[n] = (st_tensor){.name = "train.state", .dtype = ST_F64, .ndim = 1, .shape = {STATE_FIELDS},
                        .data = state, .nbytes = sizeof state};
     n++;
+    /* the averages of the weights (lrlab/average.h), and SWA's n_averaged */
+    avg_tensor at[AVG_MAX_TENSORS];
+    int n_avg = avg ? avg_state_tensors(avg, at) : 0;
+    for (int i = 0; i < n_avg; i++) {
+        t[n] = (st_tensor){.dtype = ST_F32, .ndim = 1, .shape = {at[i].count}, .data = at[i].data,
+                           .nbytes = (size_t)at[i].count * sizeof(float)};
+        snprintf(t[n].name, sizeof t[n].name, "%s", at[i].name);
+        n++;
+    }
+    int64_t swa_n = avg ? avg->swa_n : 0;
+    if (avg && avg->swa_params) {
+        t[n] = (st_tensor){.name = "average.swa.n_averaged", .dtype = ST_I64, .ndim = 0, .data = &swa_n,
+                           .nbytes = sizeof swa_n};
+        n++;
+    }
     /* the data section is the tensors in this order (st_write) */
     uint32_t crc = 0;
     for (int i = 0; i < n; i++) crc = crc32_update(crc, t[i].data, t[i].nbytes);
@@ -288,8 +308,40 @@ static int copy_optim(const st_file *f, const char *path, const model_spec *m, o
 
 /* Validates and copies out of a read file f (freed by the caller); o NULL:
  * the optimiser state is checked, not kept. */
+/* The averages' tensors into avg, which names those the run keeps (NULL:
+ * whatever the file holds is skipped); returns the count of "average."
+ * tensors in the file, or -1. */
+static int copy_averages(const st_file *f, const char *path, avg_state *avg, lr_error *err) {
+    int in_file = 0;
+    for (int i = 0; i < f->n; i++) in_file += !strncmp(f->tensors[i].name, "average.", 8);
+    if (!avg) return in_file;
+    avg_tensor at[AVG_MAX_TENSORS];
+    int n = avg_state_tensors(avg, at);
+    for (int i = 0; i < n; i++) {
+        long shape[1] = {at[i].count};
+        if (!st_find(f, at[i].name))
+            return lr_fail(err, "%s: no tensor '%s': the run keeps this average (--lookahead, --ema, --swa-start) "
+                                "but its checkpoint does not", path, at[i].name);
+        if (st_copy(f, at[i].name, ST_F32, 1, shape, at[i].data, err)) return -1;
+    }
+    if (avg->swa_params) {
+        int64_t v;
+        if (!st_find(f, "average.swa.n_averaged"))
+            return lr_fail(err, "%s: no tensor 'average.swa.n_averaged': not a complete checkpoint", path);
+        if (st_copy(f, "average.swa.n_averaged", ST_I64, 0, NULL, &v, err)) return -1;
+        if (v < 0 || v > (1L << 40))
+            return lr_fail(err, "%s: average.swa.n_averaged is %lld: expected 0..%ld", path, (long long)v, 1L << 40);
+        avg->swa_n = (long)v;
+        n++;
+    }
+    if (n != in_file)
+        return lr_fail(err, "%s: %d averages of the weights, the run keeps %d (--lookahead, --ema, --swa-start "
+                            "differ from the run's)", path, in_file, n);
+    return in_file;
+}
+
 static int ckpt_from(const st_file *f, const char *path, const model_spec *m, float *params, float *buffers,
-                     optim_state *o, ckpt_extra *x, lr_error *err) {
+                     optim_state *o, avg_state *avg, ckpt_extra *x, lr_error *err) {
     const char *format = st_meta(f, "format"), *version = st_meta(f, "version");
     if (!format || strcmp(format, CKPT_FORMAT))
         return lr_fail(err, "%s: not an lrlab checkpoint (metadata format is '%s', expected '%s')", path,
@@ -312,7 +364,9 @@ static int ckpt_from(const st_file *f, const char *path, const model_spec *m, fl
         return lr_fail(err, "%s: optimiser state of %ld values for %ld parameters", path, o->n, m->n_params);
     /* a checkpoint holds the model's state_dict plus the optimiser's tensors (and
      * scalars, version 2), sched.state and train.state */
-    int want_n = m->n_tensors + 2 + (v1 ? 1 : optim_n_tensors(kind) + 1);
+    int n_avg = copy_averages(f, path, avg, err);
+    if (n_avg < 0) return -1;
+    int want_n = m->n_tensors + 2 + (v1 ? 1 : optim_n_tensors(kind) + 1) + n_avg;
     if (f->n != want_n)
         return lr_fail(err, "%s: %d tensors, a checkpoint of model '%s' has %d: not this model's checkpoint",
                        path, f->n, m->name, want_n);
@@ -367,7 +421,7 @@ int ckpt_parse(unsigned char *buf, size_t size, const char *name, const model_sp
     memset(x, 0, sizeof *x);
     st_file f;
     if (st_parse(&f, buf, size, name, err)) return -1;
-    int rc = ckpt_from(&f, name, m, params, buffers, o, x, err);
+    int rc = ckpt_from(&f, name, m, params, buffers, o, NULL, x, err);
     st_free(&f);
     if (rc) ckpt_extra_free(x);
     return rc;
@@ -375,10 +429,15 @@ int ckpt_parse(unsigned char *buf, size_t size, const char *name, const model_sp
 
 int ckpt_load(const char *path, const model_spec *m, float *params, float *buffers, optim_state *o,
               ckpt_extra *x, lr_error *err) {
+    return ckpt_load_avg(path, m, params, buffers, o, NULL, x, err);
+}
+
+int ckpt_load_avg(const char *path, const model_spec *m, float *params, float *buffers, optim_state *o,
+                  avg_state *avg, ckpt_extra *x, lr_error *err) {
     memset(x, 0, sizeof *x);
     st_file f;
     if (st_read(&f, path, err)) return -1;
-    int rc = ckpt_from(&f, path, m, params, buffers, o, x, err);
+    int rc = ckpt_from(&f, path, m, params, buffers, o, avg, x, err);
     st_free(&f);
     if (rc) ckpt_extra_free(x);
     return rc;

@@ -28,11 +28,13 @@ static const char *field_names[N_BASE] = {"epoch",    "lr",        "momentum", "
 
 /* The columns after the base ones, by name, in the order the trainer writes
  * them; a file from an older lrlab stops before some (their values: NaN). */
-#define N_EXTRA 1
+#define N_EXTRA 3
 static const struct {
     const char *name;
     size_t offset;
-} extras[N_EXTRA] = {{"grad_norm", offsetof(metrics_row, grad_norm)}};
+} extras[N_EXTRA] = {{"grad_norm", offsetof(metrics_row, grad_norm)},
+                     {"test_loss_ema", offsetof(metrics_row, test_loss_ema)}, /* --ema's */
+                     {"test_acc_ema", offsetof(metrics_row, test_acc_ema)}};
 
 /* The header's column count: the base header (momentum or beta1) and then
  * a prefix of the extras; -1 when it is not such a header. */

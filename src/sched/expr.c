@@ -36,10 +36,12 @@ typedef struct {
     const char *var_what; /* how to name the variable in messages */
     expr_error *e;
     const expr_syntax *syn; /* what calls the whole expression holds (expr.h) */
+    const char *var2;       /* a second variable (expr_parse_arith2), or NULL */
 } parser;
 
 /* The schedules' syntax: the default of expr_parse. */
 static const char *const sched_modules[] = {"torch.optim.lr_scheduler.", "optim.lr_scheduler.", "lr_scheduler.",
+                                            "torch.optim.swa_utils.", "optim.swa_utils.", "swa_utils.",
                                             "warmup_scheduler.", "warmup_scheduler.scheduler.", NULL};
 static const expr_syntax sched_syntax = {"sched", "a scheduler", "StepLR(step_size=30)", sched_modules};
 
@@ -379,6 +381,11 @@ static ast *parse_atom(parser *p) {
         }
         if (p->has_var && t.len == p->var_len && !memcmp(p->s + t.pos, p->var, (size_t)t.len))
             return new_node(p, AST_VAR, t.pos, t.len);
+        if (p->has_var && p->var2 && t.len == (int)strlen(p->var2) && !memcmp(p->s + t.pos, p->var2, (size_t)t.len)) {
+            ast *v = new_node(p, AST_VAR, t.pos, t.len);
+            if (v) v->op = 1; /* the second variable */
+            return v;
+        }
         char name[48];
         snprintf(name, sizeof name, "%.*s", t.len < 40 ? t.len : 40, p->s + t.pos);
         if (after.kind == T_LP)
@@ -386,7 +393,8 @@ static ast *parse_atom(parser *p) {
                  "unknown function '%s' (arithmetic knows min, max, cos, exp, log, floor)", name);
         else if (p->has_var) {
             char msg[160];
-            snprintf(msg, sizeof msg, "unknown name '%s' (the only variable here is %s)", name, p->var_what);
+            snprintf(msg, sizeof msg, "unknown name '%s' (the only %s here %s %s)", name,
+                     p->var2 ? "variables" : "variable", p->var2 ? "are" : "is", p->var_what);
             perr(p, t.pos, t.len, "%s", msg);
         } else
             perr(p, t.pos, t.len, "unknown name '%s' (expected a number)", name);
@@ -466,7 +474,7 @@ static int eval_fail(expr_error *e, const ast *n, const char *msg) {
     return -1;
 }
 
-static int eval_rec(const ast *n, double var, double *out, int *is_int, expr_error *e) {
+static int eval_rec(const ast *n, const double *var, double *out, int *is_int, expr_error *e) {
     double a, b;
     int ia, ib;
     switch (n->kind) {
@@ -475,7 +483,7 @@ static int eval_rec(const ast *n, double var, double *out, int *is_int, expr_err
         *is_int = n->is_int;
         return 0;
     case AST_VAR:
-        *out = var;
+        *out = var[n->op == 1];
         *is_int = 1;
         return 0;
     case AST_UNARY:
@@ -540,7 +548,14 @@ static int eval_rec(const ast *n, double var, double *out, int *is_int, expr_err
 
 int expr_eval(const ast *n, double var, double *out, expr_error *e) {
     int is_int;
-    return eval_rec(n, var, out, &is_int, e);
+    double v[2] = {var, 0};
+    return eval_rec(n, v, out, &is_int, e);
+}
+
+int expr_eval2(const ast *n, double var, double var2, double *out, expr_error *e) {
+    int is_int;
+    double v[2] = {var, var2};
+    return eval_rec(n, v, out, &is_int, e);
 }
 
 /* ---- Python literals and calls ---- */
@@ -609,7 +624,8 @@ static ast *parse_constant(parser *p) {
     if (x->kind == AST_NUM) return x;
     double v;
     int is_int;
-    if (eval_rec(x, 0.0, &v, &is_int, p->e)) return NULL;
+    double zero[2] = {0, 0};
+    if (eval_rec(x, zero, &v, &is_int, p->e)) return NULL;
     ast *n = new_node(p, AST_NUM, t.pos, p->pos - t.pos);
     if (!n) return NULL;
     /* the span runs from the first token to the end of the last one */
@@ -791,7 +807,7 @@ void expr_arena_free(expr_arena *a) {
 int expr_parse(expr_arena *a, const char *src, const expr_syntax *syn, ast **out, expr_error *e) {
     if (arena_init(a, src, e)) return -1;
     if (!syn) syn = &sched_syntax;
-    parser p = {a, src, 0, a->src_len, 0, 0, 0, NULL, NULL, e, syn};
+    parser p = {a, src, 0, a->src_len, 0, 0, 0, NULL, NULL, e, syn, NULL};
     token t = peek(&p);
     char what[128];
     snprintf(what, sizeof what, "%s such as %s", syn->kind, syn->example);
@@ -809,9 +825,15 @@ int expr_parse(expr_arena *a, const char *src, const expr_syntax *syn, ast **out
 }
 
 int expr_parse_arith(expr_arena *a, int pos, int len, const char *var, ast **out, expr_error *e) {
-    char what[64];
-    snprintf(what, sizeof what, "'%s'", var);
-    parser p = {a, a->src, pos, pos + len, 0, 1, (int)strlen(var), var, what, e, NULL};
+    return expr_parse_arith2(a, pos, len, var, NULL, out, e);
+}
+
+int expr_parse_arith2(expr_arena *a, int pos, int len, const char *var, const char *var2, ast **out,
+                      expr_error *e) {
+    char what[80];
+    if (var2) snprintf(what, sizeof what, "'%s' and '%s'", var, var2);
+    else snprintf(what, sizeof what, "'%s'", var);
+    parser p = {a, a->src, pos, pos + len, 0, 1, (int)strlen(var), var, what, e, NULL, var2};
     token t = peek(&p);
     if (t.kind == T_EOF) return perr(&p, pos > 0 ? pos - 1 : 0, len + 2, "empty expression%s", NULL);
     ast *n = parse_sum(&p);

@@ -22,7 +22,7 @@ enum ast_kind {
     AST_LIST,   /* first..next: the items */
     AST_CALL,   /* name: the class; first..next: the arguments (kw_len > 0 for keyword ones) */
     AST_LAMBDA, /* `lambda v: body`: var spans the parameter name; first: the body */
-    AST_VAR,    /* the arithmetic variable */
+    AST_VAR,    /* the arithmetic variable (op 1: the second one of expr_parse_arith2) */
     AST_UNARY,  /* op '-' or '+'; first: the operand */
     AST_BINOP,  /* op '+', '-', '*', '/', '^' (for **); first, first->next: the operands */
     AST_FUNC,   /* func: one of enum expr_func; first..next: the arguments */
@@ -72,6 +72,9 @@ int expr_parse(expr_arena *a, const char *src, const expr_syntax *syn, ast **out
 /* Parses src[pos, pos + len) (a quoted lr_lambda) as an arithmetic
  * expression in the variable `var`, into the same arena. */
 int expr_parse_arith(expr_arena *a, int pos, int len, const char *var, ast **out, expr_error *e);
+/* The same in two variables (Lookahead's alpha in `step` and `total_steps`). */
+int expr_parse_arith2(expr_arena *a, int pos, int len, const char *var, const char *var2, ast **out,
+                      expr_error *e);
 void expr_arena_free(expr_arena *a);
 
 /* Evaluates arithmetic with Python's float semantics; fails (with the
@@ -79,6 +82,8 @@ void expr_arena_free(expr_arena *a);
  * zero, log of x <= 0, a negative number to a fractional power, overflow
  * to a non-finite value. */
 int expr_eval(const ast *n, double var, double *out, expr_error *e);
+/* The same for expr_parse_arith2's two variables. */
+int expr_eval2(const ast *n, double var, double var2, double *out, expr_error *e);
 
 /* Formats "sched: MSG\n  EXPR\n  ^~~~" into err (a window of the
  * expression when it is long; control characters shown as spaces). */

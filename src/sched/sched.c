@@ -42,16 +42,16 @@ typedef struct {
 enum sched_kind {
     K_LAMBDA, K_MULTIPLICATIVE, K_STEP, K_MULTISTEP, K_CONSTANT, K_LINEAR, K_EXPONENTIAL,
     K_POLYNOMIAL, K_COSINE, K_WARM_RESTARTS, K_CYCLIC, K_ONECYCLE, K_PLATEAU, K_SEQUENTIAL,
-    K_CHAINED, K_WARMUP,
+    K_CHAINED, K_WARMUP, K_SWALR,
 };
 
 static const char *const kind_names[] = {
     "LambdaLR", "MultiplicativeLR", "StepLR", "MultiStepLR", "ConstantLR", "LinearLR",
     "ExponentialLR", "PolynomialLR", "CosineAnnealingLR", "CosineAnnealingWarmRestarts",
     "CyclicLR", "OneCycleLR", "ReduceLROnPlateau", "SequentialLR", "ChainedScheduler",
-    "GradualWarmupScheduler",
+    "GradualWarmupScheduler", "SWALR",
 };
-#define N_CLASSES 16
+#define N_CLASSES 17
 
 enum { CYC_TRIANGULAR, CYC_TRIANGULAR2, CYC_EXP_RANGE };
 
@@ -93,6 +93,7 @@ struct node {
         struct { node **kids; int n; long *milestones; } seq; /* SequentialLR, ChainedScheduler */
         /* after: S (NULL: none), run alone on priv, a fresh group whose lr is b*m */
         struct { double multiplier; long total_epoch; node *after; sched_group *priv; } warmup;
+        struct { double swa_lr; long anneal_epochs; int cos; } swalr; /* group['swa_lr'] */
     } u;
 };
 
@@ -203,6 +204,12 @@ static double group_key(const node *n, int key) {
     default: return n->g->base_momentum;
     }
 }
+
+/* Python's max(0, min(1, x)) for a float x. */
+static double clamp01(double x) { return x > 1 ? 1 : x < 0 ? 0 : x; }
+
+/* SWALR's anneal_func: _cosine_anneal (1 - cos(pi t)) / 2, or _linear_anneal t. */
+static double swalr_anneal(const node *n, double t) { return n->u.swalr.cos ? (1 - cos(PI * t)) / 2 : t; }
 
 /* get_lr() of the _LRScheduler subclasses: the chainable form. */
 static int get_lr(node *n, double *out, expr_error *e) {
@@ -325,6 +332,17 @@ static int get_lr(node *n, double *out, expr_error *e) {
             }
             start = end;
         }
+        break;
+    }
+    case K_SWALR: { /* torch/optim/swa_utils.py: its own step count, recursive in the group's lr */
+        const double swa = n->u.swalr.swa_lr;
+        const long A = n->u.swalr.anneal_epochs, per = A > 1 ? A : 1;
+        long step = n->step_count - 1;
+        if (A == 0 && step < 1) step = 1;
+        double prev_t = clamp01((double)(step - 1) / (double)per), t1 = clamp01((double)step / (double)per);
+        double prev_alpha = swalr_anneal(n, prev_t), alpha = swalr_anneal(n, t1);
+        double prev_lr = prev_alpha == 1 ? swa : (lr - prev_alpha * swa) / (1 - prev_alpha); /* _get_initial_lr */
+        *out = swa * alpha + prev_lr * (1 - alpha);
         break;
     }
     default:
@@ -645,6 +663,8 @@ static const class_spec classes[N_CLASSES] = {
     {K_SEQUENTIAL, 1, {{"schedulers", P_SCHED_LIST, 1}, {"milestones", P_INT_LIST, 1}, LAST_VERBOSE}},
     {K_CHAINED, 0, {{"schedulers", P_SCHED_LIST, 1}}},
     {K_WARMUP, 1, {{"multiplier", P_NUM, 1}, {"total_epoch", P_INT, 1}, {"after_scheduler", P_OPT_SCHED, 0}}},
+    {K_SWALR, 1, {{"swa_lr", P_NUM1, 1}, {"anneal_epochs", P_INT, 0}, {"anneal_strategy", P_STR, 0},
+                  {"last_epoch", P_LAST_EPOCH, 0}}},
 };
 
 typedef struct {
@@ -1076,6 +1096,8 @@ static const arg_bound bounds[] = {
     {K_PLATEAU, "eps", 0, INFINITY, 0, 0, "must be >= 0", NULL},
     {K_WARMUP, "multiplier", 1, INFINITY, 0, 0, "must be >= 1", "the package raises ValueError"},
     {K_WARMUP, "total_epoch", 1, INFINITY, 0, 0, "must be >= 1", NULL},
+    {K_SWALR, "swa_lr", 0, INFINITY, 0, 0, "must be >= 0", NULL},
+    {K_SWALR, "anneal_epochs", 0, INFINITY, 0, 0, "must be equal or greater than 0", "PyTorch's ValueError"},
 };
 
 static int check_bounds(binder *b, const args *a) {
@@ -1269,11 +1291,22 @@ static int bind_warmup(binder *b, const args *a, node *n) {
     return 0;
 }
 
+/* torch.optim.swa_utils.SWALR(optimizer, swa_lr, anneal_epochs=10, anneal_strategy='cos') */
+static int bind_swalr(binder *b, const args *a, node *n) {
+    static const char *const strategies[] = {"cos", "linear"};
+    int strategy = 0;
+    if (get_num(b, a, "swa_lr", 0, &n->u.swalr.swa_lr) || get_int(b, a, "anneal_epochs", 10, &n->u.swalr.anneal_epochs) ||
+        get_choice(b, a, "anneal_strategy", strategies, 2, 0, &strategy))
+        return -1;
+    n->u.swalr.cos = strategy == 0;
+    return 0;
+}
+
 /* indexed by enum sched_kind */
 static int (*const binders[N_CLASSES])(binder *, const args *, node *) = {
     bind_lambda, bind_lambda, bind_step, bind_multistep, bind_constant, bind_linear, bind_exponential,
     bind_polynomial, bind_cosine, bind_restarts, bind_cyclic, bind_onecycle, bind_plateau, bind_sequential,
-    bind_list, bind_warmup,
+    bind_list, bind_warmup, bind_swalr,
 };
 
 /* Types first (the binder's get_*), then the bounds. */
@@ -1303,7 +1336,7 @@ static node *bind_call(binder *b, const ast *call, sched_group *g) {
                     "unknown scheduler '%.*s' (lrlab knows LambdaLR, MultiplicativeLR, StepLR, MultiStepLR, "
                     "ConstantLR, LinearLR, ExponentialLR, PolynomialLR, CosineAnnealingLR, "
                     "CosineAnnealingWarmRestarts, CyclicLR, OneCycleLR, ReduceLROnPlateau, SequentialLR, "
-                    "ChainedScheduler, GradualWarmupScheduler)",
+                    "ChainedScheduler, GradualWarmupScheduler, SWALR)",
                     call->len < 40 ? call->len : 40, src + call->pos);
         return NULL;
     }

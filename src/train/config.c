@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "lrlab/average.h"
 #include "lrlab/data.h"
 
 /* K_LIST: a repeatable string setting, each value appended with '\n' (one config.txt line each) */
@@ -65,6 +66,9 @@ static const setting settings[] = {
     {"clip_grad_norm", K_DOUBLE, F(loss.clip_norm), 0, 1e30, NULL, "MAX  clip_grad_norm_(max_norm=MAX) before each step (0: off)"},
     {"clip_norm_type", K_ENUM, F(loss.clip_norm_inf), 0, 0, "2|inf", "2|inf  the norm of --clip-grad-norm and of the logged grad_norm (2)"},
     {"clip_grad_value", K_DOUBLE, F(loss.clip_value), 0, 1e30, NULL, "V  clip_grad_value_(clip_value=V) before each step (0: off)"},
+    {"lookahead", K_STR, F(lookahead), 0, 0, NULL, "ARGS  Lookahead over the optimiser, e.g. 'k=5, alpha=0.5' (docs/optimisers.md)"},
+    {"ema", K_DOUBLE, F(ema), 0, 1, NULL, "DECAY  also keep an EMA of the weights (timm's ModelEmaV2), e.g. 0.999 (0: none)"},
+    {"swa_start", K_INT, F(swa_start), -1, 100000, NULL, "EPOCH  SWA: average the weights after every epoch from this one (from 0; -1: none)"},
     {"sched", K_STR, F(sched), 0, 0, NULL, "EXPR  schedule in PyTorch syntax, e.g. 'StepLR(step_size=16, gamma=0.2)'"},
     {"sched_unit", K_ENUM, F(sched_unit_step), 0, 0, "epoch|step", "epoch|step  what the schedule's t counts (epoch)"},
     {"monitor", K_STR, F(monitor), 0, 0, NULL, "METRIC  ReduceLROnPlateau's metric: test_loss|test_acc|train_loss|val_loss|val_acc"},
@@ -101,6 +105,7 @@ void config_defaults(train_config *c) {
     snprintf(c->monitor, sizeof c->monitor, "test_loss");
     c->lr = 0.01, c->momentum = 0.9, c->weight_decay = 5e-4;
     c->batch = 128, c->epochs = 30;
+    c->swa_start = -1;
     c->augment = 1, c->shuffle = 1;
 }
 
@@ -352,6 +357,8 @@ long config_steps_per_epoch(const train_config *c) {
     return n > 0 && c->batch > 0 ? n / c->batch : 0;
 }
 
+long config_total_steps(const train_config *c) { return config_steps_per_epoch(c) * c->epochs; }
+
 /* The shorthand flags make torch.optim.SGD, checked as its constructor
  * checks (lr, momentum and weight decay >= 0 are also the table's bounds);
  * a schedule that cycles the momentum later does not change what the
@@ -447,6 +454,15 @@ int config_check(const train_config *c, char *warning, size_t cap, lr_error *err
     int n;
     if (config_optim(c, &hp, err) || config_groups(c, &hp, groups, &n, err)) return -1;
     long spe = config_steps_per_epoch(c);
+    lookahead *la;
+    if (c->lookahead[0]) { /* its syntax whatever the data; alpha over the run's steps when they are known */
+        if (lookahead_parse(&la, c->lookahead, spe > 0 ? spe * c->epochs : 0, err)) return -1;
+        lookahead_free(la);
+    }
+    if (c->ema >= 1) return lr_fail(err, "--ema %g: expected a decay below 1 (at 1 the EMA never moves; 0: no EMA)", c->ema);
+    if (c->swa_start >= c->epochs)
+        return lr_fail(err, "--swa-start %d: the run has %d epochs (0..%d): SWA would average nothing", c->swa_start,
+                       c->epochs, c->epochs - 1);
     if (spe < 1) return 0; /* the trainer says what is wrong with the data split */
     for (int g = n - 1; g >= 0; g--) { /* the default group first: its messages are the run's */
         sched_context sc = config_group_context(c, groups, n, g, spe);

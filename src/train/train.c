@@ -29,6 +29,7 @@
 #include <limits.h>
 #include <unistd.h>
 
+#include "lrlab/average.h"
 #include "lrlab/data.h"
 #include "lrlab/dist.h"
 #include "lrlab/evaluate.h"
@@ -86,6 +87,8 @@ typedef struct {
     int range0[OPTIM_MAX_GROUPS + 1];
     lr_sched *gsched[OPTIM_MAX_GROUPS]; /* each group's schedule (its own base lr and momentum) */
     lr_sched *sched; /* the default group's (gsched[n_groups - 1]): the lr and momentum logged */
+    lookahead *la;     /* --lookahead, or NULL */
+    avg_state avg;     /* the averages of the weights (lrlab/average.h), in the checkpoint */
     text metrics, steps;
     train_state st;
     train_state saved; /* as of the checkpoint on disk (valid when has_saved) */
@@ -101,6 +104,8 @@ static void run_free(run *r) {
     if (r->lock_fd > 0) close(r->lock_fd);
     train_setup_free(&r->s);
     for (int g = 0; g < r->n_groups; g++) sched_free(r->gsched[g]);
+    lookahead_free(r->la);
+    avg_state_free(&r->avg);
     optim_state_free(&r->optim);
     free(r->grads), free(r->dlogits);
     free(r->metrics.s), free(r->steps.s);
@@ -175,7 +180,8 @@ static int save_checkpoint(run *r, lr_error *err) {
     }
     x.config_text = config_text(&r->cfg, CONFIG_HEADER);
     x.metrics_text = r->metrics.s;
-    int rc = x.config_text ? ckpt_save(r->path[P_CHECKPOINT], &r->s.m, r->s.params, r->s.buffers, &r->optim, &x, err)
+    int rc = x.config_text ? ckpt_save_avg(r->path[P_CHECKPOINT], &r->s.m, r->s.params, r->s.buffers, &r->optim,
+                                           &r->avg, &x, err)
                            : lr_fail(err, "out of memory");
     free(x.config_text);
     if (!rc) r->saved = r->st, r->has_saved = 1;
@@ -188,8 +194,12 @@ static const char *cycled_name(const run *r) {
     return key && !strcmp(key, "beta1") ? "beta1" : "momentum";
 }
 
+/* With --ema, the EMA's test loss and accuracy after the usual columns. */
 static const char *metrics_header(const run *r) {
-    return !strcmp(cycled_name(r), "beta1") ? METRICS_HEADER_BETA1 : METRICS_HEADER;
+    static char h[256];
+    const char *base = !strcmp(cycled_name(r), "beta1") ? METRICS_HEADER_BETA1 : METRICS_HEADER;
+    snprintf(h, sizeof h, "%.*s%s\n", (int)strlen(base) - 1, base, r->cfg.ema > 0 ? METRICS_EMA_COLUMNS : "");
+    return h;
 }
 
 /* steps.csv after a resume: the header and the rows of the steps the
@@ -213,12 +223,13 @@ static int reload_steps(run *r, lr_error *err) {
 }
 
 /* metrics.csv as of a checkpoint; one from before the grad_norm column
- * gets it, empty in its rows. */
+ * (and --ema, whose columns follow it) gets it, empty in its rows. */
 static int reload_metrics(run *r, const char *saved, const char *path, lr_error *err) {
     const char *head = metrics_header(r);
-    size_t base = strlen(head) - strlen(",grad_norm\n");
+    const char *old = !strcmp(cycled_name(r), "beta1") ? METRICS_HEADER_BASE_AS("beta1") "\n"
+                                                        : METRICS_HEADER_BASE_AS("momentum") "\n";
     if (!strncmp(saved, head, strlen(head))) return text_add(&r->metrics, "%s", saved) ? lr_fail(err, "out of memory") : 0;
-    if (strncmp(saved, head, base) || saved[base] != '\n')
+    if (r->cfg.ema > 0 || strncmp(saved, old, strlen(old)))
         return lr_fail(err, "%s: its metrics do not start with the metrics.csv header", path);
     for (const char *p = saved; *p;) {
         size_t len = strcspn(p, "\n");
@@ -255,6 +266,8 @@ static int setup_groups(run *r, lr_error *err) {
     r->range0[r->n_groups] = n;
     return 0;
 }
+
+static long total_steps(const run *r) { return (long)r->cfg.epochs * r->steps_per_epoch; }
 
 static int setup(run *r, lr_error *err) {
     train_config *c = &r->cfg;
@@ -298,7 +311,18 @@ static int setup(run *r, lr_error *err) {
         if (sched_parse(&r->gsched[g], c->sched, &sc, err)) return TRAIN_BAD_SCHED;
     }
     r->sched = r->gsched[r->n_groups - 1];
+    if (c->lookahead[0] && lookahead_parse(&r->la, c->lookahead, total_steps(r), err)) return TRAIN_BAD_SCHED;
     return 0;
+}
+
+/* The averages as torch's copies of the model made before the first step:
+ * of the weights in params now (the seeded init or --init; a checkpoint
+ * then overwrites them). */
+static int init_averages(run *r, lr_error *err) {
+    unsigned which = (r->la ? AVG_LOOKAHEAD : 0) | (r->la && lookahead_buffers(r->la) ? AVG_LOOKAHEAD_BUFFERS : 0) |
+                     (r->cfg.ema > 0 ? AVG_EMA : 0) | (r->cfg.swa_start >= 0 ? AVG_SWA : 0);
+    avg_state_free(&r->avg);
+    return avg_state_init(&r->avg, which, r->s.m.n_params, r->s.m.n_buffers, r->s.params, r->s.buffers, err);
 }
 
 /* Picks up a checkpoint when resuming (a run directory without one starts
@@ -309,7 +333,9 @@ static int start_or_resume(run *r, int *finished, lr_error *err) {
     if (r->opt->resume && r->cfg.out[0] && access(r->path[P_CHECKPOINT], F_OK) == 0) {
         const char *path = r->path[P_CHECKPOINT];
         ckpt_extra x;
-        if (ckpt_load(path, &r->s.m, r->s.params, r->s.buffers, &r->optim, &x, err)) return -1;
+        if (init_averages(r, err) ||
+            ckpt_load_avg(path, &r->s.m, r->s.params, r->s.buffers, &r->optim, &r->avg, &x, err))
+            return -1;
         int rc = 0, at = 0; /* each group's schedule's state in turn (sizes as a fresh one's) */
         for (int g = 0; !rc && g < r->n_groups; g++) {
             double scratch[CKPT_SCHED_MAX];
@@ -338,6 +364,7 @@ static int start_or_resume(run *r, int *finished, lr_error *err) {
     } else {
         memset(&r->st, 0, sizeof r->st);
         if (r->cfg.init[0] && weights_load(r->cfg.init, &r->s.m, r->s.params, r->s.buffers, err)) return -1;
+        if (init_averages(r, err)) return -1;
         if (text_add(&r->metrics, "%s", metrics_header(r))) return lr_fail(err, "out of memory");
     }
     if (!writer(r)) return 0;
@@ -459,6 +486,21 @@ static int sched_step_all(run *r, double metric, lr_error *err) {
     return 0;
 }
 
+/* After the optimiser's step, `done` steps into the run: Lookahead every k
+ * steps (and its final copy after the run's last step), then the EMA of the
+ * weights that result. */
+static int update_averages(run *r, long done, lr_error *err) {
+    if (r->la && done % lookahead_k(r->la) == 0) {
+        double alpha;
+        if (lookahead_alpha(r->la, done, &alpha, err)) return -1;
+        avg_update_lookahead(&r->avg, &r->s.m, r->s.params, r->s.buffers, alpha);
+    }
+    if (r->la && lookahead_final(r->la) && done == total_steps(r)) /* airbench's update(decay=1.0) */
+        avg_update_lookahead(&r->avg, &r->s.m, r->s.params, r->s.buffers, 0.0);
+    if (r->cfg.ema > 0) avg_update_ema(&r->avg, r->s.params, r->s.buffers, r->cfg.ema);
+    return 0;
+}
+
 static int train_epoch(run *r, lr_error *err) {
     const train_config *c = &r->cfg;
     train_state *st = &r->st;
@@ -503,6 +545,7 @@ static int train_epoch(run *r, lr_error *err) {
                      optim_name(r->hp.kind));
             return diverged(r, what, lr, err);
         }
+        if (update_averages(r, st->step + 1, err)) return TRAIN_ERROR;
         st->step++;
         st->batch = b->index + 1;
         st->batches++;
@@ -535,9 +578,10 @@ static double monitored(const run *r, double train_loss, const eval_stats *te, c
 
 static int end_epoch(run *r, double lr, double mom, double epoch_start, lr_error *err) {
     train_state *st = &r->st;
-    eval_stats te, va; /* the evaluation loop of eval too (train/evaluate.c) */
+    eval_stats te, va, ema; /* the evaluation loop of eval too (train/evaluate.c) */
     int classes = r->s.m.n_classes;
     memset(&va, 0, sizeof va);
+    memset(&ema, 0, sizeof ema);
     eval_line tl = {r, "test"}, vl = {r, "val"};
     eval_hook th = {eval_progress, &tl}, vh = {eval_progress, &vl};
     int shown = r->opt->progress != 0;
@@ -547,10 +591,21 @@ static int end_epoch(run *r, double lr, double mom, double epoch_start, lr_error
         if (r->s.val_loader &&
             evaluate_split(&va, r->s.net, r->s.params, r->s.val_loader, classes, r->s.logits, shown ? &vh : NULL, err))
             return -1;
+        if (r->avg.ema_params) { /* the EMA model: its weights and buffers */
+            eval_line el = {r, "test (EMA)"};
+            eval_hook eh = {eval_progress, &el};
+            net_set_buffers(r->s.net, r->avg.ema_buffers);
+            int rc = evaluate_split(&ema, r->s.net, r->avg.ema_params, r->s.test_loader, classes, r->s.logits,
+                                    shown ? &eh : NULL, err);
+            net_set_buffers(r->s.net, r->s.buffers);
+            if (rc) return -1;
+        }
     }
     if (shown) progress_clear(stderr); /* the epoch's line takes its place */
     /* the same metric for ReduceLROnPlateau on every rank */
-    if (dist_broadcast(&te, sizeof te, err) || dist_broadcast(&va, sizeof va, err)) return -1;
+    if (dist_broadcast(&te, sizeof te, err) || dist_broadcast(&va, sizeof va, err) ||
+        dist_broadcast(&ema, sizeof ema, err))
+        return -1;
     double train_loss = st->loss_sum / st->batches, train_acc = 100.0 * st->correct / st->seen;
     double test_loss = te.loss_sum / te.n, test_acc = 100.0 * te.correct / te.n;
     double seconds = lr_now() - epoch_start, ips = st->seen / (st->seconds > 0 ? st->seconds : 1);
@@ -559,18 +614,24 @@ static int end_epoch(run *r, double lr, double mom, double epoch_start, lr_error
         snprintf(val_loss, sizeof val_loss, "%.6f", va.loss_sum / va.n);
         snprintf(val_acc, sizeof val_acc, "%.4f", 100.0 * va.correct / va.n);
     }
-    if (text_add(&r->metrics, "%ld,%.17g,%.17g,%.6f,%.4f,%.6f,%.4f,%s,%s,%.2f,%.1f,%.9g\n", st->epoch, lr, mom,
+    if (text_add(&r->metrics, "%ld,%.17g,%.17g,%.6f,%.4f,%.6f,%.4f,%s,%s,%.2f,%.1f,%.9g", st->epoch, lr, mom,
                  train_loss, train_acc, test_loss, test_acc, val_loss, val_acc, seconds, ips,
-                 st->grad_norm_sum / st->batches))
+                 st->grad_norm_sum / st->batches) ||
+        (ema.n && text_add(&r->metrics, ",%.6f,%.4f", ema.loss_sum / ema.n, 100.0 * ema.correct / ema.n)) ||
+        text_add(&r->metrics, "\n"))
         return lr_fail(err, "out of memory");
     if (r->opt->log) {
         fprintf(r->opt->log,
                 "epoch %ld: [Train] Loss: %.3f | Acc: %.3f%% (%ld/%ld) [Test] Loss: %.3f | Acc: %.3f%% (%ld/%ld)",
                 st->epoch, train_loss, train_acc, st->correct, st->seen, test_loss, test_acc, te.correct, te.n);
         if (va.n) fprintf(r->opt->log, " [Val] Loss: %.3f | Acc: %.3f%%", va.loss_sum / va.n, 100.0 * va.correct / va.n);
+        if (ema.n)
+            fprintf(r->opt->log, " [EMA] Loss: %.3f | Acc: %.3f%%", ema.loss_sum / ema.n, 100.0 * ema.correct / ema.n);
         fprintf(r->opt->log, " lr=%.6g | %.1f s %.0f img/s\n", lr, seconds, ips);
         fflush(r->opt->log);
     }
+    /* SWA: swa_model.update_parameters(model) after every epoch from --swa-start on */
+    if (r->avg.swa_params && st->epoch >= r->cfg.swa_start) avg_update_swa(&r->avg, r->s.params);
     /* the schedule steps at the end of the epoch (ReduceLROnPlateau with the metric) */
     /* (in step mode a metric-driven schedule is still stepped here, once per epoch: sched.h) */
     if ((!r->cfg.sched_unit_step || sched_needs_metric(r->sched)) &&
@@ -583,6 +644,52 @@ static int end_epoch(run *r, double lr, double mom, double epoch_start, lr_error
     if (save_checkpoint(r, err)) return -1;
     if (writer(r) && write_file_atomic(r->path[P_METRICS], r->metrics.s, r->metrics.n, err)) return -1;
     return 0;
+}
+
+/* SWA's model at the end of the run (torch.optim.swa_utils' recipe): the
+ * average's BatchNorm statistics from update_bn over a pass of the training
+ * data (the epoch after the last: its own order and augmentation, the same
+ * on every resume), on every rank (SyncBatchNorm sums over them); then, on
+ * rank 0, its test accuracy in the log and model_swa.safetensors. */
+static int finish_swa(run *r, const char *path, lr_error *err) {
+    long nb = r->s.m.n_buffers, batches = 0;
+    float *buffers = lr_calloc((size_t)nb + 1, sizeof(float), "SWA buffers", err);
+    if (!buffers) return -1;
+    model_init_buffers(&r->s.m, buffers); /* AveragedModel's deepcopy; update_bn resets them anyway */
+    int rc = evaluate_update_bn(r->s.net, &r->s.m, r->avg.swa_params, buffers, r->s.train_loader, r->cfg.epochs,
+                                (uint64_t)r->cfg.seed, (uint64_t)total_steps(r), r->s.logits, &batches, err);
+    eval_stats te;
+    if (!rc && dist_rank() == 0)
+        rc = evaluate_split(&te, r->s.net, r->avg.swa_params, r->s.test_loader, r->s.m.n_classes, r->s.logits, NULL,
+                            err) ||
+             (writer(r) && weights_save(path, &r->s.m, r->avg.swa_params, buffers, err));
+    net_set_buffers(r->s.net, r->s.buffers);
+    if (!rc && dist_rank() == 0 && r->opt->log)
+        fprintf(r->opt->log, "SWA: the average of %ld epochs, BatchNorm statistics from %ld batches (update_bn): "
+                             "[Test] Loss: %.3f | Acc: %.3f%% (%ld/%ld)%s%s\n",
+                r->avg.swa_n, batches, te.loss_sum / te.n, 100.0 * te.correct / te.n, te.correct, te.n,
+                writer(r) ? " -> " : "", writer(r) ? path : "");
+    free(buffers);
+    return rc;
+}
+
+/* The weights files of a finished run: the EMA's (model_ema.safetensors),
+ * SWA's (model_swa.safetensors), then model.safetensors, which says the run
+ * is complete (train.h). With missing_only, only the files a kill
+ * prevented. Called on every rank (SWA's update_bn runs on all). */
+static int save_final(run *r, int missing_only, lr_error *err) {
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s", r->cfg.out, RUN_WEIGHTS_SWA);
+    int swa = r->avg.swa_params && (!missing_only || (writer(r) && access(path, F_OK) != 0));
+    if (r->avg.swa_params && missing_only && dist_broadcast(&swa, sizeof swa, err)) return -1;
+    if (swa && finish_swa(r, path, err)) return -1;
+    if (!writer(r)) return 0;
+    snprintf(path, sizeof path, "%s/%s", r->cfg.out, RUN_WEIGHTS_EMA);
+    if (r->avg.ema_params && (!missing_only || access(path, F_OK) != 0) &&
+        weights_save(path, &r->s.m, r->avg.ema_params, r->avg.ema_buffers, err))
+        return -1;
+    if (missing_only && access(r->path[P_WEIGHTS], F_OK) == 0) return 0;
+    return weights_save(r->path[P_WEIGHTS], &r->s.m, r->s.params, r->s.buffers, err);
 }
 
 /* The ranks this run trains on, in config.txt (ranks=N): a new run records
@@ -644,14 +751,20 @@ int train_run(const train_config *cfg, const train_options *opt, lr_error *err) 
         goto done;
     }
     if (finished) {
-        /* a kill after the last checkpoint but before the weights file */
-        if (writer(&r) && access(r.path[P_WEIGHTS], F_OK) != 0 && weights_save(r.path[P_WEIGHTS], &r.s.m, r.s.params, r.s.buffers, err)) goto done;
+        /* a kill after the last checkpoint but before the weights files */
+        if (save_final(&r, 1, err)) goto done;
         if (opt->log) fprintf(opt->log, "%s: the run is complete (%d epochs); nothing to do\n", r.cfg.out, r.cfg.epochs);
         rc = TRAIN_OK;
         goto done;
     }
-    char optim_text[512];
+    char optim_text[1024];
     optim_format(optim_text, sizeof optim_text, &r.hp, 1);
+    size_t ol = strlen(optim_text); /* and the averages of the weights, when any */
+    if (r.cfg.lookahead[0]) snprintf(optim_text + ol, sizeof optim_text - ol, ", lookahead %s", r.cfg.lookahead);
+    ol = strlen(optim_text);
+    if (r.cfg.ema > 0) snprintf(optim_text + ol, sizeof optim_text - ol, ", ema %g", r.cfg.ema);
+    ol = strlen(optim_text);
+    if (r.cfg.swa_start >= 0) snprintf(optim_text + ol, sizeof optim_text - ol, ", swa from epoch %d", r.cfg.swa_start);
     char ranks[32] = ""; /* data-parallel: threads per rank */
     if (r.cfg.ranks > 1) snprintf(ranks, sizeof ranks, " x %d ranks", r.cfg.ranks);
     if (opt->log)
@@ -680,7 +793,7 @@ int train_run(const train_config *cfg, const train_options *opt, lr_error *err) 
         }
         if (end_epoch(&r, lr, mom, start, err)) goto done;
     }
-    if (writer(&r) && weights_save(r.path[P_WEIGHTS], &r.s.m, r.s.params, r.s.buffers, err)) goto done;
+    if (save_final(&r, 0, err)) goto done;
     rc = TRAIN_OK;
 done:
     run_free(&r);

@@ -4,7 +4,8 @@ PyTorch's own torch.optim.lr_scheduler classes (torch 1.13), for lrlab's
 schedule tests (tests/test_sched.c, tests/sched_cli_test.sh), and
 tests/fixtures/sgd/sgd.txt: torch.optim.SGD step by step, and
 tests/fixtures/optim/optim.txt: every other optimiser lrlab has, step by
-step (both for tests/test_optim.c).
+step, and tests/fixtures/optim/average.txt: the averages of the weights
+(Lookahead, EMA, SWA) over an optimiser's steps (all for tests/test_optim.c).
 tests/torch_fixtures_test.sh runs it into a scratch directory and compares.
 
 Each case is an lrlab --sched expression. It is evaluated as a PyTorch script
@@ -37,7 +38,7 @@ warnings.filterwarnings("ignore")
 
 CLASSES = ["LambdaLR", "MultiplicativeLR", "StepLR", "MultiStepLR", "ConstantLR", "LinearLR",
            "ExponentialLR", "PolynomialLR", "CosineAnnealingLR", "CosineAnnealingWarmRestarts",
-           "CyclicLR", "OneCycleLR", "ReduceLROnPlateau", "SequentialLR", "ChainedScheduler"]
+           "CyclicLR", "OneCycleLR", "ReduceLROnPlateau", "SequentialLR", "ChainedScheduler", "SWALR"]
 
 MATH = {"min": min, "max": max, "cos": math.cos, "exp": math.exp, "log": math.log, "floor": math.floor}
 
@@ -129,7 +130,7 @@ def build(node, opt):
         return Warmup(opt, build(named["multiplier"], opt), build(named["total_epoch"], opt), make_after, None)
     pos = [build(a, opt) for a in args]
     kw = {k.arg: build(k.value, opt) for k in kws}
-    cls = getattr(lr_scheduler, name)
+    cls = getattr(lr_scheduler, name) if hasattr(lr_scheduler, name) else getattr(torch.optim.swa_utils, name)
     if cls in (lr_scheduler.LambdaLR, lr_scheduler.MultiplicativeLR):
         fn = lambda v: type(v)(to_fn(x, "epoch") if isinstance(x, str) else x for x in v) \
             if isinstance(v, (list, tuple)) else to_fn(v, "epoch") if isinstance(v, str) else v
@@ -171,6 +172,22 @@ def run_case(expr, lr, momentum, steps, metrics, extra, spe, unit):
 
 # (file, expr, lr, momentum, unit, steps, metrics or None, extra steps to find a raise)
 CASES = [
+    # SWALR (torch.optim.swa_utils): alone, both strategies, anneal_epochs 0 and 1, inside SequentialLR
+    # (first and after a milestone, where its own step count goes on) and ChainedScheduler
+    ("swalr", "SWALR(swa_lr=0.05)", 0.1, 0.9, "epoch", 15, None, 0),
+    ("swalr", "SWALR(swa_lr=0.05, anneal_epochs=3, anneal_strategy='linear')", 0.1, 0.9, "epoch", 8, None, 0),
+    ("swalr", "torch.optim.swa_utils.SWALR(optimizer, 0.2, 0, 'cos')", 0.1, 0.9, "epoch", 5, None, 0),
+    ("swalr", "SWALR(swa_lr=[0.01], anneal_epochs=1)", 0.1, 0.9, "epoch", 5, None, 0),
+    ("swalr", "SequentialLR([CosineAnnealingLR(T_max=6), SWALR(swa_lr=0.02, anneal_epochs=3)], milestones=[6])",
+     0.1, 0.9, "epoch", 14, None, 0),
+    ("swalr", "SequentialLR([LinearLR(start_factor=0.5, total_iters=3), SWALR(swa_lr=0.01, anneal_epochs=4, "
+     "anneal_strategy='linear')], milestones=[5])", 0.1, 0.9, "epoch", 14, None, 0),
+    ("swalr", "SequentialLR([SWALR(swa_lr=0.01, anneal_epochs=4), ExponentialLR(gamma=0.9)], milestones=[5])",
+     0.1, 0.9, "epoch", 12, None, 0),
+    ("swalr", "SequentialLR([StepLR(step_size=2, gamma=0.5), SWALR(swa_lr=0.05, anneal_epochs=2)], milestones=[10])",
+     0.1, 0.9, "step", 30, None, 0, 3),
+    ("swalr", "ChainedScheduler([SWALR(swa_lr=0.05, anneal_epochs=4), ExponentialLR(gamma=0.9)])", 0.1, 0.9,
+     "epoch", 10, None, 0),
     # LambdaLR, MultiplicativeLR
     ("lambda", "LambdaLR(lr_lambda='0.95 ** epoch')", 0.1, 0.9, "epoch", 12, None, 0),
     ("lambda", "LambdaLR('min(1.0, (epoch + 1) / 5)')", 0.05, 0.9, "epoch", 10, None, 0),
@@ -603,6 +620,108 @@ def make_optim(out_dir):
     return len(OPTIM_CASES)
 
 
+# The averages of the weights over an optimiser's steps, each a reference
+# written here as its source computes it: (name, lrlab --optim, averaging
+# spec as tests/test_optim.c reads it, steps). The spec is one of
+#   lookahead ARGS  lrlab's --lookahead: every k steps slow.lerp_(fast, alpha)
+#                   and fast = slow (airbench94's LookaheadState.update with
+#                   decay = 1 - alpha); final=True: the closing update(decay=1.0)
+#                   after the last step;
+#   ema DECAY       timm's ModelEmaV2.update: ema = decay * ema + (1 - decay) * w,
+#                   after every step;
+#   swa EVERY       torch.optim.swa_utils.AveragedModel.update_parameters after
+#                   every EVERY-th step (an "epoch" of EVERY steps).
+# Per step: g<t> the gradient, q<t> the weights after the optimiser's step,
+# p<t> after the averaging (Lookahead moves them), a<t> the average.
+AVERAGE_CASES = [
+    ("Lookahead SGD k=3 alpha=0.5", "SGD(lr=0.05, momentum=0.9)", "lookahead k=3, alpha=0.5", 10),
+    ("Lookahead Adam k=2 alpha=0.8", "Adam(lr=0.01)", "lookahead k=2, alpha=0.8", 9),
+    ("Lookahead AdamW k=5 alpha=0.3", "AdamW(lr=0.01, weight_decay=0.1)", "lookahead k=5, alpha=0.3", 12),
+    ("Lookahead airbench94 alpha", "SGD(lr=0.05, momentum=0.85, nesterov=True)",
+     "lookahead k=2, alpha='1 - 0.95**5 * (step / total_steps)**3', final=True", 11),
+    ("Lookahead k=1 alpha=1", "RMSprop(lr=0.01)", "lookahead k=1, alpha=1", 5),
+    ("EMA 0.9 SGD", "SGD(lr=0.05, momentum=0.9)", "ema 0.9", 10),
+    ("EMA 0.999 Adam", "Adam(lr=0.01)", "ema 0.999", 10),
+    ("EMA 0.5 AdamW", "AdamW(lr=0.01)", "ema 0.5", 8),
+    ("SWA every step", "SGD(lr=0.05, momentum=0.9)", "swa 1", 10),
+    ("SWA every 3 steps", "Adam(lr=0.01)", "swa 3", 12),
+]
+
+
+class LookaheadRef:
+    """Lookahead's slow weights as airbench94's LookaheadState keeps them
+    (legacy/airbench94.py): a copy at the start, then every k steps
+    slow.lerp_(fast, alpha) and fast.copy_(slow)."""
+
+    def __init__(self, params):
+        self.slow = [p.detach().clone() for p in params]
+
+    def update(self, params, alpha):
+        for s, p in zip(self.slow, params):
+            s.lerp_(p.detach(), alpha)
+            p.detach().copy_(s)
+
+
+def lookahead_args(text):
+    call = ast.parse("f(%s)" % text, mode="eval").body
+    kw = {k.arg: ast.literal_eval(k.value) for k in call.keywords}
+    alpha = kw.get("alpha", 0.5)
+    fn = (lambda step, total: eval(alpha, {"step": step, "total_steps": total})) if isinstance(alpha, str) \
+        else (lambda step, total: alpha)
+    return kw.get("k", 5), fn, kw.get("final", False)
+
+
+def make_average(out_dir):
+    lines = []
+    gen = torch.Generator().manual_seed(13)
+    for name, expr, spec, steps in AVERAGE_CASES:
+        module = torch.nn.Module()
+        module.w = torch.nn.Parameter(torch.rand(SGD_N, generator=gen) * 2 - 1)
+        p = module.w
+        opt = make_optimiser(expr, [p])
+        kind, arg = spec.split(" ", 1)
+        if kind == "lookahead":
+            la, (k, alpha, final) = LookaheadRef([p]), lookahead_args(arg)
+            average = la.slow[0]
+        elif kind == "ema":
+            decay = float(arg)
+            ema = torch.nn.Module()
+            ema.w = torch.nn.Parameter(p.detach().clone())
+            average = ema.w
+        else:
+            every = int(arg)
+            swa = torch.optim.swa_utils.AveragedModel(module)
+            average = swa.module.w
+        lines += ["case", "name " + name, "optim " + expr, "sched ", "average " + spec, "n %d" % SGD_N,
+                  "steps %d" % steps, "init " + " ".join("%.9g" % v for v in p.detach().tolist())]
+        for t in range(steps):
+            g = torch.randn(SGD_N, generator=gen) * 10.0 ** (t % 3 - 1)
+            p.grad = g.clone()
+            opt.step()
+            q = p.detach().clone()
+            done = t + 1
+            with torch.no_grad():
+                if kind == "lookahead":
+                    if done % k == 0:
+                        la.update([p], alpha(done, steps))
+                    if final and done == steps:
+                        la.update([p], 0.0)
+                elif kind == "ema":  # timm ModelEmaV2._update over the state_dict
+                    for ema_v, model_v in zip(ema.state_dict().values(), module.state_dict().values()):
+                        ema_v.copy_(decay * ema_v + (1. - decay) * model_v)
+                elif done % every == 0:
+                    swa.update_parameters(module)
+            for tag, v in (("g", g), ("q", q), ("p", p.detach()), ("a", average.detach())):
+                lines.append("%s%d %s" % (tag, t, " ".join("%.9g" % x for x in v.tolist())))
+        lines.append("end")
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, "average.txt"), "w") as f:
+        f.write("# lrlab weight-averaging fixtures: made by tests/torch/make_sched_fixtures.py with torch %s\n"
+                % torch.__version__)
+        f.write("\n".join(lines) + "\n")
+    return len(AVERAGE_CASES)
+
+
 def main():
     """Writes into tests/fixtures (or the directory given as the argument,
     for tests/torch_fixtures_test.sh to compare with the committed ones)."""
@@ -633,8 +752,9 @@ def main():
             f.write("\n".join(lines) + "\n")
     n_sgd = make_sgd(os.path.join(root, "sgd"))
     n_optim = make_optim(os.path.join(root, "optim"))
-    print("wrote %d schedule cases into %d files under %s, %d SGD cases, %d optimiser cases"
-          % (len(CASES), len(files), out, n_sgd, n_optim))
+    n_average = make_average(os.path.join(root, "optim"))
+    print("wrote %d schedule cases into %d files under %s, %d SGD cases, %d optimiser cases, %d averaging cases"
+          % (len(CASES), len(files), out, n_sgd, n_optim, n_average))
 
 
 if __name__ == "__main__":
