@@ -1,4 +1,4 @@
-// fuzz-sources: src/io/runs.c src/train/config.c src/optim/*.c src/data/*.c src/sched/*.c src/core/*.c
+// fuzz-sources: src/io/runs.c src/train/config.c src/model/*.c src/optim/*.c src/data/*.c src/sched/*.c src/core/*.c
 /* fuzz/fuzz_runs.c: libFuzzer target for the readers behind `lrlab report`
  * and `lrlab plot` (lrlab/runs.h): any bytes as a metrics.csv and as a
  * seed-format console log must give either rows or one error message, never

@@ -1,4 +1,4 @@
-// fuzz-sources: src/sweep/*.c src/tune/space.c src/train/config.c src/optim/*.c src/data/*.c src/sched/*.c src/core/*.c
+// fuzz-sources: src/sweep/*.c src/tune/space.c src/train/config.c src/model/*.c src/optim/*.c src/data/*.c src/sched/*.c src/core/*.c
 /* fuzz/fuzz_space.c: libFuzzer target for lrlab tune's space files
  * (sweep_parse_space, tune/space.c): any bytes must give a space or one
  * error message, never a crash, a hang or undefined behaviour. A space

@@ -1,4 +1,4 @@
-// fuzz-sources: src/sweep/*.c src/train/config.c src/optim/*.c src/data/*.c src/sched/*.c src/core/*.c
+// fuzz-sources: src/sweep/*.c src/train/config.c src/model/*.c src/optim/*.c src/data/*.c src/sched/*.c src/core/*.c
 /* fuzz/fuzz_sweep.c: libFuzzer target for the sweep-file parser
  * (lrlab/sweep.h): any bytes as a sweep file must give either a parsed file
  * or one error message, never a crash, a hang or undefined behaviour. A

@@ -10,8 +10,9 @@
  * torch.optim.swa_utils.AveragedModel; and over a BatchNorm model, which
  * buffers each average moves), all made by
  * tests/torch/make_sched_fixtures.py; the --optim parser's defaults, checks
- * and messages; and the settings check that refuses --nesterov as
- * torch.optim.SGD's constructor does.
+ * and messages; the settings check that refuses --nesterov as
+ * torch.optim.SGD's constructor does; --param-group's selectors, keys and
+ * frozen epochs.
  *
  * Parameters agree to float rounding, not bit for bit: ATen's AVX2 kernels
  * fuse the multiply-adds (add(x, alpha=a) is one fmadd) while lrlab's C,
@@ -423,6 +424,43 @@ static void test_nesterov_check(void) {
           "31 epochs of 390 steps: %s", err.msg);
 }
 
+/* --param-group: what a selector takes, the keys over the optimiser's values, frozen epochs */
+static void test_groups(void) {
+    static const struct {
+        const char *sel, *name, *layer;
+        int bias, want;
+    } sel[] = {
+        {"@bias", "fc.bias", "linear", 1, 1},         {"@bias", "fc.weight", "linear", 0, 0},
+        {"@batchnorm", "bn1.weight", "batchnorm", 0, 1}, {"@batchnorm.bias", "bn1.weight", "batchnorm", 0, 0},
+        {"@batchnorm.bias", "bn1.bias", "batchnorm", 1, 1}, {"@conv.weight | @linear", "fc.bias", "linear", 1, 1},
+        {"layer1.*", "layer1.0.conv1.weight", "conv", 0, 1}, {"layer1.*", "layer2.0.conv1.weight", "conv", 0, 0},
+        {"*.bias|conv1.weight", "conv1.weight", "conv", 0, 1}, {"conv?.weight", "conv12.weight", "conv", 0, 0},
+    };
+    optim_params base;
+    lr_error err;
+    int lr_given;
+    optim_parse(&base, &lr_given, "SGD(lr=0.1, momentum=0.9, weight_decay=5e-4)", &err);
+    for (size_t i = 0; i < sizeof sel / sizeof sel[0]; i++) {
+        param_group g;
+        char text[128];
+        snprintf(text, sizeof text, "%s: lr=1", sel[i].sel);
+        CHECK(optim_group_parse(&g, &base, text, &err) == 0, "%s: %s", text, err.msg);
+        CHECK(optim_group_selects(&g, sel[i].name, sel[i].layer, sel[i].bias) == sel[i].want, "'%s' takes %s: %d",
+              sel[i].sel, sel[i].name, !sel[i].want);
+    }
+    param_group g;
+    CHECK(optim_group_parse(&g, &base, "@bias: weight_decay=0, lr_scale=4, nesterov=True, frozen=from:3", &err) == 0,
+          "%s", err.msg);
+    CHECK(g.hp.lr == 0.4 && g.hp.weight_decay == 0 && g.hp.momentum == 0.9 && g.hp.nesterov && g.frozen == FROZEN_FROM,
+          "group values: lr %g wd %g momentum %g", g.hp.lr, g.hp.weight_decay, g.hp.momentum);
+    CHECK(!optim_group_frozen(&g, 2) && optim_group_frozen(&g, 3), "from:3 freezes epoch 3 on");
+    CHECK(optim_group_parse(&g, &base, "x: frozen=until:2", &err) == 0 && optim_group_frozen(&g, 1) &&
+              !optim_group_frozen(&g, 2), "until:2 freezes epochs 0, 1");
+    CHECK(optim_group_parse(&g, &base, "x: frozen", &err) == 0 && optim_group_frozen(&g, 1000), "frozen: always");
+    CHECK(optim_group_parse(&g, &base, "x: momentum=0, nesterov=True", &err) == -1 &&
+              strstr(err.msg, "Nesterov momentum requires a momentum and zero dampening"), "%s", err.msg);
+}
+
 /* The averages of a model with BatchNorm: Lookahead with buffers=True lerps
  * the running statistics but not num_batches_tracked and gives the model the
  * slow values; without buffers it leaves them; the EMA copies the buffers. */
@@ -464,5 +502,6 @@ int main(void) {
     test_parse();
     test_cycle_refusals();
     test_nesterov_check();
+    test_groups();
     return test_summary("test_optim");
 }

@@ -28,10 +28,11 @@ typedef struct {
     char optim[1024]; /* --optim EXPR (lrlab/optim.h); "": SGD from the shorthand flags below */
     double lr, momentum, weight_decay, dampening;
     int nesterov;
+    char param_groups[4096]; /* --param-group TEXT, repeatable: the groups' texts, each ending in '\n' */
+    loss_options loss; /* --label-smoothing --loss-reduction --clip-grad-norm --clip-norm-type --clip-grad-value */
     char lookahead[512]; /* --lookahead 'k=5, alpha=0.5' (lrlab/average.h); "": none */
     double ema;          /* --ema DECAY: an EMA of the weights (0: none) */
     int swa_start;       /* --swa-start EPOCH: SWA's average after every epoch from this one (-1: none) */
-    loss_options loss; /* --label-smoothing --loss-reduction --clip-grad-norm --clip-norm-type --clip-grad-value */
     unsigned given;   /* CONFIG_GIVEN_* bits: shorthand settings set by a flag or a sweep file (config_set;
                          not by config_read: a run's recorded values are not a user's choice) */
     int batch, epochs;
@@ -109,18 +110,38 @@ long config_steps_per_epoch(const train_config *c);
  * clippings at once (--clip-grad-norm and --clip-grad-value). */
 int config_optim(const train_config *c, optim_params *hp, lr_error *err);
 
+/* The parameter groups of c with optimiser hp (config_optim's): the
+ * --param-group ones in order, then the default group (every parameter no
+ * other group selects), last as in PyTorch's order of a script that lists
+ * the special groups first; *n counts them all (at most OPTIM_MAX_GROUPS).
+ * Refused: a text optim_group_parse refuses, too many groups. */
+int config_groups(const train_config *c, const optim_params *hp, param_group *groups, int *n, lr_error *err);
+
+/* Which group (of n, config_groups') takes each trained tensor of m, in
+ * params order (model_param_sizes'): the first whose selector takes it,
+ * else the default group (the last). A --param-group that takes no
+ * parameter is refused (its text, a caret under the selector). */
+int config_group_params(const model_spec *m, const param_group *groups, int n, int *group_of, lr_error *err);
+
 /* config_optim, then c's optim as the canonical expression with every
  * hyper-parameter (optim_format) and c's lr as the optimiser's: what a run
  * records in config.txt, so that --resume rebuilds the same optimiser. */
 int config_resolve_optim(train_config *c, optim_params *hp, lr_error *err);
 
 /* The schedule's context of a run with optimiser hp: base lr hp's lr, base
- * momentum the value hp's cycled key holds (optim_cycled_value). */
+ * momentum the value hp's cycled key holds (optim_cycled_value), as the
+ * default group's of the run's groups (the trainer sets each group's). */
 sched_context config_sched_context(const train_config *c, const optim_params *hp, long steps_per_epoch);
 
+/* The context of group g's schedule (of n groups, config_groups'): its own
+ * base lr and momentum, its element of per-group lists. */
+sched_context config_group_context(const train_config *c, const param_group *groups, int n, int g,
+                                   long steps_per_epoch);
+
 /* The checks across settings, before any data is read (a usage error,
- * exit 2): the optimiser (config_optim), the schedule, parsed and rehearsed
- * for the whole run (lrlab/sched.h), --lookahead (its alpha over the run); copies the schedule's warning, if any,
+ * exit 2): the optimiser (config_optim), the parameter groups
+ * (config_groups), the schedule of each group, parsed and rehearsed for the whole run (lrlab/sched.h),
+ * --lookahead (its alpha over the run); copies the schedule's warning, if any,
  * into warning (cap bytes; "" when none). */
 int config_check(const train_config *c, char *warning, size_t cap, lr_error *err);
 

@@ -146,6 +146,9 @@ int model_spec_parse(model_spec *m, const char *text, const char *source, lr_err
 int model_spec_load(model_spec *m, const char *name_or_path, const char *const *search,
                     lr_error *err);
 
+/* A layer kind's word in descriptions ("conv", "batchnorm"); "" if none. */
+const char *model_layer_kind_name(layer_kind k);
+
 /* The sizes of the trained tensors (not buffers) in params order, into
  * counts (room for n_tensors); returns how many. */
 int model_param_sizes(const model_spec *m, long *counts);

@@ -88,20 +88,33 @@ typedef struct {
 
 #define OPTIM_MAX_TENSORS 4 /* state tensors of a kind (RMSprop: square_avg, momentum_buffer, grad_avg) */
 #define OPTIM_MAX_SCALARS 4
+#define OPTIM_MAX_GROUPS 16 /* parameter groups (--param-group), the default group included */
 
 /* One optimiser's state over n parameters: t[i] holds the tensor named
- * optim_tensor_name(kind, i) (n floats), s[i] the scalar named
- * optim_scalar_name(kind, i). Built by optim_state_init as torch's state
- * before the first step; optim_state_free accepts a zeroed or half-built one. */
+ * optim_tensor_name(kind, i) (n floats), s[g * OPTIM_MAX_SCALARS + i] the
+ * scalar named optim_scalar_name(kind, i) of parameter group g (torch keeps
+ * them per parameter; within a group lrlab's are all the same: every
+ * parameter of a group steps together). Built by optim_state_init as
+ * torch's state before the first step, for one group over all n
+ * parameters; optim_state_free accepts a zeroed or half-built one. */
 typedef struct {
     optim_kind kind;
     long n;
-    int n_tensors, n_scalars;
+    int n_tensors, n_scalars, n_groups;
     float *t[OPTIM_MAX_TENSORS];
-    double s[OPTIM_MAX_SCALARS];
+    double s[OPTIM_MAX_GROUPS * OPTIM_MAX_SCALARS];
 } optim_state;
 
 int optim_state_init(optim_state *o, const optim_params *hp, long n, lr_error *err);
+/* Parameter group g (n_groups grows to include it) over the parameters in
+ * ranges (n_ranges pairs offset, count): torch's initial state with the
+ * group's values hp (Adagrad's initial_accumulator_value, Rprop's and
+ * ASGD's lr, NAdam's mu_product). */
+void optim_group_init(optim_state *o, int g, const long *ranges, int n_ranges, const optim_params *hp);
+/* One step of group g over its ranges (optim_step on each, the group's
+ * scalars advanced once). */
+int optim_step_group(optim_state *o, int g, const long *ranges, int n_ranges, float *params, const float *grads,
+                     const optim_params *hp, lr_error *err);
 void optim_state_free(optim_state *o);
 
 /* One step of the kind's torch 1.13 single-tensor (non-foreach) CPU update
@@ -145,6 +158,39 @@ int optim_sgd(optim_params *hp, double lr, double momentum, double dampening, do
  * the expression and a caret under the offending part. *lr_given says
  * whether the expression set lr. */
 int optim_parse(optim_params *hp, int *lr_given, const char *expr, lr_error *err);
+
+/* A parameter group (--param-group 'SELECTOR: key=value, ...';
+ * docs/optimisers.md): which parameters (the selector: alternatives
+ * separated by '|', each a glob on state_dict names such as "*.bias" or
+ * "layer1.*", or a kind: @conv, @linear, @batchnorm, @weight, @bias, or a
+ * kind and a role such as @batchnorm.bias), and their values: the
+ * optimiser's, overridden by the group's keys (any of the kind's
+ * hyper-parameters, lr_scale multiplying its lr, frozen). */
+enum { FROZEN_NO, FROZEN_ALWAYS, FROZEN_UNTIL, FROZEN_FROM };
+typedef struct {
+    char text[512];   /* as given ("" for the default group: every parameter no other group selects) */
+    int sel_pos, sel_len; /* the selector's span in text */
+    optim_params hp;  /* lr_scale applied */
+    double lr_scale;  /* 1 unless given */
+    int frozen;       /* FROZEN_*: no step (no decay either) always, for epochs < frozen_epoch (until:N), or */
+    long frozen_epoch; /* from epoch frozen_epoch on (from:N) */
+} param_group;
+
+/* Parses text over base (the optimiser's values); on error err holds the
+ * message with text and a caret under the offending part. */
+int optim_group_parse(param_group *g, const optim_params *base, const char *text, lr_error *err);
+/* The default group: base's values. */
+void optim_group_default(param_group *g, const optim_params *base);
+/* 1 when g's selector takes the parameter tensor named name (state_dict
+ * name), of a layer of kind layer ("conv", "linear", "batchnorm"), a bias
+ * or a weight. The default group takes every one. */
+int optim_group_selects(const param_group *g, const char *name, const char *layer, int bias);
+/* err: msg about g's selector, with its text and a caret under the selector. */
+int optim_group_fail(lr_error *err, const param_group *g, const char *msg);
+/* 1 when g's parameters do not step in epoch e (counted from 0). */
+int optim_group_frozen(const param_group *g, long epoch);
+/* "frozen", "frozen until epoch 3" or "" (what lrlab summary shows). */
+const char *optim_group_frozen_text(const param_group *g, char *buf, size_t cap);
 
 /* hp as a canonical expression with every hyper-parameter of its kind
  * ("Adam(lr=0.001, betas=(0.9, 0.999), eps=1e-08, ...)"), what config.txt

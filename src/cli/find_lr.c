@@ -25,10 +25,10 @@
 
 /* train settings that make no sense here: the range test owns the lr */
 static const char *const refused[] = {"lr", "sched", "sched_unit", "epochs", "monitor", "log_steps", "limit_test",
-                                      NULL};
+                                      "param_group", NULL};
 /* left out of the help: the refused ones, and --out (find-lr's own) */
 static const char *const not_listed[] = {"lr", "sched", "sched_unit", "epochs", "monitor", "log_steps", "limit_test",
-                                         "out", NULL};
+                                         "param_group", "out", NULL};
 
 static void usage(FILE *f) {
     fprintf(f, "usage: lrlab find-lr [train flags] [--start-lr LR] [--end-lr LR] [--steps N] [--smooth B]\n"

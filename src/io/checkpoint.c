@@ -169,8 +169,12 @@ int ckpt_save_avg(const char *path, const model_spec *m, const float *params, co
         snprintf(t[n].name, sizeof t[n].name, "optimizer.%s", optim_tensor_name(o->kind, i));
         n++;
     }
-    t[n] = (st_tensor){.name = "optimizer.scalars", .dtype = ST_F64, .ndim = 1, .shape = {o->n_scalars},
-                       .data = o->s, .nbytes = (size_t)o->n_scalars * sizeof(double)};
+    double scalars[OPTIM_MAX_GROUPS * OPTIM_MAX_SCALARS]; /* each parameter group's in turn */
+    int groups = o->n_groups > 0 ? o->n_groups : 1;
+    for (int g = 0; g < groups; g++)
+        memcpy(scalars + g * o->n_scalars, o->s + g * OPTIM_MAX_SCALARS, sizeof(double) * (size_t)o->n_scalars);
+    t[n] = (st_tensor){.name = "optimizer.scalars", .dtype = ST_F64, .ndim = 1, .shape = {groups * o->n_scalars},
+                       .data = scalars, .nbytes = (size_t)(groups * o->n_scalars) * sizeof(double)};
     n++;
     t[n] = (st_tensor){.name = "sched.state", .dtype = ST_F64, .ndim = 1, .shape = {x->n_sched},
                        .data = x->sched, .nbytes = (size_t)x->n_sched * sizeof(double)};
@@ -285,16 +289,20 @@ static int copy_optim(const st_file *f, const char *path, const model_spec *m, o
     }
     free(scratch);
     if (rc) return -1;
-    double scalars[OPTIM_MAX_SCALARS];
-    shape[0] = optim_n_scalars(kind);
+    /* each parameter group's scalars in turn (one group: a checkpoint from before groups) */
+    double scalars[OPTIM_MAX_GROUPS * OPTIM_MAX_SCALARS];
+    int ns = optim_n_scalars(kind);
     const st_tensor *ts = st_find(f, "optimizer.scalars");
-    if (!ts || ts->ndim != 1 || ts->shape[0] != shape[0])
-        return lr_fail(err, "%s: tensor 'optimizer.scalars' missing or not a vector of %ld values (%s's)", path,
-                       shape[0], optim_name(kind));
+    long have = ts && ts->ndim == 1 ? ts->shape[0] : -1, groups = ns ? have / ns : 1;
+    int want = o && o->n_groups > 1 ? o->n_groups : 1; /* a state built without groups has one */
+    if (o ? have != (long)want * ns : have < ns || have % (ns ? ns : 1) || groups > OPTIM_MAX_GROUPS)
+        return lr_fail(err, "%s: tensor 'optimizer.scalars' missing or not a vector of %ld values (%s's, %d parameter "
+                            "group%s)", path, (long)want * ns, optim_name(kind), want, want > 1 ? "s" : "");
+    shape[0] = have;
     if (st_copy(f, "optimizer.scalars", ST_F64, 1, shape, scalars, err)) return -1;
-    for (int i = 0; i < shape[0]; i++)
-        if (check_scalar(scalars[i], optim_scalar_name(kind, i), path, err)) return -1;
-    if (o) memcpy(o->s, scalars, sizeof(double) * (size_t)shape[0]);
+    for (int i = 0; i < have; i++) /* check_scalar's names are per group: the same in each */
+        if (check_scalar(scalars[i], optim_scalar_name(kind, i % ns), path, err)) return -1;
+    for (int g = 0; o && g < groups; g++) memcpy(o->s + g * OPTIM_MAX_SCALARS, scalars + g * ns, sizeof(double) * (size_t)ns);
     return 0;
 }
 

@@ -743,3 +743,9 @@ int model_param_sizes(const model_spec *m, long *counts) {
         if (!m->tensors[i].buffer) counts[n++] = m->tensors[i].count;
     return n;
 }
+
+const char *model_layer_kind_name(layer_kind k) {
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+        if (kinds[i].kind == k) return kinds[i].kw;
+    return "";
+}

@@ -83,15 +83,41 @@ int optim_state_init(optim_state *o, const optim_params *hp, long n, lr_error *e
     o->n_tensors = optim_n_tensors(hp->kind), o->n_scalars = optim_n_scalars(hp->kind);
     for (int i = 0; i < o->n_tensors; i++)
         if (!(o->t[i] = lr_calloc((size_t)n, sizeof(float), kinds[hp->kind].tensors[i], err))) return -1;
+    long all[2] = {0, n};
+    optim_group_init(o, 0, all, 1, hp);
+    return 0;
+}
+
+void optim_group_init(optim_state *o, int g, const long *ranges, int n_ranges, const optim_params *hp) {
     /* torch's initial values: Adagrad's sum = initial_accumulator_value (full_like, a float);
      * NAdam's mu_product = 1; ASGD's eta = lr and mu = 1 (torch.tensor: float32); Rprop's
      * step_size = lr (fill_). Zeros otherwise. */
-    if (hp->kind == OPTIM_ADAGRAD)
-        for (long i = 0; i < n; i++) o->t[0][i] = (float)hp->initial_accumulator_value;
-    if (hp->kind == OPTIM_RPROP)
-        for (long i = 0; i < n; i++) o->t[1][i] = (float)hp->lr;
-    if (hp->kind == OPTIM_NADAM) o->s[1] = 1.0;
-    if (hp->kind == OPTIM_ASGD) o->s[1] = (float)hp->lr, o->s[2] = 1.0;
+    for (int r = 0; r < n_ranges; r++) {
+        long off = ranges[2 * r], n = ranges[2 * r + 1];
+        if (hp->kind == OPTIM_ADAGRAD)
+            for (long i = 0; i < n; i++) o->t[0][off + i] = (float)hp->initial_accumulator_value;
+        if (hp->kind == OPTIM_RPROP)
+            for (long i = 0; i < n; i++) o->t[1][off + i] = (float)hp->lr;
+    }
+    double *s = o->s + g * OPTIM_MAX_SCALARS;
+    memset(s, 0, OPTIM_MAX_SCALARS * sizeof *s);
+    if (hp->kind == OPTIM_NADAM) s[1] = 1.0;
+    if (hp->kind == OPTIM_ASGD) s[1] = (float)hp->lr, s[2] = 1.0;
+    if (g >= o->n_groups) o->n_groups = g + 1;
+}
+
+int optim_step_group(optim_state *o, int g, const long *ranges, int n_ranges, float *params, const float *grads,
+                     const optim_params *hp, lr_error *err) {
+    double *s = o->s + g * OPTIM_MAX_SCALARS;
+    optim_state v = *o; /* a view of each range, with the group's scalars as they were before the step */
+    for (int r = 0; r < n_ranges; r++) {
+        long off = ranges[2 * r];
+        v.n = ranges[2 * r + 1];
+        for (int i = 0; i < o->n_tensors; i++) v.t[i] = o->t[i] + off;
+        memcpy(v.s, s, OPTIM_MAX_SCALARS * sizeof *s);
+        if (optim_step(&v, params + off, grads + off, hp, err)) return -1;
+    }
+    if (n_ranges) memcpy(s, v.s, OPTIM_MAX_SCALARS * sizeof *s);
     return 0;
 }
 

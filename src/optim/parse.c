@@ -6,7 +6,11 @@
  * its ValueErrors, under the value they are about). Also the canonical text
  * of an optimiser (optim_format) and the SGD shorthand flags (optim_sgd).
  * Not here: the steps (optim/optim.c). */
+#define _POSIX_C_SOURCE 200809L
+#include <ctype.h>
+#include <fnmatch.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -364,4 +368,215 @@ void optim_format(char *out, size_t cap, const optim_params *hp, int brief) {
         }
     }
     if (len >= 0 && (size_t)len < cap) snprintf(out + len, cap - (size_t)len, ")");
+}
+
+/* ---- parameter groups ---- */
+
+static const char *const group_kinds[] = {"conv", "linear", "batchnorm", "weight", "bias", NULL};
+static const char *const group_roles[] = {"weight", "bias", NULL};
+
+static int group_fail(lr_error *err, const char *text, int pos, int len, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static int group_fail(lr_error *err, const char *text, int pos, int len, const char *fmt, ...) {
+    char msg[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return expr_fail_as(err, "--param-group", text, pos, len > 0 ? len : 1, msg);
+}
+
+static int is_space(char c) { return c == ' ' || c == '\t'; }
+
+/* [pos, pos + len) trimmed of blanks */
+static void trim(const char *t, int *pos, int *len) {
+    while (*len > 0 && is_space(t[*pos])) (*pos)++, (*len)--;
+    while (*len > 0 && is_space(t[*pos + *len - 1])) (*len)--;
+}
+
+/* The selector's alternatives: each a glob or @kind[.role]. */
+static int check_selector(const char *t, int pos, int len, lr_error *err) {
+    trim(t, &pos, &len);
+    if (len == 0) return group_fail(err, t, pos, 1, "expected a selector before ':' (a glob such as '*.bias', or @batchnorm)");
+    for (int end = pos + len, a = pos; a <= end;) {
+        int b = a;
+        while (b < end && t[b] != '|') b++;
+        int p = a, l = b - a;
+        trim(t, &p, &l);
+        if (l == 0) return group_fail(err, t, a, 1, "an empty alternative in the selector");
+        if (t[p] == '@') {
+            int dot = p + 1;
+            while (dot < p + l && t[dot] != '.') dot++;
+            if (lr_key_find(t + p + 1, (size_t)(dot - p - 1), group_kinds) < 0)
+                return group_fail(err, t, p, dot - p, "unknown kind '%.*s' (expected @conv, @linear, @batchnorm, @weight or "
+                                  "@bias, optionally with .weight or .bias)", dot - p, t + p);
+            if (dot < p + l && lr_key_find(t + dot + 1, (size_t)(p + l - dot - 1), group_roles) < 0)
+                return group_fail(err, t, dot + 1, p + l - dot - 1, "unknown role '%.*s' (expected weight or bias)",
+                                  p + l - dot - 1, t + dot + 1);
+        } else {
+            for (int i = p; i < p + l; i++)
+                if (!(isalnum((unsigned char)t[i]) || strchr("_.*?[]!-", t[i])))
+                    return group_fail(err, t, i, 1, "'%c' in a glob (expected state_dict names with * ? [...])", t[i]);
+        }
+        a = b + 1;
+    }
+    return 0;
+}
+
+/* frozen, frozen=True|False|until:N|from:N */
+static int parse_frozen(param_group *g, const char *t, int vpos, int vlen, lr_error *err) {
+    if (vlen < 0 || (vlen == 4 && !memcmp(t + vpos, "True", 4))) return g->frozen = FROZEN_ALWAYS, 0;
+    if (vlen == 5 && !memcmp(t + vpos, "False", 5)) return g->frozen = FROZEN_NO, 0;
+    int until = vlen > 6 && !memcmp(t + vpos, "until:", 6), from = vlen > 5 && !memcmp(t + vpos, "from:", 5);
+    if (until || from) {
+        int k = vpos + (until ? 6 : 5), n = vpos + vlen - k;
+        char num[32] = "", *end;
+        if (n < (int)sizeof num) memcpy(num, t + k, (size_t)n), num[n] = '\0';
+        long e = strtol(num, &end, 10);
+        if (n > 0 && n < (int)sizeof num && !*end && e >= 0 && e <= 1000000) {
+            g->frozen = until ? FROZEN_UNTIL : FROZEN_FROM, g->frozen_epoch = e;
+            return 0;
+        }
+        return group_fail(err, t, k, n, "expected a number of epochs >= 0 after '%s'", until ? "until:" : "from:");
+    }
+    return group_fail(err, t, vpos, vlen, "frozen takes True, False, until:N (frozen for the first N epochs) or from:N "
+                                          "(frozen from epoch N on)");
+}
+
+/* One key=value of a group: lr_scale, frozen, or one of the kind's arguments
+ * (its value parsed as in an --optim expression). given[i]: the span of the
+ * value of argument i (length 0: not given). */
+static int group_item(param_group *g, const char *t, int pos, int len, int (*given)[2], lr_error *err) {
+    optim_kind k = g->hp.kind;
+    int klen = 0;
+    while (klen < len && (isalnum((unsigned char)t[pos + klen]) || t[pos + klen] == '_')) klen++;
+    int eq = pos + klen, e2 = eq;
+    while (e2 < pos + len && is_space(t[e2])) e2++;
+    int vpos = -1, vlen = -1;
+    if (e2 < pos + len) {
+        if (t[e2] != '=') return group_fail(err, t, e2, 1, "expected key=value");
+        vpos = e2 + 1, vlen = pos + len - vpos;
+        trim(t, &vpos, &vlen);
+        if (vlen == 0) return group_fail(err, t, e2, 1, "expected a value after '='");
+    }
+    if (klen == 0) return group_fail(err, t, pos, 1, "expected key=value");
+    const char *names[MAX_ARGS + 3] = {NULL};
+    int n = n_args(k), m = 0;
+    for (int j = 0; j < n; j++) names[m++] = specs[k][j].name;
+    names[m++] = "lr_scale", names[m++] = "frozen";
+    int i = lr_key_find(t + pos, (size_t)klen, names);
+    if (i < 0 || (klen > 0 && strncmp(t + pos, names[i], (size_t)klen))) {
+        const char *near = lr_nearest(t + pos, klen, names, 3);
+        char list[400] = "";
+        for (int j = 0; j < m; j++) snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", j ? ", " : "", names[j]);
+        return group_fail(err, t, pos, klen, "unknown key '%.*s' for %s (%s%s%s)", klen, t + pos, optim_name(k),
+                          near ? "did you mean " : "its keys: ", near ? near : list, near ? "?" : "");
+    }
+    if (given[i][1]) return group_fail(err, t, pos, klen, "key '%s' given twice", names[i]);
+    given[i][0] = vlen > 0 ? vpos : pos, given[i][1] = vlen > 0 ? vlen : klen;
+    if (i == n + 1) return parse_frozen(g, t, vpos, vlen, err);
+    if (vlen < 0) return group_fail(err, t, pos, klen, "expected %s=VALUE", names[i]);
+    if (i == n) { /* lr_scale */
+        char num[64] = "", *end;
+        if (vlen < (int)sizeof num) memcpy(num, t + vpos, (size_t)vlen), num[vlen] = '\0';
+        double v = strtod(num, &end);
+        if (!num[0] || *end || !isfinite(v) || v < 0)
+            return group_fail(err, t, vpos, vlen, "lr_scale must be a number >= 0");
+        g->lr_scale = v;
+        return 0;
+    }
+    /* the value as in an --optim call: "G(" key=value ")" parsed, positions mapped back */
+    char src[600];
+    int off = snprintf(src, sizeof src, "G(");
+    int l = snprintf(src + off, sizeof src - (size_t)off, "%.*s)", pos + len - pos, t + pos);
+    if (off + l >= (int)sizeof src) return group_fail(err, t, pos, len, "too long");
+    expr_error e = {0, 1, ""};
+    expr_arena arena;
+    ast *tree;
+    int shift = pos - off, rc = expr_parse(&arena, src, &optim_syntax, &tree, &e) ||
+                                bind_value(&g->hp, optim_name(k), &specs[k][i], tree->first, &e);
+    expr_arena_free(&arena);
+    return rc ? group_fail(err, t, e.pos + shift, e.len, "%s", e.msg) : 0;
+}
+
+void optim_group_default(param_group *g, const optim_params *base) {
+    memset(g, 0, sizeof *g);
+    g->hp = *base, g->lr_scale = 1;
+}
+
+int optim_group_parse(param_group *g, const optim_params *base, const char *text, lr_error *err) {
+    optim_group_default(g, base);
+    int n = (int)strlen(text);
+    if (n >= (int)sizeof g->text) return lr_fail(err, "--param-group: longer than %zu characters", sizeof g->text - 1);
+    memcpy(g->text, text, (size_t)n + 1);
+    const char *t = g->text, *colon = strchr(t, ':');
+    if (!colon) return group_fail(err, t, n, 1, "expected 'SELECTOR: key=value, ...' (no ':')");
+    g->sel_pos = 0, g->sel_len = (int)(colon - t);
+    trim(t, &g->sel_pos, &g->sel_len);
+    if (check_selector(t, 0, (int)(colon - t), err)) return -1;
+    int given[MAX_ARGS + 2][2], items = 0, rc = 0;
+    memset(given, 0, sizeof given);
+    for (int a = (int)(colon - t) + 1; !rc && a <= n;) {
+        int b = a, depth = 0;
+        for (; b < n && (depth > 0 || t[b] != ','); b++) depth += (t[b] == '(' || t[b] == '[') - (t[b] == ')' || t[b] == ']');
+        int p = a, l = b - a;
+        trim(t, &p, &l);
+        if (l == 0 && (b < n || items == 0)) rc = group_fail(err, t, p, 1, "expected key=value");
+        else if (l > 0) rc = group_item(g, t, p, l, given, err), items++;
+        a = b + 1;
+    }
+    char msg[256];
+    blame bl;
+    if (!rc && check(&g->hp, msg, sizeof msg, &bl)) {
+        int i = 0, k = g->hp.kind;
+        while (i < n_args(k) && strcmp(specs[k][i].name, bl.arg)) i++;
+        int at = i < n_args(k) && given[i][1]; /* the group's value, else the whole group (the optimiser's) */
+        rc = group_fail(err, t, at ? given[i][0] : 0, at ? given[i][1] : n, "%s: %s (as PyTorch's constructor checks)",
+                        optim_name(k), msg);
+    }
+    if (!rc) g->hp.lr *= g->lr_scale;
+    return rc;
+}
+
+/* fnmatch without FNM_PATHNAME: '*' crosses dots */
+int optim_group_selects(const param_group *g, const char *name, const char *layer, int bias) {
+    if (!g->text[0]) return 1;
+    const char *t = g->text;
+    for (int end = g->sel_pos + g->sel_len, a = g->sel_pos; a <= end;) {
+        int b = a;
+        while (b < end && t[b] != '|') b++;
+        int p = a, l = b - a;
+        trim(t, &p, &l);
+        char term[256];
+        snprintf(term, sizeof term, "%.*s", l, t + p);
+        if (term[0] == '@') {
+            char *dot = strchr(term, '.');
+            if (dot) *dot = '\0';
+            const char *k = term + 1, *role = dot ? dot + 1 : NULL;
+            int kind_ok = !strcmp(k, "weight") ? !bias : !strcmp(k, "bias") ? bias : !strcmp(k, layer);
+            int role_ok = !role || (!strcmp(role, "bias") ? bias : !bias);
+            if (kind_ok && role_ok) return 1;
+        } else if (fnmatch(term, name, 0) == 0) {
+            return 1;
+        }
+        a = b + 1;
+    }
+    return 0;
+}
+
+int optim_group_frozen(const param_group *g, long epoch) {
+    return g->frozen == FROZEN_ALWAYS || (g->frozen == FROZEN_UNTIL && epoch < g->frozen_epoch) ||
+           (g->frozen == FROZEN_FROM && epoch >= g->frozen_epoch);
+}
+
+const char *optim_group_frozen_text(const param_group *g, char *buf, size_t cap) {
+    if (g->frozen == FROZEN_ALWAYS) snprintf(buf, cap, "frozen");
+    else if (g->frozen == FROZEN_UNTIL) snprintf(buf, cap, "frozen for epochs 0..%ld", g->frozen_epoch - 1);
+    else if (g->frozen == FROZEN_FROM) snprintf(buf, cap, "frozen from epoch %ld", g->frozen_epoch);
+    else snprintf(buf, cap, "%s", "");
+    return buf;
+}
+
+int optim_group_fail(lr_error *err, const param_group *g, const char *msg) {
+    return group_fail(err, g->text, g->sel_pos, g->sel_len, "%s", msg);
 }

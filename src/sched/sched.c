@@ -746,10 +746,22 @@ static int type_fail(binder *b, const args *a, int i, const char *expected) {
                    value_type(v));
 }
 
-/* A number or a one-element list of one (a per-param-group value for our one group). */
-static const ast *unwrap1(const ast *v) {
-    if (v && v->kind == AST_LIST && v->first && !v->first->next) return v->first;
-    return v;
+/* The parameter groups the schedule's optimiser has (sched_context). */
+static int n_param_groups(const binder *b) { return b->s->ctx.n_groups > 1 ? b->s->ctx.n_groups : 1; }
+
+static int list_len(const ast *v) {
+    int n = 0;
+    for (const ast *x = v->first; x; x = x->next) n++;
+    return n;
+}
+
+/* A number, or a list of one per parameter group: this group's element
+ * (a list of another length is returned as is, for the caller's message). */
+static const ast *unwrap1(const binder *b, const ast *v) {
+    if (!v || v->kind != AST_LIST || list_len(v) != n_param_groups(b)) return v;
+    const ast *x = v->first;
+    for (int g = 0; g < b->s->ctx.group && x->next; g++) x = x->next;
+    return x;
 }
 
 static int get_int(binder *b, const args *a, const char *name, long dflt, long *out) {
@@ -768,7 +780,7 @@ static int get_int(binder *b, const args *a, const char *name, long dflt, long *
 
 static int get_num(binder *b, const args *a, const char *name, double dflt, double *out) {
     int i = param_index(a, name);
-    const ast *v = a->cls->p[i].type == P_NUM1 ? unwrap1(a->vals[i]) : a->vals[i];
+    const ast *v = a->cls->p[i].type == P_NUM1 ? unwrap1(b, a->vals[i]) : a->vals[i];
     if (!v || (v->kind == AST_NONE && a->cls->p[i].type == P_OPT_NUM)) {
         *out = dflt;
         return 0;
@@ -776,7 +788,8 @@ static int get_num(binder *b, const args *a, const char *name, double dflt, doub
     if (v->kind != AST_NUM) {
         if (a->cls->p[i].type == P_NUM1 && a->vals[i]->kind == AST_LIST)
             return fail_at(b->e, a->vals[i]->pos, a->vals[i]->len,
-                           "%s: %s as a list or tuple needs exactly one value (lrlab has one param group)", cname(a), name);
+                           "%s: expected %d value%s for %s, got %d (PyTorch's ValueError: one per parameter group)",
+                           cname(a), n_param_groups(b), n_param_groups(b) > 1 ? "s" : "", name, list_len(a->vals[i]));
         return type_fail(b, a, i, "a number");
     }
     if (a->cls->p[i].type == P_FLOAT && v->is_int)
@@ -825,7 +838,7 @@ static int get_choice(binder *b, const args *a, const char *name, const char *co
 /* lr_lambda / scale_fn: a quoted expression in `var`, or a lambda. */
 static int get_func(binder *b, const args *a, const char *name, const char *var, const ast **out) {
     int i = param_index(a, name);
-    const ast *v = unwrap1(a->vals[i]);
+    const ast *v = unwrap1(b, a->vals[i]);
     *out = NULL;
     if (!v || v->kind == AST_NONE) {
         if (v && a->cls->p[i].type != P_OPT_FUNC) return type_fail(b, a, i, "a function");
@@ -1091,7 +1104,7 @@ static int check_bounds(binder *b, const args *a) {
     for (size_t k = 0; k < sizeof bounds / sizeof bounds[0]; k++) {
         const arg_bound *r = &bounds[k];
         if (r->kind != a->cls->kind) continue;
-        const ast *v = unwrap1(a->vals[param_index(a, r->name)]);
+        const ast *v = unwrap1(b, a->vals[param_index(a, r->name)]);
         if (!v || v->kind != AST_NUM) continue; /* defaulted or None */
         double x = v->num;
         if (r->lo_open ? x > r->lo : x >= r->lo) {

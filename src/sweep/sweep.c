@@ -497,14 +497,15 @@ int sweep_resolve(const sweep_file *s, int i, const sweep_flags *extra, sweep_fl
     snprintf(where, sizeof where, "%s:%d: run %s", s->path, run->line, run->name);
     lr_error sub;
     optim_params hp;
-    int rc = 0;
+    param_group groups[OPTIM_MAX_GROUPS];
+    int rc = 0, n_groups;
     if (ph.steps_per_epoch < 1)
         rc = lr_fail(err, "%s: --batch %d is larger than the %ld training images (--limit-train %ld, --val %ld)",
                      where, c.batch, config_train_images(&c) - c.val,
                      c.limit_train, c.val);
     else if (!c.val && !strncmp(c.monitor, "val_", 4))
         rc = lr_fail(err, "%s: --monitor %s needs a validation set: add --val N", where, c.monitor);
-    else if (config_optim(&c, &hp, &sub))
+    else if (config_optim(&c, &hp, &sub) || config_groups(&c, &hp, groups, &n_groups, &sub))
         rc = lr_fail(err, "%s: %s", where, sub.msg);
     else if (c.sched[0]) {
         sched_context sc = config_sched_context(&c, &hp, ph.steps_per_epoch);

@@ -12,7 +12,8 @@
 #include "lrlab/average.h"
 #include "lrlab/data.h"
 
-typedef enum { K_STR, K_DOUBLE, K_INT, K_LONG, K_SWITCH, K_NEG_SWITCH, K_ENUM } kind;
+/* K_LIST: a repeatable string setting, each value appended with '\n' (one config.txt line each) */
+typedef enum { K_STR, K_DOUBLE, K_INT, K_LONG, K_SWITCH, K_NEG_SWITCH, K_ENUM, K_LIST } kind;
 
 typedef struct {
     const char *key;  /* config.txt key; the flag is the same with '-' for '_' */
@@ -103,14 +104,15 @@ static const setting settings[] = {
     {"weight_decay", K_DOUBLE, F(weight_decay), 0, 1, NULL, "WD  SGD's L2 weight decay (5e-4; without --optim)"},
     {"dampening", K_DOUBLE, F(dampening), 0, 1, NULL, "D  SGD dampening (0; without --optim)"},
     {"nesterov", K_SWITCH, F(nesterov), 0, 1, NULL, "  SGD's Nesterov momentum (without --optim)"},
-    {"lookahead", K_STR, F(lookahead), 0, 0, NULL, "ARGS  Lookahead over the optimiser, e.g. 'k=5, alpha=0.5' (docs/optimisers.md)"},
-    {"ema", K_DOUBLE, F(ema), 0, 1, NULL, "DECAY  also keep an EMA of the weights (timm's ModelEmaV2), e.g. 0.999 (0: none)"},
-    {"swa_start", K_INT, F(swa_start), -1, 100000, NULL, "EPOCH  SWA: average the weights after every epoch from this one (from 0; -1: none)"},
+    {"param_group", K_LIST, F(param_groups), 0, 0, NULL, "'SEL: k=v, ...'  a parameter group, repeatable: e.g. '@bias|@batchnorm: weight_decay=0' (docs/optimisers.md)"},
     {"label_smoothing", K_DOUBLE, F(loss.label_smoothing), 0, 1, NULL, "EPS  CrossEntropyLoss's label_smoothing of the training loss (0)"},
     {"loss_reduction", K_ENUM, F(loss.sum), 0, 0, "mean|sum", "mean|sum  the training loss's reduction: the gradient of the batch's mean or sum (mean)"},
     {"clip_grad_norm", K_DOUBLE, F(loss.clip_norm), 0, 1e30, NULL, "MAX  clip_grad_norm_(max_norm=MAX) before each step (0: off)"},
     {"clip_norm_type", K_ENUM, F(loss.clip_norm_inf), 0, 0, "2|inf", "2|inf  the norm of --clip-grad-norm and of the logged grad_norm (2)"},
     {"clip_grad_value", K_DOUBLE, F(loss.clip_value), 0, 1e30, NULL, "V  clip_grad_value_(clip_value=V) before each step (0: off)"},
+    {"lookahead", K_STR, F(lookahead), 0, 0, NULL, "ARGS  Lookahead over the optimiser, e.g. 'k=5, alpha=0.5' (docs/optimisers.md)"},
+    {"ema", K_DOUBLE, F(ema), 0, 1, NULL, "DECAY  also keep an EMA of the weights (timm's ModelEmaV2), e.g. 0.999 (0: none)"},
+    {"swa_start", K_INT, F(swa_start), -1, 100000, NULL, "EPOCH  SWA: average the weights after every epoch from this one (from 0; -1: none)"},
     {"sched", K_STR, F(sched), 0, 0, NULL, "EXPR  schedule in PyTorch syntax, e.g. 'StepLR(step_size=16, gamma=0.2)'"},
     {"sched_unit", K_ENUM, F(sched_unit_step), 0, 0, "epoch|step", "epoch|step  what the schedule's t counts (epoch)"},
     {"monitor", K_STR, F(monitor), 0, 0, NULL, "METRIC  ReduceLROnPlateau's metric: test_loss|test_acc|train_loss|val_loss|val_acc"},
@@ -232,6 +234,16 @@ static int set_value(train_config *c, const char *key, const char *value, const 
             if (!strcmp(s->key, string_checks[k].key) && string_checks[k].check(value, origin, err)) return -1;
         memcpy(field, value, strlen(value) + 1);
         return 0;
+    case K_LIST: {
+        if (!value) return lr_fail(err, "%s: missing value", origin);
+        if (!*value) return 0; /* "param_group=": none */
+        if (strchr(value, '\n')) return lr_fail(err, "%s: a line break in the value", origin);
+        size_t have = strlen(field);
+        if (have + strlen(value) + 2 > s->size)
+            return lr_fail(err, "%s: the values together are longer than %zu characters", origin, s->size - 2);
+        snprintf(field + have, s->size - have, "%s\n", value);
+        return 0;
+    }
     case K_DOUBLE: {
         double v;
         if (!value) return lr_fail(err, "%s: missing value", origin);
@@ -305,6 +317,11 @@ void config_write(const train_config *c, FILE *f) {
     for (int i = 0; i < N_SETTINGS; i++) {
         const setting *s = &settings[i];
         const char *field = (const char *)c + s->offset;
+        if (s->kind == K_LIST) { /* one line per value; none: no line */
+            for (const char *p = field; *p; p += strcspn(p, "\n") + 1)
+                fprintf(f, "%s=%.*s\n", s->key, (int)strcspn(p, "\n"), p);
+            continue;
+        }
         fprintf(f, "%s=", s->key);
         switch (s->kind) {
         case K_STR: fprintf(f, "%s", field); break;
@@ -313,6 +330,7 @@ void config_write(const train_config *c, FILE *f) {
         case K_SWITCH:
         case K_NEG_SWITCH: fprintf(f, "%d", *(const int *)field); break;
         case K_LONG: fprintf(f, "%ld", *(const long *)field); break;
+        case K_LIST: break;
         case K_ENUM: {
             int idx = *(const int *)field;
             const char *p = s->choices;
@@ -414,6 +432,41 @@ int config_optim(const train_config *c, optim_params *hp, lr_error *err) {
     return optim_sgd(hp, c->lr, c->momentum, c->dampening, c->weight_decay, c->nesterov, err);
 }
 
+int config_groups(const train_config *c, const optim_params *hp, param_group *groups, int *n, lr_error *err) {
+    *n = 0;
+    for (const char *p = c->param_groups; *p; p += strcspn(p, "\n") + 1) {
+        char text[sizeof groups->text];
+        int len = (int)strcspn(p, "\n");
+        if (*n + 1 >= OPTIM_MAX_GROUPS)
+            return lr_fail(err, "--param-group: at most %d groups (and the default group)", OPTIM_MAX_GROUPS - 1);
+        if (len >= (int)sizeof text) return lr_fail(err, "--param-group: longer than %zu characters", sizeof text - 1);
+        snprintf(text, sizeof text, "%.*s", len, p);
+        if (optim_group_parse(&groups[(*n)++], hp, text, err)) return -1;
+    }
+    optim_group_default(&groups[(*n)++], hp);
+    return 0;
+}
+
+int config_group_params(const model_spec *m, const param_group *groups, int n, int *group_of, lr_error *err) {
+    int used[OPTIM_MAX_GROUPS] = {0}, k = 0;
+    for (int i = 0; i < m->n_tensors; i++) {
+        const model_tensor *t = &m->tensors[i];
+        if (t->buffer) continue;
+        const char *layer = model_layer_kind_name(m->layers[t->layer].kind);
+        int g = 0;
+        while (g < n - 1 && !optim_group_selects(&groups[g], t->name, layer, t->role == TENSOR_BIAS)) g++;
+        group_of[k++] = g, used[g]++;
+    }
+    for (int g = 0; g < n - 1; g++)
+        if (!used[g]) {
+            char msg[256];
+            snprintf(msg, sizeof msg, "the selector takes no parameter of model %s%s (lrlab summary --param-group "
+                                      "'...' lists them)", m->name, g ? " that an earlier group left" : "");
+            return optim_group_fail(err, &groups[g], msg);
+        }
+    return 0;
+}
+
 int config_resolve_optim(train_config *c, optim_params *hp, lr_error *err) {
     if (config_optim(c, hp, err)) return -1;
     if (c->optim[0]) optim_format(c->optim, sizeof c->optim, hp, 0);
@@ -425,15 +478,26 @@ sched_context config_sched_context(const train_config *c, const optim_params *hp
     sched_context sc = {.base_lr = hp->lr, .base_momentum = optim_cycled_value(hp), .epochs = c->epochs,
                         .steps_per_epoch = (int)(steps_per_epoch < 1000000000 ? steps_per_epoch : 1000000000),
                         .unit_step = c->sched_unit_step};
+    for (const char *p = c->param_groups; *p; p++) sc.n_groups += *p == '\n';
+    sc.group = sc.n_groups++; /* the default group, last (config_groups) */
     const char *key = optim_cycled_key(hp->kind);
     sc.cycle_key = !key ? SCHED_CYCLE_NONE : !strcmp(key, "momentum") ? SCHED_CYCLE_MOMENTUM : SCHED_CYCLE_BETA1;
+    return sc;
+}
+
+sched_context config_group_context(const train_config *c, const param_group *groups, int n, int g,
+                                   long steps_per_epoch) {
+    sched_context sc = config_sched_context(c, &groups[g].hp, steps_per_epoch);
+    sc.group = g, sc.n_groups = n;
     return sc;
 }
 
 int config_check(const train_config *c, char *warning, size_t cap, lr_error *err) {
     if (warning && cap) warning[0] = '\0';
     optim_params hp;
-    if (config_optim(c, &hp, err)) return -1;
+    param_group groups[OPTIM_MAX_GROUPS];
+    int n;
+    if (config_optim(c, &hp, err) || config_groups(c, &hp, groups, &n, err)) return -1;
     long spe = config_steps_per_epoch(c);
     lookahead *la;
     if (c->lookahead[0]) { /* its syntax whatever the data; alpha over the run's steps when they are known */
@@ -445,11 +509,15 @@ int config_check(const train_config *c, char *warning, size_t cap, lr_error *err
         return lr_fail(err, "--swa-start %d: the run has %d epochs (0..%d): SWA would average nothing", c->swa_start,
                        c->epochs, c->epochs - 1);
     if (spe < 1) return 0; /* the trainer says what is wrong with the data split */
-    sched_context sc = config_sched_context(c, &hp, spe);
-    lr_sched *s;
-    lr_error e;
-    if (sched_parse(&s, c->sched, &sc, &e)) return lr_fail(err, "--sched: %s", e.msg);
-    if (warning && cap && sched_warning(s)) snprintf(warning, cap, "--sched: %s", sched_warning(s));
-    sched_free(s);
+    for (int g = n - 1; g >= 0; g--) { /* the default group first: its messages are the run's */
+        sched_context sc = config_group_context(c, groups, n, g, spe);
+        lr_sched *s;
+        lr_error e;
+        if (sched_parse(&s, c->sched, &sc, &e))
+            return g == n - 1 ? lr_fail(err, "--sched: %s", e.msg)
+                              : lr_fail(err, "--sched, for --param-group '%s': %s", groups[g].text, e.msg);
+        if (g == n - 1 && warning && cap && sched_warning(s)) snprintf(warning, cap, "--sched: %s", sched_warning(s));
+        sched_free(s);
+    }
     return 0;
 }

@@ -81,7 +81,12 @@ typedef struct {
     int n_grad_tensors;
     optim_params hp;   /* the optimiser's settings (config_optim); a schedule moves lr and the cycled key */
     optim_state optim; /* its state (lrlab/optim.h), in the checkpoint */
-    lr_sched *sched;
+    param_group groups[OPTIM_MAX_GROUPS]; /* --param-group's, then the default group (config_groups) */
+    int n_groups;
+    long ranges[2 * MODEL_MAX_TENSORS]; /* group g's parameters: (offset, count) pairs range0[g]..range0[g + 1] */
+    int range0[OPTIM_MAX_GROUPS + 1];
+    lr_sched *gsched[OPTIM_MAX_GROUPS]; /* each group's schedule (its own base lr and momentum) */
+    lr_sched *sched; /* the default group's (gsched[n_groups - 1]): the lr and momentum logged */
     lookahead *la;     /* --lookahead, or NULL */
     avg_state avg;     /* the averages of the weights (lrlab/average.h), in the checkpoint */
     text metrics, steps;
@@ -98,7 +103,7 @@ enum { P_CONFIG, P_METRICS, P_STEPS, P_CHECKPOINT, P_WEIGHTS };
 static void run_free(run *r) {
     if (r->lock_fd > 0) close(r->lock_fd);
     train_setup_free(&r->s);
-    sched_free(r->sched);
+    for (int g = 0; g < r->n_groups; g++) sched_free(r->gsched[g]);
     lookahead_free(r->la);
     avg_state_free(&r->avg);
     optim_state_free(&r->optim);
@@ -167,8 +172,12 @@ static int save_checkpoint(run *r, lr_error *err) {
     ckpt_extra x;
     memset(&x, 0, sizeof x);
     x.state = r->st;
-    x.n_sched = sched_state_save(r->sched, x.sched, CKPT_SCHED_MAX);
-    if (x.n_sched < 0) return lr_fail(err, "schedule state larger than %d values", CKPT_SCHED_MAX);
+    x.n_sched = 0; /* each group's schedule's state in turn */
+    for (int g = 0; g < r->n_groups; g++) {
+        int k = sched_state_save(r->gsched[g], x.sched + x.n_sched, CKPT_SCHED_MAX - x.n_sched);
+        if (k < 0) return lr_fail(err, "schedule state larger than %d values", CKPT_SCHED_MAX);
+        x.n_sched += k;
+    }
     x.config_text = config_text(&r->cfg, CONFIG_HEADER);
     x.metrics_text = r->metrics.s;
     int rc = x.config_text ? ckpt_save_avg(r->path[P_CHECKPOINT], &r->s.m, r->s.params, r->s.buffers, &r->optim,
@@ -214,12 +223,13 @@ static int reload_steps(run *r, lr_error *err) {
 }
 
 /* metrics.csv as of a checkpoint; one from before the grad_norm column
- * gets it, empty in its rows. */
+ * (and --ema, whose columns follow it) gets it, empty in its rows. */
 static int reload_metrics(run *r, const char *saved, const char *path, lr_error *err) {
     const char *head = metrics_header(r);
-    size_t base = strlen(head) - strlen(",grad_norm\n");
+    const char *old = !strcmp(cycled_name(r), "beta1") ? METRICS_HEADER_BASE_AS("beta1") "\n"
+                                                        : METRICS_HEADER_BASE_AS("momentum") "\n";
     if (!strncmp(saved, head, strlen(head))) return text_add(&r->metrics, "%s", saved) ? lr_fail(err, "out of memory") : 0;
-    if (strncmp(saved, head, base) || saved[base] != '\n')
+    if (r->cfg.ema > 0 || strncmp(saved, old, strlen(old)))
         return lr_fail(err, "%s: its metrics do not start with the metrics.csv header", path);
     for (const char *p = saved; *p;) {
         size_t len = strcspn(p, "\n");
@@ -230,6 +240,32 @@ static int reload_metrics(run *r, const char *saved, const char *path, lr_error 
 }
 
 /* ---- set-up ---- */
+
+/* The parameter groups (config_groups) and each one's parameters as
+ * (offset, count) ranges, adjacent tensors merged: without --param-group,
+ * one group of one range, the whole array. Fails when a group takes no
+ * parameter (a usage error: setup returns TRAIN_BAD_SCHED, exit 2). */
+static int setup_groups(run *r, lr_error *err) {
+    const model_spec *m = &r->s.m;
+    int group_of[MODEL_MAX_TENSORS];
+    if (config_groups(&r->cfg, &r->hp, r->groups, &r->n_groups, err) ||
+        config_group_params(m, r->groups, r->n_groups, group_of, err))
+        return -1;
+    int n = 0, k;
+    for (int g = 0; g < r->n_groups; g++) {
+        r->range0[g] = n;
+        k = 0;
+        for (int i = 0; i < m->n_tensors; i++) {
+            const model_tensor *t = &m->tensors[i];
+            if (t->buffer) continue;
+            if (group_of[k++] != g) continue;
+            if (n > r->range0[g] && r->ranges[2 * n - 2] + r->ranges[2 * n - 1] == t->offset) r->ranges[2 * n - 1] += t->count;
+            else r->ranges[2 * n] = t->offset, r->ranges[2 * n + 1] = t->count, n++;
+        }
+    }
+    r->range0[r->n_groups] = n;
+    return 0;
+}
 
 static long total_steps(const run *r) { return (long)r->cfg.epochs * r->steps_per_epoch; }
 
@@ -260,14 +296,21 @@ static int setup(run *r, lr_error *err) {
     if (train_setup_init(&r->s, c, &so, err)) return -1;
     long np = r->s.m.n_params;
     size_t out = (size_t)c->batch * r->s.m.n_classes;
-    if (config_resolve_optim(c, &r->hp, err) || optim_state_init(&r->optim, &r->hp, np, err) ||
+    if (config_resolve_optim(c, &r->hp, err)) return -1;
+    if (setup_groups(r, err)) return TRAIN_BAD_SCHED;
+    if (optim_state_init(&r->optim, &r->hp, np, err) ||
         !(r->grads = lr_calloc(np, sizeof(float), "gradients", err)) ||
         !(r->dlogits = lr_calloc(out, sizeof(float), "logits", err)))
         return -1;
     r->n_grad_tensors = model_param_sizes(&r->s.m, r->grad_counts);
+    for (int g = 0; g < r->n_groups; g++)
+        optim_group_init(&r->optim, g, r->ranges + 2 * r->range0[g], r->range0[g + 1] - r->range0[g], &r->groups[g].hp);
     r->steps_per_epoch = loader_batches(r->s.train_loader);
-    sched_context sc = config_sched_context(c, &r->hp, r->steps_per_epoch);
-    if (sched_parse(&r->sched, c->sched, &sc, err)) return TRAIN_BAD_SCHED;
+    for (int g = 0; g < r->n_groups; g++) {
+        sched_context sc = config_group_context(c, r->groups, r->n_groups, g, r->steps_per_epoch);
+        if (sched_parse(&r->gsched[g], c->sched, &sc, err)) return TRAIN_BAD_SCHED;
+    }
+    r->sched = r->gsched[r->n_groups - 1];
     if (c->lookahead[0] && lookahead_parse(&r->la, c->lookahead, total_steps(r), err)) return TRAIN_BAD_SCHED;
     return 0;
 }
@@ -293,7 +336,15 @@ static int start_or_resume(run *r, int *finished, lr_error *err) {
         if (init_averages(r, err) ||
             ckpt_load_avg(path, &r->s.m, r->s.params, r->s.buffers, &r->optim, &r->avg, &x, err))
             return -1;
-        int rc = sched_state_load(r->sched, x.sched, x.n_sched, err);
+        int rc = 0, at = 0; /* each group's schedule's state in turn (sizes as a fresh one's) */
+        for (int g = 0; !rc && g < r->n_groups; g++) {
+            double scratch[CKPT_SCHED_MAX];
+            int k = sched_state_save(r->gsched[g], scratch, CKPT_SCHED_MAX);
+            rc = k < 0 || at + k > x.n_sched || (g == r->n_groups - 1 && at + k != x.n_sched)
+                     ? lr_fail(err, "%d values for %d parameter group%s", x.n_sched, r->n_groups, r->n_groups > 1 ? "s" : "")
+                     : sched_state_load(r->gsched[g], x.sched + at, k, err);
+            at += k;
+        }
         if (rc) {
             char msg[sizeof err->msg];
             snprintf(msg, sizeof msg, "%s", err->msg);
@@ -404,6 +455,37 @@ static int optim_finite(const run *r) {
     return ok;
 }
 
+/* Frozen groups (this epoch) have no gradient, as parameters with
+ * requires_grad=False have none in PyTorch: clip_grad_norm_ leaves them
+ * out (a zero adds nothing to either norm) and they do not step. */
+static void freeze_grads(run *r) {
+    for (int g = 0; g < r->n_groups; g++)
+        if (optim_group_frozen(&r->groups[g], r->st.epoch))
+            for (int k = r->range0[g]; k < r->range0[g + 1]; k++)
+                memset(r->grads + r->ranges[2 * k], 0, (size_t)r->ranges[2 * k + 1] * sizeof(float));
+}
+
+/* One optimiser step of every group not frozen this epoch, with its
+ * schedule's lr and cycled momentum/beta1. */
+static int step_groups(run *r, lr_error *err) {
+    for (int g = 0; g < r->n_groups; g++) {
+        if (optim_group_frozen(&r->groups[g], r->st.epoch)) continue;
+        optim_params hp = r->groups[g].hp;
+        hp.lr = sched_lr(r->gsched[g]);
+        optim_set_cycled(&hp, sched_momentum(r->gsched[g]));
+        if (optim_step_group(&r->optim, g, r->ranges + 2 * r->range0[g], r->range0[g + 1] - r->range0[g], r->s.params,
+                             r->grads, &hp, err))
+            return -1;
+    }
+    return 0;
+}
+
+static int sched_step_all(run *r, double metric, lr_error *err) {
+    for (int g = 0; g < r->n_groups; g++)
+        if (sched_step(r->gsched[g], metric, err)) return -1;
+    return 0;
+}
+
 /* After the optimiser's step, `done` steps into the run: Lookahead every k
  * steps (and its final copy after the run's last step), then the EMA of the
  * weights that result. */
@@ -440,6 +522,7 @@ static int train_epoch(run *r, lr_error *err) {
         if (dist_sum_floats(r->grads, r->s.m.n_params, err) || dist_sum_doubles(sums, 3, err)) return TRAIN_ERROR;
         double loss = sums[0] / b->total;
         correct = (long)sums[1], r->stop_seen = sums[2] > 0;
+        freeze_grads(r);
         float norm = grad_total_norm(r->grads, r->grad_counts, r->n_grad_tensors, c->loss.clip_norm_inf);
         if (c->log_steps &&
             text_add(&r->steps, "%ld,%ld,%.17g,%.17g,%.9g,%.9g\n", st->step, st->epoch, lr, mom, loss, norm))
@@ -454,15 +537,12 @@ static int train_epoch(run *r, lr_error *err) {
         }
         if (!all_finite(r->grads, r->s.m.n_params)) return diverged(r, "a gradient is NaN or Inf", lr, err);
         grad_clip(&c->loss, r->grads, r->s.m.n_params, norm);
-        optim_params hp = r->hp;
-        hp.lr = lr;
-        optim_set_cycled(&hp, mom);
-        if (optim_step(&r->optim, r->s.params, r->grads, &hp, err)) return TRAIN_ERROR;
+        if (step_groups(r, err)) return TRAIN_ERROR;
         /* an overflow in the update itself: no checkpoint may ever hold it */
         if (!optim_finite(r)) {
             char what[160];
             snprintf(what, sizeof what, "the %s update overflowed (a weight or the optimiser's state is NaN or Inf)",
-                     optim_name(hp.kind));
+                     optim_name(r->hp.kind));
             return diverged(r, what, lr, err);
         }
         if (update_averages(r, st->step + 1, err)) return TRAIN_ERROR;
@@ -474,8 +554,7 @@ static int train_epoch(run *r, lr_error *err) {
         st->correct += correct;
         st->seen += b->total;
         st->seconds += lr_now() - t0;
-        if (c->sched_unit_step && !sched_needs_metric(r->sched) && sched_step(r->sched, NAN, err))
-            return TRAIN_ERROR;
+        if (c->sched_unit_step && !sched_needs_metric(r->sched) && sched_step_all(r, NAN, err)) return TRAIN_ERROR;
         if (r->opt->progress)
             progress(r, b->index + 1, st->loss_sum / st->batches, 100.0 * st->correct / st->seen,
                      st->seen / (st->seconds > 0 ? st->seconds : 1));
@@ -556,7 +635,7 @@ static int end_epoch(run *r, double lr, double mom, double epoch_start, lr_error
     /* the schedule steps at the end of the epoch (ReduceLROnPlateau with the metric) */
     /* (in step mode a metric-driven schedule is still stepped here, once per epoch: sched.h) */
     if ((!r->cfg.sched_unit_step || sched_needs_metric(r->sched)) &&
-        sched_step(r->sched, monitored(r, train_loss, &te, &va), err))
+        sched_step_all(r, monitored(r, train_loss, &te, &va), err))
         return -1;
     st->epoch++;
     st->batch = 0, st->loss_sum = 0, st->correct = 0, st->seen = 0, st->batches = 0, st->seconds = 0;

@@ -48,6 +48,7 @@ split (a logit pair closer than the drift may flip), lr exactly.
 Prints `NAME: N passed, N failed`.
 """
 import copy
+import fnmatch
 import os
 import random
 import subprocess
@@ -101,12 +102,16 @@ class Recipe:
     between backward() and step(), sum: reduction='sum'). The default is
     SGD(lr=LR, momentum=MOMENTUM, weight_decay=WD) on the mean cross-entropy."""
 
-    def __init__(self, flags=None, make_opt=None, loss=None, before_step=None, sum=False):
+    def __init__(self, flags=None, make_opt=None, loss=None, before_step=None, sum=False, make_sched=None,
+                 step_unit=False, on_epoch=None):
         self.flags = flags if flags is not None else ["--lr", str(LR), "--momentum", str(MOMENTUM), "--weight-decay", str(WD)]
         self.make_opt = make_opt or (lambda net: torch.optim.SGD(net.parameters(), lr=LR, momentum=MOMENTUM, weight_decay=WD))
         self.loss = loss or (lambda o, y: F.cross_entropy(o, y, reduction="sum" if sum else "mean"))
         self.before_step = before_step or (lambda net: None)
         self.sum = sum
+        self.make_sched = make_sched  # (opt) -> a scheduler stepped after each epoch, or each step with step_unit
+        self.step_unit = step_unit
+        self.on_epoch = on_epoch or (lambda net, epoch: None)  # before each epoch: freezing
 
 
 def grad_norm(net, norm_type):
@@ -121,20 +126,24 @@ def torch_train(net, recipe, norm_type, xtr, ytr, xte, yte, batch, epochs):
     dt = next(net.parameters()).dtype
     xtr, xte = xtr.to(dt), xte.to(dt)
     opt = recipe.make_opt(net)
+    sched = recipe.make_sched(opt) if recipe.make_sched else None
     rows, steps = [], len(ytr) // batch  # drop_last
     for epoch in range(epochs):
         net.train()
         tl, tc, gn = 0.0, 0, 0.0
-        lr_used = opt.param_groups[0]["lr"]
+        recipe.on_epoch(net, epoch)
+        lr_used = opt.param_groups[-1]["lr"]  # lrlab logs the default group's, the last
         for b in range(steps):
             xb, yb = xtr[b * batch:(b + 1) * batch], ytr[b * batch:(b + 1) * batch]
-            opt.zero_grad()
+            opt.zero_grad(set_to_none=True)  # a frozen parameter (requires_grad=False) then has no gradient
             o = net(xb)
             loss = recipe.loss(o, yb)
             loss.backward()
             gn += grad_norm(net, norm_type)
             recipe.before_step(net)
             opt.step()
+            if sched and recipe.step_unit:
+                sched.step()
             tl += loss.item() / (batch if recipe.sum else 1)  # lrlab logs the per-image mean
             tc += (o.argmax(1) == yb).sum().item()
         net.eval()
@@ -142,6 +151,8 @@ def torch_train(net, recipe, norm_type, xtr, ytr, xte, yte, batch, epochs):
             o = net(xte)
             test_loss = F.cross_entropy(o, yte, reduction="sum").item() / len(yte)
             test_acc = 100.0 * (o.argmax(1) == yte).sum().item() / len(yte)
+        if sched and not recipe.step_unit:
+            sched.step()
         rows.append((lr_used, tl / steps, 100.0 * tc / (steps * batch), test_loss, test_acc, gn / steps))
     return rows, {k: v.detach().clone() for k, v in net.state_dict().items()}
 
@@ -193,6 +204,9 @@ def train_both(c, lrlab, data, work, net, model, backend, n_train, n_test, batch
         err = (g - w).abs().max().item() / max(scale, 1e-30)
         tol = max(2e-3, k * (w32 - w).abs().max().item() / max(scale, 1e-30))
         worst = max(worst, err)
+        if scale == 0 and name in params:  # frozen (a parameter group): lrlab's must not move either
+            c.check(g.abs().max().item() == 0, "%s: frozen in PyTorch, moved by %.3g in lrlab" % (name, g.abs().max().item()))
+            continue
         c.check(scale > 0 and err <= tol, "%s: largest difference %.3g of %s %.3g (tolerance %.3g)" % (
             name, err, "the update" if name in params else "the value", scale, tol))
     print("%s %s: largest difference of a tensor (update or running statistic), relative: %.3g" % (model, backend, worst))
@@ -460,13 +474,79 @@ RECIPES = [
 ]
 
 
+def select(net, selector):
+    """lrlab's --param-group selector (docs/optimisers.md) over net's named parameters"""
+    kinds = {"conv": nn.Conv2d, "linear": nn.Linear, "batchnorm": nn.BatchNorm2d}
+    modules = dict(net.named_modules())
+    out = []
+    for name, p in net.named_parameters():
+        mod, role = modules[name.rsplit(".", 1)[0]], name.rsplit(".", 1)[1]
+        for term in (t.strip() for t in selector.split("|")):
+            if term.startswith("@"):
+                kind, _, want = term[1:].partition(".")
+                ok = role == kind if kind in ("weight", "bias") else isinstance(mod, kinds[kind])
+                if ok and (not want or want == role):
+                    out.append(name)
+                    break
+            elif fnmatch.fnmatchcase(name, term):
+                out.append(name)
+                break
+    return out
+
+
+def groups_of(net, selectors):
+    """PyTorch's param groups in lrlab's order: each selector's parameters not taken by an earlier one (with
+    its options), then the rest"""
+    params, taken, groups = dict(net.named_parameters()), set(), []
+    for sel, opts in selectors:
+        names = [n for n in select(net, sel) if n not in taken]
+        taken.update(names)
+        groups.append(dict(params=[params[n] for n in names], **opts))
+    groups.append(dict(params=[p for n, p in params.items() if n not in taken]))
+    return groups
+
+
+def freeze(selector, until=None, start=None):
+    """requires_grad=False on the selected parameters: always, for epochs < until, or from epoch start on"""
+    def on_epoch(net, epoch):
+        names = set(select(net, selector))
+        frozen = (until is None or epoch < until) and (start is None or epoch >= start)
+        for n, p in net.named_parameters():
+            if n in names:
+                p.requires_grad_(not frozen)
+    return on_epoch
+
+
+SGD_FLAGS = ["--lr", str(LR), "--momentum", str(MOMENTUM), "--weight-decay", str(WD)]
+GROUP_RECIPES = [
+    ("SGD groups: no decay on biases and BatchNorm, a frozen conv weight, the linear layer's own lr, StepLR",
+     Recipe(flags=SGD_FLAGS + ["--param-group", "co2.weight: frozen", "--param-group", "@bias|@batchnorm: weight_decay=0",
+                               "--param-group", "li7.*: lr=0.05", "--sched", "StepLR(step_size=1, gamma=0.5)"],
+            make_opt=lambda net: torch.optim.SGD(groups_of(net, [("co2.weight", {}), ("@bias|@batchnorm", dict(weight_decay=0)),
+                                                                 ("li7.*", dict(lr=0.05))]),
+                                                 lr=LR, momentum=MOMENTUM, weight_decay=WD),
+            make_sched=lambda opt: torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5),
+            on_epoch=freeze("co2.weight")), 2.0),
+    ("AdamW groups: no decay on biases and BatchNorm (lr x 4, own betas), the first conv's weight frozen from epoch 1 "
+     "on, OneCycleLR with a max_lr per group cycling beta1, clip_grad_norm_ 0.5",
+     Recipe(flags=["--optim", "AdamW(lr=1e-3, weight_decay=0.05)", "--clip-grad-norm", "0.5",
+                   "--param-group", "@bias | @batchnorm.weight: weight_decay=0, lr_scale=4, betas=(0.8, 0.99)",
+                   "--param-group", "co0.weight: frozen=from:1",
+                   "--sched", "OneCycleLR(max_lr=[0.02, 0.004, 0.005], total_steps=16)", "--sched-unit", "step"],
+            make_opt=lambda net: torch.optim.AdamW(groups_of(net, [("@bias|@batchnorm.weight", dict(weight_decay=0, lr=4e-3, betas=(0.8, 0.99))),
+                                                                   ("co0.weight", {})]), lr=1e-3, weight_decay=0.05),
+            make_sched=lambda opt: torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=[0.02, 0.004, 0.005], total_steps=16),
+            step_unit=True, on_epoch=freeze("co0.weight", start=1), before_step=clip_norm(0.5)), 2.0),
+]
+
+
 def cmd_recipes(lrlab, data, work):
     torch.set_num_threads(2)
     c = Counter("recipes")
     text, ops = recipe_net()
     path = os.path.join(work, "recipe.model")
     open(path, "w").write(text)
-    for name, recipe, norm_type in RECIPES:
+    for name, recipe, norm_type in RECIPES + GROUP_RECIPES:
         print("recipe: %s" % name)
         c.label = name
         torch.manual_seed(5)
