@@ -173,8 +173,10 @@ fi
 expect 2 "--swa-start 3: the run has 3 epochs (0..2): SWA would average nothing" train $S --swa-start 3
 expect 2 "SWALR: anneal_epochs must be equal or greater than 0" train $S --sched 'SWALR(swa_lr=0.01, anneal_epochs=-1)'
 
-# ---- kill -9 with every average at once (Lookahead, EMA, SWA), then --resume: the same files ----
-K="$S --epochs 4 --optim AdamW(lr=1e-3) --lookahead k=3 --ema 0.9 --sched SWALR(swa_lr=1e-4,anneal_epochs=2) --log-steps"
+# ---- kill -9 with every average at once (Lookahead, EMA, SWA) and a parameter group (no decay on
+# BatchNorm and biases), then --resume: the same files ----
+K="$S --epochs 4 --optim AdamW(lr=1e-3) --param-group @batchnorm|@bias:weight_decay=0 --lookahead k=3 --ema 0.9"
+K="$K --sched SWALR(swa_lr=1e-4,anneal_epochs=2) --log-steps"
 "$LRLAB" train $K --algo-choices "$SAC" --out "$T/all-ref" >"$T/out" 2>&1
 check "every average at once: $(tail -n 2 "$T/out")" [ -s "$T/all-ref/model_swa.safetensors" ]
 "$LRLAB" train $K --algo-choices "$SAC" --out "$T/all" >"$T/all.log" 2>&1 &
@@ -183,7 +185,7 @@ wait_until "[ -f '$T/all/checkpoint.safetensors' ] || ! kill -0 $pid 2>/dev/null
 kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
 "$LRLAB" train --resume "$T/all" >"$T/out" 2>&1
 for f in model.safetensors model_ema.safetensors model_swa.safetensors steps.csv; do
-    check "kill -9 and --resume with every average: $f differs from the uninterrupted run's" cmp -s "$T/all-ref/$f" "$T/all/$f"
+    check "kill -9 and --resume with every average and a parameter group: $f differs from the uninterrupted run's" cmp -s "$T/all-ref/$f" "$T/all/$f"
 done
 
 # ---- find-lr and sweep take it too ----
