@@ -231,7 +231,10 @@ static int reload_metrics(run *r, const char *saved, const char *path, lr_error 
 
 /* ---- set-up ---- */
 
-static long total_steps(const run *r) { return (long)r->cfg.epochs * r->steps_per_epoch; }
+/* The run's optimiser steps and the epochs it begins (--max-steps may end
+ * the last one early: config.h). */
+static long total_steps(const run *r) { return config_run_steps(&r->cfg, r->steps_per_epoch); }
+static int run_epochs(const run *r) { return config_run_epochs(&r->cfg, r->steps_per_epoch); }
 
 static int setup(run *r, lr_error *err) {
     train_config *c = &r->cfg;
@@ -266,6 +269,7 @@ static int setup(run *r, lr_error *err) {
         return -1;
     r->n_grad_tensors = model_param_sizes(&r->s.m, r->grad_counts);
     r->steps_per_epoch = loader_batches(r->s.train_loader);
+    if (config_check_max_steps(c, r->steps_per_epoch, err)) return -1;
     sched_context sc = config_sched_context(c, &r->hp, r->steps_per_epoch);
     if (sched_parse(&r->sched, c->sched, &sc, err)) return TRAIN_BAD_SCHED;
     if (c->lookahead[0] && lookahead_parse(&r->la, c->lookahead, total_steps(r), err)) return TRAIN_BAD_SCHED;
@@ -304,11 +308,12 @@ static int start_or_resume(run *r, int *finished, lr_error *err) {
         ckpt_extra_free(&x);
         if (rc) return -1;
         const train_state *s = &r->st;
-        if (s->batch > r->steps_per_epoch || s->step != s->epoch * r->steps_per_epoch + s->batch)
+        int ended_early = s->step == total_steps(r) && s->epoch == run_epochs(r) && s->batch == 0; /* --max-steps */
+        if (s->batch > r->steps_per_epoch || (s->step != s->epoch * r->steps_per_epoch + s->batch && !ended_early))
             return lr_fail(err, "%s: epoch %ld, batch %ld, step %ld does not fit %d steps per epoch: "
                                 "the data, --limit-train, --val or --batch in %s changed since",
                            path, s->epoch, s->batch, s->step, r->steps_per_epoch, r->path[P_CONFIG]);
-        if (s->epoch >= r->cfg.epochs) *finished = 1;
+        if (s->epoch >= run_epochs(r)) *finished = 1;
         r->saved = r->st, r->has_saved = 1;
     } else {
         memset(&r->st, 0, sizeof r->st);
@@ -329,7 +334,7 @@ static int start_or_resume(run *r, int *finished, lr_error *err) {
  * and the time the rest of the run takes at this speed. */
 static void progress(const run *r, int batch, double loss, double acc, double ips) {
     const train_state *st = &r->st;
-    long left = (long)(r->cfg.epochs - st->epoch - 1) * r->steps_per_epoch + (r->steps_per_epoch - batch);
+    long left = total_steps(r) - st->step;
     char head[32], tail[160], eta[32];
     progress_time(eta, sizeof eta, left * st->seconds / (st->batches ? st->batches : 1));
     snprintf(head, sizeof head, "epoch %ld", st->epoch);
@@ -425,7 +430,8 @@ static int train_epoch(run *r, lr_error *err) {
     if (loader_start_epoch(r->s.train_loader, (int)st->epoch, (int)st->batch, err)) return TRAIN_ERROR;
     const loader_batch *b;
     net_set_training(r->s.net, 1); /* net.train(): the test pass before left it in eval mode */
-    while ((b = loader_next(r->s.train_loader))) {
+    /* --max-steps ends the last epoch early; a run resumed there takes no step */
+    while (st->step < total_steps(r) && (b = loader_next(r->s.train_loader))) {
         double t0 = lr_now();
         double lr = sched_lr(r->sched), mom = sched_momentum(r->sched);
         net_set_step(r->s.net, (uint64_t)c->seed, (uint64_t)st->step); /* dropout's masks of this step */
@@ -577,7 +583,7 @@ static int finish_swa(run *r, const char *path, lr_error *err) {
     float *buffers = lr_calloc((size_t)nb + 1, sizeof(float), "SWA buffers", err);
     if (!buffers) return -1;
     model_init_buffers(&r->s.m, buffers); /* AveragedModel's deepcopy; update_bn resets them anyway */
-    int rc = evaluate_update_bn(r->s.net, &r->s.m, r->avg.swa_params, buffers, r->s.train_loader, r->cfg.epochs,
+    int rc = evaluate_update_bn(r->s.net, &r->s.m, r->avg.swa_params, buffers, r->s.train_loader, run_epochs(r),
                                 (uint64_t)r->cfg.seed, (uint64_t)total_steps(r), r->s.logits, &batches, err);
     eval_stats te;
     if (!rc && dist_rank() == 0)
@@ -674,7 +680,9 @@ int train_run(const train_config *cfg, const train_options *opt, lr_error *err) 
     if (finished) {
         /* a kill after the last checkpoint but before the weights files */
         if (save_final(&r, 1, err)) goto done;
-        if (opt->log) fprintf(opt->log, "%s: the run is complete (%d epochs); nothing to do\n", r.cfg.out, r.cfg.epochs);
+        if (opt->log)
+            fprintf(opt->log, "%s: the run is complete (%d epochs, %ld steps); nothing to do\n", r.cfg.out, run_epochs(&r),
+                    total_steps(&r));
         rc = TRAIN_OK;
         goto done;
     }
@@ -686,12 +694,14 @@ int train_run(const train_config *cfg, const train_options *opt, lr_error *err) 
     if (r.cfg.ema > 0) snprintf(optim_text + ol, sizeof optim_text - ol, ", ema %g", r.cfg.ema);
     ol = strlen(optim_text);
     if (r.cfg.swa_start >= 0) snprintf(optim_text + ol, sizeof optim_text - ol, ", swa from epoch %d", r.cfg.swa_start);
-    char ranks[32] = ""; /* data-parallel: threads per rank */
+    char ranks[32] = "", steps[48] = ""; /* data-parallel: threads per rank; --max-steps */
+    if (total_steps(&r) != (long)r.cfg.epochs * r.steps_per_epoch)
+        snprintf(steps, sizeof steps, " (%ld steps in all)", total_steps(&r));
     if (r.cfg.ranks > 1) snprintf(ranks, sizeof ranks, " x %d ranks", r.cfg.ranks);
     if (opt->log)
-        fprintf(opt->log, "lrlab train: model %s (%ld params), %d train / %d test images, batch %d, %d steps/epoch, "
+        fprintf(opt->log, "lrlab train: model %s (%ld params), %d train / %d test images, batch %d, %d steps/epoch%s, "
                           "%s, sched %s, seed %ld, %d threads%s, backend %s%s\n",
-                r.s.m.name, r.s.m.n_params, r.s.data.train.n, r.s.data.test.n, r.cfg.batch, r.steps_per_epoch, optim_text,
+                r.s.m.name, r.s.m.n_params, r.s.data.train.n, r.s.data.test.n, r.cfg.batch, r.steps_per_epoch, steps, optim_text,
                 r.cfg.sched[0] ? r.cfg.sched : "constant", r.cfg.seed, r.cfg.threads,
                 ranks,
                 r.cfg.backend == NET_BACKEND_REF ? "ref" : "dnnl", r.st.epoch || r.st.batch ? " (resumed)" : "");
@@ -700,7 +710,7 @@ int train_run(const train_config *cfg, const train_options *opt, lr_error *err) 
      * also when it was resumed mid-epoch (step-mode schedules move on) */
     if (r.st.batch == 0 || isnan(r.st.epoch_lr))
         r.st.epoch_lr = sched_lr(r.sched), r.st.epoch_momentum = sched_momentum(r.sched);
-    while (r.st.epoch < r.cfg.epochs) {
+    while (r.st.epoch < run_epochs(&r)) {
         if (stop_requested(&r) || (opt->stop_at_epoch > 0 && r.st.epoch >= opt->stop_at_epoch)) {
             rc = stopped(&r, err);
             goto done;
