@@ -35,6 +35,7 @@ typedef struct {
     unsigned given;   /* CONFIG_GIVEN_* bits: shorthand settings set by a flag or a sweep file (config_set;
                          not by config_read: a run's recorded values are not a user's choice) */
     int batch, epochs;
+    int tta;        /* --tta 0|1|2: test-time augmentation of the final evaluation (lrlab/evaluate.h) */
     long max_steps; /* --max-steps N: the run ends after N optimiser steps, within its last epoch (0: epochs x
                        steps per epoch) */
     long seed;

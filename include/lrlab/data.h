@@ -228,6 +228,8 @@ int loader_init(loader **out, const loader_config *cfg, lr_error *err);
 
 /* Batches per epoch: n / batch with drop_last, ceil(n / batch) without. */
 int loader_batches(const loader *l);
+/* The shape of one image of its batches (channels, height, width). */
+void loader_image_shape(const loader *l, int *c, int *h, int *w);
 
 /* Starts epoch `epoch` (>= 0) at batch first_batch (0..loader_batches(); for
  * resume): the worker prepares batches into the ring ahead of the consumer.

@@ -116,6 +116,7 @@ static const setting settings[] = {
     {"monitor", K_STR, F(monitor), 0, 0, NULL, "METRIC  ReduceLROnPlateau's metric: test_loss|test_acc|train_loss|val_loss|val_acc"},
     {"batch", K_INT, F(batch), 1, 65536, NULL, "N  batch size (128)"},
     {"epochs", K_INT, F(epochs), 1, 100000, NULL, "N  epochs (30)"},
+    {"tta", K_INT, F(tta), 0, 2, NULL, "0|1|2  test-time augmentation of the final test evaluation (tta_test_acc): 1 mirror, 2 mirror and 1-pixel translations, airbench94's weights (0)"},
     {"max_steps", K_LONG, F(max_steps), 0, 1e12, NULL, "N  end the run after N optimiser steps, within its last epoch, e.g. airbench's 9.9 epochs of 48 steps: --epochs 10 --max-steps 476 (0: all the epochs' steps)"},
     {"seed", K_LONG, F(seed), 0, 2147483647.0, NULL, "N  seed of every random stream (0)"},
     {"threads", K_INT, F(threads), 0, 1024, NULL, "N  OpenMP threads (0: all cores)"},

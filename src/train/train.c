@@ -600,6 +600,23 @@ static int finish_swa(run *r, const char *path, lr_error *err) {
     return rc;
 }
 
+/* --tta: the final weights' test accuracy with test-time augmentation, in
+ * the log (rank 0; also when a finished run is resumed, which is cheap
+ * next to the run and says the number again). */
+static int final_tta(run *r, lr_error *err) {
+    if (!r->cfg.tta || dist_rank() != 0) return 0;
+    eval_stats t;
+    if (evaluate_split_tta(&t, r->s.net, r->s.params, r->s.test_loader, r->s.m.n_classes, r->s.logits, r->cfg.tta,
+                           NULL, err))
+        return -1;
+    if (r->opt->log) {
+        fprintf(r->opt->log, "final: [Test, --tta %d] Loss: %.3f | Acc: %.3f%% (%ld/%ld) tta_test_acc=%.4f\n",
+                r->cfg.tta, t.loss_sum / t.n, 100.0 * t.correct / t.n, t.correct, t.n, 100.0 * t.correct / t.n);
+        fflush(r->opt->log);
+    }
+    return 0;
+}
+
 /* The weights files of a finished run: the EMA's (model_ema.safetensors),
  * SWA's (model_swa.safetensors), then model.safetensors, which says the run
  * is complete (train.h). With missing_only, only the files a kill
@@ -679,7 +696,7 @@ int train_run(const train_config *cfg, const train_options *opt, lr_error *err) 
     }
     if (finished) {
         /* a kill after the last checkpoint but before the weights files */
-        if (save_final(&r, 1, err)) goto done;
+        if (save_final(&r, 1, err) || final_tta(&r, err)) goto done;
         if (opt->log)
             fprintf(opt->log, "%s: the run is complete (%d epochs, %ld steps); nothing to do\n", r.cfg.out, run_epochs(&r),
                     total_steps(&r));
@@ -724,7 +741,7 @@ int train_run(const train_config *cfg, const train_options *opt, lr_error *err) 
         }
         if (end_epoch(&r, lr, mom, start, err)) goto done;
     }
-    if (save_final(&r, 0, err)) goto done;
+    if (save_final(&r, 0, err) || final_tta(&r, err)) goto done;
     rc = TRAIN_OK;
 done:
     run_free(&r);
