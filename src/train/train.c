@@ -185,11 +185,13 @@ static const char *cycled_name(const run *r) {
     return key && !strcmp(key, "beta1") ? "beta1" : "momentum";
 }
 
-/* With --ema, the EMA's test loss and accuracy after the usual columns. */
+/* With --ema, the EMA's test loss and accuracy after the usual columns;
+ * with --tta, those (empty without --ema) and tta_test_acc (lrlab/train.h). */
 static const char *metrics_header(const run *r) {
     static char h[256];
     const char *base = !strcmp(cycled_name(r), "beta1") ? METRICS_HEADER_BETA1 : METRICS_HEADER;
-    snprintf(h, sizeof h, "%.*s%s\n", (int)strlen(base) - 1, base, r->cfg.ema > 0 ? METRICS_EMA_COLUMNS : "");
+    snprintf(h, sizeof h, "%.*s%s%s\n", (int)strlen(base) - 1, base,
+             r->cfg.ema > 0 || r->cfg.tta ? METRICS_EMA_COLUMNS : "", r->cfg.tta ? METRICS_TTA_COLUMN : "");
     return h;
 }
 
@@ -503,12 +505,24 @@ static double monitored(const run *r, double train_loss, const eval_stats *te, c
     return te->loss_sum / te->n;
 }
 
+/* --tta after the run's last epoch: the final weights' test accuracy with
+ * test-time augmentation (rank 0; 0 images otherwise). */
+static int final_tta(run *r, eval_stats *t, lr_error *err) {
+    memset(t, 0, sizeof *t);
+    if (!r->cfg.tta || r->st.epoch != run_epochs(r) - 1 || dist_rank() != 0) return 0;
+    eval_line tl = {r, "test (--tta)"};
+    eval_hook th = {eval_progress, &tl};
+    return evaluate_split_tta(t, r->s.net, r->s.params, r->s.test_loader, r->s.m.n_classes, r->s.logits, r->cfg.tta,
+                              r->opt->progress ? &th : NULL, err);
+}
+
 static int end_epoch(run *r, double lr, double mom, double epoch_start, lr_error *err) {
     train_state *st = &r->st;
-    eval_stats te, va, ema; /* the evaluation loop of eval too (train/evaluate.c) */
+    eval_stats te, va, ema, tta; /* the evaluation loop of eval too (train/evaluate.c) */
     int classes = r->s.m.n_classes;
     memset(&va, 0, sizeof va);
     memset(&ema, 0, sizeof ema);
+    if (final_tta(r, &tta, err)) return -1;
     eval_line tl = {r, "test"}, vl = {r, "val"};
     eval_hook th = {eval_progress, &tl}, vh = {eval_progress, &vl};
     int shown = r->opt->progress != 0;
@@ -531,7 +545,7 @@ static int end_epoch(run *r, double lr, double mom, double epoch_start, lr_error
     if (shown) progress_clear(stderr); /* the epoch's line takes its place */
     /* the same metric for ReduceLROnPlateau on every rank */
     if (dist_broadcast(&te, sizeof te, err) || dist_broadcast(&va, sizeof va, err) ||
-        dist_broadcast(&ema, sizeof ema, err))
+        dist_broadcast(&ema, sizeof ema, err) || dist_broadcast(&tta, sizeof tta, err))
         return -1;
     double train_loss = st->loss_sum / st->batches, train_acc = 100.0 * st->correct / st->seen;
     double test_loss = te.loss_sum / te.n, test_acc = 100.0 * te.correct / te.n;
@@ -545,7 +559,9 @@ static int end_epoch(run *r, double lr, double mom, double epoch_start, lr_error
                  train_loss, train_acc, test_loss, test_acc, val_loss, val_acc, seconds, ips,
                  st->grad_norm_sum / st->batches) ||
         (ema.n && text_add(&r->metrics, ",%.6f,%.4f", ema.loss_sum / ema.n, 100.0 * ema.correct / ema.n)) ||
-        text_add(&r->metrics, "\n"))
+        (!ema.n && r->cfg.tta && text_add(&r->metrics, ",,")) ||
+        (tta.n && text_add(&r->metrics, ",%.4f", 100.0 * tta.correct / tta.n)) ||
+        (!tta.n && r->cfg.tta && text_add(&r->metrics, ",")) || text_add(&r->metrics, "\n"))
         return lr_fail(err, "out of memory");
     if (r->opt->log) {
         fprintf(r->opt->log,
@@ -555,6 +571,10 @@ static int end_epoch(run *r, double lr, double mom, double epoch_start, lr_error
         if (ema.n)
             fprintf(r->opt->log, " [EMA] Loss: %.3f | Acc: %.3f%%", ema.loss_sum / ema.n, 100.0 * ema.correct / ema.n);
         fprintf(r->opt->log, " lr=%.6g | %.1f s %.0f img/s\n", lr, seconds, ips);
+        if (tta.n)
+            fprintf(r->opt->log, "final: [Test, --tta %d] Loss: %.3f | Acc: %.3f%% (%ld/%ld) tta_test_acc=%.4f\n",
+                    r->cfg.tta, tta.loss_sum / tta.n, 100.0 * tta.correct / tta.n, tta.correct, tta.n,
+                    100.0 * tta.correct / tta.n);
         fflush(r->opt->log);
     }
     /* SWA: swa_model.update_parameters(model) after every epoch from --swa-start on */
@@ -598,23 +618,6 @@ static int finish_swa(run *r, const char *path, lr_error *err) {
                 writer(r) ? " -> " : "", writer(r) ? path : "");
     free(buffers);
     return rc;
-}
-
-/* --tta: the final weights' test accuracy with test-time augmentation, in
- * the log (rank 0; also when a finished run is resumed, which is cheap
- * next to the run and says the number again). */
-static int final_tta(run *r, lr_error *err) {
-    if (!r->cfg.tta || dist_rank() != 0) return 0;
-    eval_stats t;
-    if (evaluate_split_tta(&t, r->s.net, r->s.params, r->s.test_loader, r->s.m.n_classes, r->s.logits, r->cfg.tta,
-                           NULL, err))
-        return -1;
-    if (r->opt->log) {
-        fprintf(r->opt->log, "final: [Test, --tta %d] Loss: %.3f | Acc: %.3f%% (%ld/%ld) tta_test_acc=%.4f\n",
-                r->cfg.tta, t.loss_sum / t.n, 100.0 * t.correct / t.n, t.correct, t.n, 100.0 * t.correct / t.n);
-        fflush(r->opt->log);
-    }
-    return 0;
 }
 
 /* The weights files of a finished run: the EMA's (model_ema.safetensors),
@@ -696,7 +699,7 @@ int train_run(const train_config *cfg, const train_options *opt, lr_error *err) 
     }
     if (finished) {
         /* a kill after the last checkpoint but before the weights files */
-        if (save_final(&r, 1, err) || final_tta(&r, err)) goto done;
+        if (save_final(&r, 1, err)) goto done;
         if (opt->log)
             fprintf(opt->log, "%s: the run is complete (%d epochs, %ld steps); nothing to do\n", r.cfg.out, run_epochs(&r),
                     total_steps(&r));
@@ -741,7 +744,7 @@ int train_run(const train_config *cfg, const train_options *opt, lr_error *err) 
         }
         if (end_epoch(&r, lr, mom, start, err)) goto done;
     }
-    if (save_final(&r, 0, err) || final_tta(&r, err)) goto done;
+    if (save_final(&r, 0, err)) goto done;
     rc = TRAIN_OK;
 done:
     run_free(&r);
