@@ -40,6 +40,18 @@ check "train --tta 2 ends with tta_test_acc (got '$trained'), eval --tta 2 the s
 check "report --metric tta: the run's tta_test_acc ($last): $(cat "$T/report")" grep -q "| $(printf '%.2f' "$last") |" "$T/report"
 "$LRLAB" eval "$T/run" --data "$SYNTH_DIR" --tta 3 >"$T/out" 2>&1; rc=$?
 check "eval --tta 3: exit $rc, expected 2 and the flag named: $(cat "$T/out")" sh -c "[ $rc -eq 2 ] && grep -q -- '--tta' '$T/out'"
+# images 1 pixel wide cannot be reflect-padded by 1 (PyTorch's F.pad raises): refused, level 1 works
+SD=${SYNTH_DATA:-$(dirname "${SYNTH:-build/tools/synth_cifar}")/synth_data}
+"$SD" folder "$T/img" 7 >/dev/null 2>&1 || bad "synth_data folder failed"
+printf 'input 3 1 1\nflatten\nlinear fc 3\n' >"$T/one.model"
+"$LRLAB" train --dataset folder --data "$T/img" --resize 1,1 --model "$T/one.model" --batch 16 --epochs 1 --threads 1 \
+    --out "$T/one" >"$T/out" 2>&1
+check "a 1x1 run: $(tail -n 1 "$T/out")" [ -f "$T/one/model.safetensors" ]
+"$LRLAB" eval "$T/one" --dataset folder --data "$T/img" --resize 1,1 --tta 2 >"$T/out" 2>&1; rc=$?
+check "eval --tta 2 of 1x1 images: exit $rc, expected 1 and the reason: $(cat "$T/out")" \
+    sh -c "[ $rc -eq 1 ] && grep -q 'needs at least 2x2' '$T/out'"
+"$LRLAB" eval "$T/one" --dataset folder --data "$T/img" --resize 1,1 --tta 1 >"$T/out" 2>&1
+check "eval --tta 1 of 1x1 images: $(tail -n 1 "$T/out")" grep -q "^tta_test_acc=" "$T/out"
 if ! "$PY" -c 'import torch' >/dev/null 2>&1; then
     skip "python3-torch not installed: --tta is not compared with PyTorch"
 else

@@ -67,6 +67,9 @@ int evaluate_split_tta(eval_stats *out, net *n, const float *params, loader *l, 
     const loader_batch *b;
     int batches = loader_batches(l), C, H, W;
     loader_image_shape(l, &C, &H, &W);
+    if (tta == 2 && (H < 2 || W < 2)) /* F.pad(mode='reflect') needs a padding below the size */
+        return lr_fail(err, "--tta 2: images of %dx%d (height x width): its one-pixel reflect padding needs at least 2x2 "
+                            "(use --tta 1)", H, W);
     float *scratch = NULL;
     while ((b = loader_next(l))) {
         if (tta && !scratch &&
