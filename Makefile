@@ -115,6 +115,14 @@ seed-study: all data
 	else echo "no $(REFERENCE_RUNS): runs/seed/vs-pytorch.* not made"; fi
 	@cat runs/seed/report.md
 
+# airbench94's recipe on the real data (experiments/airbench94.sweep; README
+# "airbench94's recipe"): one run, resumed where it stopped; then its
+# accuracies with and without TTA. AIRBENCH_FLAGS: e.g. --seeds 5.
+AIRBENCH_FLAGS ?=
+airbench94: all data
+	$(BUILD)/lrlab sweep experiments/airbench94.sweep --data $(DATA_DIR) $(AIRBENCH_FLAGS)
+	@grep -h "tta_test_acc" $$($(BUILD)/lrlab sweep experiments/airbench94.sweep --list $(AIRBENCH_FLAGS) | sed 's/$$/.log/')
+
 # bin/lrlab finds share/lrlab/models and share/lrlab/experiments beside it
 # (cli_search_dirs), so the installed program runs from any directory.
 PREFIX ?= /usr/local
@@ -138,5 +146,5 @@ fuzz:
 clean:
 	rm -rf build build-asan build-fuzz build-valgrind
 
-.PHONY: all deps deps-test test seed-study asan data fuzz clean install uninstall FORCE
+.PHONY: all deps deps-test test seed-study airbench94 asan data fuzz clean install uninstall FORCE
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

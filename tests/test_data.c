@@ -758,6 +758,48 @@ static void test_loader_full(void) {
     data_split_free(&test);
 }
 
+/* AlternatingFlip (airbench94's flip): every image flipped at random once,
+ * fixed from epoch 0, then the whole set flipped on odd epochs; a pure
+ * function of (seed, epoch, image). */
+static void test_alternating_flip(void) {
+    data_transform tf, none, bad;
+    lr_error err;
+    CHECK(transform_parse(&tf, "Compose([AlternatingFlip()])", &err) == 0, "AlternatingFlip: %s", err.msg);
+    CHECK(transform_parse(&none, "Compose([ToTensor()])", &err) == 0, "ToTensor: %s", err.msg);
+    CHECK(transform_parse(&bad, "AlternatingFlip(0.5)", &err) != 0 && strstr(err.msg, "too many positional"),
+          "AlternatingFlip takes no argument: %s", err.msg);
+    data_norm nm = {{0.5f, 0.5f, 0.5f}, {0.25f, 0.25f, 0.25f}};
+    enum { N = 400, C = 3, H = 4, W = 5 };
+    static uint8_t img[C * H * W];
+    for (int i = 0; i < C * H * W; i++) img[i] = (uint8_t)(i * 7 + 3);
+    float plain[C * H * W], mirrored[C * H * W], x[C * H * W], scratch[C * H * W];
+    transform_image(plain, scratch, img, C, H, W, &none, &nm, 9, 0, 0, NULL);
+    for (int c = 0; c < C; c++)
+        for (int y = 0; y < H; y++)
+            for (int i = 0; i < W; i++) mirrored[(c * H + y) * W + i] = plain[(c * H + y) * W + (W - 1 - i)];
+    int base_flips = 0, ok = 1, other_seed_differs = 0;
+    for (int k = 0; k < N; k++) {
+        int first = -1;
+        for (int e = 0; e < 5; e++) {
+            tf_draw d[TF_MAX_STEPS];
+            transform_image(x, scratch, img, C, H, W, &tf, &nm, 9, e, k, d);
+            int flipped = d[0].applied;
+            ok &= !memcmp(x, flipped ? mirrored : plain, sizeof x);
+            if (e == 0) first = flipped, base_flips += flipped;
+            ok &= flipped == (first ^ (e & 1));
+        }
+        tf_draw d[TF_MAX_STEPS];
+        transform_image(x, scratch, img, C, H, W, &tf, &nm, 10, 0, k, d);
+        other_seed_differs += d[0].applied != first;
+    }
+    CHECK(ok, "AlternatingFlip: the image as it is or mirrored, the choice of epoch 0 kept on even epochs and "
+              "reversed on odd ones");
+    CHECK(base_flips > N * 2 / 5 && base_flips < N * 3 / 5, "AlternatingFlip: %d of %d images flipped at epoch 0",
+          base_flips, N);
+    CHECK(other_seed_differs > N / 4, "AlternatingFlip: another seed, other flips (%d of %d differ)",
+          other_seed_differs, N);
+}
+
 int main(void) {
     const char *tmp = getenv("TMPDIR");
     snprintf(dir, sizeof dir, "%s/lrlab_test_data_XXXXXX", tmp && *tmp ? tmp : "/tmp");
@@ -768,6 +810,7 @@ int main(void) {
     filebuf = malloc(FILE_BYTES);
     if (!filebuf) return 1;
     test_augment();
+    test_alternating_flip();
     test_images();
     test_loader_small();
     test_files();

@@ -36,7 +36,7 @@ typedef struct {
 static int run_fixture(const fixture *f, const char *file) {
     /* epochs 0: the run's length is not known, so no coverage check (the
      * fixtures step OneCycleLR to its very end and beyond) */
-    sched_context ctx = {f->lr, f->momentum, 0, f->spe, f->unit_step, 0, SCHED_CYCLE_MOMENTUM, 0, 0};
+    sched_context ctx = {f->lr, f->momentum, 0, f->spe, f->unit_step, 0, SCHED_CYCLE_MOMENTUM, 0, 0, 0};
     lr_sched *s;
     lr_error err;
     if (sched_parse(&s, f->expr, &ctx, &err)) {
@@ -157,7 +157,7 @@ static int test_fixtures(void) {
 /* ---- the seed's warmup, by its stated numbers ---- */
 
 static void test_seed_warmup(void) {
-    sched_context ctx = {0.001, 0.9, 30, 390, 0, 0, SCHED_CYCLE_MOMENTUM, 0, 0};
+    sched_context ctx = {0.001, 0.9, 30, 390, 0, 0, SCHED_CYCLE_MOMENTUM, 0, 0, 0};
     lr_sched *s;
     lr_error err;
     int rc = sched_parse(&s,
@@ -182,7 +182,7 @@ static void test_seed_warmup(void) {
 /* ---- constant lr, flags ---- */
 
 static void test_basics(void) {
-    sched_context ctx = {0.01, 0.9, 10, 390, 0, 0, SCHED_CYCLE_MOMENTUM, 0, 0};
+    sched_context ctx = {0.01, 0.9, 10, 390, 0, 0, SCHED_CYCLE_MOMENTUM, 0, 0, 0};
     lr_sched *s;
     lr_error err;
     CHECK(sched_parse(&s, NULL, &ctx, &err) == 0, "NULL expression: %s", err.msg);
@@ -355,7 +355,7 @@ static void check_caret(const char *expr, const char *msg, int pos, int len) {
 }
 
 static void test_errors(void) {
-    sched_context ctx = {0.1, 0.9, 10, 390, 0, 0, SCHED_CYCLE_MOMENTUM, 0, 0};
+    sched_context ctx = {0.1, 0.9, 10, 390, 0, 0, SCHED_CYCLE_MOMENTUM, 0, 0, 0};
     for (size_t i = 0; i < sizeof error_cases / sizeof error_cases[0]; i++) {
         const error_case *c = &error_cases[i];
         lr_sched *s = NULL;
@@ -416,7 +416,7 @@ static void test_errors(void) {
 static void test_coverage(void) {
     lr_sched *s;
     lr_error err;
-    sched_context ctx = {0.1, 0.9, 30, 390, 0, 0, SCHED_CYCLE_MOMENTUM, 0, 0};
+    sched_context ctx = {0.1, 0.9, 30, 390, 0, 0, SCHED_CYCLE_MOMENTUM, 0, 0, 0};
     /* epoch unit: the run steps 30 times */
     CHECK(sched_parse(&s, "OneCycleLR(max_lr=0.1, total_steps=29)", &ctx, &err) == -1 &&
               strstr(err.msg, "the run steps it 30 times (30 epochs)") &&
@@ -486,7 +486,7 @@ static void test_coverage(void) {
 /* ---- GradualWarmupScheduler at the edges (SEMANTICS.md) ---- */
 
 static void test_warmup_edges(void) {
-    sched_context ctx = {0.01, 0.9, 0, 1, 0, 0, SCHED_CYCLE_MOMENTUM, 0, 0};
+    sched_context ctx = {0.01, 0.9, 0, 1, 0, 0, SCHED_CYCLE_MOMENTUM, 0, 0, 0};
     lr_sched *s;
     lr_error err;
     /* at t = E exactly b*m; after it S(t - E) on a fresh optimiser at b*m */
@@ -542,7 +542,7 @@ static const char *const state_exprs[] = {
 static double metric_at(int t) { return 1.0 / (1 + t % 5); }
 
 static void test_state(void) {
-    sched_context ctx = {0.1, 0.9, 40, 10, 0, 0, SCHED_CYCLE_MOMENTUM, 0, 0};
+    sched_context ctx = {0.1, 0.9, 40, 10, 0, 0, SCHED_CYCLE_MOMENTUM, 0, 0, 0};
     for (size_t i = 0; i < sizeof state_exprs / sizeof state_exprs[0]; i++) {
         const char *x = state_exprs[i];
         lr_sched *a, *b, *c;

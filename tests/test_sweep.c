@@ -201,6 +201,13 @@ static void test_placeholders_and_overrides(void) {
     sweep_flags_free(&out);
     CHECK(sweep_steps_per_epoch(&cfg) == 3, "steps per epoch");
     sweep_flags_free(&extra);
+    /* --max-steps ends the run early: {total_steps} is it */
+    char *short_run[] = {"--epochs", "2", "--limit-train", "512", "--max-steps", "5"};
+    CHECK(sweep_flags_from_argv(&extra, 6, short_run, &err) == 0, "argv: %s", err.msg);
+    CHECK(sweep_resolve(&s, 1, &extra, &out, &cfg, &err) == 0, "%s", err.msg);
+    CHECK(!strcmp(cfg.sched, "OneCycleLR(max_lr=0.1, total_steps=5)"), "--max-steps 5 of 2 x 4: %s", cfg.sched);
+    sweep_flags_free(&out);
+    sweep_flags_free(&extra);
 
     /* command-line errors name the flag, not the file */
     char *bad[] = {"--lr", "abc"};

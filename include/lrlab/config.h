@@ -36,6 +36,9 @@ typedef struct {
     unsigned given;   /* CONFIG_GIVEN_* bits: shorthand settings set by a flag or a sweep file (config_set;
                          not by config_read: a run's recorded values are not a user's choice) */
     int batch, epochs;
+    int tta;        /* --tta 0|1|2: test-time augmentation of the final evaluation (lrlab/evaluate.h) */
+    long max_steps; /* --max-steps N: the run ends after N optimiser steps, within its last epoch (0: epochs x
+                       steps per epoch) */
     long seed;
     int threads; /* 0: all cores */
     int ranks;   /* data-parallel ranks the run trains on (set by the run; 0: 1) */
@@ -145,7 +148,16 @@ sched_context config_group_context(const train_config *c, const param_group *gro
  * into warning (cap bytes; "" when none). */
 int config_check(const train_config *c, char *warning, size_t cap, lr_error *err);
 
-/* The run's optimiser steps: epochs x config_steps_per_epoch (0: unknown). */
+/* The run's optimiser steps: epochs x config_steps_per_epoch, or --max-steps
+ * when it is less (0: unknown). */
 long config_total_steps(const train_config *c);
+
+/* The same for a known number of steps per epoch, and the epochs the run
+ * begins: ceil(steps / steps_per_epoch), the last one partial when
+ * --max-steps ends it early (its metrics.csv row is still written). */
+long config_run_steps(const train_config *c, long steps_per_epoch);
+int config_run_epochs(const train_config *c, long steps_per_epoch);
+/* --max-steps within --epochs x steps_per_epoch, or a message saying so. */
+int config_check_max_steps(const train_config *c, long steps_per_epoch, lr_error *err);
 
 #endif

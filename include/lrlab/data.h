@@ -136,7 +136,7 @@ float augment_value(const data_norm *nm, int c, uint8_t v);
 
 #define TF_MAX_STEPS 16
 
-typedef enum { TF_TO_TENSOR, TF_NORMALIZE, TF_CROP, TF_HFLIP, TF_VFLIP, TF_ERASING, TF_JITTER, TF_KINDS } tf_kind;
+typedef enum { TF_TO_TENSOR, TF_NORMALIZE, TF_CROP, TF_HFLIP, TF_VFLIP, TF_ERASING, TF_JITTER, TF_ALT_FLIP, TF_KINDS } tf_kind;
 enum { TF_PAD_CONSTANT, TF_PAD_EDGE, TF_PAD_REFLECT, TF_PAD_SYMMETRIC };
 enum { TF_BRIGHTNESS, TF_CONTRAST, TF_SATURATION, TF_HUE };
 
@@ -189,7 +189,10 @@ int transform_norm(const data_transform *t, int c, data_norm *nm);
 /* One training image through the pipeline: uint8 CHW in, float CHW out;
  * scratch holds c * h * w floats. The draws come from rng(seed,
  * RNG_STREAM_TRANSFORM, epoch << 32 | index) only, index the image's place
- * in its split. draws (NULL or t->n entries) receives them. */
+ * in its split; AlternatingFlip (an lrlab extension: airbench's flip) flips
+ * when rng(seed, RNG_STREAM_ALT_FLIP, index)'s first uniform is below 0.5,
+ * xor the epoch is odd: a random flip fixed at epoch 0, then the whole set
+ * flipped on odd epochs. draws (NULL or t->n entries) receives them. */
 void transform_image(float *out, float *scratch, const uint8_t *img, int c, int h, int w, const data_transform *t,
                      const data_norm *nm, uint64_t seed, int epoch, int index, tf_draw *draws);
 
@@ -225,6 +228,8 @@ int loader_init(loader **out, const loader_config *cfg, lr_error *err);
 
 /* Batches per epoch: n / batch with drop_last, ceil(n / batch) without. */
 int loader_batches(const loader *l);
+/* The shape of one image of its batches (channels, height, width). */
+void loader_image_shape(const loader *l, int *c, int *h, int *w);
 
 /* Starts epoch `epoch` (>= 0) at batch first_batch (0..loader_batches(); for
  * resume): the worker prepares batches into the ring ahead of the consumer.

@@ -34,6 +34,16 @@ typedef struct {
 int evaluate_split(eval_stats *out, net *n, const float *params, loader *l, int classes, float *logits,
                    const eval_hook *hook, lr_error *err);
 
+/* The same with test-time augmentation (--tta; airbench94's infer, tta_level):
+ * 0 none; 1 mirror: 0.5 * net(x) + 0.5 * net(flip(x)); 2 mirror and
+ * translate: 0.5 * mirror(x) + 0.5 * mean(mirror(up-left(x)), mirror(down-right(x))),
+ * the translations by one pixel of the image padded by 1 with reflect
+ * padding. The loss and the confusion are those of the combined logits.
+ * Forward passes of the loader's batches, 2 or 6 per batch. */
+#define EVAL_TTA_MAX 2
+int evaluate_split_tta(eval_stats *out, net *n, const float *params, loader *l, int classes, float *logits, int tta,
+                       const eval_hook *hook, lr_error *err);
+
 /* torch.optim.swa_utils.update_bn (1.13) for the model params with buffers
  * (n_buffers floats, overwritten): the buffers reset to PyTorch's initial
  * values, then one pass over l's epoch `epoch` in training mode (dropout

@@ -19,6 +19,7 @@ typedef struct {
         images_per_s;
     double grad_norm; /* NaN in runs from before the column */
     double test_loss_ema, test_acc_ema; /* --ema's evaluation; NaN without it */
+    double tta_test_acc;                /* --tta's evaluation of the final weights (last row); NaN otherwise */
 } metrics_row;
 
 typedef struct {
@@ -83,6 +84,7 @@ typedef struct {
     double best_val;     /* highest val_acc (NAN without a validation set) */
     double last5_val;    /* mean val_acc of the last min(5, rows) rows (NAN without) */
     double total_seconds; /* sum of seconds */
+    double final_tta;    /* tta_test_acc of the last row (--tta; NAN without) */
 } run_stats;
 
 /* What became of a run, from its directory: "running 3/6" (a trainer holds

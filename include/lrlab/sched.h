@@ -19,6 +19,8 @@ typedef struct {
     int unit_step;         /* 1: t counts optimiser steps (--sched-unit step); 0: epochs */
     int print_only;        /* 1: lr(t) is only read for the run's t (lrlab schedule): no step after the last */
     int cycle_key;         /* what the optimiser lets CyclicLR and OneCycleLR cycle (SCHED_CYCLE_*) */
+    long total_steps;      /* the run's optimiser steps when --max-steps ends it within its last epoch
+                              (0: epochs x steps_per_epoch) */
     int group, n_groups;   /* the schedule of parameter group `group` of n_groups (0: one group): base_lr and
                               base_momentum are the group's, a per-group list (max_lr=[a, b]) gives its element */
 } sched_context;

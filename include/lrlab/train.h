@@ -61,5 +61,9 @@ int train_run(const train_config *cfg, const train_options *opt, lr_error *err);
 #define METRICS_HEADER_BETA1 METRICS_HEADER_AS("beta1")
 /* With --ema: two more columns, the EMA model's test loss and accuracy. */
 #define METRICS_EMA_COLUMNS ",test_loss_ema,test_acc_ema"
+/* With --tta: after the EMA's two (empty without --ema), the final
+ * weights' test accuracy with test-time augmentation, in the last epoch's
+ * row only (empty in the others). */
+#define METRICS_TTA_COLUMN ",tta_test_acc"
 
 #endif

@@ -34,7 +34,7 @@ static void usage(FILE *f) {
 }
 
 static int show_transform(dataset *d, const train_config *cfg, const char *epoch_s, const long *images, int n) {
-    static const char *const names[] = {"to_tensor", "normalize", "crop", "hflip", "vflip", "erase", "jitter"};
+    static const char *const names[] = {"to_tensor", "normalize", "crop", "hflip", "vflip", "erase", "jitter", "alt_flip"};
     lr_error err;
     long epoch;
     data_transform t;

@@ -30,7 +30,7 @@
  * from "data" on (--model is said with the weights). */
 static const char *const eval_settings[] = {"model",   "dataset",   "data",      "labels",     "resize",
                                             "normalize", "limit_test", "batch",   "threads",   "backend",
-                                            "conv_algo", "precision", NULL};
+                                            "conv_algo", "precision", "tta", NULL};
 
 static void usage(FILE *f) {
     fprintf(f, "usage: lrlab eval RUN_DIR|FILE [flags]   (or --model-file FILE)\n\n"
@@ -145,8 +145,15 @@ int cli_eval(int argc, char **argv) {
     eval_stats s;
     int rc = train_setup_init(&r, &cfg, &so, &err);
     if (!rc && evaluate_split(&s, r.net, r.params, r.test_loader, r.m.n_classes, r.logits, NULL, &err)) rc = -1;
+    eval_stats t; /* --tta: after the plain pass, the augmented one */
+    if (!rc && cfg.tta &&
+        evaluate_split_tta(&t, r.net, r.params, r.test_loader, r.m.n_classes, r.logits, cfg.tta, NULL, &err))
+        rc = -1;
     if (!rc) {
         printf("weights %s, model %s, %ld test images from %s\n", model_file, r.m.name, s.n, r.data.path);
+        if (cfg.tta)
+            printf("tta_test_acc=%.2f%% (%ld/%ld) tta_test_loss=%.6f (--tta %d)\n", 100.0 * t.correct / t.n, t.correct,
+                   t.n, t.loss_sum / t.n, cfg.tta);
         print_results(&s, (const char (*)[DATA_NAME_BYTES])r.data.names);
     }
     train_setup_free(&r);

@@ -36,7 +36,8 @@ static void usage(FILE *f) {
                "With seed groups, a second table: per group the metric's mean, sd, 95%% t interval,\n"
                "and its difference from the best group (95%% interval, Welch's t-test p).\n"
                "  --metric M   the statistics' metric: final, best, last5 (test accuracy) or\n"
-               "               val_final, val_best, val_last5 (validation accuracy); default final\n"
+               "               val_final, val_best, val_last5 (validation accuracy), tta (the final test\n"
+               "               accuracy with --tta's test-time augmentation); default final\n"
                "  --bootstrap N  add a 95%% percentile bootstrap interval of N resamples (seeded:\n"
                "               --bootstrap-seed S, default 0)\n"
                "  --sort KEY   name, or a metric (above): highest mean first; default: the order given\n"
@@ -57,6 +58,7 @@ static const metric_def metrics[] = {
     {"val_final", "final validation accuracy", offsetof(run_stats, final_val)},
     {"val_best", "best validation accuracy", offsetof(run_stats, best_val)},
     {"val_last5", "last-5-epoch mean validation accuracy", offsetof(run_stats, last5_val)},
+    {"tta", "final test accuracy with test-time augmentation (--tta)", offsetof(run_stats, final_tta)},
 };
 enum { N_METRICS = sizeof metrics / sizeof *metrics };
 
@@ -415,7 +417,7 @@ int cli_report(int argc, char **argv) {
         return 2;
     }
     if (metric && (so.metric = metric_find(metric)) < 0) {
-        fprintf(stderr, "lrlab report: --metric '%s': expected final, best, last5, val_final, val_best or val_last5\n", metric);
+        fprintf(stderr, "lrlab report: --metric '%s': expected final, best, last5, val_final, val_best, val_last5 or tta\n", metric);
         free(args);
         return 2;
     }

@@ -120,7 +120,7 @@ int cli_schedule(int argc, char **argv) {
     int bad = plot_file ? figure_check(plot_file, "--plot", 1, &err) : 0;
     if (bad) return cli_error("schedule", &err, bad);
 
-    sched_context ctx = {lr, momentum, (int)epochs, (int)spe, unit_step, 1, SCHED_CYCLE_MOMENTUM, 0, 0}; /* prints lr(t), no step after the last */
+    sched_context ctx = {lr, momentum, (int)epochs, (int)spe, unit_step, 1, SCHED_CYCLE_MOMENTUM, 0, 0, 0}; /* prints lr(t), no step after the last */
     lr_sched *s;
     if (sched_parse(&s, expr, &ctx, &err)) return cli_error("schedule", &err, 2);
     if (sched_warning(s)) fprintf(stderr, "lrlab schedule: warning: %s\n", sched_warning(s));

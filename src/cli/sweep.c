@@ -347,7 +347,7 @@ static int job_init(job *j, const sweep_file *s, int r, const sweep_flags *extra
     sweep_flags_free(&ex);
     snprintf(j->dir, sizeof j->dir, "%s/%s", out, j->name);
     snprintf(j->log, sizeof j->log, "%s/%s.log", out, j->name);
-    j->epochs = cfg.epochs;
+    j->epochs = config_run_epochs(&cfg, config_steps_per_epoch(&cfg));
     j->kind = is_file(j->dir, RUN_WEIGHTS) ? JOB_COMPLETE : dir_started(j->dir) ? JOB_RESUME : JOB_NEW;
     if (check && j->kind == JOB_NEW && check_inputs(&cfg, s, r, err)) goto fail;
     if (j->kind != JOB_NEW) { /* a started run keeps its own settings: say when they differ */
@@ -358,7 +358,7 @@ static int job_init(job *j, const sweep_file *s, int r, const sweep_flags *extra
         lr_error e;
         if (config_read(&have, path, &e) == 0) {
             describe_difference(j->note, sizeof j->note, &have, &cfg);
-            j->epochs = have.epochs;
+            j->epochs = config_run_epochs(&have, config_steps_per_epoch(&have));
         }
     }
     return 0;

@@ -184,6 +184,10 @@ fail:
 
 int loader_batches(const loader *l) { return l->n_batches; }
 
+void loader_image_shape(const loader *l, int *c, int *h, int *w) {
+    *c = l->cfg.split->c, *h = l->cfg.split->h, *w = l->cfg.split->w;
+}
+
 int loader_start_epoch(loader *l, int epoch, int first_batch, lr_error *err) {
     if (epoch < 0) return lr_fail(err, "loader: epoch %d, expected >= 0", epoch);
     if (first_batch < 0 || first_batch > l->n_batches)

@@ -31,6 +31,7 @@ static const struct {
     [TF_VFLIP] = {"RandomVerticalFlip", {"p"}},
     [TF_ERASING] = {"RandomErasing", {"p", "scale", "ratio", "value", "inplace"}},
     [TF_JITTER] = {"ColorJitter", {"brightness", "contrast", "saturation", "hue"}},
+    [TF_ALT_FLIP] = {"AlternatingFlip", {NULL}}, /* lrlab's: airbench94's flip (data.h) */
 };
 static const char *const pad_modes[] = {"constant", "edge", "reflect", "symmetric", NULL};
 static const char *const jitter_names[] = {"brightness", "contrast", "saturation", "hue", NULL};
@@ -198,7 +199,8 @@ static int bind_one(binder *b, tf_step *s, const ast *call) {
         for (int i = 0; i < TF_KINDS; i++) names[i] = kinds[i].name;
         const char *near = lr_nearest(b->src + call->pos, call->len, names, 4);
         return fail_at(b, call, near ? "unknown transform (did you mean %s?)%s" : "unknown transform%s (lrlab knows ToTensor, "
-                       "Normalize, RandomCrop, RandomHorizontalFlip, RandomVerticalFlip, RandomErasing, ColorJitter)%s",
+                       "Normalize, RandomCrop, RandomHorizontalFlip, RandomVerticalFlip, RandomErasing, ColorJitter, "
+                       "AlternatingFlip)%s",
                        near ? near : "", "");
     }
     memset(s, 0, sizeof *s);
@@ -525,6 +527,13 @@ void transform_image(float *out, float *scratch, const uint8_t *img, int C, int 
             d.applied = rng_uniform(&r) < s->p;
             if (d.applied) flip(out, C, H, W, s->kind == TF_VFLIP);
             break;
+        case TF_ALT_FLIP: { /* its own stream: the same choice every epoch, then xor the epoch's parity */
+            lr_rng fixed;
+            rng_init(&fixed, seed, RNG_STREAM_ALT_FLIP, (uint64_t)(uint32_t)index);
+            d.applied = (rng_uniform(&fixed) < 0.5) ^ (epoch & 1);
+            if (d.applied) flip(out, C, H, W, 0);
+            break;
+        }
         case TF_ERASING:
             if (rng_uniform(&r) < s->p && erase_box(&r, s, H, W, &d)) {
                 d.applied = 1;

@@ -28,13 +28,14 @@ static const char *field_names[N_BASE] = {"epoch",    "lr",        "momentum", "
 
 /* The columns after the base ones, by name, in the order the trainer writes
  * them; a file from an older lrlab stops before some (their values: NaN). */
-#define N_EXTRA 3
+#define N_EXTRA 4
 static const struct {
     const char *name;
     size_t offset;
 } extras[N_EXTRA] = {{"grad_norm", offsetof(metrics_row, grad_norm)},
                      {"test_loss_ema", offsetof(metrics_row, test_loss_ema)}, /* --ema's */
-                     {"test_acc_ema", offsetof(metrics_row, test_acc_ema)}};
+                     {"test_acc_ema", offsetof(metrics_row, test_acc_ema)},
+                     {"tta_test_acc", offsetof(metrics_row, tta_test_acc)}}; /* --tta's, last row */
 
 /* The header's column count: the base header (momentum or beta1) and then
  * a prefix of the extras; -1 when it is not such a header. */
@@ -491,6 +492,7 @@ int rundir_stats(run_stats *s, const rundir *r) {
     const metrics_row *last = &r->rows[r->n_rows - 1];
     s->epochs_done = r->n_rows;
     s->final_test = last->test_acc;
+    s->final_tta = last->tta_test_acc;
     s->final_train = last->train_acc;
     s->final_val = last->val_acc;
     s->best_test = r->rows[0].test_acc;

@@ -1386,13 +1386,17 @@ static int state_size(const lr_sched *s) { return 4 + 7 * s->n_nodes + GROUP_DOU
  * when the run's length is not known. */
 static long run_steps(const sched_context *c) {
     if (c->epochs <= 0) return 0;
+    if (c->unit_step && c->total_steps > 0) return c->total_steps - (c->print_only != 0);
     return (long)c->epochs * (c->unit_step && c->steps_per_epoch > 0 ? c->steps_per_epoch : 1) - (c->print_only != 0);
 }
 
 /* "the run steps it 30 times (30 epochs)" */
 static void run_words(const sched_context *c, long n, char *out, size_t cap) {
     char what[80];
-    if (c->unit_step) snprintf(what, sizeof what, "%d epochs of %d steps, --sched-unit step", c->epochs, c->steps_per_epoch);
+    if (c->unit_step && c->total_steps > 0 && c->total_steps != (long)c->epochs * c->steps_per_epoch)
+        snprintf(what, sizeof what, "%ld steps in %d epochs of %d steps, --sched-unit step", c->total_steps, c->epochs,
+                 c->steps_per_epoch);
+    else if (c->unit_step) snprintf(what, sizeof what, "%d epochs of %d steps, --sched-unit step", c->epochs, c->steps_per_epoch);
     else snprintf(what, sizeof what, "%d epochs", c->epochs);
     if (c->print_only) snprintf(out, cap, "printing lr(0..%ld) steps it %ld times (%s)", n, n, what);
     else snprintf(out, cap, "the run steps it %ld times (%s)", n, what);

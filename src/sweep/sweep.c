@@ -450,8 +450,8 @@ static char *substitute(const char *value, const placeholders *ph, const char *o
 
 /* Settings the placeholders are computed from cannot use them. */
 static int feeds_placeholders(const char *key) {
-    return key_is(key, "epochs") || key_is(key, "batch") || key_is(key, "limit_train") || key_is(key, "val") ||
-           key_is(key, "lr");
+    return key_is(key, "epochs") || key_is(key, "max_steps") || key_is(key, "batch") || key_is(key, "limit_train") ||
+           key_is(key, "val") || key_is(key, "lr");
 }
 
 int sweep_resolve(const sweep_file *s, int i, const sweep_flags *extra, sweep_flags *out,
@@ -474,8 +474,7 @@ int sweep_resolve(const sweep_file *s, int i, const sweep_flags *extra, sweep_fl
             }
             if (config_set(&c, f->key, f->value, origin, err)) return -1;
         }
-    placeholders ph = {c.epochs, sweep_steps_per_epoch(&c), 0, c.lr};
-    ph.total_steps = ph.epochs * ph.steps_per_epoch;
+    placeholders ph = {c.epochs, sweep_steps_per_epoch(&c), config_total_steps(&c), c.lr};
     /* pass 2: every flag, placeholders filled in */
     sweep_flags res;
     memset(&res, 0, sizeof res);

@@ -118,6 +118,8 @@ static const setting settings[] = {
     {"monitor", K_STR, F(monitor), 0, 0, NULL, "METRIC  ReduceLROnPlateau's metric: test_loss|test_acc|train_loss|val_loss|val_acc"},
     {"batch", K_INT, F(batch), 1, 65536, NULL, "N  batch size (128)"},
     {"epochs", K_INT, F(epochs), 1, 100000, NULL, "N  epochs (30)"},
+    {"tta", K_INT, F(tta), 0, 2, NULL, "0|1|2  test-time augmentation of the final test evaluation (tta_test_acc): 1 mirror, 2 mirror and 1-pixel translations, airbench94's weights (0)"},
+    {"max_steps", K_LONG, F(max_steps), 0, 1e12, NULL, "N  end the run after N optimiser steps, within its last epoch, e.g. airbench's 9.9 epochs of 48 steps: --epochs 10 --max-steps 476 (0: all the epochs' steps)"},
     {"seed", K_LONG, F(seed), 0, 2147483647.0, NULL, "N  seed of every random stream (0)"},
     {"threads", K_INT, F(threads), 0, 1024, NULL, "N  OpenMP threads (0: all cores)"},
     {"ranks", K_INT, F(ranks), 0, 65536, NULL, "N  data-parallel ranks (set by the run: mpirun -np N)"},
@@ -402,7 +404,17 @@ long config_steps_per_epoch(const train_config *c) {
     return n > 0 && c->batch > 0 ? n / c->batch : 0;
 }
 
-long config_total_steps(const train_config *c) { return config_steps_per_epoch(c) * c->epochs; }
+long config_run_steps(const train_config *c, long steps_per_epoch) {
+    long all = steps_per_epoch * c->epochs;
+    return c->max_steps > 0 && c->max_steps < all ? c->max_steps : all;
+}
+
+int config_run_epochs(const train_config *c, long steps_per_epoch) {
+    return steps_per_epoch > 0 ? (int)((config_run_steps(c, steps_per_epoch) + steps_per_epoch - 1) / steps_per_epoch)
+                               : c->epochs;
+}
+
+long config_total_steps(const train_config *c) { return config_run_steps(c, config_steps_per_epoch(c)); }
 
 /* The shorthand flags make torch.optim.SGD, checked as its constructor
  * checks (lr, momentum and weight decay >= 0 are also the table's bounds);
@@ -475,14 +487,25 @@ int config_resolve_optim(train_config *c, optim_params *hp, lr_error *err) {
 }
 
 sched_context config_sched_context(const train_config *c, const optim_params *hp, long steps_per_epoch) {
-    sched_context sc = {.base_lr = hp->lr, .base_momentum = optim_cycled_value(hp), .epochs = c->epochs,
+    sched_context sc = {.base_lr = hp->lr, .base_momentum = optim_cycled_value(hp),
+                        .epochs = config_run_epochs(c, steps_per_epoch),
                         .steps_per_epoch = (int)(steps_per_epoch < 1000000000 ? steps_per_epoch : 1000000000),
-                        .unit_step = c->sched_unit_step};
+                        .total_steps = config_run_steps(c, steps_per_epoch), .unit_step = c->sched_unit_step};
+
     for (const char *p = c->param_groups; *p; p++) sc.n_groups += *p == '\n';
     sc.group = sc.n_groups++; /* the default group, last (config_groups) */
     const char *key = optim_cycled_key(hp->kind);
     sc.cycle_key = !key ? SCHED_CYCLE_NONE : !strcmp(key, "momentum") ? SCHED_CYCLE_MOMENTUM : SCHED_CYCLE_BETA1;
     return sc;
+}
+
+int config_check_max_steps(const train_config *c, long steps_per_epoch, lr_error *err) {
+    if (c->max_steps > steps_per_epoch * c->epochs)
+        return lr_fail(err, "--max-steps %ld: more than the %ld steps of --epochs %d (%ld steps per epoch); expected "
+                            "at most %ld, or raise --epochs to %ld",
+                       c->max_steps, steps_per_epoch * c->epochs, c->epochs, steps_per_epoch, steps_per_epoch * c->epochs,
+                       (c->max_steps + steps_per_epoch - 1) / steps_per_epoch);
+    return 0;
 }
 
 sched_context config_group_context(const train_config *c, const param_group *groups, int n, int g,
@@ -501,7 +524,7 @@ int config_check(const train_config *c, char *warning, size_t cap, lr_error *err
     long spe = config_steps_per_epoch(c);
     lookahead *la;
     if (c->lookahead[0]) { /* its syntax whatever the data; alpha over the run's steps when they are known */
-        if (lookahead_parse(&la, c->lookahead, spe > 0 ? spe * c->epochs : 0, err)) return -1;
+        if (lookahead_parse(&la, c->lookahead, spe > 0 ? config_run_steps(c, spe) : 0, err)) return -1;
         lookahead_free(la);
     }
     if (c->ema >= 1) return lr_fail(err, "--ema %g: expected a decay below 1 (at 1 the EMA never moves; 0: no EMA)", c->ema);
@@ -509,6 +532,7 @@ int config_check(const train_config *c, char *warning, size_t cap, lr_error *err
         return lr_fail(err, "--swa-start %d: the run has %d epochs (0..%d): SWA would average nothing", c->swa_start,
                        c->epochs, c->epochs - 1);
     if (spe < 1) return 0; /* the trainer says what is wrong with the data split */
+    if (config_check_max_steps(c, spe, err)) return -1;
     for (int g = n - 1; g >= 0; g--) { /* the default group first: its messages are the run's */
         sched_context sc = config_group_context(c, groups, n, g, spe);
         lr_sched *s;

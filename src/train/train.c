@@ -194,11 +194,13 @@ static const char *cycled_name(const run *r) {
     return key && !strcmp(key, "beta1") ? "beta1" : "momentum";
 }
 
-/* With --ema, the EMA's test loss and accuracy after the usual columns. */
+/* With --ema, the EMA's test loss and accuracy after the usual columns;
+ * with --tta, those (empty without --ema) and tta_test_acc (lrlab/train.h). */
 static const char *metrics_header(const run *r) {
     static char h[256];
     const char *base = !strcmp(cycled_name(r), "beta1") ? METRICS_HEADER_BETA1 : METRICS_HEADER;
-    snprintf(h, sizeof h, "%.*s%s\n", (int)strlen(base) - 1, base, r->cfg.ema > 0 ? METRICS_EMA_COLUMNS : "");
+    snprintf(h, sizeof h, "%.*s%s%s\n", (int)strlen(base) - 1, base,
+             r->cfg.ema > 0 || r->cfg.tta ? METRICS_EMA_COLUMNS : "", r->cfg.tta ? METRICS_TTA_COLUMN : "");
     return h;
 }
 
@@ -241,6 +243,10 @@ static int reload_metrics(run *r, const char *saved, const char *path, lr_error 
 
 /* ---- set-up ---- */
 
+/* The run's optimiser steps and the epochs it begins (--max-steps may end
+ * the last one early: config.h). */
+static long total_steps(const run *r) { return config_run_steps(&r->cfg, r->steps_per_epoch); }
+static int run_epochs(const run *r) { return config_run_epochs(&r->cfg, r->steps_per_epoch); }
 /* The parameter groups (config_groups) and each one's parameters as
  * (offset, count) ranges, adjacent tensors merged: without --param-group,
  * one group of one range, the whole array. Fails when a group takes no
@@ -267,7 +273,6 @@ static int setup_groups(run *r, lr_error *err) {
     return 0;
 }
 
-static long total_steps(const run *r) { return (long)r->cfg.epochs * r->steps_per_epoch; }
 
 static int setup(run *r, lr_error *err) {
     train_config *c = &r->cfg;
@@ -306,6 +311,7 @@ static int setup(run *r, lr_error *err) {
     for (int g = 0; g < r->n_groups; g++)
         optim_group_init(&r->optim, g, r->ranges + 2 * r->range0[g], r->range0[g + 1] - r->range0[g], &r->groups[g].hp);
     r->steps_per_epoch = loader_batches(r->s.train_loader);
+    if (config_check_max_steps(c, r->steps_per_epoch, err)) return -1;
     for (int g = 0; g < r->n_groups; g++) {
         sched_context sc = config_group_context(c, r->groups, r->n_groups, g, r->steps_per_epoch);
         if (sched_parse(&r->gsched[g], c->sched, &sc, err)) return TRAIN_BAD_SCHED;
@@ -355,11 +361,12 @@ static int start_or_resume(run *r, int *finished, lr_error *err) {
         ckpt_extra_free(&x);
         if (rc) return -1;
         const train_state *s = &r->st;
-        if (s->batch > r->steps_per_epoch || s->step != s->epoch * r->steps_per_epoch + s->batch)
+        int ended_early = s->step == total_steps(r) && s->epoch == run_epochs(r) && s->batch == 0; /* --max-steps */
+        if (s->batch > r->steps_per_epoch || (s->step != s->epoch * r->steps_per_epoch + s->batch && !ended_early))
             return lr_fail(err, "%s: epoch %ld, batch %ld, step %ld does not fit %d steps per epoch: "
                                 "the data, --limit-train, --val or --batch in %s changed since",
                            path, s->epoch, s->batch, s->step, r->steps_per_epoch, r->path[P_CONFIG]);
-        if (s->epoch >= r->cfg.epochs) *finished = 1;
+        if (s->epoch >= run_epochs(r)) *finished = 1;
         r->saved = r->st, r->has_saved = 1;
     } else {
         memset(&r->st, 0, sizeof r->st);
@@ -380,7 +387,7 @@ static int start_or_resume(run *r, int *finished, lr_error *err) {
  * and the time the rest of the run takes at this speed. */
 static void progress(const run *r, int batch, double loss, double acc, double ips) {
     const train_state *st = &r->st;
-    long left = (long)(r->cfg.epochs - st->epoch - 1) * r->steps_per_epoch + (r->steps_per_epoch - batch);
+    long left = total_steps(r) - st->step;
     char head[32], tail[160], eta[32];
     progress_time(eta, sizeof eta, left * st->seconds / (st->batches ? st->batches : 1));
     snprintf(head, sizeof head, "epoch %ld", st->epoch);
@@ -507,7 +514,8 @@ static int train_epoch(run *r, lr_error *err) {
     if (loader_start_epoch(r->s.train_loader, (int)st->epoch, (int)st->batch, err)) return TRAIN_ERROR;
     const loader_batch *b;
     net_set_training(r->s.net, 1); /* net.train(): the test pass before left it in eval mode */
-    while ((b = loader_next(r->s.train_loader))) {
+    /* --max-steps ends the last epoch early; a run resumed there takes no step */
+    while (st->step < total_steps(r) && (b = loader_next(r->s.train_loader))) {
         double t0 = lr_now();
         double lr = sched_lr(r->sched), mom = sched_momentum(r->sched);
         net_set_step(r->s.net, (uint64_t)c->seed, (uint64_t)st->step); /* dropout's masks of this step */
@@ -576,12 +584,24 @@ static double monitored(const run *r, double train_loss, const eval_stats *te, c
     return te->loss_sum / te->n;
 }
 
+/* --tta after the run's last epoch: the final weights' test accuracy with
+ * test-time augmentation (rank 0; 0 images otherwise). */
+static int final_tta(run *r, eval_stats *t, lr_error *err) {
+    memset(t, 0, sizeof *t);
+    if (!r->cfg.tta || r->st.epoch != run_epochs(r) - 1 || dist_rank() != 0) return 0;
+    eval_line tl = {r, "test (--tta)"};
+    eval_hook th = {eval_progress, &tl};
+    return evaluate_split_tta(t, r->s.net, r->s.params, r->s.test_loader, r->s.m.n_classes, r->s.logits, r->cfg.tta,
+                              r->opt->progress ? &th : NULL, err);
+}
+
 static int end_epoch(run *r, double lr, double mom, double epoch_start, lr_error *err) {
     train_state *st = &r->st;
-    eval_stats te, va, ema; /* the evaluation loop of eval too (train/evaluate.c) */
+    eval_stats te, va, ema, tta; /* the evaluation loop of eval too (train/evaluate.c) */
     int classes = r->s.m.n_classes;
     memset(&va, 0, sizeof va);
     memset(&ema, 0, sizeof ema);
+    if (final_tta(r, &tta, err)) return -1;
     eval_line tl = {r, "test"}, vl = {r, "val"};
     eval_hook th = {eval_progress, &tl}, vh = {eval_progress, &vl};
     int shown = r->opt->progress != 0;
@@ -604,7 +624,7 @@ static int end_epoch(run *r, double lr, double mom, double epoch_start, lr_error
     if (shown) progress_clear(stderr); /* the epoch's line takes its place */
     /* the same metric for ReduceLROnPlateau on every rank */
     if (dist_broadcast(&te, sizeof te, err) || dist_broadcast(&va, sizeof va, err) ||
-        dist_broadcast(&ema, sizeof ema, err))
+        dist_broadcast(&ema, sizeof ema, err) || dist_broadcast(&tta, sizeof tta, err))
         return -1;
     double train_loss = st->loss_sum / st->batches, train_acc = 100.0 * st->correct / st->seen;
     double test_loss = te.loss_sum / te.n, test_acc = 100.0 * te.correct / te.n;
@@ -618,7 +638,9 @@ static int end_epoch(run *r, double lr, double mom, double epoch_start, lr_error
                  train_loss, train_acc, test_loss, test_acc, val_loss, val_acc, seconds, ips,
                  st->grad_norm_sum / st->batches) ||
         (ema.n && text_add(&r->metrics, ",%.6f,%.4f", ema.loss_sum / ema.n, 100.0 * ema.correct / ema.n)) ||
-        text_add(&r->metrics, "\n"))
+        (!ema.n && r->cfg.tta && text_add(&r->metrics, ",,")) ||
+        (tta.n && text_add(&r->metrics, ",%.4f", 100.0 * tta.correct / tta.n)) ||
+        (!tta.n && r->cfg.tta && text_add(&r->metrics, ",")) || text_add(&r->metrics, "\n"))
         return lr_fail(err, "out of memory");
     if (r->opt->log) {
         fprintf(r->opt->log,
@@ -628,6 +650,10 @@ static int end_epoch(run *r, double lr, double mom, double epoch_start, lr_error
         if (ema.n)
             fprintf(r->opt->log, " [EMA] Loss: %.3f | Acc: %.3f%%", ema.loss_sum / ema.n, 100.0 * ema.correct / ema.n);
         fprintf(r->opt->log, " lr=%.6g | %.1f s %.0f img/s\n", lr, seconds, ips);
+        if (tta.n)
+            fprintf(r->opt->log, "final: [Test, --tta %d] Loss: %.3f | Acc: %.3f%% (%ld/%ld) tta_test_acc=%.4f\n",
+                    r->cfg.tta, tta.loss_sum / tta.n, 100.0 * tta.correct / tta.n, tta.correct, tta.n,
+                    100.0 * tta.correct / tta.n);
         fflush(r->opt->log);
     }
     /* SWA: swa_model.update_parameters(model) after every epoch from --swa-start on */
@@ -656,7 +682,7 @@ static int finish_swa(run *r, const char *path, lr_error *err) {
     float *buffers = lr_calloc((size_t)nb + 1, sizeof(float), "SWA buffers", err);
     if (!buffers) return -1;
     model_init_buffers(&r->s.m, buffers); /* AveragedModel's deepcopy; update_bn resets them anyway */
-    int rc = evaluate_update_bn(r->s.net, &r->s.m, r->avg.swa_params, buffers, r->s.train_loader, r->cfg.epochs,
+    int rc = evaluate_update_bn(r->s.net, &r->s.m, r->avg.swa_params, buffers, r->s.train_loader, run_epochs(r),
                                 (uint64_t)r->cfg.seed, (uint64_t)total_steps(r), r->s.logits, &batches, err);
     eval_stats te;
     if (!rc && dist_rank() == 0)
@@ -753,7 +779,9 @@ int train_run(const train_config *cfg, const train_options *opt, lr_error *err) 
     if (finished) {
         /* a kill after the last checkpoint but before the weights files */
         if (save_final(&r, 1, err)) goto done;
-        if (opt->log) fprintf(opt->log, "%s: the run is complete (%d epochs); nothing to do\n", r.cfg.out, r.cfg.epochs);
+        if (opt->log)
+            fprintf(opt->log, "%s: the run is complete (%d epochs, %ld steps); nothing to do\n", r.cfg.out, run_epochs(&r),
+                    total_steps(&r));
         rc = TRAIN_OK;
         goto done;
     }
@@ -765,12 +793,14 @@ int train_run(const train_config *cfg, const train_options *opt, lr_error *err) 
     if (r.cfg.ema > 0) snprintf(optim_text + ol, sizeof optim_text - ol, ", ema %g", r.cfg.ema);
     ol = strlen(optim_text);
     if (r.cfg.swa_start >= 0) snprintf(optim_text + ol, sizeof optim_text - ol, ", swa from epoch %d", r.cfg.swa_start);
-    char ranks[32] = ""; /* data-parallel: threads per rank */
+    char ranks[32] = "", steps[48] = ""; /* data-parallel: threads per rank; --max-steps */
+    if (total_steps(&r) != (long)r.cfg.epochs * r.steps_per_epoch)
+        snprintf(steps, sizeof steps, " (%ld steps in all)", total_steps(&r));
     if (r.cfg.ranks > 1) snprintf(ranks, sizeof ranks, " x %d ranks", r.cfg.ranks);
     if (opt->log)
-        fprintf(opt->log, "lrlab train: model %s (%ld params), %d train / %d test images, batch %d, %d steps/epoch, "
+        fprintf(opt->log, "lrlab train: model %s (%ld params), %d train / %d test images, batch %d, %d steps/epoch%s, "
                           "%s, sched %s, seed %ld, %d threads%s, backend %s%s\n",
-                r.s.m.name, r.s.m.n_params, r.s.data.train.n, r.s.data.test.n, r.cfg.batch, r.steps_per_epoch, optim_text,
+                r.s.m.name, r.s.m.n_params, r.s.data.train.n, r.s.data.test.n, r.cfg.batch, r.steps_per_epoch, steps, optim_text,
                 r.cfg.sched[0] ? r.cfg.sched : "constant", r.cfg.seed, r.cfg.threads,
                 ranks,
                 r.cfg.backend == NET_BACKEND_REF ? "ref" : "dnnl", r.st.epoch || r.st.batch ? " (resumed)" : "");
@@ -779,7 +809,7 @@ int train_run(const train_config *cfg, const train_options *opt, lr_error *err) 
      * also when it was resumed mid-epoch (step-mode schedules move on) */
     if (r.st.batch == 0 || isnan(r.st.epoch_lr))
         r.st.epoch_lr = sched_lr(r.sched), r.st.epoch_momentum = sched_momentum(r.sched);
-    while (r.st.epoch < r.cfg.epochs) {
+    while (r.st.epoch < run_epochs(&r)) {
         if (stop_requested(&r) || (opt->stop_at_epoch > 0 && r.st.epoch >= opt->stop_at_epoch)) {
             rc = stopped(&r, err);
             goto done;
