@@ -765,67 +765,76 @@ static int setup_ranks(run *r, int *finished, lr_error *err) {
     return rc;
 }
 
-int train_run(const train_config *cfg, const train_options *opt, lr_error *err) {
-    run r;
-    memset(&r, 0, sizeof r);
-    r.cfg = *cfg;
-    r.opt = opt;
+static int train_run_in(run *r, const train_config *cfg, const train_options *opt, lr_error *err) {
+    r->cfg = *cfg;
+    r->opt = opt;
     int finished = 0, rc = TRAIN_ERROR;
-    int set = setup_ranks(&r, &finished, err);
+    int set = setup_ranks(r, &finished, err);
     if (set) {
         rc = set;
         goto done;
     }
     if (finished) {
         /* a kill after the last checkpoint but before the weights files */
-        if (save_final(&r, 1, err)) goto done;
+        if (save_final(r, 1, err)) goto done;
         if (opt->log)
-            fprintf(opt->log, "%s: the run is complete (%d epochs, %ld steps); nothing to do\n", r.cfg.out, run_epochs(&r),
-                    total_steps(&r));
+            fprintf(opt->log, "%s: the run is complete (%d epochs, %ld steps); nothing to do\n", r->cfg.out, run_epochs(r),
+                    total_steps(r));
         rc = TRAIN_OK;
         goto done;
     }
     char optim_text[1024];
-    optim_format(optim_text, sizeof optim_text, &r.hp, 1);
+    optim_format(optim_text, sizeof optim_text, &r->hp, 1);
     size_t ol = strlen(optim_text); /* and the averages of the weights, when any */
-    if (r.cfg.lookahead[0]) snprintf(optim_text + ol, sizeof optim_text - ol, ", lookahead %s", r.cfg.lookahead);
+    if (r->cfg.lookahead[0]) snprintf(optim_text + ol, sizeof optim_text - ol, ", lookahead %s", r->cfg.lookahead);
     ol = strlen(optim_text);
-    if (r.cfg.ema > 0) snprintf(optim_text + ol, sizeof optim_text - ol, ", ema %g", r.cfg.ema);
+    if (r->cfg.ema > 0) snprintf(optim_text + ol, sizeof optim_text - ol, ", ema %g", r->cfg.ema);
     ol = strlen(optim_text);
-    if (r.cfg.swa_start >= 0) snprintf(optim_text + ol, sizeof optim_text - ol, ", swa from epoch %d", r.cfg.swa_start);
+    if (r->cfg.swa_start >= 0) snprintf(optim_text + ol, sizeof optim_text - ol, ", swa from epoch %d", r->cfg.swa_start);
     char ranks[32] = "", steps[48] = ""; /* data-parallel: threads per rank; --max-steps */
-    if (total_steps(&r) != (long)r.cfg.epochs * r.steps_per_epoch)
-        snprintf(steps, sizeof steps, " (%ld steps in all)", total_steps(&r));
-    if (r.cfg.ranks > 1) snprintf(ranks, sizeof ranks, " x %d ranks", r.cfg.ranks);
+    if (total_steps(r) != (long)r->cfg.epochs * r->steps_per_epoch)
+        snprintf(steps, sizeof steps, " (%ld steps in all)", total_steps(r));
+    if (r->cfg.ranks > 1) snprintf(ranks, sizeof ranks, " x %d ranks", r->cfg.ranks);
     if (opt->log)
         fprintf(opt->log, "lrlab train: model %s (%ld params), %d train / %d test images, batch %d, %d steps/epoch%s, "
                           "%s, sched %s, seed %ld, %d threads%s, backend %s%s\n",
-                r.s.m.name, r.s.m.n_params, r.s.data.train.n, r.s.data.test.n, r.cfg.batch, r.steps_per_epoch, steps, optim_text,
-                r.cfg.sched[0] ? r.cfg.sched : "constant", r.cfg.seed, r.cfg.threads,
+                r->s.m.name, r->s.m.n_params, r->s.data.train.n, r->s.data.test.n, r->cfg.batch, r->steps_per_epoch, steps, optim_text,
+                r->cfg.sched[0] ? r->cfg.sched : "constant", r->cfg.seed, r->cfg.threads,
                 ranks,
-                r.cfg.backend == NET_BACKEND_REF ? "ref" : "dnnl", r.st.epoch || r.st.batch ? " (resumed)" : "");
+                r->cfg.backend == NET_BACKEND_REF ? "ref" : "dnnl", r->st.epoch || r->st.batch ? " (resumed)" : "");
     if (opt->log) fflush(opt->log);
     /* the lr and momentum of the epoch's metrics row: its first step's,
      * also when it was resumed mid-epoch (step-mode schedules move on) */
-    if (r.st.batch == 0 || isnan(r.st.epoch_lr))
-        r.st.epoch_lr = sched_lr(r.sched), r.st.epoch_momentum = sched_momentum(r.sched);
-    while (r.st.epoch < run_epochs(&r)) {
-        if (stop_requested(&r) || (opt->stop_at_epoch > 0 && r.st.epoch >= opt->stop_at_epoch)) {
-            rc = stopped(&r, err);
+    if (r->st.batch == 0 || isnan(r->st.epoch_lr))
+        r->st.epoch_lr = sched_lr(r->sched), r->st.epoch_momentum = sched_momentum(r->sched);
+    while (r->st.epoch < run_epochs(r)) {
+        if (stop_requested(r) || (opt->stop_at_epoch > 0 && r->st.epoch >= opt->stop_at_epoch)) {
+            rc = stopped(r, err);
             goto done;
         }
-        double start = lr_now() - r.st.seconds;
-        double lr = r.st.epoch_lr, mom = r.st.epoch_momentum;
-        int trc = train_epoch(&r, err);
+        double start = lr_now() - r->st.seconds;
+        double lr = r->st.epoch_lr, mom = r->st.epoch_momentum;
+        int trc = train_epoch(r, err);
         if (trc != TRAIN_OK) {
             rc = trc;
             goto done;
         }
-        if (end_epoch(&r, lr, mom, start, err)) goto done;
+        if (end_epoch(r, lr, mom, start, err)) goto done;
     }
-    if (save_final(&r, 0, err)) goto done;
+    if (save_final(r, 0, err)) goto done;
     rc = TRAIN_OK;
 done:
-    run_free(&r);
+    run_free(r);
+    return rc;
+}
+
+/* The run's state is large (the settings' texts, per-group optimiser and
+ * schedule states): on the heap, not the stack (valgrind's and threads'
+ * stacks are smaller than the main thread's). */
+int train_run(const train_config *cfg, const train_options *opt, lr_error *err) {
+    run *r = calloc(1, sizeof *r);
+    if (!r) return lr_fail(err, "out of memory (%zu bytes for the run)", sizeof *r), TRAIN_ERROR;
+    int rc = train_run_in(r, cfg, opt, err);
+    free(r);
     return rc;
 }
