@@ -96,6 +96,7 @@ typedef struct {
     int steps_per_epoch;
     int lock_fd; /* DIR/.lock, held while training */
     int stop_seen; /* a stop signal reached some rank (summed with the step's gradients) */
+    eval_stats eval[4]; /* end_epoch's test, val, EMA and TTA passes (large: a confusion matrix each) */
 } run;
 
 enum { P_CONFIG, P_METRICS, P_STEPS, P_CHECKPOINT, P_WEIGHTS };
@@ -597,25 +598,25 @@ static int final_tta(run *r, eval_stats *t, lr_error *err) {
 
 static int end_epoch(run *r, double lr, double mom, double epoch_start, lr_error *err) {
     train_state *st = &r->st;
-    eval_stats te, va, ema, tta; /* the evaluation loop of eval too (train/evaluate.c) */
+    eval_stats *te = &r->eval[0], *va = &r->eval[1], *ema = &r->eval[2], *tta = &r->eval[3]; /* train/evaluate.c */
     int classes = r->s.m.n_classes;
-    memset(&va, 0, sizeof va);
-    memset(&ema, 0, sizeof ema);
-    if (final_tta(r, &tta, err)) return -1;
+    memset(va, 0, sizeof *va);
+    memset(ema, 0, sizeof *ema);
+    if (final_tta(r, tta, err)) return -1;
     eval_line tl = {r, "test"}, vl = {r, "val"};
     eval_hook th = {eval_progress, &tl}, vh = {eval_progress, &vl};
     int shown = r->opt->progress != 0;
     if (dist_rank() == 0) { /* rank 0's BatchNorm statistics are the run's, as DDP broadcasts them */
-        if (evaluate_split(&te, r->s.net, r->s.params, r->s.test_loader, classes, r->s.logits, shown ? &th : NULL, err))
+        if (evaluate_split(te, r->s.net, r->s.params, r->s.test_loader, classes, r->s.logits, shown ? &th : NULL, err))
             return -1;
         if (r->s.val_loader &&
-            evaluate_split(&va, r->s.net, r->s.params, r->s.val_loader, classes, r->s.logits, shown ? &vh : NULL, err))
+            evaluate_split(va, r->s.net, r->s.params, r->s.val_loader, classes, r->s.logits, shown ? &vh : NULL, err))
             return -1;
         if (r->avg.ema_params) { /* the EMA model: its weights and buffers */
             eval_line el = {r, "test (EMA)"};
             eval_hook eh = {eval_progress, &el};
             net_set_buffers(r->s.net, r->avg.ema_buffers);
-            int rc = evaluate_split(&ema, r->s.net, r->avg.ema_params, r->s.test_loader, classes, r->s.logits,
+            int rc = evaluate_split(ema, r->s.net, r->avg.ema_params, r->s.test_loader, classes, r->s.logits,
                                     shown ? &eh : NULL, err);
             net_set_buffers(r->s.net, r->s.buffers);
             if (rc) return -1;
@@ -623,37 +624,37 @@ static int end_epoch(run *r, double lr, double mom, double epoch_start, lr_error
     }
     if (shown) progress_clear(stderr); /* the epoch's line takes its place */
     /* the same metric for ReduceLROnPlateau on every rank */
-    if (dist_broadcast(&te, sizeof te, err) || dist_broadcast(&va, sizeof va, err) ||
-        dist_broadcast(&ema, sizeof ema, err) || dist_broadcast(&tta, sizeof tta, err))
+    if (dist_broadcast(te, sizeof *te, err) || dist_broadcast(va, sizeof *va, err) ||
+        dist_broadcast(ema, sizeof *ema, err) || dist_broadcast(tta, sizeof *tta, err))
         return -1;
     double train_loss = st->loss_sum / st->batches, train_acc = 100.0 * st->correct / st->seen;
-    double test_loss = te.loss_sum / te.n, test_acc = 100.0 * te.correct / te.n;
+    double test_loss = te->loss_sum / te->n, test_acc = 100.0 * te->correct / te->n;
     double seconds = lr_now() - epoch_start, ips = st->seen / (st->seconds > 0 ? st->seconds : 1);
     char val_loss[32] = "", val_acc[32] = "";
-    if (va.n) {
-        snprintf(val_loss, sizeof val_loss, "%.6f", va.loss_sum / va.n);
-        snprintf(val_acc, sizeof val_acc, "%.4f", 100.0 * va.correct / va.n);
+    if (va->n) {
+        snprintf(val_loss, sizeof val_loss, "%.6f", va->loss_sum / va->n);
+        snprintf(val_acc, sizeof val_acc, "%.4f", 100.0 * va->correct / va->n);
     }
     if (text_add(&r->metrics, "%ld,%.17g,%.17g,%.6f,%.4f,%.6f,%.4f,%s,%s,%.2f,%.1f,%.9g", st->epoch, lr, mom,
                  train_loss, train_acc, test_loss, test_acc, val_loss, val_acc, seconds, ips,
                  st->grad_norm_sum / st->batches) ||
-        (ema.n && text_add(&r->metrics, ",%.6f,%.4f", ema.loss_sum / ema.n, 100.0 * ema.correct / ema.n)) ||
-        (!ema.n && r->cfg.tta && text_add(&r->metrics, ",,")) ||
-        (tta.n && text_add(&r->metrics, ",%.4f", 100.0 * tta.correct / tta.n)) ||
-        (!tta.n && r->cfg.tta && text_add(&r->metrics, ",")) || text_add(&r->metrics, "\n"))
+        (ema->n && text_add(&r->metrics, ",%.6f,%.4f", ema->loss_sum / ema->n, 100.0 * ema->correct / ema->n)) ||
+        (!ema->n && r->cfg.tta && text_add(&r->metrics, ",,")) ||
+        (tta->n && text_add(&r->metrics, ",%.4f", 100.0 * tta->correct / tta->n)) ||
+        (!tta->n && r->cfg.tta && text_add(&r->metrics, ",")) || text_add(&r->metrics, "\n"))
         return lr_fail(err, "out of memory");
     if (r->opt->log) {
         fprintf(r->opt->log,
                 "epoch %ld: [Train] Loss: %.3f | Acc: %.3f%% (%ld/%ld) [Test] Loss: %.3f | Acc: %.3f%% (%ld/%ld)",
-                st->epoch, train_loss, train_acc, st->correct, st->seen, test_loss, test_acc, te.correct, te.n);
-        if (va.n) fprintf(r->opt->log, " [Val] Loss: %.3f | Acc: %.3f%%", va.loss_sum / va.n, 100.0 * va.correct / va.n);
-        if (ema.n)
-            fprintf(r->opt->log, " [EMA] Loss: %.3f | Acc: %.3f%%", ema.loss_sum / ema.n, 100.0 * ema.correct / ema.n);
+                st->epoch, train_loss, train_acc, st->correct, st->seen, test_loss, test_acc, te->correct, te->n);
+        if (va->n) fprintf(r->opt->log, " [Val] Loss: %.3f | Acc: %.3f%%", va->loss_sum / va->n, 100.0 * va->correct / va->n);
+        if (ema->n)
+            fprintf(r->opt->log, " [EMA] Loss: %.3f | Acc: %.3f%%", ema->loss_sum / ema->n, 100.0 * ema->correct / ema->n);
         fprintf(r->opt->log, " lr=%.6g | %.1f s %.0f img/s\n", lr, seconds, ips);
-        if (tta.n)
+        if (tta->n)
             fprintf(r->opt->log, "final: [Test, --tta %d] Loss: %.3f | Acc: %.3f%% (%ld/%ld) tta_test_acc=%.4f\n",
-                    r->cfg.tta, tta.loss_sum / tta.n, 100.0 * tta.correct / tta.n, tta.correct, tta.n,
-                    100.0 * tta.correct / tta.n);
+                    r->cfg.tta, tta->loss_sum / tta->n, 100.0 * tta->correct / tta->n, tta->correct, tta->n,
+                    100.0 * tta->correct / tta->n);
         fflush(r->opt->log);
     }
     /* SWA: swa_model.update_parameters(model) after every epoch from --swa-start on */
@@ -661,7 +662,7 @@ static int end_epoch(run *r, double lr, double mom, double epoch_start, lr_error
     /* the schedule steps at the end of the epoch (ReduceLROnPlateau with the metric) */
     /* (in step mode a metric-driven schedule is still stepped here, once per epoch: sched.h) */
     if ((!r->cfg.sched_unit_step || sched_needs_metric(r->sched)) &&
-        sched_step_all(r, monitored(r, train_loss, &te, &va), err))
+        sched_step_all(r, monitored(r, train_loss, te, va), err))
         return -1;
     st->epoch++;
     st->batch = 0, st->loss_sum = 0, st->correct = 0, st->seen = 0, st->batches = 0, st->seconds = 0;
