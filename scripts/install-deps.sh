@@ -4,6 +4,7 @@
 #   build and run: gcc make libdnnl-dev (oneDNN 2.6) gnuplot-nox curl,
 #                  libpng-dev libjpeg62-turbo-dev zlib1g-dev (image folders, gzip'd IDX files)
 #   tests (--test): python3-torch python3-numpy (PyTorch cross-checks),
+#                   python3-torchvision (--transform and predict against torchvision 0.14),
 #                   python3-pil (the image fixtures' generator),
 #                   clang libclang-rt-14-dev (libFuzzer, sanitizers), valgrind,
 #                   openmpi-bin libopenmpi-dev (tests/mpi_test.sh: mpirun, MPI training)
@@ -11,7 +12,7 @@
 set -eu
 pkgs="gcc make libc6-dev libdnnl-dev gnuplot-nox curl ca-certificates libpng-dev libjpeg62-turbo-dev zlib1g-dev"
 if [ "${1:-}" = "--test" ]; then
-    pkgs="$pkgs python3-torch python3-numpy python3-pil clang libclang-rt-14-dev valgrind openmpi-bin libopenmpi-dev"
+    pkgs="$pkgs python3-torch python3-numpy python3-torchvision python3-pil clang libclang-rt-14-dev valgrind openmpi-bin libopenmpi-dev"
 fi
 missing=""
 for p in $pkgs; do
