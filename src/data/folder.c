@@ -72,7 +72,7 @@ static int sorted_entries(char ***out, int *n, const char *dir, lr_error *err) {
         else (*n)++;
     }
     closedir(d);
-    if (!rc) qsort(*out, (size_t)*n, sizeof **out, by_name);
+    if (!rc && *n > 1) qsort(*out, (size_t)*n, sizeof **out, by_name); /* an empty folder has no array */
     return rc;
 }
 
