@@ -3,6 +3,8 @@
  * (image, channel block) chunks, each a contiguous HW x cb run of floats;
  * sums are double, per chunk, then added over images in order. */
 #include <math.h>
+#include <stdint.h>
+#include <string.h>
 
 #include "backend/blocked.h"
 #include "lrlab/rng.h"
@@ -42,16 +44,28 @@ static inline void chunk_affine(float *y, const float *x, int HW, int cb, const 
         }
 }
 
-/* Sum of dy and of dy * (x - mean), dy masked where the fused ReLU's
- * output (x * a + b, as the forward computed it) was not positive. */
+/* dy, zero where the fused ReLU's output (x * a + b, as the forward
+ * computed it) was not positive (NaN included, as PyTorch's
+ * threshold_backward). The select is an AND with a bit mask, which GCC
+ * vectorises where it will not if-convert a branch. */
+static inline float masked(float g, float x, float a, float b, int relu) {
+    if (!relu) return g;
+    uint32_t bits, keep = -(uint32_t)(fmaf(x, a, b) > 0.0f);
+    memcpy(&bits, &g, sizeof bits);
+    bits &= keep;
+    memcpy(&g, &bits, sizeof g);
+    return g;
+}
+
+/* Sum of dy and of dy * (x - mean), dy masked by the fused ReLU. cb and
+ * relu are constants where this is inlined (blk_dsums_chunk). */
 static inline void chunk_dsums(const float *dy, const float *x, int HW, int cb, const float *mean, const float *a,
                                const float *b, int relu, double *sd, double *sdx) {
     double acc[BLK_MAX_CB] = {0}, accx[BLK_MAX_CB] = {0};
     for (int i = 0; i < HW; i++)
         for (int l = 0; l < cb; l++) {
             long k = (long)i * cb + l;
-            float g = dy[k];
-            if (relu && !(fmaf(x[k], a[l], b[l]) > 0.0f)) g = 0.0f;
+            float g = masked(dy[k], x[k], a[l], b[l], relu);
             acc[l] += g;
             accx[l] += (double)g * ((double)x[k] - mean[l]);
         }
@@ -66,10 +80,31 @@ static inline void chunk_dx(float *dx, const float *dy, const float *x, int HW, 
     for (int i = 0; i < HW; i++)
         for (int l = 0; l < cb; l++) {
             long e = (long)i * cb + l;
-            float g = dy[e];
-            if (relu && !(fmaf(x[e], a[l], b[l]) > 0.0f)) g = 0.0f;
+            float g = masked(dy[e], x[e], a[l], b[l], relu);
             dx[e] = ((g - gmean[l]) - (x[e] - mean[l]) * k[l]) * w[l];
         }
+}
+
+/* The chunk loops above with cb and relu as constants (cb 16: oneDNN's
+ * nChw16c), so that their lane loops vectorise; any other cb as it comes. */
+static void affine_chunk(float *y, const float *x, int HW, int cb, const float *a, const float *b, int relu) {
+    if (cb == 16 && relu) chunk_affine(y, x, HW, 16, a, b, 1);
+    else if (cb == 16) chunk_affine(y, x, HW, 16, a, b, 0);
+    else chunk_affine(y, x, HW, cb, a, b, relu);
+}
+
+static void dsums_chunk(const float *dy, const float *x, int HW, int cb, const float *mean, const float *a,
+                        const float *b, int relu, double *sd, double *sdx) {
+    if (cb == 16 && relu) chunk_dsums(dy, x, HW, 16, mean, a, b, 1, sd, sdx);
+    else if (cb == 16) chunk_dsums(dy, x, HW, 16, mean, a, b, 0, sd, sdx);
+    else chunk_dsums(dy, x, HW, cb, mean, a, b, relu, sd, sdx);
+}
+
+static void dx_chunk(float *dx, const float *dy, const float *x, int HW, int cb, const float *mean, const float *a,
+                     const float *b, int relu, const float *gmean, const float *k, const float *w) {
+    if (cb == 16 && relu) chunk_dx(dx, dy, x, HW, 16, mean, a, b, 1, gmean, k, w);
+    else if (cb == 16) chunk_dx(dx, dy, x, HW, 16, mean, a, b, 0, gmean, k, w);
+    else chunk_dx(dx, dy, x, HW, cb, mean, a, b, relu, gmean, k, w);
 }
 
 /* The affine map of the forward pass from the saved statistics, so that
@@ -131,8 +166,7 @@ void blk_batchnorm_forward(float *out, float *save_mean, float *save_invstd, con
     for (int b = 0; b < s->B; b++)
         for (int j = 0; j < CB; j++) {
             long o = chunk(s, b, j);
-            if (cb == 16) chunk_affine(out + o, inp + o, HW, 16, a + j * 16, bb + j * 16, relu);
-            else chunk_affine(out + o, inp + o, HW, cb, a + j * cb, bb + j * cb, relu);
+            affine_chunk(out + o, inp + o, HW, cb, a + j * cb, bb + j * cb, relu);
         }
 }
 
@@ -152,8 +186,7 @@ void blk_batchnorm_backward(float *dinp, float *dgamma, float *dbeta, const floa
         for (int j = 0; j < CB; j++) {
             long o = chunk(s, b, j);
             double *sd = sds + (long)b * CP + j * cb, *sdx = sdxs + (long)b * CP + j * cb;
-            if (cb == 16) chunk_dsums(dout + o, inp + o, HW, 16, mean + j * 16, a + j * 16, bb + j * 16, relu, sd, sdx);
-            else chunk_dsums(dout + o, inp + o, HW, cb, mean + j * cb, a + j * cb, bb + j * cb, relu, sd, sdx);
+            dsums_chunk(dout + o, inp + o, HW, cb, mean + j * cb, a + j * cb, bb + j * cb, relu, sd, sdx);
         }
     double n = (double)count * HW;
     for (int c = 0; c < CP; c++) {
@@ -171,15 +204,11 @@ void blk_batchnorm_backward(float *dinp, float *dgamma, float *dbeta, const floa
     for (int b = 0; b < s->B; b++)
         for (int j = 0; j < CB; j++) {
             long o = chunk(s, b, j);
-            if (b >= count) {
+            if (b >= count)
                 for (long e = 0; e < (long)HW * cb; e++) dinp[o + e] = 0.0f;
-            } else if (cb == 16) {
-                chunk_dx(dinp + o, dout + o, inp + o, HW, 16, mean + j * 16, a + j * 16, bb + j * 16, relu,
-                         gmean + j * 16, k + j * 16, w + j * 16);
-            } else {
-                chunk_dx(dinp + o, dout + o, inp + o, HW, cb, mean + j * cb, a + j * cb, bb + j * cb, relu,
+            else
+                dx_chunk(dinp + o, dout + o, inp + o, HW, cb, mean + j * cb, a + j * cb, bb + j * cb, relu,
                          gmean + j * cb, k + j * cb, w + j * cb);
-            }
         }
 }
 
