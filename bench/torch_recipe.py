@@ -17,7 +17,10 @@
 # test_acc,seconds; lrlab's metrics.csv names), flushed as it goes, and after
 # every epoch OUT.ckpt (model, optimiser, scheduler, torch's RNG state), from
 # which the same command continues a stopped run (a long reference outlives a
-# session; the continued run draws the same shuffles and crops).
+# session; the continued run draws the same shuffles and crops). Beside the
+# CSV, OUT's name with .log: the same epochs as console lines in the seed's
+# format, which `lrlab plot` draws as a dashed comparison line (rewritten
+# from the CSV after every epoch, and by running the finished command again).
 import argparse
 import os
 import sys
@@ -59,6 +62,23 @@ def run_pass(net, loader, criterion, optimizer=None):
         correct += outputs.max(1)[1].eq(targets).sum().item()
         total += targets.size(0)
     return loss_sum / total, 100.0 * correct / total
+
+
+def write_seed_log(csv_path, n_train, n_test):
+    """The CSV's epochs as the seed's console lines (what lrlab plot reads): OUT.log."""
+    lines = []
+    for row in open(csv_path):
+        if not row[0].isdigit():
+            continue
+        e, lr, tl, ta, sl, sa, sec = row.strip().split(",")
+        tc, sc = round(float(ta) * n_train / 100), round(float(sa) * n_test / 100)
+        lines.append("epoch %s:[Train] Loss: %.3f | Acc: %.3f%% (%d/%d) %.1fs [Test] Loss: %.3f | Acc: %.3f%% "
+                     "(%d/%d) lr=%.4f\n" % (e, float(tl), float(ta), tc, n_train, float(sec), float(sl), float(sa),
+                                            sc, n_test, float(lr)))
+    log = os.path.splitext(csv_path)[0] + ".log"
+    with open(log + ".tmp", "w") as f:
+        f.writelines(lines)
+    os.replace(log + ".tmp", log)
 
 
 def main():
@@ -126,6 +146,8 @@ def main():
             torch.save({"net": net.state_dict(), "optimizer": optimizer.state_dict(), "sched": sched.state_dict(),
                         "rng": torch.get_rng_state(), "epoch": epoch}, ckpt + ".tmp")
             os.replace(ckpt + ".tmp", ckpt)
+            write_seed_log(args.out, len(train_loader) * 128, len(test_data))
+    write_seed_log(args.out, len(train_loader) * 128, len(test_data))
     return 0
 
 
