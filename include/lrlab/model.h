@@ -178,6 +178,10 @@ int model_whiten_conv(const model_spec *m, float *params, const char *layer, con
 
 /* torchsummary-style table: layer, output shape, parameters, total. */
 void model_print_summary(const model_spec *m, int batch, FILE *f);
+/* A layer's PyTorch type ("Conv2d"), and its label: its name, or for an
+ * unnamed layer its type and position ("ReLU-3"), as in the table. */
+const char *model_layer_type(layer_kind k);
+void model_layer_label(const model_spec *m, int i, char *buf, size_t cap);
 
 /* The layer whose name or label is name (the layers above `before`), or
  * -1. */

@@ -66,6 +66,18 @@ int net_forward(net *n, const float *x, int count, const float *params, float *l
  * dLoss/dlogits; grads (n_params) is overwritten with dLoss/dparams. */
 int net_backward(net *n, const float *dlogits, const float *params, float *grads, lr_error *err);
 
+/* Per-layer wall time (`lrlab train --profile`, lrlab/profile.h): while set,
+ * every net_forward and net_backward adds each layer's seconds to fwd[i]
+ * and bwd[i] (its primitives, weight reorders and kernels; a layer fused
+ * into the one before it, as a ReLU in the oneDNN backend, gets none, and
+ * the copies in and out of a call belong to no layer). Timing waits for
+ * each layer to finish and changes no arithmetic. NULL (the default): no
+ * clock is read. */
+typedef struct {
+    double fwd[MODEL_MAX_LAYERS], bwd[MODEL_MAX_LAYERS];
+} net_times;
+void net_set_times(net *n, net_times *t);
+
 /* The algorithm chosen per convolution and pass, in the algo_choices format. */
 const char *net_algo_choices(const net *n);
 /* What a choice depends on besides the net: "onednn=2.6.3 isa=avx512_core_bf16"

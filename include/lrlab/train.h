@@ -29,6 +29,8 @@ typedef struct {
                                            each with its evaluation and checkpoint (--stop-at-epoch;
                                            lrlab tune's rungs); at the run's epochs it simply finishes */
     int retune;                         /* time the convolution algorithms again (--retune; setup.h) */
+    int profile;                        /* --profile: where the time goes (lrlab/profile.h), as a table in
+                                           the log and RUN_PROFILE, when the loop ends or stops */
 } train_options;
 
 /* Returns TRAIN_OK, TRAIN_DIVERGED (err says epoch, step, lr and which
@@ -49,6 +51,7 @@ int train_run(const train_config *cfg, const train_options *opt, lr_error *err);
 #define RUN_WEIGHTS_EMA "model_ema.safetensors" /* --ema: the EMA model's state_dict */
 #define RUN_WEIGHTS_SWA "model_swa.safetensors" /* --swa-start: SWA's average after update_bn */
 #define RUN_DIVERGED "diverged.txt" /* the divergence message, for `lrlab report` */
+#define RUN_PROFILE "profile.csv"   /* --profile's rows (lrlab/profile.h): this process's part of the run */
 /* The third column is the optimiser's key a cyclic schedule moves, under its
  * own name: "beta1" (betas[0]) for Adam, AdamW, Adamax, NAdam, RAdam;
  * "momentum" for the others (0 for those with neither: lrlab/optim.h).

@@ -14,6 +14,7 @@ struct net {
     uint64_t seed, step;
     net_ref *ref;
     net_dnnl *dnnl;
+    net_times *times; /* --profile's, or NULL */
 };
 
 int net_init(net **out, const model_spec *m, const net_config *cfg, lr_error *err) {
@@ -48,20 +49,22 @@ int net_forward(net *n, const float *x, int count, const float *params, float *l
         return lr_fail(err, "net_forward: %d images, expected 1..%d", count, n->batch);
     if (n->ref) {
         net_ref_set_state(n->ref, n->buffers, n->training, n->seed, n->step);
-        return net_ref_forward(n->ref, x, count, params, logits, err);
+        return net_ref_forward(n->ref, x, count, params, logits, n->times ? n->times->fwd : NULL, err);
     }
     net_dnnl_set_state(n->dnnl, n->buffers, n->training, n->seed, n->step);
-    return net_dnnl_forward(n->dnnl, x, count, params, logits, err);
+    return net_dnnl_forward(n->dnnl, x, count, params, logits, n->times ? n->times->fwd : NULL, err);
 }
 
 int net_backward(net *n, const float *dlogits, const float *params, float *grads, lr_error *err) {
-    if (n->ref) return net_ref_backward(n->ref, dlogits, params, grads, err);
-    return net_dnnl_backward(n->dnnl, dlogits, params, grads, err);
+    double *times = n->times ? n->times->bwd : NULL;
+    if (n->ref) return net_ref_backward(n->ref, dlogits, params, grads, times, err);
+    return net_dnnl_backward(n->dnnl, dlogits, params, grads, times, err);
 }
 
 void net_set_buffers(net *n, float *buffers) { n->buffers = buffers; }
 void net_set_training(net *n, int training) { n->training = training; }
 void net_set_step(net *n, uint64_t seed, uint64_t step) { n->seed = seed, n->step = step; }
+void net_set_times(net *n, net_times *t) { n->times = t; }
 
 const char *net_algo_choices(const net *n) { return n->dnnl ? net_dnnl_algo_choices(n->dnnl) : ""; }
 

@@ -40,7 +40,7 @@
 typedef struct {
     dnnl_primitive_t prim; /* borrowed from net_dnnl.prims; NULL: fn */
     int (*fn)(net_dnnl *n, int li, lr_error *err); /* a C step (reference kernels) */
-    int li;
+    int li; /* its layer (fn's argument; --profile's per-layer time) */
     int when; /* 0: always; else the modes it runs in (MODE_*) */
     int nargs;
     dnnl_exec_arg_t args[12];
@@ -99,7 +99,7 @@ struct net_dnnl {
     op fwd[MAX_OPS], bwd[MAX_OPS], bops[MAX_OPS]; /* bops: backward ops in build order */
     int n_fwd, n_bwd, n_bops;
     int stage_lo[MODEL_MAX_LAYERS], stage_hi[MODEL_MAX_LAYERS]; /* each layer's range of bops */
-    int building;                                               /* the layer being built */
+    int building;                                               /* the layer being built: its ops' li */
     dnnl_primitive_t prims[MAX_OBJECTS];
     dnnl_memory_t prim_scratch[MAX_OBJECTS]; /* each primitive's scratchpad view, or NULL */
     int n_prims;
@@ -206,7 +206,7 @@ static int add_op(net_dnnl *n, op *ops, int *count, int cap, dnnl_primitive_t p,
                   const int *kinds, const dnnl_memory_t *mems, lr_error *err) {
     if (*count == cap) return lr_fail(err, "model too large: more than %d operations", cap);
     op *o = &ops[(*count)++];
-    *o = (op){.prim = p, .nargs = nargs, .when = n->when};
+    *o = (op){.prim = p, .li = n->building, .nargs = nargs, .when = n->when};
     for (int i = 0; i < nargs; i++) o->args[i] = (dnnl_exec_arg_t){kinds[i], mems[i]};
     for (int i = n->n_prims - 1; i >= 0; i--) /* most often the last one made */
         if (n->prims[i] == p) {
@@ -1368,10 +1368,11 @@ static int build(net_dnnl *n, lr_error *err) {
     plan_graph(n);
     for (int i = 0; i < m->n_layers; i++) {
         n->stage_lo[i] = n->n_bops;
+        n->building = i;
         if (build_layer(n, i, err)) return -1;
         n->stage_hi[i] = n->n_bops;
     }
-    if (build_logits(n, err)) return -1;
+    if (build_logits(n, err)) return -1; /* ops of the last layer (building) */
     if (n->training) check_fork_aliases(n);
     /* Backward plan: layers in reverse, each layer's ops in order. */
     for (int i = m->n_layers - 1; i >= 0; i--)
@@ -1474,21 +1475,27 @@ static int attach_weights(net_dnnl *n, const float *params, float *grads, lr_err
     return 0;
 }
 
-static int run(net_dnnl *n, const op *ops, int count, lr_error *err) {
+/* The ops of this mode in order; with times (net_set_times), each waited
+ * for and its seconds added to its layer's. */
+static int run(net_dnnl *n, const op *ops, int count, double *times, lr_error *err) {
     for (int i = 0; i < count; i++) {
-        if (ops[i].when && !(ops[i].when & n->mode)) continue;
-        if (ops[i].fn) {
+        const op *o = &ops[i];
+        if (o->when && !(o->when & n->mode)) continue;
+        double t0 = times ? lr_now() : 0;
+        if (o->fn) {
             CHECK_DNNL(dnnl_stream_wait(n->stream), "stream_wait");
-            if (ops[i].fn(n, ops[i].li, err)) return -1;
-            continue;
+            if (o->fn(n, o->li, err)) return -1;
+        } else CHECK_DNNL(dnnl_primitive_execute(o->prim, n->stream, o->nargs, o->args), "execute");
+        if (times) {
+            CHECK_DNNL(dnnl_stream_wait(n->stream), "stream_wait");
+            times[o->li] += lr_now() - t0;
         }
-        CHECK_DNNL(dnnl_primitive_execute(ops[i].prim, n->stream, ops[i].nargs, ops[i].args), "execute");
     }
     CHECK_DNNL(dnnl_stream_wait(n->stream), "stream_wait");
     return 0;
 }
 
-int net_dnnl_forward(net_dnnl *n, const float *x, int count, const float *params, float *logits,
+int net_dnnl_forward(net_dnnl *n, const float *x, int count, const float *params, float *logits, double *times,
                      lr_error *err) {
     const model_spec *m = n->m;
     size_t image = (size_t)m->in_c * m->in_h * m->in_w;
@@ -1499,12 +1506,12 @@ int net_dnnl_forward(net_dnnl *n, const float *x, int count, const float *params
     memcpy(n->xbuf, x, (size_t)count * image * sizeof(float));
     n->count = count;
     n->mode = !n->train_mode ? MODE_EVAL : count < n->batch ? MODE_PARTIAL : MODE_TRAIN;
-    if (attach_weights(n, params, NULL, err) || run(n, n->fwd, n->n_fwd, err)) return -1;
+    if (attach_weights(n, params, NULL, err) || run(n, n->fwd, n->n_fwd, times, err)) return -1;
     memcpy(logits, handle(n->logits), (size_t)count * m->n_classes * sizeof(float));
     return 0;
 }
 
-int net_dnnl_backward(net_dnnl *n, const float *dlogits, const float *params, float *grads,
+int net_dnnl_backward(net_dnnl *n, const float *dlogits, const float *params, float *grads, double *times,
                       lr_error *err) {
     if (!n->training) return lr_fail(err, "net_backward on a forward-only net");
     const model_spec *m = n->m;
@@ -1512,7 +1519,7 @@ int net_dnnl_backward(net_dnnl *n, const float *dlogits, const float *params, fl
     /* Rows past the batch's count get zero gradient, so they add nothing. */
     memset(h, 0, (size_t)n->batch * m->n_classes * sizeof(float));
     memcpy(h, dlogits, (size_t)n->count * m->n_classes * sizeof(float));
-    if (attach_weights(n, params, grads, err) || run(n, n->bwd, n->n_bwd, err)) return -1;
+    if (attach_weights(n, params, grads, err) || run(n, n->bwd, n->n_bwd, times, err)) return -1;
     return 0;
 }
 

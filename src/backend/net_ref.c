@@ -133,7 +133,8 @@ int ref_layer_forward(const ref_layer_ctx *c, int i, const float *in0, const flo
     return 0;
 }
 
-int net_ref_forward(net_ref *n, const float *x, int count, const float *params, float *logits, lr_error *err) {
+int net_ref_forward(net_ref *n, const float *x, int count, const float *params, float *logits, double *times,
+                    lr_error *err) {
     const model_spec *m = n->m;
     n->x = x;
     n->count = count;
@@ -141,9 +142,11 @@ int net_ref_forward(net_ref *n, const float *x, int count, const float *params, 
                        .params = params, .buffers = n->buffers, .bn_sum = n->bn_sum};
     for (int i = 0; i < m->n_layers; i++) {
         const layer_spec *l = &m->layers[i];
+        double t0 = times ? lr_now() : 0;
         if (ref_layer_forward(&c, i, input_of(n, l, 0), l->n_in > 1 ? input_of(n, l, 1) : NULL, n->acts[i],
                               n->aux[i], err))
             return -1;
+        if (times) times[i] += lr_now() - t0;
     }
     memcpy(logits, n->acts[m->n_layers - 1], (size_t)count * m->n_classes * sizeof(float));
     return 0;
@@ -197,7 +200,8 @@ int ref_layer_backward(const ref_layer_ctx *c, int i, const float *in0, const fl
     return 0;
 }
 
-int net_ref_backward(net_ref *n, const float *dlogits, const float *params, float *grads, lr_error *err) {
+int net_ref_backward(net_ref *n, const float *dlogits, const float *params, float *grads, double *times,
+                     lr_error *err) {
     const model_spec *m = n->m;
     int B = n->count;
     ref_zero(grads, m->n_params);
@@ -207,9 +211,11 @@ int net_ref_backward(net_ref *n, const float *dlogits, const float *params, floa
                        .bn_sum = n->bn_sum};
     for (int i = m->n_layers - 1; i >= 0; i--) {
         const layer_spec *l = &m->layers[i];
+        double t0 = times ? lr_now() : 0;
         if (ref_layer_backward(&c, i, input_of(n, l, 0), n->acts[i], n->dacts[i], dinput_of(n, l, 0),
                                l->n_in > 1 ? dinput_of(n, l, 1) : NULL, n->aux[i], err))
             return -1;
+        if (times) times[i] += lr_now() - t0;
     }
     return 0;
 }

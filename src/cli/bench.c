@@ -5,6 +5,7 @@
  *   train_step images_per_s=<n> ms_per_step=<n> gflops=<n>
  *   forward images_per_s=<n> gflops=<n>
  *   peak_rss_mb=<n>
+ * and with --profile the timed steps' table (lrlab/profile.h).
  * Effective GFLOP/s counts 2 FLOP per multiply-add of a direct convolution,
  * three passes for a training step (conv1 has no backward-data pass). */
 #include <omp.h>
@@ -17,6 +18,7 @@
 #include "lrlab/config.h"
 #include "lrlab/net.h"
 #include "lrlab/optim.h"
+#include "lrlab/profile.h"
 #include "lrlab/rng.h"
 #include "lrlab/setup.h"
 
@@ -33,6 +35,32 @@ static double train_macs(const model_spec *m) {
     return macs;
 }
 
+/* A training step's arrays: synthetic images and labels, weights, gradients, logits. */
+typedef struct {
+    net *n;
+    const model_spec *m;
+    int batch;
+    float *x, *p, *g, *logits, *dl;
+    const int *y;
+    optim_state *o;
+    const optim_params *hp;
+} bench_step;
+
+/* Forward, loss, backward, the optimiser's step; with prof, their laps. */
+static int train_step(const bench_step *s, lr_profile *prof, lr_error *err) {
+    double t = profile_now(prof);
+    long correct = 0;
+    if (net_forward(s->n, s->x, s->batch, s->p, s->logits, err)) return -1;
+    profile_lap(prof, PROF_FORWARD, &t);
+    loss_cross_entropy(s->dl, &correct, s->logits, s->y, s->batch, s->m->n_classes, 1.0f / s->batch, 0.0);
+    profile_lap(prof, PROF_LOSS, &t);
+    if (net_backward(s->n, s->dl, s->p, s->g, err)) return -1;
+    profile_lap(prof, PROF_BACKWARD, &t);
+    if (optim_step(s->o, s->p, s->g, s->hp, err)) return -1;
+    profile_lap(prof, PROF_OPTIM, &t);
+    return 0;
+}
+
 /* The train settings a bench takes (config.txt keys). */
 static const char *const bench_settings[] = {"model",   "batch",     "threads",      "backend",      "conv_algo",
                                              "precision", "algo_choices", "optim", "lr", "momentum", "weight_decay",
@@ -43,7 +71,9 @@ static void usage(FILE *f) {
                "Times training steps (forward, loss, backward, optimiser step) and forward passes on synthetic data.\n"
                "  --iters N            timed iterations (20)\n"
                "  --warmup N           untimed iterations first (3)\n"
-               "  --retune             with --conv-algo auto: time the algorithms again (as train)\n");
+               "  --retune             with --conv-algo auto: time the algorithms again (as train)\n"
+               "  --profile            then the timed steps' time per layer (forward, backward), loss and\n"
+               "                       optimiser, as a table (docs/tools.md)\n");
     config_print_help(f, bench_settings, NULL);
 }
 
@@ -52,9 +82,9 @@ int cli_bench(int argc, char **argv) {
     config_defaults(&cfg);
     long iters = 20, warmup = 3;
     const char *iters_s = NULL, *warmup_s = NULL;
-    int retune = 0;
+    int retune = 0, profile = 0;
     const cli_opt opts[] = {{"--iters", &iters_s, NULL}, {"--warmup", &warmup_s, NULL}, {"--retune", NULL, &retune},
-                            {NULL, NULL, NULL}};
+                            {"--profile", NULL, &profile}, {NULL, NULL, NULL}};
     lr_error err;
     for (int i = 1; i < argc;) {
         const char *a = argv[i];
@@ -104,16 +134,17 @@ int cli_bench(int argc, char **argv) {
     model_init_buffers(&m, buffers);
     net_set_buffers(n, buffers);
     double best_step = 1e30, total_step = 0, best_fwd = 1e30;
+    bench_step bs = {n, &m, cfg.batch, x, p, g, logits, dl, y, &o, &hp};
+    lr_profile *prof = profile ? calloc(1, sizeof *prof) : NULL; /* the timed steps' */
+    if (profile && !prof) return fprintf(stderr, "lrlab bench: out of memory\n"), 1;
     for (long it = 0; it < warmup + iters; it++) {
+        if (prof && it == warmup) profile_start(prof), net_set_times(n, &prof->layers);
         double t0 = lr_now();
-        long correct = 0;
-        if (net_forward(n, x, cfg.batch, p, logits, &err)) return cli_error("bench", &err, 1);
-        loss_cross_entropy(dl, &correct, logits, y, cfg.batch, m.n_classes, 1.0f / cfg.batch, 0.0);
-        if (net_backward(n, dl, p, g, &err)) return cli_error("bench", &err, 1);
-        if (optim_step(&o, p, g, &hp, &err)) return cli_error("bench", &err, 1);
+        if (train_step(&bs, it >= warmup ? prof : NULL, &err)) return cli_error("bench", &err, 1);
         double dt = lr_now() - t0;
         if (it >= warmup) total_step += dt, best_step = dt < best_step ? dt : best_step;
     }
+    if (prof) profile_stop(prof), net_set_times(n, NULL);
     double total_fwd = 0;
     for (long it = 0; it < warmup + iters; it++) {
         double t0 = lr_now();
@@ -140,6 +171,8 @@ int cli_bench(int argc, char **argv) {
     printf("forward images_per_s=%.1f ms_per_batch=%.2f gflops=%.1f\n", cfg.batch / fwd, fwd * 1e3,
            2.0 * model_forward_macs(&m) * cfg.batch / fwd / 1e9);
     printf("peak_rss_mb=%.1f\n", ru.ru_maxrss / 1024.0);
+    if (prof) profile_print(prof, &m, cfg.batch, 0, stdout); /* its steps wait for every layer: a little slower */
+    free(prof);
     net_free(n);
     optim_state_free(&o);
     free(x), free(p), free(g), free(buffers), free(logits), free(dl), free(y);

@@ -42,6 +42,9 @@ static void usage(FILE *f) {
                "                       already past N stops at once; also allowed with --resume)\n"
                "  --retune             time the convolution algorithms again (--conv-algo auto) and keep the\n"
                "                       new choice in the per-user cache for later runs (docs/resilience.md)\n"
+               "  --profile            where the time goes: forward and backward per layer, loss, optimiser, data\n"
+               "                       wait, evaluation; a table at the end and DIR/profile.csv (docs/tools.md;\n"
+               "                       also allowed with --resume; the weights do not change)\n"
                "exit status: 0 done, 1 error, 2 usage error (a flag, a schedule), 3 diverged,\n"
                "130 stopped by SIGINT/SIGTERM with the checkpoint written\n");
 }
@@ -99,9 +102,10 @@ int cli_train(int argc, char **argv) {
     lr_error err;
     const char *resume = NULL, *stop_s = NULL, *stop_epoch_s = NULL;
     long stop_at_step = 0, stop_at_epoch = 0;
-    int n_set = 0, retune = 0;
+    int n_set = 0, retune = 0, profile = 0;
     const cli_opt opts[] = {{"--resume", &resume, NULL}, {"--stop-at-step", &stop_s, NULL}, {"--retune", NULL, &retune},
-                            {"--stop-at-epoch", &stop_epoch_s, NULL}, {NULL, NULL, NULL}};
+                            {"--stop-at-epoch", &stop_epoch_s, NULL}, {"--profile", NULL, &profile},
+                            {NULL, NULL, NULL}};
     for (int i = 1; i < argc;) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
@@ -168,7 +172,7 @@ int cli_train(int argc, char **argv) {
     train_options opt = {.log = rank ? NULL : stdout, .progress = !rank && isatty(STDERR_FILENO),
                          .model_search = cli_search_dirs("models"), .stop = &stop_requested,
                          .resume = resume != NULL, .stop_at_step = stop_at_step, .retune = retune,
-                         .stop_at_epoch = stop_at_epoch};
+                         .stop_at_epoch = stop_at_epoch, .profile = profile};
     int rc = train_run(&cfg, &opt, &err);
     if (made && rc != TRAIN_OK) drop_if_empty(cfg.out, made_parent);
     /* every rank reaches these together (decided on summed values); an error may be one rank's alone */

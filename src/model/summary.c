@@ -13,6 +13,17 @@ static const char *const kind_names[LAYER_KINDS] = {
     [LAYER_SHORTCUT] = "Shortcut",
 };
 
+const char *model_layer_type(layer_kind k) { return kind_names[k]; }
+
+/* A named layer (name= or its tensors') goes by its name; another by its type and position. */
+static int named(const layer_spec *l) { return l->name[0] && l->name[0] != '_'; }
+
+void model_layer_label(const model_spec *m, int i, char *buf, size_t cap) {
+    const layer_spec *l = &m->layers[i];
+    if (named(l)) snprintf(buf, cap, "%s", l->name);
+    else snprintf(buf, cap, "%s-%d", kind_names[l->kind], i + 1);
+}
+
 double model_forward_macs(const model_spec *m) {
     double macs = 0.0;
     for (int i = 0; i < m->n_layers; i++) {
@@ -41,8 +52,8 @@ void model_print_summary(const model_spec *m, int batch, FILE *f) {
     for (int i = 0; i < m->n_layers; i++) {
         const layer_spec *l = &m->layers[i];
         char label[128], shape[64], params[32];
-        if (l->name[0] && l->name[0] != '_') snprintf(label, sizeof label, "%s (%s)", l->name, kind_names[l->kind]);
-        else snprintf(label, sizeof label, "%s-%d", kind_names[l->kind], i + 1);
+        if (named(l)) snprintf(label, sizeof label, "%s (%s)", l->name, kind_names[l->kind]);
+        else model_layer_label(m, i, label, sizeof label);
         if (l->flat) snprintf(shape, sizeof shape, "[%d, %d]", batch, l->c);
         else snprintf(shape, sizeof shape, "[%d, %d, %d, %d]", batch, l->c, l->h, l->w);
         with_commas(params, sizeof params, l->param_count);

@@ -37,6 +37,7 @@
 #include "lrlab/model.h"
 #include "lrlab/net.h"
 #include "lrlab/optim.h"
+#include "lrlab/profile.h"
 #include "lrlab/sched.h"
 #include "lrlab/setup.h"
 #include "train/progress.h"
@@ -97,6 +98,7 @@ typedef struct {
     int lock_fd; /* DIR/.lock, held while training */
     int stop_seen; /* a stop signal reached some rank (summed with the step's gradients) */
     eval_stats eval[4]; /* end_epoch's test, val, EMA and TTA passes (large: a confusion matrix each) */
+    lr_profile *prof;   /* --profile's, or NULL */
 } run;
 
 enum { P_CONFIG, P_METRICS, P_STEPS, P_CHECKPOINT, P_WEIGHTS };
@@ -110,6 +112,7 @@ static void run_free(run *r) {
     optim_state_free(&r->optim);
     free(r->grads), free(r->dlogits);
     free(r->metrics.s), free(r->steps.s);
+    free(r->prof);
 }
 
 /* ---- the run directory ---- */
@@ -515,18 +518,23 @@ static int train_epoch(run *r, lr_error *err) {
     if (loader_start_epoch(r->s.train_loader, (int)st->epoch, (int)st->batch, err)) return TRAIN_ERROR;
     const loader_batch *b;
     net_set_training(r->s.net, 1); /* net.train(): the test pass before left it in eval mode */
+    double t = profile_now(r->prof); /* --profile's laps */
     /* --max-steps ends the last epoch early; a run resumed there takes no step */
     while (st->step < total_steps(r) && (b = loader_next(r->s.train_loader))) {
+        profile_lap(r->prof, PROF_DATA, &t);
         double t0 = lr_now();
         double lr = sched_lr(r->sched), mom = sched_momentum(r->sched);
         net_set_step(r->s.net, (uint64_t)c->seed, (uint64_t)st->step); /* dropout's masks of this step */
         if (net_forward(r->s.net, b->x, b->n, r->s.params, r->s.logits, err)) return TRAIN_ERROR;
+        profile_lap(r->prof, PROF_FORWARD, &t);
         /* the mean over the whole batch (b->total images, all ranks' shares), or with
          * --loss-reduction sum the sum; the loss logged is the per-image mean either way */
         long correct = 0;
         double sums[3] = {loss_cross_entropy(r->dlogits, &correct, r->s.logits, b->y, b->n, r->s.m.n_classes,
                                              loss_grad_scale(&c->loss, b->total), c->loss.label_smoothing)};
+        profile_lap(r->prof, PROF_LOSS, &t);
         if (net_backward(r->s.net, r->dlogits, r->s.params, r->grads, err)) return TRAIN_ERROR;
+        profile_lap(r->prof, PROF_BACKWARD, &t);
         sums[1] = (double)correct, sums[2] = r->opt->stop && *r->opt->stop;
         if (dist_sum_floats(r->grads, r->s.m.n_params, err) || dist_sum_doubles(sums, 3, err)) return TRAIN_ERROR;
         double loss = sums[0] / b->total;
@@ -546,6 +554,7 @@ static int train_epoch(run *r, lr_error *err) {
         }
         if (!all_finite(r->grads, r->s.m.n_params)) return diverged(r, "a gradient is NaN or Inf", lr, err);
         grad_clip(&c->loss, r->grads, r->s.m.n_params, norm);
+        profile_lap(r->prof, PROF_GRADS, &t);
         if (step_groups(r, err)) return TRAIN_ERROR;
         /* an overflow in the update itself: no checkpoint may ever hold it */
         if (!optim_finite(r)) {
@@ -554,7 +563,9 @@ static int train_epoch(run *r, lr_error *err) {
                      optim_name(r->hp.kind));
             return diverged(r, what, lr, err);
         }
+        profile_lap(r->prof, PROF_OPTIM, &t);
         if (update_averages(r, st->step + 1, err)) return TRAIN_ERROR;
+        if (r->la || c->ema > 0) profile_lap(r->prof, PROF_AVERAGES, &t);
         st->step++;
         st->batch = b->index + 1;
         st->batches++;
@@ -571,6 +582,7 @@ static int train_epoch(run *r, lr_error *err) {
             if (r->opt->progress) fputc('\n', stderr);
             return stopped(r, err);
         }
+        t = profile_now(r->prof); /* the step's bookkeeping above is "other" */
     }
     if (r->opt->progress) progress_clear(stderr); /* the epoch's line takes its place */
     return TRAIN_OK;
@@ -602,7 +614,9 @@ static int end_epoch(run *r, double lr, double mom, double epoch_start, lr_error
     int classes = r->s.m.n_classes;
     memset(va, 0, sizeof *va);
     memset(ema, 0, sizeof *ema);
+    double t = profile_now(r->prof);
     if (final_tta(r, tta, err)) return -1;
+    if (r->cfg.tta) profile_lap(r->prof, PROF_TTA, &t);
     eval_line tl = {r, "test"}, vl = {r, "val"};
     eval_hook th = {eval_progress, &tl}, vh = {eval_progress, &vl};
     int shown = r->opt->progress != 0;
@@ -622,6 +636,7 @@ static int end_epoch(run *r, double lr, double mom, double epoch_start, lr_error
             if (rc) return -1;
         }
     }
+    profile_lap(r->prof, PROF_EVAL, &t);
     if (shown) progress_clear(stderr); /* the epoch's line takes its place */
     /* the same metric for ReduceLROnPlateau on every rank */
     if (dist_broadcast(te, sizeof *te, err) || dist_broadcast(va, sizeof *va, err) ||
@@ -719,6 +734,28 @@ static int save_final(run *r, int missing_only, lr_error *err) {
     return weights_save(r->path[P_WEIGHTS], &r->s.m, r->s.params, r->s.buffers, err);
 }
 
+/* --profile when the loop ends or stops: the table in the log, the rows
+ * in RUN_PROFILE (of this process's part of the run: a resumed run's
+ * covers what it did). The shapes are of one rank's share of a batch. */
+static int finish_profile(run *r, lr_error *err) {
+    lr_profile *p = r->prof;
+    if (!p || !p->laps[PROF_FORWARD]) return 0;
+    profile_stop(p);
+    int batch = r->cfg.batch / dist_size();
+    if (r->opt->log) profile_print(p, &r->s.m, batch, 0, r->opt->log);
+    if (!writer(r)) return 0;
+    char *csv = NULL, path[1200];
+    size_t len = 0;
+    FILE *f = open_memstream(&csv, &len);
+    if (!f) return lr_fail(err, "out of memory");
+    profile_print(p, &r->s.m, batch, 1, f);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/%s", r->cfg.out, RUN_PROFILE);
+    int rc = write_file_atomic(path, csv, len, err);
+    free(csv);
+    return rc;
+}
+
 /* The ranks this run trains on, in config.txt (ranks=N): a new run records
  * them; a resumed one may continue with another N (said on stderr). */
 static int check_ranks(run *r, lr_error *err) {
@@ -808,6 +845,10 @@ static int train_run_in(run *r, const train_config *cfg, const train_options *op
      * also when it was resumed mid-epoch (step-mode schedules move on) */
     if (r->st.batch == 0 || isnan(r->st.epoch_lr))
         r->st.epoch_lr = sched_lr(r->sched), r->st.epoch_momentum = sched_momentum(r->sched);
+    if (opt->profile) {
+        if (!(r->prof = lr_calloc(1, sizeof *r->prof, "profile", err))) goto done;
+        profile_start(r->prof);
+    }
     while (r->st.epoch < run_epochs(r)) {
         if (stop_requested(r) || (opt->stop_at_epoch > 0 && r->st.epoch >= opt->stop_at_epoch)) {
             rc = stopped(r, err);
@@ -815,7 +856,9 @@ static int train_run_in(run *r, const train_config *cfg, const train_options *op
         }
         double start = lr_now() - r->st.seconds;
         double lr = r->st.epoch_lr, mom = r->st.epoch_momentum;
+        net_set_times(r->s.net, r->prof ? &r->prof->layers : NULL); /* the steps' layers, not evaluation's */
         int trc = train_epoch(r, err);
+        net_set_times(r->s.net, NULL);
         if (trc != TRAIN_OK) {
             rc = trc;
             goto done;
@@ -825,6 +868,13 @@ static int train_run_in(run *r, const train_config *cfg, const train_options *op
     if (save_final(r, 0, err)) goto done;
     rc = TRAIN_OK;
 done:
+    if (rc == TRAIN_OK || rc == TRAIN_STOPPED) {
+        lr_error perr; /* a stop's message stays */
+        if (finish_profile(r, &perr) && rc == TRAIN_OK) {
+            if (err) *err = perr;
+            rc = TRAIN_ERROR;
+        }
+    }
     run_free(r);
     return rc;
 }
