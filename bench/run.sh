@@ -304,8 +304,10 @@ echo '```'
 echo "bench/run.sh$( [ $quick = 1 ] && printf ' --quick')$( [ "$reps" != 2 ] && [ $quick = 0 ] && printf ' --reps %s' "$reps")"
 sed 's|^timed [^ ]* ||' "$tmp/commands"
 echo '```'
-# the busy-machine section is measured by bench/wait_policy.sh: kept as it is
-if [ -f "$out" ] && grep -q '^## On a busy machine' "$out"; then echo; sed -n '/^## On a busy machine/,$p' "$out"; fi
+# the hand-written sections (other scripts' measurements, analyses) follow a
+# marker line and are kept as they are
+mark='<!-- Hand-written sections from here on: bench/run.sh keeps them as they are. -->'
+if [ -f "$out" ] && grep -qF "$mark" "$out"; then echo; sed -n "\|^$mark|,\$p" "$out"; fi
 } >"$tmp/report.md"
 
 sed -n '/^## Training step/,$p' "$tmp/report.md" | sed '/^## The exact commands/,$d'
