@@ -171,20 +171,23 @@ if command -v gnuplot >/dev/null 2>&1; then
         awk -F, 'NR > 1 {t += $10; print t, $7}' "$d/metrics.csv" >"$out/lrlab-$k.dat"
         k=$((k + 1))
     done
-    plots=""
-    for f in "$out"/lrlab-*.dat; do
-        [ -f "$f" ] && plots="$plots${plots:+, }'$f' with linespoints lc rgb '#1f77b4' pt 7 ps 0.6 title '$(basename "$f" .dat)'"
-    done
-    if [ -f "$out/torch/epochs.csv" ]; then
+    [ -f "$out/torch/epochs.csv" ] &&
         awk -F, 'NR > 1 {print $4, $3 > (dir "/torch-" $1 ".dat")}' dir="$out" "$out/torch/epochs.csv"
-        for f in "$out"/torch-*.dat; do
-            [ -f "$f" ] && plots="$plots${plots:+, }'$f' with linespoints lc rgb '#d62728' pt 5 ps 0.6 title 'PyTorch $(basename "$f" .dat | sed 's/torch-/seed /')'"
+    # one line per run, one legend entry per program (the first run's)
+    plots=""
+    for p in "lrlab lrlab #1f77b4 7" "torch PyTorch #d62728 5"; do
+        # shellcheck disable=SC2086
+        set -- $p; title="$2 ($(awk -v p="$2" '$1 == p' "$out/runs.txt" | wc -l) runs)"
+        for f in "$out/$1"-*.dat; do
+            [ -f "$f" ] || continue
+            plots="$plots${plots:+, }'$f' with linespoints lc rgb '$3' pt $4 ps 0.6 $([ -n "$title" ] && echo "title '$title'" || echo notitle)"
+            title=""
         done
-    fi
+    done
     gnuplot >"$out/gnuplot.log" 2>&1 <<GP || echo "bench: gnuplot failed: see $out/gnuplot.log" >&2
 set terminal pngcairo size 900,560 font ',10' noenhanced
 set output '$out/accuracy-time.png'
-set title 'airbench94 on CIFAR-10: lrlab (blue) and PyTorch (red), $threads threads'
+set title 'airbench94 on CIFAR-10: lrlab and PyTorch $([ "$torch" = 1 ] && "$PY" -c 'import torch; print(torch.__version__)'), $threads thread(s) each'
 set xlabel 'training seconds so far (per-epoch test passes excluded)'
 set ylabel 'test accuracy after the epoch (%)'
 set key bottom right
