@@ -112,10 +112,11 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)
 runs=$("$LRLAB" sweep airbench94 --seeds "$seeds" --data "$data" $L --out "$out/lrlab" --list)
 k=0
 for d in $runs; do
-    # metrics.csv: test_acc is column 7, seconds 10, tta_test_acc 15 (in the last row)
+    # metrics.csv's columns by name; tta_test_acc is in the last row
     awk -F, -v s=$k -v wall="$(awk -v k=$k '$1 == k {print $2}' "$out/lrlab/wall.txt")" \
-        'NR > 1 {train += $10; acc = $7; tta = $15} END {printf "lrlab %d %.2f %.2f %.1f %.1f\n", s, tta, acc, wall, train}' \
-        "$d/metrics.csv" >>"$out/runs.txt"
+        'NR == 1 {for (i = 1; i <= NF; i++) c[$i] = i; next}
+         {train += $c["seconds"]; acc = $c["test_acc"]; tta = $c["tta_test_acc"]}
+         END {printf "lrlab %d %.2f %.2f %.1f %.1f\n", s, tta, acc, wall, train}' "$d/metrics.csv" >>"$out/runs.txt"
     k=$((k + 1))
 done
 if [ "$torch" = 1 ] && [ -f "$out/torch/runs.csv" ]; then
@@ -168,7 +169,8 @@ ratio=$(awk -v l="$lw" -v t="$tw" 'BEGIN {if (l > 0 && t > 0) printf "%.2fx", t 
 if command -v gnuplot >/dev/null 2>&1; then
     k=0
     for d in $runs; do
-        awk -F, 'NR > 1 {t += $10; print t, $7}' "$d/metrics.csv" >"$out/lrlab-$k.dat"
+        awk -F, 'NR == 1 {for (i = 1; i <= NF; i++) c[$i] = i; next} {t += $c["seconds"]; print t, $c["test_acc"]}' \
+            "$d/metrics.csv" >"$out/lrlab-$k.dat"
         k=$((k + 1))
     done
     [ -f "$out/torch/epochs.csv" ] &&
