@@ -42,7 +42,9 @@ if [ $quick = 1 ]; then : "${seeds:=2}" "${tseeds:=1}"; else : "${seeds:=5}" "${
 for v in "seeds=$seeds" "torch-seeds=$tseeds" "threads=$threads"; do
     case "${v#*=}" in ''|*[!0-9]*) echo "bench/airbench94.sh: --${v%%=*} '${v#*=}': expected a whole number" >&2; exit 2 ;; esac
 done
-[ "$threads" -ge 1 ] || { echo "bench/airbench94.sh: --threads 0: expected a whole number >= 1" >&2; exit 2; }
+for v in "seeds=$seeds" "threads=$threads"; do
+    [ "${v#*=}" -ge 1 ] || { echo "bench/airbench94.sh: --${v%%=*} 0: expected a whole number >= 1" >&2; exit 2; }
+done
 for f in data_batch_1.bin data_batch_2.bin data_batch_3.bin data_batch_4.bin data_batch_5.bin test_batch.bin; do
     [ -f "$data/$f" ] || { echo "bench/airbench94.sh: --data $data: no $f (expected CIFAR-10's binary files; make data)" >&2; exit 2; }
 done
