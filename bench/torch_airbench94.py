@@ -23,13 +23,19 @@
 # up to 2 pixels with reflect padding, the alternating flip; TTA level 2.
 #
 #   bench/torch_airbench94.py --data DIR [--runs N] [--seed S] [--threads T]
-#       [--epochs 9.9] [--out CSV]
+#       [--epochs 9.9] [--out CSV] [--epochs-out CSV] [--limit-train N]
+#       [--limit-test N] [--batch 1024]
 #
 # Prints one line per epoch (train loss and accuracy of the epoch's last
 # batch, as the source; test accuracy) and per run the TTA test accuracy and
 # the times: `time_seconds` is the source's (whitening init + training + the
 # TTA pass; the per-epoch test passes excluded), `wall_seconds` everything.
-# --out appends one CSV row per run.
+# --out appends one CSV row per run; --epochs-out one row per epoch (the
+# test accuracy in percent and both times so far, for a figure of accuracy
+# against time). --limit-train/--limit-test keep the first N images in file
+# order, as lrlab's flags of the same names; with --batch smaller than the
+# recipe's 1024 (the weight decay scaled with it, as the source scales it),
+# they make a small run for trying scripts.
 import argparse
 import os
 import sys
@@ -160,7 +166,7 @@ def evaluate(net, images, labels, tta):
     return (infer(net, images, tta).argmax(1) == labels).float().mean().item()
 
 
-def run(train, test, seed, epochs):
+def run(train, test, seed, epochs, epochs_out):
     torch.manual_seed(seed)
     t_wall, spent = time.perf_counter(), 0.0
     batch, momentum = HYP["batch"], HYP["momentum"]
@@ -223,6 +229,9 @@ def run(train, test, seed, epochs):
         test_acc = evaluate(net, test_images, test[1], 0)
         print("seed %d epoch %d train_loss %.4f train_acc %.4f test_acc %.4f time_seconds %.1f" %
               (seed, epoch, loss.item() / batch, train_acc, test_acc, spent), flush=True)
+        if epochs_out:
+            append_csv(epochs_out, "seed,epoch,test_acc,time_seconds,wall_seconds",
+                       "%d,%d,%.2f,%.2f,%.2f" % (seed, epoch, 100 * test_acc, spent, time.perf_counter() - t_wall))
     t0 = time.perf_counter()
     tta_acc = evaluate(net, test_images, test[1], HYP["tta_level"])
     spent += time.perf_counter() - t0
@@ -230,6 +239,18 @@ def run(train, test, seed, epochs):
     print("seed %d tta_test_acc %.4f test_acc %.4f time_seconds %.1f wall_seconds %.1f steps %d" %
           (seed, tta_acc, test_acc, spent, wall, steps), flush=True)
     return tta_acc, test_acc, spent, wall
+
+
+def append_csv(path, header, row):
+    new = not os.path.exists(path)
+    with open(path, "a") as f:
+        if new:
+            f.write(header + "\n")
+        f.write(row + "\n")
+
+
+def limit(data, n):
+    return data if n is None else (data[0][:n], data[1][:n])
 
 
 def main():
@@ -240,19 +261,28 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--epochs", type=float, default=HYP["epochs"], help="9.9 (a smaller value for a smoke run)")
     ap.add_argument("--out", help="a CSV to append one row per run to")
+    ap.add_argument("--epochs-out", help="a CSV to append one row per epoch to (test accuracy, times)")
+    ap.add_argument("--limit-train", type=int, help="the first N training images only")
+    ap.add_argument("--limit-test", type=int, help="the first N test images only")
+    ap.add_argument("--batch", type=int, default=HYP["batch"], help="1024 (smaller only to try scripts)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    train, test = read_cifar(args.data, True), read_cifar(args.data, False)
+    for k in ("limit_train", "limit_test"):
+        if getattr(args, k) is not None and getattr(args, k) < 1:
+            ap.error("--%s %d: expected a number of images >= 1" % (k.replace("_", "-"), getattr(args, k)))
+    if args.batch < 1:
+        ap.error("--batch %d: expected a batch size >= 1" % args.batch)
+    HYP["batch"] = args.batch
+    train, test = limit(read_cifar(args.data, True), args.limit_train), limit(read_cifar(args.data, False), args.limit_test)
+    if len(train[0]) < HYP["batch"]:
+        ap.error("--limit-train %d: fewer training images than one batch (%d)" % (len(train[0]), HYP["batch"]))
     print("# torch %s, %d threads, fp32, channels_last" % (torch.__version__, torch.get_num_threads()))
     for r in range(args.runs):
-        tta, acc, spent, wall = run(train, test, args.seed + r, args.epochs)
+        tta, acc, spent, wall = run(train, test, args.seed + r, args.epochs, args.epochs_out)
         if args.out:
-            new = not os.path.exists(args.out)
-            with open(args.out, "a") as f:
-                if new:
-                    f.write("seed,tta_test_acc,test_acc,time_seconds,wall_seconds,threads,torch\n")
-                f.write("%d,%.4f,%.4f,%.1f,%.1f,%d,%s\n" % (args.seed + r, tta, acc, spent, wall,
-                                                          torch.get_num_threads(), torch.__version__))
+            append_csv(args.out, "seed,tta_test_acc,test_acc,time_seconds,wall_seconds,threads,torch",
+                       "%d,%.4f,%.4f,%.1f,%.1f,%d,%s" % (args.seed + r, tta, acc, spent, wall,
+                                                       torch.get_num_threads(), torch.__version__))
     return 0
 
 

@@ -48,6 +48,10 @@ wait_until() {
     done
 }
 
+# lines FILE: its number of lines (0 when it does not exist yet: a run's
+# metrics.csv or steps.csv while it starts)
+lines() { if [ -f "$1" ]; then wc -l <"$1"; else echo 0; fi; }
+
 # summary NAME: the closing line tests/run.sh adds up; the exit status.
 summary() {
     echo "$1: $pass passed, $fail failed"

@@ -10,7 +10,6 @@ set -u
 case "$LRLAB" in /*) ;; *) LRLAB=$(pwd)/$LRLAB ;; esac
 : "${SYNTH_DIR:?SYNTH_DIR must name a synthetic CIFAR-10 directory (tests/run.sh sets it)}"
 T=$tmp
-rows() { if [ -f "$1" ]; then wc -l <"$1"; else echo 0; fi; }
 # 3 epochs of 4 steps, ended after step 10: epoch 2 has 2 steps. OneCycleLR
 # with total_steps=10 covers exactly 10 steps; Lookahead's alpha is 1 only
 # when its total_steps is 10 (outside [0, 1] otherwise, which is refused).
@@ -30,8 +29,8 @@ same_run() {
 # shellcheck disable=SC2086,SC2090
 "$LRLAB" train $F --out "$T/ref" >"$T/out" 2>&1; rc=$?
 check "reference run: exit $rc: $(tail -n 2 "$T/out")" [ $rc -eq 0 ]
-check "metrics.csv: not 3 epoch rows (the last partial)" [ "$(rows "$T/ref/metrics.csv")" -eq 4 ]
-check "steps.csv: not 10 steps" [ "$(rows "$T/ref/steps.csv")" -eq 11 ]
+check "metrics.csv: not 3 epoch rows (the last partial)" [ "$(lines "$T/ref/metrics.csv")" -eq 4 ]
+check "steps.csv: not 10 steps" [ "$(lines "$T/ref/steps.csv")" -eq 11 ]
 check "the partial epoch's row is not epoch 2" [ "$(tail -n 1 "$T/ref/metrics.csv" | cut -d, -f1)" = 2 ]
 check "the last step is not step 9 of epoch 2" [ "$(tail -n 1 "$T/ref/steps.csv" | cut -d, -f1-2)" = "9,2" ]
 

@@ -13,7 +13,6 @@ case "$LRLAB" in /*) ;; *) LRLAB=$(pwd)/$LRLAB ;; esac
 T=$tmp
 F="--data $SYNTH_DIR --limit-train 256 --limit-test 128 --batch 64 --epochs 4 --threads 1"
 
-rows() { if [ -f "$1" ]; then wc -l <"$1"; else echo 0; fi; }
 
 # same_run REF DIR: the resumed run equals the uninterrupted one.
 same_run() {
@@ -39,8 +38,8 @@ AC=$(sed -n 's/^algo_choices=//p' "$T/ref/config.txt")
 G="$F --log-steps"
 [ -n "$AC" ] && G="$G --algo-choices $AC"
 check "reference: no model.safetensors" [ -s "$T/ref/model.safetensors" ]
-check "reference: metrics.csv has not 5 lines" [ "$(rows "$T/ref/metrics.csv")" -eq 5 ]
-check "reference: steps.csv has not 17 lines" [ "$(rows "$T/ref/steps.csv")" -eq 17 ]
+check "reference: metrics.csv has not 5 lines" [ "$(lines "$T/ref/metrics.csv")" -eq 5 ]
+check "reference: steps.csv has not 17 lines" [ "$(lines "$T/ref/steps.csv")" -eq 17 ]
 
 # ---- kill -9 right after epoch 0's checkpoint ----
 "$LRLAB" train $G --out "$T/k0" >"$T/k0.log" 2>&1 &
@@ -59,7 +58,7 @@ same_run "$T/ref" "$T/k0"
 check "--stop-at-step: exit $rc, expected 0" [ $rc -eq 0 ]
 grep -q "stopped at epoch 1, batch 2 (step 6)" "$T/out"
 check "--stop-at-step 6: no 'stopped at epoch 1, batch 2 (step 6)': $(cat "$T/out")" [ $? -eq 0 ]
-check "--stop-at-step 6: steps.csv has not 7 lines" [ "$(rows "$T/s6/steps.csv")" -eq 7 ]
+check "--stop-at-step 6: steps.csv has not 7 lines" [ "$(lines "$T/s6/steps.csv")" -eq 7 ]
 cp -R "$T/s6" "$T/s6copy"
 resume "$T/s6"
 same_run "$T/ref" "$T/s6"
@@ -69,15 +68,15 @@ same_run "$T/ref" "$T/s6"
 #      --stop-at-epoch at or below the epochs done stops at once ----
 "$LRLAB" train $G --out "$T/se" --stop-at-epoch 1 >"$T/out" 2>&1; rc=$?
 check "--stop-at-epoch 1: exit $rc, expected 0: $(tail -n 1 "$T/out")" [ $rc -eq 0 ]
-check "--stop-at-epoch 1: metrics.csv has not 2 lines" [ "$(rows "$T/se/metrics.csv")" -eq 2 ]
+check "--stop-at-epoch 1: metrics.csv has not 2 lines" [ "$(lines "$T/se/metrics.csv")" -eq 2 ]
 check "--stop-at-epoch 1: model.safetensors written" [ ! -f "$T/se/model.safetensors" ]
 "$LRLAB" train --resume "$T/se" --stop-at-epoch 3 >"$T/out" 2>&1; rc=$?
 check "--resume --stop-at-epoch 3: exit $rc: $(tail -n 1 "$T/out")" [ $rc -eq 0 ]
-check "--stop-at-epoch 3: metrics.csv has not 4 lines" [ "$(rows "$T/se/metrics.csv")" -eq 4 ]
+check "--stop-at-epoch 3: metrics.csv has not 4 lines" [ "$(lines "$T/se/metrics.csv")" -eq 4 ]
 cp "$T/se/checkpoint.safetensors" "$T/se.ck"
 "$LRLAB" train --resume "$T/se" --stop-at-epoch 2 >"$T/out" 2>&1; rc=$?
 check "--stop-at-epoch 2 after 3 epochs: exit $rc, a step taken or a row added" \
-    sh -c "[ $rc -eq 0 ] && [ $(rows "$T/se/metrics.csv") -eq 4 ] && cmp -s '$T/se.ck' '$T/se/checkpoint.safetensors'"
+    sh -c "[ $rc -eq 0 ] && [ $(lines "$T/se/metrics.csv") -eq 4 ] && cmp -s '$T/se.ck' '$T/se/checkpoint.safetensors'"
 resume "$T/se"
 same_run "$T/ref" "$T/se"
 
@@ -85,7 +84,7 @@ same_run "$T/ref" "$T/se"
 #      epoch 1 is done and epoch 2 under way, then resume again ----
 "$LRLAB" train --resume "$T/s6copy" >"$T/km.log" 2>&1 &
 pid=$!
-wait_until "[ \$(rows '$T/s6copy/metrics.csv') -ge 3 ]"
+wait_until "[ \$(lines '$T/s6copy/metrics.csv') -ge 3 ]"
 sleep 0.2
 kill -9 $pid; wait $pid; rc=$?
 check "kill -9 mid-epoch: exit $rc, expected 137" [ $rc -eq 137 ]
@@ -231,7 +230,7 @@ check "--lr 100 from epoch 1: diverged in epoch 0" [ "$e" -ge 1 ]
 echo "$msg1" | grep -q "checkpoint.safetensors after epoch $((e - 1)) is kept"
 check "--lr 100 from epoch 1: message does not name the kept checkpoint: $msg1" [ $? -eq 0 ]
 check "--lr 100 from epoch 1: no checkpoint kept" [ -f "$T/div1/checkpoint.safetensors" ]
-check "--lr 100 from epoch 1: metrics.csv has not the $e epochs done" [ "$(rows "$T/div1/metrics.csv")" -eq $((e + 1)) ]
+check "--lr 100 from epoch 1: metrics.csv has not the $e epochs done" [ "$(lines "$T/div1/metrics.csv")" -eq $((e + 1)) ]
 cp "$T/div1/checkpoint.safetensors" "$T/div1.ckpt"
 resume "$T/div1" 3
 check "resume of a diverged run: another message" [ "$(grep diverged "$T/out")" = "$msg1" ]
