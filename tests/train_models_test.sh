@@ -10,8 +10,8 @@
 # training step through both executors, then three epochs of training
 # through oneDNN (per-epoch metrics, final weights, running statistics);
 # the shipped ResNet-20, three epochs through oneDNN against its PyTorch
-# module's float32 and float64 runs (docs/models.md: lrlab within 4x
-# PyTorch float32's distance from float64); and training recipes on a
+# module's float64 run and three float32 runs (docs/models.md: lrlab
+# within 4x the farthest float32 run's distance from float64); and training recipes on a
 # small fixed graph: label smoothing, reduction=sum, clip_grad_norm_ (2 and
 # inf) and clip_grad_value_, with the logged gradient norm.
 # Without python3-torch: SKIP (a failure in CI).
