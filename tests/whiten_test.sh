@@ -2,10 +2,10 @@
 # tests/whiten_test.sh: `lrlab train --whiten` (airbench94's data-dependent
 # init of its first conv, lrlab/model.h): the weights equal airbench's
 # init_whitening_conv computed by PyTorch in float64 on the same images
-# (tests/torch/whiten_check.py; an eigenvector's sign may differ); the
-# setting is in config.txt and a resumed run keeps the weights; bad values
-# are refused naming the flag and what was expected, before a run
-# directory is made. Without python3-torch: SKIP (a failure in CI).
+# (tests/torch/whiten_check.py; an eigenvector's sign may differ), also
+# over --init's weights; the setting is in config.txt and a resumed run
+# keeps the weights; bad values are refused naming the flag and what was
+# expected, before a run directory is made. Without python3-torch: SKIP (a failure in CI).
 set -u
 . tests/lib.sh
 : "${SYNTH_DIR:?SYNTH_DIR must name a synthetic CIFAR-10 directory (tests/run.sh sets it)}"
@@ -15,16 +15,24 @@ F="--model airbench94-net --data $SYNTH_DIR --limit-train 40 --limit-test 8 --ba
 "$LRLAB" train $F --whiten '0, images=32, eps=1e-3' --lr 0 --weight-decay 0 --epochs 1 --out "$T/a" >"$T/a.out" 2>&1
 check "train --whiten (exit $?): $(tail -n 1 "$T/a.out")" [ -f "$T/a/model.safetensors" ]
 check "config.txt records the setting" grep -qx "whiten=0, images=32, eps=1e-3" "$T/a/config.txt"
-if have_torch; then
-    out=$("$PY" tests/torch/whiten_check.py "$SYNTH_DIR" "$T/a/model.safetensors" 0 32 1e-3 \
+# whitened WHAT RUN: RUN's conv 0 is airbench's init_whitening_conv of 32 images, eps 1e-3, in PyTorch
+whitened() {
+    out=$("$PY" tests/torch/whiten_check.py "$SYNTH_DIR" "$2/model.safetensors" 0 32 1e-3 \
         0.4914,0.4822,0.4465 0.2023,0.1994,0.2010 2>&1)
     echo "$out" | grep -q 'whiten: [1-9][0-9]* passed, 0 failed'
-    check "the filters are airbench's init_whitening_conv in PyTorch: $(echo "$out" | grep -E 'FAIL|whiten:' | head -n 3)" \
-        [ $? -eq 0 ]
+    check "$1: $(echo "$out" | grep -E 'FAIL|whiten:' | head -n 3)" [ $? -eq 0 ]
+}
+if have_torch; then
+    whitened "the filters are airbench's init_whitening_conv in PyTorch" "$T/a"
 else
     skip "whiten_test: python3-torch not installed (apt-get install python3-torch python3-numpy)"
 fi
 "$LRLAB" train $F --whiten 0 --epochs 2 --out "$T/b" >/dev/null 2>&1
+# over --init's weights (b's conv 0: another whitening), not replaced by them
+"$LRLAB" train $F --init "$T/b/model.safetensors" --whiten '0, images=32, eps=1e-3' --lr 0 --weight-decay 0 \
+    --epochs 1 --out "$T/i" >"$T/i.out" 2>&1
+check "train --init --whiten (exit $?): $(tail -n 1 "$T/i.out")" [ -f "$T/i/model.safetensors" ]
+if have_torch; then whitened "--whiten over --init's weights" "$T/i"; fi
 "$LRLAB" train $F --whiten 0 --epochs 2 --out "$T/c" --stop-at-step 1 >/dev/null 2>&1
 "$LRLAB" train --resume "$T/c" >"$T/c.out" 2>&1
 check "stopped and resumed with --whiten: the same weights as straight through ($(tail -n 1 "$T/c.out"))" \
