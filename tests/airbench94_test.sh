@@ -1,6 +1,7 @@
 #!/bin/sh
 # tests/airbench94_test.sh: experiments/airbench94.sweep's numbers against
-# the source's (KellerJordan/cifar10-airbench, legacy/airbench94.py), as
+# the source's (KellerJordan/cifar10-airbench, legacy/airbench94.py; its
+# numbers and get_lr as tests/torch/airbench_steps.py writes them), as
 # lrlab resolves them (`lrlab sweep airbench94 --dry-run` for 50,000
 # training images, CIFAR-10's: {total_steps} = 476): its lr schedule, through
 # `lrlab schedule`, equals PyTorch's LambdaLR with the source's get_lr at
@@ -39,11 +40,9 @@ else
     "$PY" - "$T/lr" "$T/cmd" >"$T/out" 2>&1 <<'PYEOF'
 import re, shlex, sys
 import torch
-m = 0.85
-kilostep_scale = 1024 * (1 + 1 / (1 - m))            # hyp['opt'] as the source derives it
-lr = 11.5 / kilostep_scale
-wd = 0.0153 * 1024 / kilostep_scale
-lr_biases = lr * 64.0
+sys.path.insert(0, "tests/torch")
+from airbench_steps import MOMENTUM, source_lr, source_numbers
+lr, wd, lr_biases = source_numbers()
 words = shlex.split(open(sys.argv[2]).read())
 flags = [(words[i], words[i + 1]) for i in range(len(words) - 1) if words[i].startswith("--")]
 optim = [v for k, v in flags if k == "--optim"][-1]
@@ -54,17 +53,9 @@ got = {"lr": float(re.search(r"SGD\(lr=([0-9.e-]+)", optim)[1]),
        "bias weight_decay": float(re.search(r"lr_scale=64, weight_decay=([0-9.e-]+)$", bias_group)[1])}
 bad = [k for k in want if want[k] != got[k]]
 T = 476
-def get_lr(step):
-    warmup_steps = int(T * 0.23)
-    warmdown_steps = T - warmup_steps
-    if step < warmup_steps:
-        frac = step / warmup_steps
-        return 0.2 * (1 - frac) + 1.0 * frac
-    frac = (step - warmup_steps) / warmdown_steps
-    return 1.0 * (1 - frac) + 0.07 * frac
 p = torch.nn.Parameter(torch.zeros(1))
-opt = torch.optim.SGD([p], lr=lr, momentum=m, nesterov=True)
-sched = torch.optim.lr_scheduler.LambdaLR(opt, get_lr)
+opt = torch.optim.SGD([p], lr=lr, momentum=MOMENTUM, nesterov=True)
+sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: source_lr(step, T))
 ref = []
 for _ in range(T):
     ref.append(opt.param_groups[0]["lr"])
