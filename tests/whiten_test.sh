@@ -50,8 +50,17 @@ refused() { # refused WHAT EXIT PATTERN ARGS...
 refused "an unknown layer" 1 "no layer 'nope'" --whiten nope
 refused "a conv of the wrong shape" 1 "must be a conv with 2 x in_channels" --whiten 2.conv1
 refused "not a conv" 1 "must be a conv" --whiten 7
-refused "images=0" 2 "images=0: expected a whole number" --whiten '0, images=0'
-refused "eps=-1" 2 "eps=-1: expected a number >= 0" --whiten '0, eps=-1'
-refused "an unknown option" 2 "unknown 'size=3'" --whiten '0, size=3'
+refused "images=0" 2 "images: expected a whole number of images >= 1" --whiten '0, images=0'
+refused "images=1.5" 2 "images: expected a whole number" --whiten '0, images=1.5'
+refused "eps=-1" 2 "eps: expected a number >= 0" --whiten '0, eps=-1'
+refused "an unknown option" 2 "unknown option 'size' (expected images=N or eps=E)" --whiten '0, size=3'
+refused "a misspelt option" 2 "unknown option 'image' (did you mean images?)" --whiten '0, image=3'
+refused "an option twice" 2 "images given twice" --whiten '0, images=3, images=4'
+refused "a value after the layer" 2 "expected images=N or eps=E after the layer" --whiten '0, 5000'
 refused "no layer" 2 "expected 'LAYER" --whiten ', eps=1'
+refused "not Python" 2 "--whiten:" --whiten '0, eps=(1'
+# the caret under the culprit, in the user's text
+"$LRLAB" train $F --epochs 1 --out "$T/bad" --whiten '0, images=32, eps=x1' >"$T/caret.out" 2>&1
+check "a caret under eps's value: $(cat "$T/caret.out" | tr '\n' '|')" \
+    sh -c 'grep -qxF "  0, images=32, eps=x1" "$1" && grep -qxF "$(printf "%20s^~" "")" "$1"' - "$T/caret.out"
 summary whiten_test
