@@ -1,50 +1,61 @@
 #!/bin/sh
 # tests/airbench94_test.sh: experiments/airbench94.sweep's numbers against
-# the source's (KellerJordan/cifar10-airbench, legacy/airbench94.py):
-# its lr schedule, through `lrlab schedule` with {total_steps} = 476,
-# equals PyTorch's LambdaLR with the source's get_lr at all 476 steps, bit
-# for bit; its SGD lr and weight decays are the source's derived doubles.
-# (The file itself is run by `make airbench94`; its --param-group needs the
-# optimiser's parameter groups.)
+# the source's (KellerJordan/cifar10-airbench, legacy/airbench94.py; its
+# numbers and get_lr as tests/torch/airbench_steps.py writes them), as
+# lrlab resolves them (`lrlab sweep airbench94 --dry-run` for 50,000
+# training images, CIFAR-10's: {total_steps} = 476): its lr schedule, through
+# `lrlab schedule`, equals PyTorch's LambdaLR with the source's get_lr at
+# all 476 steps, bit for bit; its SGD lr and weight decays are the
+# source's derived doubles. (tests/test_sweep.c checks the other settings;
+# tests/airbench_steps_test.sh trains the recipe's first steps against
+# PyTorch's.)
 set -u
 . tests/lib.sh
 case "$LRLAB" in /*) ;; *) LRLAB=$(pwd)/$LRLAB ;; esac
 T=$tmp
-F=experiments/airbench94.sweep
-sched=$(sed -n "s/^ *--sched \"\(LambdaLR(.*)\)\" \\\\\$/\1/p" $F | sed 's/{total_steps}/476/g')
-check "$F: a --sched \"LambdaLR(...)\" line" [ -n "$sched" ]
-lr=$(sed -n "s/.*SGD(lr=\([0-9.e-]*\),.*/\1/p" $F)
+: "${SYNTH_DIR:?SYNTH_DIR must name a synthetic CIFAR-10 directory (tests/run.sh sets it)}"
+"$LRLAB" sweep airbench94 --dry-run --data "$SYNTH_DIR" --limit-train 50000 --out "$T/sweep" >"$T/plan" 2>&1
+check "lrlab sweep airbench94 --dry-run: $(tail -n 1 "$T/plan")" grep -q '^start *airbench94: ' "$T/plan"
+sed -n 's/^start *airbench94: \(.*\) > [^ ]*$/\1/p' "$T/plan" >"$T/cmd"
+value() { # value NAME: the value of the run's last --NAME (its command is shell-quoted)
+    name=$1 v=
+    eval "set -- $(cat "$T/cmd")"
+    while [ $# -gt 1 ]; do
+        if [ "$1" = "--$name" ]; then v=$2; fi
+        shift
+    done
+    printf '%s' "$v"
+}
+sched=$(value sched)
+case "$sched" in
+"LambdaLR("*"floor(476 * 0.23)"*) ok ;;
+*) bad "the run's --sched: '$sched', expected a LambdaLR with {total_steps} = 476" ;;
+esac
+lr=$(value optim | sed -n 's/^SGD(lr=\([0-9.e-]*\),.*/\1/p')
 "$LRLAB" schedule --lr "$lr" --epochs 10 --steps-per-epoch 48 --sched-unit step --sched "$sched" >"$T/lr" 2>&1
-check "lrlab schedule of $F's --sched: $(tail -n 1 "$T/lr")" [ $? -eq 0 ]
+check "lrlab schedule of the run's --sched: $(tail -n 1 "$T/lr")" [ $? -eq 0 ]
 if ! "$PY" -c 'import torch' >/dev/null 2>&1; then
     skip "python3-torch not installed: the schedule is not compared with PyTorch"
 else
-    "$PY" - "$T/lr" "$F" >"$T/out" 2>&1 <<'PYEOF'
-import re, sys
+    "$PY" - "$T/lr" "$T/cmd" >"$T/out" 2>&1 <<'PYEOF'
+import re, shlex, sys
 import torch
-m = 0.85
-kilostep_scale = 1024 * (1 + 1 / (1 - m))            # hyp['opt'] as the source derives it
-lr = 11.5 / kilostep_scale
-wd = 0.0153 * 1024 / kilostep_scale
-lr_biases = lr * 64.0
-text = open(sys.argv[2]).read()
+sys.path.insert(0, "tests/torch")
+from airbench_steps import MOMENTUM, source_lr, source_numbers
+lr, wd, lr_biases = source_numbers()
+words = shlex.split(open(sys.argv[2]).read())
+flags = [(words[i], words[i + 1]) for i in range(len(words) - 1) if words[i].startswith("--")]
+optim = [v for k, v in flags if k == "--optim"][-1]
+bias_group = [v for k, v in flags if k == "--param-group" and v.startswith("@batchnorm.bias:")][0]
 want = {"lr": lr, "weight_decay": wd / lr, "bias weight_decay": wd / lr_biases}
-got = {"lr": float(re.search(r"SGD\(lr=([0-9.e-]+)", text)[1]),
-       "weight_decay": float(re.search(r"SGD\(.*weight_decay=([0-9.e-]+)\)", text)[1]),
-       "bias weight_decay": float(re.search(r"@batchnorm.bias: lr_scale=64, weight_decay=([0-9.e-]+)", text)[1])}
+got = {"lr": float(re.search(r"SGD\(lr=([0-9.e-]+)", optim)[1]),
+       "weight_decay": float(re.search(r"weight_decay=([0-9.e-]+)\)", optim)[1]),
+       "bias weight_decay": float(re.search(r"lr_scale=64, weight_decay=([0-9.e-]+)$", bias_group)[1])}
 bad = [k for k in want if want[k] != got[k]]
 T = 476
-def get_lr(step):
-    warmup_steps = int(T * 0.23)
-    warmdown_steps = T - warmup_steps
-    if step < warmup_steps:
-        frac = step / warmup_steps
-        return 0.2 * (1 - frac) + 1.0 * frac
-    frac = (step - warmup_steps) / warmdown_steps
-    return 1.0 * (1 - frac) + 0.07 * frac
 p = torch.nn.Parameter(torch.zeros(1))
-opt = torch.optim.SGD([p], lr=lr, momentum=m, nesterov=True)
-sched = torch.optim.lr_scheduler.LambdaLR(opt, get_lr)
+opt = torch.optim.SGD([p], lr=lr, momentum=MOMENTUM, nesterov=True)
+sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: source_lr(step, T))
 ref = []
 for _ in range(T):
     ref.append(opt.param_groups[0]["lr"])
@@ -55,7 +66,7 @@ diff = [i for i in range(T) if i >= len(rows) or rows[i] != ref[i]]
 print("numbers", "ok" if not bad else "differ: %s" % bad)
 print("schedule", "ok" if not diff else "differs at steps %s" % diff[:5])
 PYEOF
-    check "$F: lr and weight decays are the source's: $(sed -n 1p "$T/out")" grep -qx "numbers ok" "$T/out"
-    check "$F: LambdaLR equals the source's get_lr in PyTorch at 476 steps: $(tail -n 1 "$T/out")" grep -qx "schedule ok" "$T/out"
+    check "the run's lr and weight decays are the source's: $(sed -n 1p "$T/out")" grep -qx "numbers ok" "$T/out"
+    check "the run's LambdaLR equals the source's get_lr in PyTorch at 476 steps: $(tail -n 1 "$T/out")" grep -qx "schedule ok" "$T/out"
 fi
 summary airbench94_test

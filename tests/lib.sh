@@ -52,6 +52,17 @@ wait_until() {
 # metrics.csv or steps.csv while it starts)
 lines() { if [ -f "$1" ]; then wc -l <"$1"; else echo 0; fi; }
 
+# add_up NAME OUTPUT: adds the counts of the closing line `NAME: N passed,
+# N failed` in OUTPUT (a checking script's), showing its first FAIL lines;
+# no such line is a failure.
+add_up() {
+    echo "$2" | grep -E "^FAIL" | head -n 20
+    line=$(echo "$2" | grep -E "^$1: " | tail -n 1)
+    if [ -z "$line" ]; then bad "$1: no closing line: $(echo "$2" | tail -n 3)"; return; fi
+    pass=$((pass + $(echo "$line" | sed -E 's/.*: ([0-9]+) passed.*/\1/')))
+    fail=$((fail + $(echo "$line" | sed -E 's/.*passed, ([0-9]+) failed.*/\1/')))
+}
+
 # summary NAME: the closing line tests/run.sh adds up; the exit status.
 summary() {
     echo "$1: $pass passed, $fail failed"

@@ -15,14 +15,6 @@ if ! have_torch; then
     skip "model_torch_test: python3-torch not installed (apt-get install python3-torch python3-numpy)"
     summary model_torch_test; exit
 fi
-# add_up NAME OUTPUT: the counts of models.py's closing line for NAME
-add_up() {
-    echo "$2" | grep -E "^FAIL" | head -n 20
-    line=$(echo "$2" | grep -E "^$1: " | tail -n 1)
-    if [ -z "$line" ]; then bad "models.py $1: no closing line: $(echo "$2" | tail -n 3)"; return; fi
-    pass=$((pass + $(echo "$line" | sed -E 's/.*: ([0-9]+) passed.*/\1/')))
-    fail=$((fail + $(echo "$line" | sed -E 's/.*passed, ([0-9]+) failed.*/\1/')))
-}
 for run in resnet20:ref resnet20:dnnl airbench94-net:ref airbench94-net:dnnl resnet18:dnnl vgg11-bn:dnnl; do
     m=${run%:*} b=${run#*:}
     add_up "models_${m}_$b" "$("$PY" tests/torch/models.py compare "$TEST_BIN/test_model" "$m" "$tmp" "$b" 2>&1)"

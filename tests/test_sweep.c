@@ -1,11 +1,14 @@
 /* tests/test_sweep.c: the sweep-file parser and flag resolution
  * (lrlab/sweep.h): quoting, comments and continuations, every error with
  * its line, placeholders, command-line overrides, and experiments/
- * seed.sweep itself. Runs no training (tests/sweep_test.sh does). */
+ * seed.sweep and airbench94.sweep themselves. Runs no training
+ * (tests/sweep_test.sh does). */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <string.h>
 
+#include "lrlab/average.h"
+#include "lrlab/data.h"
 #include "lrlab/sweep.h"
 #include "test.h"
 
@@ -278,11 +281,93 @@ static void test_seed_sweep(void) {
     sweep_free(&s);
 }
 
+/* experiments/airbench94.sweep as lrlab reads it: the source's numbers
+ * (legacy/airbench94.py; tests/airbench94_test.sh compares the lr schedule
+ * and the derived doubles with PyTorch) in each setting they reach. With
+ * --limit-train 50000 and no data files: CIFAR-10's 48 steps an epoch. */
+static void test_airbench94_sweep(void) {
+    sweep_file s;
+    lr_error err = {{0}};
+    int rc = sweep_load(&s, "experiments/airbench94.sweep", &err);
+    CHECK(rc == 0, "experiments/airbench94.sweep (run from the repository root): %s", err.msg);
+    if (rc) return;
+    CHECK(!strcmp(s.name, "airbench94") && s.n_runs == 1, "%s: %d runs", s.name, s.n_runs);
+    char *full[] = {"--data", "no/such/dir", "--limit-train", "50000"};
+    sweep_flags extra = {0};
+    train_config cfg;
+    CHECK(sweep_flags_from_argv(&extra, 4, full, &err) == 0, "%s", err.msg);
+    rc = sweep_resolve(&s, 0, &extra, NULL, &cfg, &err);
+    CHECK(rc == 0, "resolve: %s", err.msg);
+    sweep_flags_free(&extra);
+    if (rc) {
+        sweep_free(&s);
+        return;
+    }
+    CHECK(!strcmp(cfg.model, "airbench94-net") && cfg.batch == 1024 && cfg.epochs == 10 && cfg.max_steps == 476 &&
+              config_steps_per_epoch(&cfg) == 48 && config_total_steps(&cfg) == 476,
+          "batch %d, epochs %d, max_steps %ld, %ld steps an epoch", cfg.batch, cfg.epochs, cfg.max_steps,
+          config_steps_per_epoch(&cfg));
+    /* the schedule: LambdaLR per step with {total_steps} = 476 (W = floor(476 * 0.23) = 109) */
+    const char *head = "LambdaLR(lr_lambda='min(0.2 * (1 - epoch / floor(476 * 0.23))";
+    CHECK(cfg.sched_unit_step && !strncmp(cfg.sched, head, strlen(head)) && !strstr(cfg.sched, "{total_steps}"),
+          "sched: %s", cfg.sched);
+    optim_params hp;
+    CHECK(config_optim(&cfg, &hp, &err) == 0, "optim: %s", err.msg);
+    CHECK(hp.kind == OPTIM_SGD && hp.lr == 0.0014648437500000002 && hp.momentum == 0.85 && hp.nesterov &&
+              hp.dampening == 0 && hp.weight_decay == 1.3623652173913041,
+          "SGD lr %.17g momentum %g nesterov %d weight_decay %.17g", hp.lr, hp.momentum, hp.nesterov, hp.weight_decay);
+    param_group g[OPTIM_MAX_GROUPS];
+    int n = 0;
+    CHECK(config_groups(&cfg, &hp, g, &n, &err) == 0 && n == 4, "groups: %d, %s", n, err.msg);
+    if (n == 4) {
+        CHECK(g[0].lr_scale == 64 && g[0].hp.lr == hp.lr * 64 && g[0].hp.weight_decay == 0.021286956521739127 &&
+                  g[0].frozen == FROZEN_NO && g[0].hp.momentum == 0.85 && g[0].hp.nesterov,
+              "the BatchNorm biases: lr %.17g, weight_decay %.17g", g[0].hp.lr, g[0].hp.weight_decay);
+        CHECK(g[1].frozen == FROZEN_ALWAYS, "the BatchNorm weights and conv 0's weight frozen: %d", g[1].frozen);
+        CHECK(g[2].frozen == FROZEN_FROM && g[2].frozen_epoch == 3 && g[2].hp.lr == hp.lr, "conv 0's bias: frozen %d from %ld",
+              g[2].frozen, g[2].frozen_epoch);
+        CHECK(g[3].frozen == FROZEN_NO && g[3].hp.lr == hp.lr && g[3].hp.weight_decay == hp.weight_decay,
+              "the default group");
+        CHECK(optim_group_selects(&g[0], "2.norm1.bias", "batchnorm", 1) &&
+                  !optim_group_selects(&g[0], "2.conv1.weight", "conv", 0) &&
+                  optim_group_selects(&g[1], "3.norm2.weight", "batchnorm", 0) &&
+                  optim_group_selects(&g[1], "0.weight", "conv", 0) && !optim_group_selects(&g[1], "0.bias", "conv", 1) &&
+                  optim_group_selects(&g[2], "0.bias", "conv", 1),
+              "the selectors take the source's parameters");
+    }
+    CHECK(cfg.loss.label_smoothing == 0.2 && cfg.loss.sum && cfg.loss.clip_norm == 0 && cfg.loss.clip_value == 0,
+          "loss: label smoothing %g, sum %d", cfg.loss.label_smoothing, cfg.loss.sum);
+    lookahead *la = NULL;
+    double alpha = 0;
+    CHECK(lookahead_parse(&la, cfg.lookahead, 476, &err) == 0, "lookahead: %s", err.msg);
+    if (la) {
+        CHECK(lookahead_k(la) == 5 && lookahead_buffers(la) && lookahead_final(la), "lookahead k=5, buffers, final");
+        CHECK(lookahead_alpha(la, 238, &alpha, &err) == 0 && alpha == 1 - 0.7737809374999998 * 0.125,
+              "alpha at step 238 of 476: 1 - 0.95**5 / 8: %.17g", alpha);
+        lookahead_free(la);
+    }
+    char layer[64];
+    int images = 0;
+    double eps = 0;
+    CHECK(config_whiten_parse(cfg.whiten, "--whiten", layer, sizeof layer, &images, &eps, &err) == 0 &&
+              !strcmp(layer, "0") && images == 5000 && eps == 5e-4,
+          "whiten '%s'", cfg.whiten);
+    CHECK(cfg.tta == 2, "tta %d", cfg.tta);
+    data_transform t;
+    CHECK(transform_parse(&t, cfg.transform, &err) == 0 && t.n >= 2 && t.step[0].kind == TF_ALT_FLIP &&
+              t.step[1].kind == TF_CROP && t.step[1].size_h == 32 && t.step[1].pad[0] == 2 &&
+              t.step[1].pad_mode == TF_PAD_REFLECT,
+          "transform: %s (%s)", cfg.transform, err.msg);
+    CHECK(!strcmp(cfg.normalize, "0.4914,0.4822,0.4465,0.2470,0.2435,0.2616"), "normalize %s", cfg.normalize);
+    sweep_free(&s);
+}
+
 int main(void) {
     test_syntax();
     test_default_name();
     test_errors();
     test_placeholders_and_overrides();
     test_seed_sweep();
+    test_airbench94_sweep();
     return test_summary("test_sweep");
 }

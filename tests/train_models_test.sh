@@ -23,14 +23,6 @@ if ! have_torch; then
     skip "train_models_test: python3-torch not installed (apt-get install python3-torch python3-numpy)"
     summary train_models_test; exit
 fi
-# add_up NAME OUTPUT: the counts of the script's closing line for NAME
-add_up() {
-    echo "$2" | grep -E "^FAIL" | head -n 20
-    line=$(echo "$2" | grep -E "^$1: " | tail -n 1)
-    if [ -z "$line" ]; then bad "train_models.py $1: no closing line: $(echo "$2" | tail -n 3)"; return; fi
-    pass=$((pass + $(echo "$line" | sed -E 's/.*: ([0-9]+) passed.*/\1/')))
-    fail=$((fail + $(echo "$line" | sed -E 's/.*passed, ([0-9]+) failed.*/\1/')))
-}
 add_up dropout "$("$PY" tests/torch/train_models.py dropout "$TEST_BIN/test_model" "$tmp" 2>&1)"
 add_up recipes "$("$PY" tests/torch/train_models.py recipes "$LRLAB" "$SYNTH_DIR" "$tmp" 2>&1)"
 add_up graphs "$("$PY" tests/torch/train_models.py graphs "$LRLAB" "$TEST_BIN/test_model" "$SYNTH_DIR" "$tmp" 1 3 2>&1)"

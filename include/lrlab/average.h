@@ -66,6 +66,11 @@ enum { AVG_LOOKAHEAD = 1, AVG_LOOKAHEAD_BUFFERS = 2, AVG_EMA = 4, AVG_SWA = 8 };
 int avg_state_init(avg_state *s, unsigned which, long n_params, long n_buffers, const float *params,
                    const float *buffers, lr_error *err);
 void avg_state_free(avg_state *s); /* accepts a zeroed or half-built one */
+/* The model's params and buffers copied again into the averages of s named
+ * by which (AVG_LOOKAHEAD: the slow weights and, when kept, buffers; AVG_EMA;
+ * AVG_SWA), as avg_state_init copies them: after a data-dependent init that
+ * follows Lookahead's copy (the trainer's --whiten). Averages s does not keep: nothing. */
+void avg_state_copy(avg_state *s, unsigned which, const float *params, const float *buffers);
 
 /* The state's tensors as the checkpoint names them ("average.ema.params"):
  * up to AVG_MAX_TENSORS, in a fixed order; returns the count. */

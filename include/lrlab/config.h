@@ -78,7 +78,9 @@ int config_is_switch(const char *key);
  * own flag), -1 on a bad or missing value. */
 int config_take_arg(train_config *c, int argc, char **argv, int *i, lr_error *err);
 
-/* --whiten's text: the conv layer's name, images (5000) and eps (5e-4). */
+/* --whiten's text: the conv layer's name, images (5000) and eps (5e-4);
+ * parsed by the schedules' expression parser as "Whiten('LAYER', images=N,
+ * eps=E)", errors prefixed with origin and a caret under the culprit. */
 int config_whiten_parse(const char *text, const char *origin, char *layer, size_t layer_size, int *images, double *eps, lr_error *err);
 
 /* config.txt: `key=value` lines, '#' comments. write is deterministic. */

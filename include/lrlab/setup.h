@@ -19,6 +19,8 @@ typedef struct {
                                         a forward-only net */
     int test;                        /* 1: the test split (--limit-test) and its loader; 0: one test image */
     const char *weights;             /* loaded over the seeded init (--init, eval's weights), or NULL */
+    int whiten;                      /* 1 (training): --whiten's data-dependent init after the weights
+                                        (train_setup_whiten); 0: the caller's to do */
     const char *const *model_search; /* directories holding models/ descriptions */
     int retune;                      /* --retune: time the algorithms again and rewrite the cache entry */
     FILE *log;                       /* with cfg->verbose: the algorithm choice per layer; NULL: quiet */
@@ -43,6 +45,11 @@ typedef struct {
  * what was built: free it with train_setup_free. */
 int train_setup_init(train_setup *s, train_config *cfg, const setup_options *o, lr_error *err);
 void train_setup_free(train_setup *s); /* accepts a zeroed or half-built setup */
+
+/* --whiten's data-dependent init of s's parameters (model_whiten_conv) from
+ * the first training images; nothing without --whiten. The trainer calls it
+ * itself, after it has taken Lookahead's copy of the model as made. */
+int train_setup_whiten(train_setup *s, const train_config *cfg, lr_error *err);
 
 /* The data options of cfg (--dataset, --data, --labels, --resize,
  * --normalize, the limits; training: the training split too, test: the test

@@ -164,7 +164,7 @@ int cli_find_lr(int argc, char **argv) {
     char optim_text[512];
     optim_format(optim_text, sizeof optim_text, &fc.optim, 1);
     /* the training images only: the test split is validated with one image and not used */
-    setup_options so = {.training = 1, .weights = cfg.init[0] ? cfg.init : NULL,
+    setup_options so = {.training = 1, .weights = cfg.init[0] ? cfg.init : NULL, .whiten = 1,
                         .model_search = cli_search_dirs("models"), .retune = retune, .log = stdout, .warn = stderr};
     train_setup r;
     memset(&r, 0, sizeof r);

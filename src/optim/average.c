@@ -182,24 +182,36 @@ int lookahead_final(const lookahead *la) { return la->final; }
 
 /* ---- a run's averages ---- */
 
-static float *copy_of(const float *src, long n, const char *what, lr_error *err) {
-    float *p = lr_calloc((size_t)n + 1, sizeof(float), what, err);
-    if (p && n) memcpy(p, src, (size_t)n * sizeof(float));
-    return p;
-}
+static float *alloc(long n, const char *what, lr_error *err) { return lr_calloc((size_t)n + 1, sizeof(float), what, err); }
 
 int avg_state_init(avg_state *s, unsigned which, long n_params, long n_buffers, const float *params,
                    const float *buffers, lr_error *err) {
     memset(s, 0, sizeof *s);
     s->n_params = n_params, s->n_buffers = n_buffers;
     int fail = 0;
-    if (which & AVG_LOOKAHEAD) fail |= !(s->slow_params = copy_of(params, n_params, "lookahead weights", err));
-    if ((which & AVG_LOOKAHEAD_BUFFERS) && n_buffers)
-        fail |= !(s->slow_buffers = copy_of(buffers, n_buffers, "lookahead buffers", err));
-    if (which & AVG_EMA) fail |= !(s->ema_params = copy_of(params, n_params, "EMA weights", err));
-    if ((which & AVG_EMA) && n_buffers) fail |= !(s->ema_buffers = copy_of(buffers, n_buffers, "EMA buffers", err));
-    if (which & AVG_SWA) fail |= !(s->swa_params = copy_of(params, n_params, "SWA weights", err));
-    return fail ? -1 : 0;
+    if (which & AVG_LOOKAHEAD) fail |= !(s->slow_params = alloc(n_params, "lookahead weights", err));
+    if ((which & AVG_LOOKAHEAD_BUFFERS) && n_buffers) fail |= !(s->slow_buffers = alloc(n_buffers, "lookahead buffers", err));
+    if (which & AVG_EMA) fail |= !(s->ema_params = alloc(n_params, "EMA weights", err));
+    if ((which & AVG_EMA) && n_buffers) fail |= !(s->ema_buffers = alloc(n_buffers, "EMA buffers", err));
+    if (which & AVG_SWA) fail |= !(s->swa_params = alloc(n_params, "SWA weights", err));
+    if (fail) return -1;
+    avg_state_copy(s, which, params, buffers);
+    return 0;
+}
+
+void avg_state_copy(avg_state *s, unsigned which, const float *params, const float *buffers) {
+    const struct {
+        unsigned bit;
+        float *to;
+        const float *from;
+        long n;
+    } all[] = {{AVG_LOOKAHEAD, s->slow_params, params, s->n_params},
+               {AVG_LOOKAHEAD, s->slow_buffers, buffers, s->n_buffers},
+               {AVG_EMA, s->ema_params, params, s->n_params},
+               {AVG_EMA, s->ema_buffers, buffers, s->n_buffers},
+               {AVG_SWA, s->swa_params, params, s->n_params}};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        if ((which & all[i].bit) && all[i].to && all[i].n) memcpy(all[i].to, all[i].from, (size_t)all[i].n * sizeof(float));
 }
 
 void avg_state_free(avg_state *s) {

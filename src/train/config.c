@@ -11,6 +11,7 @@
 
 #include "lrlab/average.h"
 #include "lrlab/data.h"
+#include "sched/expr.h"
 
 /* K_LIST: a repeatable string setting, each value appended with '\n' (one config.txt line each) */
 typedef enum { K_STR, K_DOUBLE, K_INT, K_LONG, K_SWITCH, K_NEG_SWITCH, K_ENUM, K_LIST } kind;
@@ -46,34 +47,66 @@ static int check_normalize(const char *value, const char *origin, lr_error *err)
     return data_parse_norm(value, &nm, &n, origin, err);
 }
 
-/* --whiten 'LAYER[, images=N][, eps=E]' (lrlab/config.h) */
-int config_whiten_parse(const char *text, const char *origin, char *layer, size_t layer_size, int *images, double *eps, lr_error *err) {
-    *images = 5000, *eps = 5e-4;
-    const char *p = text + strspn(text, " "), *end = p + strcspn(p, ", ");
-    if (end == p || (size_t)(end - p) >= layer_size)
-        return lr_fail(err, "%s '%s': expected 'LAYER[, images=N][, eps=E]' (a conv layer's name first)", origin, text);
-    snprintf(layer, layer_size, "%.*s", (int)(end - p), p);
-    for (p = end; *p;) {
-        p += strspn(p, ", ");
-        if (!*p) break;
-        char *stop;
-        if (!strncmp(p, "images=", 7)) {
-            long v = strtol(p + 7, &stop, 10);
-            if (stop == p + 7 || v < 1 || v > 1000000000)
-                return lr_fail(err, "%s '%s': images=%.20s: expected a whole number of images >= 1", origin, text, p + 7);
-            *images = (int)v;
-        } else if (!strncmp(p, "eps=", 4)) {
-            *eps = strtod(p + 4, &stop);
-            if (stop == p + 4 || !(*eps >= 0 && *eps < 1e30))
-                return lr_fail(err, "%s '%s': eps=%.20s: expected a number >= 0", origin, text, p + 4);
-        } else {
-            return lr_fail(err, "%s '%s': unknown '%.20s': expected images=N or eps=E", origin, text, p);
-        }
-        p = stop;
-        if (*p && *p != ',' && *p != ' ')
-            return lr_fail(err, "%s '%s': unexpected '%.20s' (options are separated by commas)", origin, text, p);
+/* --whiten 'LAYER[, images=N][, eps=E]' (lrlab/config.h), parsed as the call
+ * "Whiten('LAYER', images=N, eps=E)" by the expression parser (a layer's name
+ * such as 2.conv1 is no Python token: it is quoted); carets go back under the
+ * user's text. */
+static const char *const whiten_modules[] = {NULL};
+static const expr_syntax whiten_syntax = {"--whiten", "whitening settings", "0, images=5000, eps=5e-4", whiten_modules};
+#define WHITEN_HEAD "Whiten('"
+
+/* images= and eps= (keyword arguments after the layer) */
+static int whiten_bind(const char *src, const ast *call, int *images, double *eps, expr_error *e) {
+    static const char *const names[] = {"images", "eps", NULL};
+    const ast *seen[2] = {NULL};
+    for (const ast *v = call->first->next; v; v = v->next) {
+        int i = v->kw_len ? lr_key_find(src + v->kw_pos, (size_t)v->kw_len, names) : -1;
+        const char *near = v->kw_len ? lr_nearest(src + v->kw_pos, v->kw_len, names, 2) : NULL;
+        e->pos = v->kw_len ? v->kw_pos : v->pos, e->len = v->kw_len ? v->kw_len : v->len;
+        if (i < 0 && !v->kw_len) return snprintf(e->msg, sizeof e->msg, "expected images=N or eps=E after the layer"), -1;
+        if (i < 0)
+            return snprintf(e->msg, sizeof e->msg, "unknown option '%.*s' (%s%s%s)", v->kw_len < 40 ? v->kw_len : 40,
+                             src + v->kw_pos, near ? "did you mean " : "expected images=N or eps=E", near ? near : "",
+                             near ? "?" : ""), -1;
+        if (seen[i]) return snprintf(e->msg, sizeof e->msg, "%s given twice", names[i]), -1;
+        seen[i] = v;
+        e->pos = v->pos, e->len = v->len;
+        if (i == 0 && !(v->kind == AST_NUM && v->is_int && v->num >= 1 && v->num <= 1e9))
+            return snprintf(e->msg, sizeof e->msg, "images: expected a whole number of images >= 1"), -1;
+        if (i == 1 && !(v->kind == AST_NUM && v->num >= 0 && v->num < 1e30))
+            return snprintf(e->msg, sizeof e->msg, "eps: expected a number >= 0"), -1;
+        if (i == 0) *images = (int)v->num;
+        else *eps = v->num;
     }
     return 0;
+}
+
+int config_whiten_parse(const char *text, const char *origin, char *layer, size_t layer_size, int *images, double *eps, lr_error *err) {
+    *images = 5000, *eps = 5e-4;
+    /* the layer: the text before the first comma, without its blanks */
+    int a = (int)strspn(text, " "), b = a + (int)strcspn(text + a, ",");
+    while (b > a && text[b - 1] == ' ') b--;
+    const char *odd = strpbrk(text + a, "='\"()");
+    if (b == a || (odd && odd < text + b) || (size_t)(b - a) >= layer_size)
+        return expr_fail_as(err, origin, text, a, b > a ? b - a : 1,
+                            "expected 'LAYER[, images=N][, eps=E]' (a conv layer's name first)");
+    snprintf(layer, layer_size, "%.*s", b - a, text + a);
+    /* Whiten('LAYER'...): the user's text from a, the layer in quotes */
+    size_t n = strlen(text), head = strlen(WHITEN_HEAD);
+    char *src = malloc(n + head + 3);
+    if (!src) return lr_fail(err, "%s: out of memory", origin);
+    snprintf(src, n + head + 3, "%s%.*s'%s)", WHITEN_HEAD, b - a, text + a, text + b);
+    expr_arena arena = {0};
+    expr_error e = {0, 1, ""};
+    ast *call;
+    int rc = expr_parse(&arena, src, &whiten_syntax, &call, &e) || whiten_bind(src, call, images, eps, &e);
+    if (rc) { /* back to the user's text: before the closing quote, after it */
+        int pos = e.pos - (int)head + a;
+        expr_fail_as(err, origin, text, pos > b ? pos - 1 : pos, e.len, e.msg);
+    }
+    expr_arena_free(&arena);
+    free(src);
+    return rc ? -1 : 0;
 }
 
 static int check_whiten(const char *value, const char *origin, lr_error *err) {

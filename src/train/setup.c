@@ -106,7 +106,9 @@ int train_setup_net(net **out, const model_spec *m, train_config *cfg, int train
 /* The first `images` training images (file order, normalised, no
  * augmentation, as airbench's train_loader.normalize(images[:5000])) into
  * model_whiten_conv. */
-static int whiten_init(const model_spec *m, float *params, const train_config *cfg, const dataset *d, lr_error *err) {
+int train_setup_whiten(train_setup *s, const train_config *cfg, lr_error *err) {
+    if (!cfg->whiten[0]) return 0;
+    const dataset *d = &s->data;
     char layer[64];
     int images;
     double eps;
@@ -117,7 +119,7 @@ static int whiten_init(const model_spec *m, float *params, const train_config *c
     float *x = lr_calloc((size_t)n * img, sizeof(float), "whitening images", err);
     if (!x) return -1;
     for (size_t i = 0; i < (size_t)n * img; i++) x[i] = augment_value(&d->norm, (int)(i / (t->h * t->w) % t->c), t->pixels[i]);
-    int rc = model_whiten_conv(m, params, layer, x, n, eps, err);
+    int rc = model_whiten_conv(&s->m, s->params, layer, x, n, eps, err);
     free(x);
     return rc;
 }
@@ -157,7 +159,6 @@ int train_setup_init(train_setup *s, train_config *cfg, const setup_options *o, 
     model_init_params(m, s->params, (uint64_t)cfg->seed);
     model_init_buffers(m, s->buffers);
     if (o->weights && (o->training ? weights_load : weights_load_any)(o->weights, m, s->params, s->buffers, err)) return -1;
-    if (o->training && cfg->whiten[0] && whiten_init(m, s->params, cfg, &s->data, err)) return -1;
     if (train_setup_net(&s->net, m, cfg, o->training, o, err)) return -1;
     net_set_buffers(s->net, s->buffers);
     if (cfg->transform[0]) { /* parsed by config_set already; now against the images */
@@ -166,6 +167,7 @@ int train_setup_init(train_setup *s, train_config *cfg, const setup_options *o, 
             return -1;
         transform_norm(&s->transform, s->data.c, &s->data.norm);
     }
+    if (o->training && o->whiten && train_setup_whiten(s, cfg, err)) return -1; /* normalised as the training images */
     if (o->training) {
         loader_config lc = {.split = train, .transform = s->transform.n ? &s->transform : NULL, .norm = s->data.norm, .batch = cfg->batch, .drop_last = 1, .shuffle = cfg->shuffle,
                             .augment = cfg->augment, .seed = (uint64_t)cfg->seed,

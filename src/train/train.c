@@ -326,8 +326,8 @@ static int setup(run *r, lr_error *err) {
 }
 
 /* The averages as torch's copies of the model made before the first step:
- * of the weights in params now (the seeded init or --init; a checkpoint
- * then overwrites them). */
+ * of the weights in params now (the seeded init or --init, before --whiten;
+ * a checkpoint then overwrites them). */
 static int init_averages(run *r, lr_error *err) {
     unsigned which = (r->la ? AVG_LOOKAHEAD : 0) | (r->la && lookahead_buffers(r->la) ? AVG_LOOKAHEAD_BUFFERS : 0) |
                      (r->cfg.ema > 0 ? AVG_EMA : 0) | (r->cfg.swa_start >= 0 ? AVG_SWA : 0);
@@ -376,6 +376,12 @@ static int start_or_resume(run *r, int *finished, lr_error *err) {
         memset(&r->st, 0, sizeof r->st);
         if (r->cfg.init[0] && weights_load(r->cfg.init, &r->s.m, r->s.params, r->s.buffers, err)) return -1;
         if (init_averages(r, err)) return -1;
+        /* --whiten after Lookahead's copy of the model as made (airbench94 makes its LookaheadState(model)
+         * before init_whitening_conv), before the EMA's and SWA's copies: of the weights training starts from */
+        if (r->cfg.whiten[0]) {
+            if (train_setup_whiten(&r->s, &r->cfg, err)) return -1;
+            avg_state_copy(&r->avg, AVG_EMA | AVG_SWA, r->s.params, r->s.buffers);
+        }
         if (text_add(&r->metrics, "%s", metrics_header(r))) return lr_fail(err, "out of memory");
     }
     if (!writer(r)) return 0;

@@ -108,7 +108,7 @@ class Recipe:
     SGD(lr=LR, momentum=MOMENTUM, weight_decay=WD) on the mean cross-entropy."""
 
     def __init__(self, flags=None, make_opt=None, loss=None, before_step=None, sum=False, make_sched=None,
-                 step_unit=False, on_epoch=None):
+                 step_unit=False, on_epoch=None, start=None, after_step=None):
         self.flags = flags if flags is not None else ["--lr", str(LR), "--momentum", str(MOMENTUM), "--weight-decay", str(WD)]
         self.make_opt = make_opt or (lambda net: torch.optim.SGD(net.parameters(), lr=LR, momentum=MOMENTUM, weight_decay=WD))
         self.loss = loss or (lambda o, y: F.cross_entropy(o, y, reduction="sum" if sum else "mean"))
@@ -117,6 +117,8 @@ class Recipe:
         self.make_sched = make_sched  # (opt) -> a scheduler stepped after each epoch, or each step with step_unit
         self.step_unit = step_unit
         self.on_epoch = on_epoch or (lambda net, epoch: None)  # before each epoch: freezing
+        self.start = start or (lambda net: None)  # after the optimiser is made: copies of the model, data-dependent init
+        self.after_step = after_step or (lambda net, step: None)  # after step (the run's count) and its schedule step
 
 
 def grad_norm(net, norm_type):
@@ -135,7 +137,8 @@ def torch_train(net, recipe, norm_type, xtr, ytr, xte, yte, batch, epochs, threa
     xtr, xte = xtr.to(dt).contiguous(memory_format=fmt), xte.to(dt).contiguous(memory_format=fmt)
     opt = recipe.make_opt(net)
     sched = recipe.make_sched(opt) if recipe.make_sched else None
-    rows, steps = [], len(ytr) // batch  # drop_last
+    recipe.start(net)
+    rows, steps, done = [], len(ytr) // batch, 0  # drop_last
     for epoch in range(epochs):
         net.train()
         tl, tc, gn = 0.0, 0, 0.0
@@ -152,6 +155,8 @@ def torch_train(net, recipe, norm_type, xtr, ytr, xte, yte, batch, epochs, threa
             opt.step()
             if sched and recipe.step_unit:
                 sched.step()
+            done += 1
+            recipe.after_step(net, done)
             tl += loss.item() / (batch if recipe.sum else 1)  # lrlab logs the per-image mean
             tc += (o.argmax(1) == yb).sum().item()
         net.eval()
