@@ -304,7 +304,7 @@ static void test_airbench94_sweep(void) {
         return;
     }
     CHECK(!strcmp(cfg.model, "airbench94-net") && cfg.batch == 1024 && cfg.epochs == 10 && cfg.max_steps == 476 &&
-              config_steps_per_epoch(&cfg) == 48 && config_total_steps(&cfg) == 476,
+              config_steps_per_epoch(&cfg) == 48 && config_run_steps(&cfg, 48) == 476,
           "batch %d, epochs %d, max_steps %ld, %ld steps an epoch", cfg.batch, cfg.epochs, cfg.max_steps,
           config_steps_per_epoch(&cfg));
     /* the schedule: LambdaLR per step with {total_steps} = 476 (W = floor(476 * 0.23) = 109) */

@@ -150,12 +150,9 @@ sched_context config_group_context(const train_config *c, const param_group *gro
  * into warning (cap bytes; "" when none). */
 int config_check(const train_config *c, char *warning, size_t cap, lr_error *err);
 
-/* The run's optimiser steps: epochs x config_steps_per_epoch, or --max-steps
- * when it is less (0: unknown). */
-long config_total_steps(const train_config *c);
-
-/* The same for a known number of steps per epoch, and the epochs the run
- * begins: ceil(steps / steps_per_epoch), the last one partial when
+/* The run's optimiser steps for steps_per_epoch (config_steps_per_epoch):
+ * epochs x steps_per_epoch, or --max-steps when it is less; and the epochs
+ * the run begins: ceil(steps / steps_per_epoch), the last one partial when
  * --max-steps ends it early (its metrics.csv row is still written). */
 long config_run_steps(const train_config *c, long steps_per_epoch);
 int config_run_epochs(const train_config *c, long steps_per_epoch);

@@ -474,7 +474,8 @@ int sweep_resolve(const sweep_file *s, int i, const sweep_flags *extra, sweep_fl
             }
             if (config_set(&c, f->key, f->value, origin, err)) return -1;
         }
-    placeholders ph = {c.epochs, sweep_steps_per_epoch(&c), config_total_steps(&c), c.lr};
+    long spe = sweep_steps_per_epoch(&c); /* probes the data files: once */
+    placeholders ph = {c.epochs, spe, config_run_steps(&c, spe), c.lr};
     /* pass 2: every flag, placeholders filled in */
     sweep_flags res;
     memset(&res, 0, sizeof res);

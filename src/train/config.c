@@ -447,8 +447,6 @@ int config_run_epochs(const train_config *c, long steps_per_epoch) {
                                : c->epochs;
 }
 
-long config_total_steps(const train_config *c) { return config_run_steps(c, config_steps_per_epoch(c)); }
-
 /* The shorthand flags make torch.optim.SGD, checked as its constructor
  * checks (lr, momentum and weight decay >= 0 are also the table's bounds);
  * a schedule that cycles the momentum later does not change what the
@@ -524,7 +522,6 @@ sched_context config_sched_context(const train_config *c, const optim_params *hp
                         .epochs = config_run_epochs(c, steps_per_epoch),
                         .steps_per_epoch = (int)(steps_per_epoch < 1000000000 ? steps_per_epoch : 1000000000),
                         .total_steps = config_run_steps(c, steps_per_epoch), .unit_step = c->sched_unit_step};
-
     for (const char *p = c->param_groups; *p; p++) sc.n_groups += *p == '\n';
     sc.group = sc.n_groups++; /* the default group, last (config_groups) */
     const char *key = optim_cycled_key(hp->kind);

@@ -277,7 +277,6 @@ static int setup_groups(run *r, lr_error *err) {
     return 0;
 }
 
-
 static int setup(run *r, lr_error *err) {
     train_config *c = &r->cfg;
     const train_options *opt = r->opt;
