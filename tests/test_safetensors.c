@@ -158,6 +158,15 @@ static void test_exact_bytes(void) {
     for (size_t i = 0; i + 12 <= s; i++) has_meta |= !memcmp(b + i, "__metadata__", 12);
     CHECK(!has_meta, "empty metadata written");
     free(b);
+    /* an empty metadata key, which the reader takes, is written and read back */
+    const char *ek[] = {""}, *ev[] = {"v"};
+    CHECK(st_encode(&b, &s, &t, 1, ek, ev, 1, &err) == 0, "empty metadata key: %s", err.msg);
+    st_file g;
+    if (b) {
+        CHECK(st_parse(&g, b, s, "empty-key.safetensors", &err) == 0, "%s", err.msg);
+        CHECK(g.n_meta == 1 && st_meta(&g, "") && !strcmp(st_meta(&g, ""), "v"), "empty key read back");
+        st_free(&g); /* st_parse owns b now */
+    }
 }
 
 static void test_hostile_headers(void) {
@@ -166,6 +175,7 @@ static void test_hostile_headers(void) {
     expect_accept("{ \"a\" :\n{\t\"data_offsets\" : [ 0 , 8 ] ,\"shape\":[ 2 ],\r\n\"dtype\":\"F32\" } }        ", 8);
     expect_accept("{}", 0);
     expect_accept("{\"__metadata__\":{}}", 0);
+    expect_accept("{\"__metadata__\":{\"\":\"v\"}}", 0); /* an empty key: JSON and safetensors allow it */
     expect_accept("{\"a\":{\"dtype\":\"U8\",\"shape\":[],\"data_offsets\":[0,1]},"
                   "\"e\":{\"dtype\":\"F64\",\"shape\":[0,3],\"data_offsets\":[1,1]}}", 1);
     expect_accept("{\"a\":{\"dtype\":\"U8\",\"shape\":[1,1,1,1,1,1,1,2],\"data_offsets\":[0,2]}}", 2);

@@ -675,9 +675,10 @@ static int build_header(sbuf *out, const char *path, const st_tensor *tensors, i
         at += bytes;
     }
     for (int i = 0; i < n_meta; i++) {
-        if (!meta_keys[i] || !meta_values[i] || !meta_keys[i][0] || strlen(meta_keys[i]) > (size_t)ST_NAME_MAX ||
+        /* an empty key is valid JSON and valid safetensors (the reader takes it) */
+        if (!meta_keys[i] || !meta_values[i] || strlen(meta_keys[i]) > (size_t)ST_NAME_MAX ||
             check_utf8(meta_keys[i]) || check_utf8(meta_values[i]))
-            return lr_fail(err, "%s: metadata entry %d is invalid (expected a 1 to %d byte UTF-8 key and a UTF-8 value)",
+            return lr_fail(err, "%s: metadata entry %d is invalid (expected a 0 to %d byte UTF-8 key and a UTF-8 value)",
                            path, i, ST_NAME_MAX);
         for (int k = 0; k < i; k++)
             if (!strcmp(meta_keys[k], meta_keys[i])) return lr_fail(err, "%s: duplicate metadata key '%s'", path, meta_keys[i]);
