@@ -1,6 +1,6 @@
 #!/bin/sh
 # bench/airbench94.sh [--data DIR] [--seeds N] [--torch-seeds M] [--threads T]
-#                     [--out DIR] [--quick]
+#                     [--out DIR] [--quick] [--continue]
 # Issue 13's measurement in one command: the airbench94 recipe run by lrlab
 # (`lrlab sweep airbench94 --seeds N`, one run at a time with --task-id, so
 # each is timed on its own) and by PyTorch 1.13 (bench/torch_airbench94.py,
@@ -15,6 +15,12 @@
 #   lrlab/       the sweep's run directories and logs
 #   torch/       runs.csv, epochs.csv (bench/torch_airbench94.py's --out,
 #                --epochs-out) and one log per seed
+# --continue: DIR holds an earlier measurement of this script (stopped, or
+# run with fewer seeds): the runs it finished are kept, the missing ones run
+# (e.g. --torch-seeds 2 after a session that ran 1), and results.md and the
+# figure cover all of them, with each session's start and load average. A
+# run that was interrupted halfway is refused (its wall time would be wrong):
+# the message names what to remove to run it again.
 # --quick: 384 training and 100 test images, batch 128, 2 epochs of 3 steps
 # (the schedule's warm-up needs floor(0.23 x steps) >= 1), 2 lrlab
 # seeds and 1 PyTorch seed unless given: for trying the script; its numbers
@@ -24,11 +30,12 @@
 set -u
 cd "$(dirname "$0")/.." || exit 1
 
-data=data/cifar-10-batches-bin; seeds=""; tseeds=""; threads=2; out=""; quick=0
-usage() { echo "usage: bench/airbench94.sh [--data DIR] [--seeds N] [--torch-seeds M] [--threads T] [--out DIR] [--quick]"; }
+data=data/cifar-10-batches-bin; seeds=""; tseeds=""; threads=2; out=""; quick=0; cont=0
+usage() { echo "usage: bench/airbench94.sh [--data DIR] [--seeds N] [--torch-seeds M] [--threads T] [--out DIR] [--quick] [--continue]"; }
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) quick=1; shift ;;
+        --continue) cont=1; shift ;;
         --data|--seeds|--torch-seeds|--threads|--out)
             [ $# -ge 2 ] || { echo "bench/airbench94.sh: $1: missing value" >&2; usage >&2; exit 2; }
             case "$1" in --data) data=$2 ;; --seeds) seeds=$2 ;; --torch-seeds) tseeds=$2 ;;
@@ -48,9 +55,14 @@ done
 for f in data_batch_1.bin data_batch_2.bin data_batch_3.bin data_batch_4.bin data_batch_5.bin test_batch.bin; do
     [ -f "$data/$f" ] || { echo "bench/airbench94.sh: --data $data: no $f (expected CIFAR-10's binary files; make data)" >&2; exit 2; }
 done
+if [ $cont = 1 ]; then
+    [ -n "$out" ] || { echo "bench/airbench94.sh: --continue needs --out DIR (the earlier measurement)" >&2; exit 2; }
+    { [ -d "$out/lrlab" ] && [ -d "$out/torch" ]; } ||
+        { echo "bench/airbench94.sh: --continue --out $out: no earlier measurement there (expected its lrlab/ and torch/)" >&2; exit 2; }
+fi
 out=${out:-runs/airbench94-bench-$(date +%Y%m%d-%H%M%S)}
-if [ -e "$out" ] && [ -n "$(ls -A "$out" 2>/dev/null)" ]; then
-    echo "bench/airbench94.sh: --out $out: not empty (expected a new directory: each measurement its own)" >&2; exit 2
+if [ $cont = 0 ] && [ -e "$out" ] && [ -n "$(ls -A "$out" 2>/dev/null)" ]; then
+    echo "bench/airbench94.sh: --out $out: not empty (expected a new directory: each measurement its own, or --continue)" >&2; exit 2
 fi
 mkdir -p "$out/torch" || exit 1
 LRLAB=build/lrlab
@@ -72,8 +84,17 @@ if [ $quick = 1 ]; then
 fi
 now() { date +%s.%N; }
 
+# done_run PROGRAM K: true when PROGRAM's seed K has its wall time (finished)
+done_run() { [ -f "$out/$1/wall.txt" ] && awk -v k="$2" '$1 == k {f = 1} END {exit !f}' "$out/$1/wall.txt"; }
 # lrlab_run K: the sweep's K-th run (seed K), timed
 lrlab_run() {
+    if done_run lrlab "$1"; then echo "bench: lrlab seed $1: done earlier"; return; fi
+    # shellcheck disable=SC2086
+    d=$("$LRLAB" sweep airbench94 --seeds "$seeds" --data "$data" $L --out "$out/lrlab" --list | sed -n "$(($1 + 1))p")
+    if [ -n "$d" ] && [ -e "$d" ]; then
+        echo "bench/airbench94.sh: lrlab seed $1 was interrupted ($d exists but $out/lrlab/wall.txt has no time for it): remove $d to run it again" >&2
+        exit 1
+    fi
     echo "bench: lrlab seed $1"
     t0=$(now)
     # shellcheck disable=SC2086
@@ -83,6 +104,11 @@ lrlab_run() {
 }
 # torch_run S: bench/torch_airbench94.py with seed S, timed
 torch_run() {
+    if done_run torch "$1"; then echo "bench: PyTorch seed $1: done earlier"; return; fi
+    if [ -e "$out/torch/seed$1.log" ]; then
+        echo "bench/airbench94.sh: PyTorch seed $1 was interrupted ($out/torch/seed$1.log exists but $out/torch/wall.txt has no time for it): remove the log and seed $1's rows of $out/torch/epochs.csv to run it again" >&2
+        exit 1
+    fi
     echo "bench: PyTorch seed $1"
     t0=$(now)
     # shellcheck disable=SC2086
@@ -107,6 +133,7 @@ while [ $i -lt "$seeds" ] || [ $i -lt "$tseeds" ]; do
     i=$((i + 1))
 done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)
+echo "$started|$load_before|$load_after" >>"$out/sessions.txt"
 
 # ---- per run: one line "PROGRAM SEED TTA ACC WALL TRAIN" (accuracies in %) ----
 : >"$out/runs.txt"
@@ -141,9 +168,9 @@ ratio=$(awk -v l="$lw" -v t="$tw" 'BEGIN {if (l > 0 && t > 0) printf "%.2fx", t 
     echo
     [ $quick = 1 ] && { echo "**--quick: a sliver of the data, 6 steps of 128 images: these numbers mean nothing.**"; echo; }
     echo "\`bench/airbench94.sh --seeds $seeds --torch-seeds $tseeds --threads $threads$([ $quick = 1 ] && echo ' --quick')\`,"
-    echo "started $started; lrlab $(git describe --always --dirty 2>/dev/null);"
+    echo "lrlab $(git describe --always --dirty 2>/dev/null);"
     echo "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), $(nproc) cores; $threads threads each."
-    echo "Load average (1, 5, 15 min) before: $load_before; after: $load_after."
+    awk -F'|' '{printf "Started %s; load average (1, 5, 15 min) before: %s; after: %s.\n", $1, $2, $3}' "$out/sessions.txt"
     echo
     echo "Wall = the whole process (data reading, whitening init, training, the test pass"
     echo "after every epoch, TTA); training = the training seconds of lrlab's metrics.csv"
