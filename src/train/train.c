@@ -613,9 +613,59 @@ static int final_tta(run *r, eval_stats *t, lr_error *err) {
                               r->opt->progress ? &th : NULL, err);
 }
 
-static int end_epoch(run *r, double lr, double mom, double epoch_start, lr_error *err) {
-    train_state *st = &r->st;
-    eval_stats *te = &r->eval[0], *va = &r->eval[1], *ema = &r->eval[2], *tta = &r->eval[3]; /* train/evaluate.c */
+/* s = scale x sum / n printed with fmt, or "" where the pass did not run
+ * (n == 0): a cell of metrics.csv. */
+static const char *cell(char s[32], const char *fmt, double scale, double sum, long n) {
+    s[0] = '\0';
+    if (n) snprintf(s, 32, fmt, scale * sum / n);
+    return s;
+}
+
+/* The epoch's row of metrics.csv: the columns of metrics_header, the
+ * optional ones (validation, EMA, TTA) empty where the epoch has no value. */
+static int metrics_row(run *r, double lr, double mom, double seconds, lr_error *err) {
+    const train_state *st = &r->st;
+    const eval_stats *te = &r->eval[0], *va = &r->eval[1], *ema = &r->eval[2], *tta = &r->eval[3];
+    int ema_cols = r->cfg.ema > 0 || r->cfg.tta, tta_col = r->cfg.tta != 0;
+    char c[5][32];
+    if (text_add(&r->metrics, "%ld,%.17g,%.17g,%.6f,%.4f,%.6f,%.4f,%s,%s,%.2f,%.1f,%.9g%s%s%s%s%s%s\n", st->epoch, lr,
+                 mom, st->loss_sum / st->batches, 100.0 * st->correct / st->seen, te->loss_sum / te->n,
+                 100.0 * te->correct / te->n, cell(c[0], "%.6f", 1, va->loss_sum, va->n),
+                 cell(c[1], "%.4f", 100, va->correct, va->n), seconds,
+                 st->seen / (st->seconds > 0 ? st->seconds : 1), st->grad_norm_sum / st->batches,
+                 ema_cols ? "," : "", cell(c[2], "%.6f", 1, ema->loss_sum, ema->n), ema_cols ? "," : "",
+                 cell(c[3], "%.4f", 100, ema->correct, ema->n), tta_col ? "," : "",
+                 cell(c[4], "%.4f", 100, tta->correct, tta->n)))
+        return lr_fail(err, "out of memory");
+    return 0;
+}
+
+/* The epoch's line of the log (the seed's format, then the optional passes)
+ * and, after the last epoch with --tta, the final TTA line. */
+static void log_epoch(const run *r, double lr, double seconds) {
+    const train_state *st = &r->st;
+    const eval_stats *te = &r->eval[0], *va = &r->eval[1], *ema = &r->eval[2], *tta = &r->eval[3];
+    FILE *f = r->opt->log;
+    if (!f) return;
+    fprintf(f, "epoch %ld: [Train] Loss: %.3f | Acc: %.3f%% (%ld/%ld) [Test] Loss: %.3f | Acc: %.3f%% (%ld/%ld)",
+            st->epoch, st->loss_sum / st->batches, 100.0 * st->correct / st->seen, st->correct, st->seen,
+            te->loss_sum / te->n, 100.0 * te->correct / te->n, te->correct, te->n);
+    if (va->n) fprintf(f, " [Val] Loss: %.3f | Acc: %.3f%%", va->loss_sum / va->n, 100.0 * va->correct / va->n);
+    if (ema->n) fprintf(f, " [EMA] Loss: %.3f | Acc: %.3f%%", ema->loss_sum / ema->n, 100.0 * ema->correct / ema->n);
+    fprintf(f, " lr=%.6g | %.1f s %.0f img/s\n", lr, seconds, st->seen / (st->seconds > 0 ? st->seconds : 1));
+    if (tta->n)
+        fprintf(f, "final: [Test, --tta %d] Loss: %.3f | Acc: %.3f%% (%ld/%ld) tta_test_acc=%.4f\n", r->cfg.tta,
+                tta->loss_sum / tta->n, 100.0 * tta->correct / tta->n, tta->correct, tta->n,
+                100.0 * tta->correct / tta->n);
+    fflush(f);
+}
+
+/* The passes after an epoch, on rank 0 (its BatchNorm statistics are the
+ * run's, as DDP broadcasts them): the final TTA (--tta), test, validation,
+ * the EMA model; then their results on every rank (the same metric for
+ * ReduceLROnPlateau). Into r->eval (train/evaluate.c). */
+static int evaluate_epoch(run *r, lr_error *err) {
+    eval_stats *te = &r->eval[0], *va = &r->eval[1], *ema = &r->eval[2], *tta = &r->eval[3];
     int classes = r->s.m.n_classes;
     memset(va, 0, sizeof *va);
     memset(ema, 0, sizeof *ema);
@@ -625,7 +675,7 @@ static int end_epoch(run *r, double lr, double mom, double epoch_start, lr_error
     eval_line tl = {r, "test"}, vl = {r, "val"};
     eval_hook th = {eval_progress, &tl}, vh = {eval_progress, &vl};
     int shown = r->opt->progress != 0;
-    if (dist_rank() == 0) { /* rank 0's BatchNorm statistics are the run's, as DDP broadcasts them */
+    if (dist_rank() == 0) {
         if (evaluate_split(te, r->s.net, r->s.params, r->s.test_loader, classes, r->s.logits, shown ? &th : NULL, err))
             return -1;
         if (r->s.val_loader &&
@@ -643,46 +693,24 @@ static int end_epoch(run *r, double lr, double mom, double epoch_start, lr_error
     }
     profile_lap(r->prof, PROF_EVAL, &t);
     if (shown) progress_clear(stderr); /* the epoch's line takes its place */
-    /* the same metric for ReduceLROnPlateau on every rank */
     if (dist_broadcast(te, sizeof *te, err) || dist_broadcast(va, sizeof *va, err) ||
         dist_broadcast(ema, sizeof *ema, err) || dist_broadcast(tta, sizeof *tta, err))
         return -1;
-    double train_loss = st->loss_sum / st->batches, train_acc = 100.0 * st->correct / st->seen;
-    double test_loss = te->loss_sum / te->n, test_acc = 100.0 * te->correct / te->n;
-    double seconds = lr_now() - epoch_start, ips = st->seen / (st->seconds > 0 ? st->seconds : 1);
-    char val_loss[32] = "", val_acc[32] = "";
-    if (va->n) {
-        snprintf(val_loss, sizeof val_loss, "%.6f", va->loss_sum / va->n);
-        snprintf(val_acc, sizeof val_acc, "%.4f", 100.0 * va->correct / va->n);
-    }
-    if (text_add(&r->metrics, "%ld,%.17g,%.17g,%.6f,%.4f,%.6f,%.4f,%s,%s,%.2f,%.1f,%.9g", st->epoch, lr, mom,
-                 train_loss, train_acc, test_loss, test_acc, val_loss, val_acc, seconds, ips,
-                 st->grad_norm_sum / st->batches) ||
-        (ema->n && text_add(&r->metrics, ",%.6f,%.4f", ema->loss_sum / ema->n, 100.0 * ema->correct / ema->n)) ||
-        (!ema->n && r->cfg.tta && text_add(&r->metrics, ",,")) ||
-        (tta->n && text_add(&r->metrics, ",%.4f", 100.0 * tta->correct / tta->n)) ||
-        (!tta->n && r->cfg.tta && text_add(&r->metrics, ",")) || text_add(&r->metrics, "\n"))
-        return lr_fail(err, "out of memory");
-    if (r->opt->log) {
-        fprintf(r->opt->log,
-                "epoch %ld: [Train] Loss: %.3f | Acc: %.3f%% (%ld/%ld) [Test] Loss: %.3f | Acc: %.3f%% (%ld/%ld)",
-                st->epoch, train_loss, train_acc, st->correct, st->seen, test_loss, test_acc, te->correct, te->n);
-        if (va->n) fprintf(r->opt->log, " [Val] Loss: %.3f | Acc: %.3f%%", va->loss_sum / va->n, 100.0 * va->correct / va->n);
-        if (ema->n)
-            fprintf(r->opt->log, " [EMA] Loss: %.3f | Acc: %.3f%%", ema->loss_sum / ema->n, 100.0 * ema->correct / ema->n);
-        fprintf(r->opt->log, " lr=%.6g | %.1f s %.0f img/s\n", lr, seconds, ips);
-        if (tta->n)
-            fprintf(r->opt->log, "final: [Test, --tta %d] Loss: %.3f | Acc: %.3f%% (%ld/%ld) tta_test_acc=%.4f\n",
-                    r->cfg.tta, tta->loss_sum / tta->n, 100.0 * tta->correct / tta->n, tta->correct, tta->n,
-                    100.0 * tta->correct / tta->n);
-        fflush(r->opt->log);
-    }
+    return 0;
+}
+
+static int end_epoch(run *r, double lr, double mom, double epoch_start, lr_error *err) {
+    train_state *st = &r->st;
+    if (evaluate_epoch(r, err)) return -1;
+    double seconds = lr_now() - epoch_start;
+    if (metrics_row(r, lr, mom, seconds, err)) return -1;
+    log_epoch(r, lr, seconds);
     /* SWA: swa_model.update_parameters(model) after every epoch from --swa-start on */
     if (r->avg.swa_params && st->epoch >= r->cfg.swa_start) avg_update_swa(&r->avg, r->s.params);
     /* the schedule steps at the end of the epoch (ReduceLROnPlateau with the metric) */
     /* (in step mode a metric-driven schedule is still stepped here, once per epoch: sched.h) */
     if ((!r->cfg.sched_unit_step || sched_needs_metric(r->sched)) &&
-        sched_step_all(r, monitored(r, train_loss, te, va), err))
+        sched_step_all(r, monitored(r, st->loss_sum / st->batches, &r->eval[0], &r->eval[1]), err))
         return -1;
     st->epoch++;
     st->batch = 0, st->loss_sum = 0, st->correct = 0, st->seen = 0, st->batches = 0, st->seconds = 0;
