@@ -77,6 +77,82 @@ static void usage(FILE *f) {
     config_print_help(f, bench_settings, NULL);
 }
 
+/* Forward only (the forward loop's iteration). */
+static int forward_pass(const bench_step *s, lr_profile *prof, lr_error *err) {
+    (void)prof;
+    return net_forward(s->n, s->x, s->batch, s->p, s->logits, err);
+}
+
+/* warmup + iters calls of one(); the timed ones' mean and best seconds (and
+ * laps into prof, from the first timed call on). */
+static int time_calls(int (*one)(const bench_step *, lr_profile *, lr_error *), const bench_step *s, long warmup,
+                      long iters, lr_profile *prof, double *mean, double *best, lr_error *err) {
+    double total = 0;
+    *best = 1e30;
+    for (long it = 0; it < warmup + iters; it++) {
+        if (prof && it == warmup) profile_start(prof), net_set_times(s->n, &prof->layers);
+        double t0 = lr_now();
+        if (one(s, it >= warmup ? prof : NULL, err)) return -1;
+        double dt = lr_now() - t0;
+        if (it >= warmup) total += dt, *best = dt < *best ? dt : *best;
+    }
+    if (prof) profile_stop(prof), net_set_times(s->n, NULL);
+    *mean = total / iters;
+    return 0;
+}
+
+/* The step's arrays on the heap (synthetic images in [-1, 1) and labels,
+ * the model's initial weights and buffers) and the optimiser's state. */
+static int bench_alloc(bench_step *s, float **buffers, const train_config *cfg, lr_error *err) {
+    const model_spec *m = s->m;
+    long nx = (long)cfg->batch * m->in_c * m->in_h * m->in_w;
+    s->x = malloc(nx * sizeof(float)), s->p = malloc(m->n_params * sizeof(float));
+    s->g = malloc(m->n_params * sizeof(float));
+    s->logits = malloc((size_t)cfg->batch * m->n_classes * sizeof(float));
+    s->dl = malloc((size_t)cfg->batch * m->n_classes * sizeof(float));
+    int *y = malloc(cfg->batch * sizeof(int));
+    s->y = y;
+    *buffers = calloc((size_t)m->n_buffers + 1, sizeof(float)); /* BatchNorm's running statistics */
+    if (!s->x || !s->p || !s->g || !s->logits || !s->dl || !y || !*buffers) return lr_fail(err, "out of memory");
+    lr_rng r;
+    rng_init(&r, 1, RNG_STREAM_SYNTH, 0);
+    for (long i = 0; i < nx; i++) s->x[i] = (float)(2.0 * rng_uniform(&r) - 1.0);
+    for (int i = 0; i < cfg->batch; i++) y[i] = (int)rng_below(&r, (uint32_t)m->n_classes);
+    model_init_params(m, s->p, 0);
+    model_init_buffers(m, *buffers);
+    net_set_buffers(s->n, *buffers);
+    return 0;
+}
+
+static void bench_free(bench_step *s, float *buffers) {
+    free(s->x), free(s->p), free(s->g), free(s->logits), free(s->dl), free((int *)s->y), free(buffers);
+}
+
+/* The report: settings, how threads wait, the two timings, peak memory. */
+static void bench_print(const bench_step *s, const train_config *cfg, double t_init, double step, double best_step,
+                        double fwd) {
+    const model_spec *m = s->m;
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("# lrlab bench: model %s, batch %d, %d threads, backend %s, algorithms %s, precision %s, init %.2f s\n",
+           m->name, cfg->batch, omp_get_max_threads(), cfg->backend == NET_BACKEND_REF ? "ref" : "dnnl",
+           net_algo_choices(s->n)[0] ? net_algo_choices(s->n) : "-",
+           cfg->precision == NET_PRECISION_BF16 ? "bf16" : "fp32", t_init);
+    /* how the OpenMP threads wait (cli/main.c sets GOMP_SPINCOUNT unless the user chose) */
+    const char *policy = getenv("OMP_WAIT_POLICY"), *spin = getenv("GOMP_SPINCOUNT");
+    printf("# threads wait: OMP_WAIT_POLICY=%s GOMP_SPINCOUNT=%s\n", policy ? policy : "(unset)", spin ? spin : "(unset)");
+    if (cfg->verbose) {
+        char desc[4096];
+        net_describe(s->n, desc, sizeof desc);
+        printf("%s", desc);
+    }
+    printf("train_step images_per_s=%.1f ms_per_step=%.2f best_ms=%.2f gflops=%.1f\n", cfg->batch / step,
+           step * 1e3, best_step * 1e3, 2.0 * train_macs(m) * cfg->batch / step / 1e9);
+    printf("forward images_per_s=%.1f ms_per_batch=%.2f gflops=%.1f\n", cfg->batch / fwd, fwd * 1e3,
+           2.0 * model_forward_macs(m) * cfg->batch / fwd / 1e9);
+    printf("peak_rss_mb=%.1f\n", ru.ru_maxrss / 1024.0);
+}
+
 int cli_bench(int argc, char **argv) {
     train_config cfg;
     config_defaults(&cfg);
@@ -114,67 +190,26 @@ int cli_bench(int argc, char **argv) {
     double t_init = lr_now();
     if (train_setup_net(&n, &m, &cfg, 1, &so, &err)) return cli_error("bench", &err, 1);
     t_init = lr_now() - t_init;
-    long nx = (long)cfg.batch * m.in_c * m.in_h * m.in_w;
-    float *x = malloc(nx * sizeof(float)), *p = malloc(m.n_params * sizeof(float));
-    float *g = malloc(m.n_params * sizeof(float));
-    float *logits = malloc((size_t)cfg.batch * m.n_classes * sizeof(float));
-    float *dl = malloc((size_t)cfg.batch * m.n_classes * sizeof(float));
-    int *y = malloc(cfg.batch * sizeof(int));
     optim_params hp;
     optim_state o;
     if (config_optim(&cfg, &hp, &err) || optim_state_init(&o, &hp, m.n_params, &err)) return cli_error("bench", &err, 2);
-    if (!x || !p || !g || !logits || !dl || !y) return fprintf(stderr, "lrlab bench: out of memory\n"), 1;
-    lr_rng r;
-    rng_init(&r, 1, RNG_STREAM_SYNTH, 0);
-    for (long i = 0; i < nx; i++) x[i] = (float)(2.0 * rng_uniform(&r) - 1.0);
-    for (int i = 0; i < cfg.batch; i++) y[i] = (int)rng_below(&r, (uint32_t)m.n_classes);
-    model_init_params(&m, p, 0);
-    float *buffers = calloc((size_t)m.n_buffers + 1, sizeof(float)); /* BatchNorm's running statistics */
-    if (!buffers) return fprintf(stderr, "lrlab bench: out of memory\n"), 1;
-    model_init_buffers(&m, buffers);
-    net_set_buffers(n, buffers);
-    double best_step = 1e30, total_step = 0, best_fwd = 1e30;
-    bench_step bs = {n, &m, cfg.batch, x, p, g, logits, dl, y, &o, &hp};
+    bench_step bs = {.n = n, .m = &m, .batch = cfg.batch, .o = &o, .hp = &hp};
+    float *buffers = NULL;
     lr_profile *prof = profile ? calloc(1, sizeof *prof) : NULL; /* the timed steps' */
-    if (profile && !prof) return fprintf(stderr, "lrlab bench: out of memory\n"), 1;
-    for (long it = 0; it < warmup + iters; it++) {
-        if (prof && it == warmup) profile_start(prof), net_set_times(n, &prof->layers);
-        double t0 = lr_now();
-        if (train_step(&bs, it >= warmup ? prof : NULL, &err)) return cli_error("bench", &err, 1);
-        double dt = lr_now() - t0;
-        if (it >= warmup) total_step += dt, best_step = dt < best_step ? dt : best_step;
+    double step, best_step, fwd, best_fwd;
+    int rc = 1;
+    if (bench_alloc(&bs, &buffers, &cfg, &err) || (profile && !prof && lr_fail(&err, "out of memory")) ||
+        time_calls(train_step, &bs, warmup, iters, prof, &step, &best_step, &err) ||
+        time_calls(forward_pass, &bs, warmup, iters, NULL, &fwd, &best_fwd, &err)) {
+        cli_error("bench", &err, 1);
+    } else {
+        bench_print(&bs, &cfg, t_init, step, best_step, fwd);
+        if (prof) profile_print(prof, &m, cfg.batch, 0, stdout); /* its steps wait for every layer: a little slower */
+        rc = 0;
     }
-    if (prof) profile_stop(prof), net_set_times(n, NULL);
-    double total_fwd = 0;
-    for (long it = 0; it < warmup + iters; it++) {
-        double t0 = lr_now();
-        if (net_forward(n, x, cfg.batch, p, logits, &err)) return cli_error("bench", &err, 1);
-        double dt = lr_now() - t0;
-        if (it >= warmup) total_fwd += dt, best_fwd = dt < best_fwd ? dt : best_fwd;
-    }
-    double step = total_step / iters, fwd = total_fwd / iters;
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    printf("# lrlab bench: model %s, batch %d, %d threads, backend %s, algorithms %s, precision %s, init %.2f s\n",
-           m.name, cfg.batch, omp_get_max_threads(), cfg.backend == NET_BACKEND_REF ? "ref" : "dnnl",
-           net_algo_choices(n)[0] ? net_algo_choices(n) : "-", cfg.precision == NET_PRECISION_BF16 ? "bf16" : "fp32", t_init);
-    /* how the OpenMP threads wait (cli/main.c sets GOMP_SPINCOUNT unless the user chose) */
-    const char *policy = getenv("OMP_WAIT_POLICY"), *spin = getenv("GOMP_SPINCOUNT");
-    printf("# threads wait: OMP_WAIT_POLICY=%s GOMP_SPINCOUNT=%s\n", policy ? policy : "(unset)", spin ? spin : "(unset)");
-    if (cfg.verbose) {
-        char desc[4096];
-        net_describe(n, desc, sizeof desc);
-        printf("%s", desc);
-    }
-    printf("train_step images_per_s=%.1f ms_per_step=%.2f best_ms=%.2f gflops=%.1f\n", cfg.batch / step,
-           step * 1e3, best_step * 1e3, 2.0 * train_macs(&m) * cfg.batch / step / 1e9);
-    printf("forward images_per_s=%.1f ms_per_batch=%.2f gflops=%.1f\n", cfg.batch / fwd, fwd * 1e3,
-           2.0 * model_forward_macs(&m) * cfg.batch / fwd / 1e9);
-    printf("peak_rss_mb=%.1f\n", ru.ru_maxrss / 1024.0);
-    if (prof) profile_print(prof, &m, cfg.batch, 0, stdout); /* its steps wait for every layer: a little slower */
     free(prof);
+    bench_free(&bs, buffers);
     net_free(n);
     optim_state_free(&o);
-    free(x), free(p), free(g), free(buffers), free(logits), free(dl), free(y);
-    return 0;
+    return rc;
 }

@@ -302,6 +302,7 @@ static int setup(run *r, lr_error *err) {
     setup_options so = {.training = 1, .test = 1, .model_search = opt->model_search, .retune = opt->retune,
                         .log = opt->log, .warn = stderr};
     if (train_setup_init(&r->s, c, &so, err)) return -1;
+    if (evaluate_tta_check(c->tta, r->s.m.in_h, r->s.m.in_w, err)) return -1;
     long np = r->s.m.n_params;
     size_t out = (size_t)c->batch * r->s.m.n_classes;
     if (config_resolve_optim(c, &r->hp, err)) return -1;
@@ -836,6 +837,31 @@ static int setup_ranks(run *r, int *finished, lr_error *err) {
     return rc;
 }
 
+/* The run's first line in the log: model, data, batch, the optimiser and
+ * the averages of the weights, schedule, seed, threads, ranks, backend. */
+static void log_start(const run *r) {
+    FILE *f = r->opt->log;
+    if (!f) return;
+    char optim_text[1024];
+    optim_format(optim_text, sizeof optim_text, &r->hp, 1);
+    size_t ol = strlen(optim_text);
+    if (r->cfg.lookahead[0]) snprintf(optim_text + ol, sizeof optim_text - ol, ", lookahead %s", r->cfg.lookahead);
+    ol = strlen(optim_text);
+    if (r->cfg.ema > 0) snprintf(optim_text + ol, sizeof optim_text - ol, ", ema %g", r->cfg.ema);
+    ol = strlen(optim_text);
+    if (r->cfg.swa_start >= 0) snprintf(optim_text + ol, sizeof optim_text - ol, ", swa from epoch %d", r->cfg.swa_start);
+    char ranks[32] = "", steps[48] = ""; /* data-parallel: threads per rank; --max-steps */
+    if (total_steps(r) != (long)r->cfg.epochs * r->steps_per_epoch)
+        snprintf(steps, sizeof steps, " (%ld steps in all)", total_steps(r));
+    if (r->cfg.ranks > 1) snprintf(ranks, sizeof ranks, " x %d ranks", r->cfg.ranks);
+    fprintf(f, "lrlab train: model %s (%ld params), %d train / %d test images, batch %d, %d steps/epoch%s, "
+               "%s, sched %s, seed %ld, %d threads%s, backend %s%s\n",
+            r->s.m.name, r->s.m.n_params, r->s.data.train.n, r->s.data.test.n, r->cfg.batch, r->steps_per_epoch, steps,
+            optim_text, r->cfg.sched[0] ? r->cfg.sched : "constant", r->cfg.seed, r->cfg.threads, ranks,
+            r->cfg.backend == NET_BACKEND_REF ? "ref" : "dnnl", r->st.epoch || r->st.batch ? " (resumed)" : "");
+    fflush(f);
+}
+
 static int train_run_in(run *r, const train_config *cfg, const train_options *opt, lr_error *err) {
     r->cfg = *cfg;
     r->opt = opt;
@@ -854,26 +880,7 @@ static int train_run_in(run *r, const train_config *cfg, const train_options *op
         rc = TRAIN_OK;
         goto done;
     }
-    char optim_text[1024];
-    optim_format(optim_text, sizeof optim_text, &r->hp, 1);
-    size_t ol = strlen(optim_text); /* and the averages of the weights, when any */
-    if (r->cfg.lookahead[0]) snprintf(optim_text + ol, sizeof optim_text - ol, ", lookahead %s", r->cfg.lookahead);
-    ol = strlen(optim_text);
-    if (r->cfg.ema > 0) snprintf(optim_text + ol, sizeof optim_text - ol, ", ema %g", r->cfg.ema);
-    ol = strlen(optim_text);
-    if (r->cfg.swa_start >= 0) snprintf(optim_text + ol, sizeof optim_text - ol, ", swa from epoch %d", r->cfg.swa_start);
-    char ranks[32] = "", steps[48] = ""; /* data-parallel: threads per rank; --max-steps */
-    if (total_steps(r) != (long)r->cfg.epochs * r->steps_per_epoch)
-        snprintf(steps, sizeof steps, " (%ld steps in all)", total_steps(r));
-    if (r->cfg.ranks > 1) snprintf(ranks, sizeof ranks, " x %d ranks", r->cfg.ranks);
-    if (opt->log)
-        fprintf(opt->log, "lrlab train: model %s (%ld params), %d train / %d test images, batch %d, %d steps/epoch%s, "
-                          "%s, sched %s, seed %ld, %d threads%s, backend %s%s\n",
-                r->s.m.name, r->s.m.n_params, r->s.data.train.n, r->s.data.test.n, r->cfg.batch, r->steps_per_epoch, steps, optim_text,
-                r->cfg.sched[0] ? r->cfg.sched : "constant", r->cfg.seed, r->cfg.threads,
-                ranks,
-                r->cfg.backend == NET_BACKEND_REF ? "ref" : "dnnl", r->st.epoch || r->st.batch ? " (resumed)" : "");
-    if (opt->log) fflush(opt->log);
+    log_start(r);
     /* the lr and momentum of the epoch's metrics row: its first step's,
      * also when it was resumed mid-epoch (step-mode schedules move on) */
     if (r->st.batch == 0 || isnan(r->st.epoch_lr))
