@@ -9,6 +9,7 @@
  *       (or the oneDNN one: dnnl) (mean cross-entropy) and prints "logits v...", "grad NAME v..." and
  *       the updated buffers "buffer NAME v..." for PyTorch to compare;
  *       eval: one eval-mode forward pass, its loss and logits. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,7 +47,7 @@ static void parser_tests(void) {
     parses("bias, batchnorm", "input 3 8 8\nconv c 4 bias=1\nbatchnorm bn\nflatten\nlinear f 10 bias=1\n",
            108 + 4 + 8 + 256 * 10 + 10, 9, 4);
     parses("affine=0", "input 3 4 4\nconv c 4\nbatchnorm bn affine=0\nflatten\nlinear f 2\n", 108 + 128, 9, 4);
-    parses("residual", "input 3 4 4\nconv a 3\nconv b 3\nadd in=a\nadd in=a,input\nflatten\nlinear f 2\n",
+    parses("residual", "input 3 4 4\nconv a 3\nconv b 3\nadd in=a\nadd in=input\nflatten\nlinear f 2\n",
            81 * 2 + 96, 0, 6);
     parses("block and repeat",
            "input 2 4 4\nblock cb NAME W\nconv $NAME.conv $W\nrelu\nend\ncb s.0 3\nrepeat i=1..2 cb s.$i 3\n"
@@ -98,6 +99,22 @@ static void parser_tests(void) {
     refuses("input 3 4 4\nend\n", ":2: 'end' without 'block'");
     refuses("input 3 4 4\nblock conv X\nend\n", "block name 'conv'");
     refuses("input 3 4 4\nconv a 3\nconv a 3\nflatten\nlinear f 2\n", ":3: name 'a' already used on line 2");
+    /* found by review: each was accepted and built the wrong network, or said the wrong thing */
+    refuses("input 3 4 4\nconv a 3\nrelu\nconv b 3\nrelu in=\nflatten\nlinear f 2\n", ":5: in=: an empty layer name");
+    refuses("input 3 4 4\nconv a 3\nadd in=,a\nflatten\nlinear f 2\n", "in=,a: an empty layer name");
+    refuses("input 3 4 4\nconv a 3\nconv d 2 in=input\nconv b 3 in=a\nflatten\nlinear f 2\n",
+            ":3: the output of layer 2 ('conv d') is never read");
+    refuses("input 3 4 4\nmaxpool 2 name=_2\nflatten\nlinear f 2\n", "name '_2': '_' and digits only is kept");
+    refuses("input 3 4 4\nblock b X\nconv $X 3\nend b extra\nb q\nflatten\nlinear f 2\n", ":4: 'end b': expected 'end' alone");
+    refuses("input 3 4 4\nconv a 3 bias_init=zeros\nflatten\nlinear f 2\n", "bias_init=zeros: the layer has no bias");
+    refuses("input 3 4 4\nconv a 3 pad=Same\nflatten\nlinear f 2\n", "pad=Same: expected same or an integer");
+    refuses("input 3 1 1\nconv g 3 k=1\nflatten\nlinear f 3\nadd in=g,f\nflatten\nlinear o 2\n",
+            "'add' of shapes 3x1x1 and flat 3");
+    /* a repeat's variable shadows a block argument of the same name (the innermost wins) */
+    parses("repeat shadows", "input 1 8 8\nblock outer i\nrepeat i=1..2 mp $i\nend\nblock mp K\nmaxpool $K\nend\n"
+           "outer 2\nflatten\nlinear f 2\n", 32, 0, 4);
+    CHECK(M.n_layers == 4 && M.layers[0].h == 8 && M.layers[1].h == 4, "repeat i=1..2 inside a block with argument i: "
+          "maxpool 1 then 2 (sizes 8, 4), got %d, %d", M.layers[0].h, M.layers[1].h);
     refuses("input 3 4 4\nconv a.. 3\n", "name 'a..'");
     refuses("input 3 4 4\nconv a 3 stride=2 pad=same\n", "pad=same needs stride=1");
     refuses("input 3 4 4\nshortcut 4 stride=2\n", "even difference");
@@ -193,11 +210,80 @@ static int run(const char *model, const char *in, net_backend backend, int train
     return rc ? 1 : 0;
 }
 
+/* Mean, variance (about 0), largest |x| and the share of |x| > 2 sd of n values. */
+typedef struct {
+    double mean, var, max_abs, beyond2;
+} moments;
+
+static moments moments_of(const float *x, long n, double sd) {
+    moments m = {0};
+    for (long i = 0; i < n; i++) {
+        double v = x[i];
+        m.mean += v / n, m.var += v * v / n;
+        m.max_abs = fabs(v) > m.max_abs ? fabs(v) : m.max_abs;
+        m.beyond2 += fabs(v) > 2 * sd ? 1.0 / n : 0;
+    }
+    return m;
+}
+
+/* Initialisation per layer kind as PyTorch's modules make it (the
+ * distributions; lrlab draws from its own stream): conv and linear weights
+ * and biases kaiming_uniform(a=sqrt(5)) = U(-1/sqrt(fan_in), 1/sqrt(fan_in));
+ * init=kaiming_normal N(0, sqrt(2/fan_in)) (kaiming_normal_'s defaults,
+ * fan_in and a ReLU gain); init=dirac the identity filter on the first
+ * min(out, in) output channels (airbench's dirac_(w[:w.size(1)])), the others
+ * drawn; BatchNorm weight 1, bias 0, running_mean 0, running_var 1. */
+static void init_tests(void) {
+    parses("init", "input 64 6 6\nconv u 64 bias=1\nconv k 64 init=kaiming_normal\nconv d 96 init=dirac\n"
+           "batchnorm bn\nflatten\nlinear f 10 bias=1\n",
+           64 * 576 + 64 + 64 * 576 + 96 * 576 + 2 * 96 + 96 * 36 * 10 + 10, 2 * 96 + 1, 6);
+    if (M.n_layers != 6) return;
+    float *p = calloc(M.n_params, sizeof *p), *b = calloc(M.n_buffers + 1, sizeof *b);
+    model_init_params(&M, p, 3);
+    model_init_buffers(&M, b);
+    const model_tensor *uw = &M.tensors[0], *ub = &M.tensors[1], *kw = &M.tensors[2], *dw = &M.tensors[3];
+    double bu = 1.0 / sqrt(576.0), sk = sqrt(2.0 / 576.0);
+    moments m = moments_of(p + uw->offset, uw->count, bu / sqrt(3.0));
+    /* 36,864 draws: one sd of the sample variance is 0.5% of U's bound^2/3 (of a normal's sd^2: 0.7%), of the
+     * mean 0.3% of the bound (0.5% of a normal's sd), of the share beyond 2 sd 0.1%: the limits are 4-6 sd */
+    CHECK(m.max_abs <= bu && m.max_abs > 0.99 * bu && fabs(m.mean) < 0.02 * bu && fabs(m.var / (bu * bu / 3) - 1) < 0.03,
+          "default conv weight: max %g (bound %g), mean %g, var %g (want %g)", m.max_abs, bu, m.mean, m.var, bu * bu / 3);
+    m = moments_of(p + ub->offset, ub->count, 1);
+    CHECK(m.max_abs <= bu && m.max_abs > 0.5 * bu, "default conv bias: max %g (bound %g)", m.max_abs, bu);
+    m = moments_of(p + kw->offset, kw->count, sk);
+    /* a normal: 4.55% beyond 2 sd (a uniform of the same sd has none) */
+    CHECK(fabs(m.var / (sk * sk) - 1) < 0.03 && fabs(m.mean) < 0.03 * sk && fabs(m.beyond2 - 0.0455) < 0.005,
+          "kaiming_normal: var %g (want %g), mean %g, beyond 2 sd %g (want 0.0455)", m.var, sk * sk, m.mean, m.beyond2);
+    long per = 64 * 9, ident = 0, zeros = 0;
+    for (int o = 0; o < 64; o++)
+        for (long j = 0; j < per; j++) {
+            float v = p[dw->offset + o * per + j];
+            int centre = j == (long)o * 9 + 4; /* input channel o, row 1, column 1 of the 3x3 */
+            ident += centre && v == 1.0f, zeros += !centre && v == 0.0f;
+        }
+    m = moments_of(p + dw->offset + 64 * per, 32 * per, bu / sqrt(3.0));
+    CHECK(ident == 64 && zeros == 64 * per - 64, "dirac: %ld identity taps (want 64), %ld zeros (want %ld)", ident, zeros,
+          64 * per - 64);
+    CHECK(m.max_abs <= bu && m.max_abs > 0.99 * bu, "dirac: channels past the inputs drawn as default: max %g", m.max_abs);
+    const model_tensor *bw = &M.tensors[4], *bb = &M.tensors[5], *rm = &M.tensors[6], *rv = &M.tensors[7],
+                       *nb = &M.tensors[8], *fw = &M.tensors[9];
+    int bn_ok = 1;
+    for (long j = 0; j < 96; j++)
+        bn_ok &= p[bw->offset + j] == 1.0f && p[bb->offset + j] == 0.0f && b[rm->offset + j] == 0.0f &&
+                 b[rv->offset + j] == 1.0f;
+    CHECK(bn_ok && b[nb->offset] == 0.0f, "batchnorm: weight 1, bias 0, running_mean 0, running_var 1, count 0");
+    double bf = 1.0 / sqrt(96.0 * 36);
+    m = moments_of(p + fw->offset, fw->count, 1);
+    CHECK(m.max_abs <= bf && m.max_abs > 0.99 * bf, "linear weight: max %g (bound 1/sqrt(3456) = %g)", m.max_abs, bf);
+    free(p), free(b);
+}
+
 int main(int argc, char **argv) {
     if (argc == 3 && !strcmp(argv[1], "--list")) return list(argv[2]);
     if (argc >= 4 && argc <= 6 && !strcmp(argv[1], "--run"))
         return run(argv[2], argv[3], argc >= 5 && !strcmp(argv[4], "dnnl") ? NET_BACKEND_DNNL : NET_BACKEND_REF,
                    !(argc == 6 && !strcmp(argv[5], "eval")));
     parser_tests();
+    init_tests();
     return test_summary("test_model");
 }

@@ -98,10 +98,20 @@ int model_find_layer(const model_spec *m, const char *name, int before) {
     return -1;
 }
 
+/* "_" and digits: the hidden label of an unnamed layer (current_input). */
+static int hidden_label(const char *s) {
+    if (s[0] != '_' || !s[1]) return 0;
+    for (s++; *s; s++)
+        if (!isdigit((unsigned char)*s)) return 0;
+    return 1;
+}
+
 static int take_name(parser *p, const where *w, layer_spec *l, const char *name) {
     if (!valid_name(name))
         return fail_at(p, w, "name '%s': expected 1..%d letters, digits, '_' or '.' (as a state_dict "
                              "name: 'conv1', 'layer1.0.bn1'; not 'input')", name, MODEL_NAME_LEN - 1);
+    if (hidden_label(name))
+        return fail_at(p, w, "name '%s': '_' and digits only is kept for the labels of unnamed layers", name);
     int prev = model_find_layer(p->m, name, p->m->n_layers);
     if (prev >= 0)
         return fail_at(p, w, "name '%s' already used on line %d", name, p->m->layers[prev].line);
@@ -231,7 +241,7 @@ static int need_image(parser *p, const where *w, const layer_spec *l, const char
     return 0;
 }
 
-static int parse_init(parser *p, const where *w, const options *o, layer_spec *l, int allow_dirac) {
+static int parse_init(parser *p, const where *w, const options *o, layer_spec *l, int allow_dirac, int has_bias) {
     const char *v = opt(o, "init");
     if (!v || !strcmp(v, "default")) l->init = INIT_DEFAULT;
     else if (!strcmp(v, "kaiming_normal")) l->init = INIT_KAIMING_NORMAL;
@@ -240,6 +250,7 @@ static int parse_init(parser *p, const where *w, const options *o, layer_spec *l
     const char *b = opt(o, "bias_init");
     if (b && strcmp(b, "default") && strcmp(b, "zeros"))
         return fail_at(p, w, "bias_init=%s: expected default or zeros", b);
+    if (b && !has_bias) return fail_at(p, w, "bias_init=%s: the layer has no bias (bias=1 adds one)", b);
     l->zero_bias = b && !strcmp(b, "zeros");
     return 0;
 }
@@ -248,13 +259,14 @@ static int conv_shape(parser *p, const where *w, layer_spec *l, char **pos, cons
     conv_spec *c = &l->u.conv;
     if (need_image(p, w, l, "conv") || parse_int(p, w, &c->out_c, pos[0], 1, MAX_WIDTH, "output channels") ||
         opt_int(p, w, o, "k", 3, 1, 64, &c->k) || opt_int(p, w, o, "stride", 1, 1, 64, &c->stride) ||
-        opt_int(p, w, o, "bias", 0, 0, 1, &c->bias) || parse_init(p, w, o, l, 1))
+        opt_int(p, w, o, "bias", 0, 0, 1, &c->bias) || parse_init(p, w, o, l, 1, c->bias))
         return -1;
     const char *pad = opt(o, "pad");
     if (pad && !strcmp(pad, "same")) {
         if (c->stride != 1) return fail_at(p, w, "pad=same needs stride=1 (as PyTorch's padding='same')");
         c->pad = (c->k - 1) / 2, c->pad_end = c->k - 1 - c->pad; /* PyTorch: the extra one after */
     } else {
+        if (pad && !isdigit((unsigned char)pad[0])) return fail_at(p, w, "pad=%s: expected same or an integer in 0..64", pad);
         if (opt_int(p, w, o, "pad", (c->k - 1) / 2, 0, 64, &c->pad)) return -1;
         c->pad_end = c->pad;
     }
@@ -271,7 +283,7 @@ static int linear_shape(parser *p, const where *w, layer_spec *l, char **pos, co
     linear_spec *f = &l->u.linear;
     if (!l->flat) return fail_at(p, w, "'linear' needs flat input: add a 'flatten' line before it");
     if (parse_int(p, w, &f->out, pos[0], 1, MAX_WIDTH, "output features") ||
-        opt_int(p, w, o, "bias", 0, 0, 1, &f->bias) || parse_init(p, w, o, l, 0))
+        opt_int(p, w, o, "bias", 0, 0, 1, &f->bias) || parse_init(p, w, o, l, 0, f->bias))
         return -1;
     l->c = f->out, l->h = l->w = 1;
     int shape[2] = {f->out, l->in_c};
@@ -356,6 +368,12 @@ static int simple_shape(parser *p, const where *w, layer_spec *l, char **pos, in
 
 /* ---- one layer line ---- */
 
+/* "CxHxW", or "flat C" for a vector (after flatten). */
+static void shape_text(char *out, size_t cap, int c, int h, int w, int flat) {
+    if (flat) snprintf(out, cap, "flat %d", c);
+    else snprintf(out, cap, "%dx%dx%d", c, h, w);
+}
+
 /* Resolves in=A[,B] (or the previous layer) into l->in[] and the input shape. */
 static int resolve_inputs(parser *p, const where *w, layer_spec *l, const options *o) {
     model_spec *m = p->m;
@@ -381,6 +399,7 @@ static int resolve_inputs(parser *p, const where *w, layer_spec *l, const option
     l->n_in = l->kind == LAYER_ADD ? 2 : 1;
     l->in[0] = l->in[1] = prev;
     for (int i = 0; i < n; i++) {
+        if (!names[i][0]) return fail_at(p, w, "in=%s: an empty layer name", in);
         if (!strcmp(names[i], "input")) { l->in[i] = MODEL_INPUT; continue; }
         l->in[i] = model_find_layer(m, names[i], m->n_layers);
         if (l->in[i] < 0)
@@ -392,9 +411,11 @@ static int resolve_inputs(parser *p, const where *w, layer_spec *l, const option
     if (l->kind == LAYER_ADD) {
         const layer_spec *b = l->in[1] >= 0 ? &m->layers[l->in[1]] : NULL;
         int bc = b ? b->c : m->in_c, bh = b ? b->h : m->in_h, bw = b ? b->w : m->in_w, bf = b ? b->flat : 0;
-        if (bc != l->in_c || bh != l->in_h || bw != l->in_w || bf != l->flat)
-            return fail_at(p, w, "'add' of shapes %dx%dx%d and %dx%dx%d: expected equal shapes", l->in_c,
-                           l->in_h, l->in_w, bc, bh, bw);
+        if (bc != l->in_c || bh != l->in_h || bw != l->in_w || bf != l->flat) {
+            char sa[48], sb[48];
+            shape_text(sa, sizeof sa, l->in_c, l->in_h, l->in_w, l->flat), shape_text(sb, sizeof sb, bc, bh, bw, bf);
+            return fail_at(p, w, "'add' of shapes %s and %s: expected equal shapes", sa, sb);
+        }
     }
     return 0;
 }
@@ -488,7 +509,7 @@ static int substitute(parser *p, const where *w, const vars *v, const char *src,
         while (isalnum((unsigned char)*e) || *e == '_') e++;
         if (e == a || (brace && *e != '}')) return fail_at(p, w, "'%s': expected $NAME or ${NAME}", src);
         const char *val = NULL;
-        for (int i = 0; i < v->n && !val; i++)
+        for (int i = v->n - 1; i >= 0 && !val; i--) /* the innermost first: a repeat's variable shadows */
             if (strlen(v->name[i]) == (size_t)(e - a) && !strncmp(v->name[i], a, (size_t)(e - a))) val = v->value[i];
         if (!val) return fail_at(p, w, "'%s': no variable '%.*s' here", src, (int)(e - a), a);
         size_t len = strlen(val);
@@ -644,6 +665,10 @@ static int collect_blocks(parser *p) {
                 return fail_at(p, &in, "'block' inside block '%s' (define blocks one after another)", name);
             }
         if (i == p->n_lines) return fail_at(p, &w, "block '%s' has no 'end'", name);
+        if (p->lines[i].n > 1) {
+            where e = {.line = p->lines[i].line};
+            return fail_at(p, &e, "'end %s': expected 'end' alone", p->lines[i].tok[1]);
+        }
         b->last = i;
         p->n_blocks++;
     }
@@ -661,6 +686,20 @@ static int finish(parser *p) {
         return lr_fail(p->err, "%s:%d: the last layer's output must be flat (a 'linear' after 'flatten'): its "
                                "width is the number of classes", p->source, last->line);
     m->n_classes = last->c;
+    /* every layer but the last feeds a later one: PyTorch gives an unused
+     * module's parameters no gradient, lrlab would decay them */
+    char read[MODEL_MAX_LAYERS] = {0};
+    for (int i = 0; i < m->n_layers; i++)
+        for (int k = 0; k < m->layers[i].n_in; k++)
+            if (m->layers[i].in[k] >= 0) read[m->layers[i].in[k]] = 1;
+    for (int i = 0; i < m->n_layers - 1; i++) {
+        const layer_spec *l = &m->layers[i];
+        if (!read[i])
+            return lr_fail(p->err, "%s:%d: the output of layer %d ('%s%s%s') is never read (every layer but the "
+                                   "last feeds a later one: the next line, or in=NAME)", p->source, l->line, i + 1,
+                           model_layer_kind_name(l->kind), l->name[0] && !hidden_label(l->name) ? " " : "",
+                           hidden_label(l->name) ? "" : l->name);
+    }
     return 0;
 }
 
