@@ -50,6 +50,9 @@ refused() { # refused WHAT EXIT PATTERN ARGS...
 refused "an unknown layer" 1 "no layer 'nope'" --whiten nope
 refused "a conv of the wrong shape" 1 "must be a conv with 2 x in_channels" --whiten 2.conv1
 refused "not a conv" 1 "must be a conv" --whiten 7
+printf 'input 3 32 32\nconv a 3 k=1\nconv b 6 k=1\nflatten\nlinear fc 10\n' >"$T/second.model"
+refused "a conv that does not read the images" 1 "--whiten: layer 'b' reads layer 1, not the network's input" \
+    --model "$T/second.model" --whiten b
 refused "images=0" 2 "images: expected a whole number of images >= 1" --whiten '0, images=0'
 refused "images=1.5" 2 "images: expected a whole number" --whiten '0, images=1.5'
 refused "eps=-1" 2 "eps: expected a number >= 0" --whiten '0, eps=-1'

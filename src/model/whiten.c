@@ -31,6 +31,9 @@ int model_whiten_conv(const model_spec *m, float *params, const char *layer, con
     if (l->kind != LAYER_CONV || l->u.conv.out_c != 2 * d)
         return lr_fail(err, "--whiten: layer '%s' must be a conv with 2 x in_channels x k x k outputs (%d for its "
                             "input of %d channels, k %d)", layer, 2 * d, C, l->kind == LAYER_CONV ? k : 0);
+    if (l->in[0] != MODEL_INPUT) /* the patches are the images' (and x holds images) */
+        return lr_fail(err, "--whiten: layer '%s' reads layer %d, not the network's input (expected the conv that "
+                            "reads the images: its filters come from their patches)", layer, l->in[0] + 1);
     if (n < 1 || l->in_h < k || l->in_w < k) return lr_fail(err, "--whiten: no %dx%d patches to whiten with", k, k);
     double *cov = calloc((size_t)d * d * 3 + d, sizeof(double));
     if (!cov) return lr_fail(err, "--whiten: out of memory");
