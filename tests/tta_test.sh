@@ -47,6 +47,10 @@ printf 'input 3 1 1\nflatten\nlinear fc 3\n' >"$T/one.model"
 "$LRLAB" train --dataset folder --data "$T/img" --resize 1,1 --model "$T/one.model" --batch 16 --epochs 1 --threads 1 \
     --out "$T/one" >"$T/out" 2>&1
 check "a 1x1 run: $(tail -n 1 "$T/out")" [ -f "$T/one/model.safetensors" ]
+"$LRLAB" train --dataset folder --data "$T/img" --resize 1,1 --model "$T/one.model" --batch 16 --epochs 1 --threads 1 \
+    --tta 2 --out "$T/one2" >"$T/out" 2>&1; rc=$?
+check "train --tta 2 of 1x1 images: refused before the first epoch (exit $rc, expected 1): $(cat "$T/out")" \
+    sh -c "[ $rc -eq 1 ] && grep -q 'needs at least 2x2' '$T/out' && [ ! -e '$T/one2/metrics.csv' ]"
 "$LRLAB" eval "$T/one" --dataset folder --data "$T/img" --resize 1,1 --tta 2 >"$T/out" 2>&1; rc=$?
 check "eval --tta 2 of 1x1 images: exit $rc, expected 1 and the reason: $(cat "$T/out")" \
     sh -c "[ $rc -eq 1 ] && grep -q 'needs at least 2x2' '$T/out'"

@@ -41,6 +41,9 @@ int evaluate_split(eval_stats *out, net *n, const float *params, loader *l, int 
  * padding. The loss and the confusion are those of the combined logits.
  * Forward passes of the loader's batches, 2 or 6 per batch. */
 #define EVAL_TTA_MAX 2
+/* Whether --tta LEVEL can run on images of h x w (level 2's reflect padding
+ * needs 2x2): checked before training, so that a run does not fail at its end. */
+int evaluate_tta_check(int tta, int h, int w, lr_error *err);
 int evaluate_split_tta(eval_stats *out, net *n, const float *params, loader *l, int classes, float *logits, int tta,
                        const eval_hook *hook, lr_error *err);
 

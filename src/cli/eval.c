@@ -143,7 +143,7 @@ int cli_eval(int argc, char **argv) {
     train_setup r;
     memset(&r, 0, sizeof r);
     eval_stats s;
-    int rc = train_setup_init(&r, &cfg, &so, &err);
+    int rc = train_setup_init(&r, &cfg, &so, &err) || evaluate_tta_check(cfg.tta, r.m.in_h, r.m.in_w, &err);
     if (!rc && evaluate_split(&s, r.net, r.params, r.test_loader, r.m.n_classes, r.logits, NULL, &err)) rc = -1;
     eval_stats t; /* --tta: after the plain pass, the augmented one */
     if (!rc && cfg.tta &&

@@ -55,21 +55,26 @@ int evaluate_split(eval_stats *out, net *n, const float *params, loader *l, int 
     return evaluate_split_tta(out, n, params, l, classes, logits, 0, hook, err);
 }
 
+int evaluate_tta_check(int tta, int h, int w, lr_error *err) {
+    if (tta < 0 || tta > EVAL_TTA_MAX) return lr_fail(err, "--tta %d: expected 0, 1 (mirror) or 2 (mirror and translate)", tta);
+    if (tta == 2 && (h < 2 || w < 2)) /* F.pad(mode='reflect') needs a padding below the size */
+        return lr_fail(err, "--tta 2: images of %dx%d (height x width): its one-pixel reflect padding needs at least 2x2 "
+                            "(use --tta 1)", h, w);
+    return 0;
+}
+
 int evaluate_split_tta(eval_stats *out, net *n, const float *params, loader *l, int classes, float *logits, int tta,
                        const eval_hook *hook, lr_error *err) {
     memset(out, 0, sizeof *out);
     if (classes < 1 || classes > EVAL_MAX_CLASSES)
         return lr_fail(err, "%d classes: expected 1..%d", classes, EVAL_MAX_CLASSES);
-    if (tta < 0 || tta > EVAL_TTA_MAX) return lr_fail(err, "--tta %d: expected 0, 1 (mirror) or 2 (mirror and translate)", tta);
     out->classes = classes;
     net_set_training(n, 0); /* net.eval(): BatchNorm's running statistics, no dropout; the trainer switches back */
     if (loader_start_epoch(l, 0, 0, err)) return -1;
     const loader_batch *b;
     int batches = loader_batches(l), C, H, W;
     loader_image_shape(l, &C, &H, &W);
-    if (tta == 2 && (H < 2 || W < 2)) /* F.pad(mode='reflect') needs a padding below the size */
-        return lr_fail(err, "--tta 2: images of %dx%d (height x width): its one-pixel reflect padding needs at least 2x2 "
-                            "(use --tta 1)", H, W);
+    if (evaluate_tta_check(tta, H, W, err)) return -1;
     float *scratch = NULL;
     while ((b = loader_next(l))) {
         if (tta && !scratch &&
