@@ -17,6 +17,11 @@ T=$tmp
 "$LRLAB" sweep airbench94 --dry-run --data "$SYNTH_DIR" --limit-train 50000 --out "$T/sweep" >"$T/plan" 2>&1
 check "lrlab sweep airbench94 --dry-run: $(tail -n 1 "$T/plan")" grep -q '^start *airbench94: ' "$T/plan"
 sed -n 's/^start *airbench94: \(.*\) > [^ ]*$/\1/p' "$T/plan" >"$T/cmd"
+# what every run would refuse is refused up front: 5 epochs hold 240 of the recipe's 476 steps
+"$LRLAB" sweep airbench94 --dry-run --data "$SYNTH_DIR" --limit-train 50000 --epochs 5 --out "$T/sweep5" >"$T/plan5" 2>&1
+rc=$?
+check "sweep airbench94 --epochs 5 --dry-run: refused before any run (exit $rc): $(tail -n 1 "$T/plan5")" \
+    sh -c "[ $rc -ne 0 ] && grep -q -- '--max-steps 476: more than the 240 steps of --epochs 5' '$T/plan5'"
 value() { # value NAME: the value of the run's last --NAME (its command is shell-quoted)
     name=$1 v=
     eval "set -- $(cat "$T/cmd")"

@@ -136,6 +136,8 @@ else
     skip "optim_test: python3-torch not installed: model_ema.safetensors' names not compared"
 fi
 expect 2 "--lookahead: k must be a whole number of steps >= 1" train $F --lookahead 'k=0'
+# k beyond the run: no synchronisation ever, and final=True would hand back the initial weights
+expect 2 "k=9 is more than the run's 8 steps: the slow weights would never synchronise, and final=True would end the run with its initial weights (expected k <= 8)" train $F --lookahead 'k=9, final=True'
 expect 2 "unknown name 'total' (the only variables here are 'step' and 'total_steps')" train $F --lookahead "alpha='step / total'"
 expect 2 "--lookahead: alpha at step 8 of 8 is 1.5: expected a value in [0, 1]" train $F --lookahead "k=4, alpha='0.5 + step / 8'"
 grep -q '^ \{13\}\^~\{15\}$' "$T/out"; check "the caret is under alpha's string: $(cat "$T/out")" [ $? -eq 0 ]

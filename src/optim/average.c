@@ -156,6 +156,13 @@ int lookahead_parse(lookahead **out, const char *text, long total_steps, lr_erro
         lookahead_free(la);
         return -1;
     }
+    if (total_steps > 0 && la->k > total_steps) { /* never a synchronisation, and final=True returns the start */
+        lr_fail(err, "--lookahead '%s': k=%d is more than the run's %ld steps: the slow weights would never "
+                     "synchronise%s (expected k <= %ld)", text, la->k, total_steps,
+                la->final ? ", and final=True would end the run with its initial weights" : "", total_steps);
+        lookahead_free(la);
+        return -1;
+    }
     /* the run's synchronisations: refused where alpha fails (airbench's own alpha is 0.95**5 * (step / total)**3) */
     for (long s = la->k; la->expr && total_steps > 0 && s <= total_steps; s += la->k) {
         double a;
