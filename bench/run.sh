@@ -233,8 +233,9 @@ fi
 echo "# Benchmarks: lrlab against PyTorch, side by side"
 echo
 echo "Written by \`bench/run.sh$( [ $quick = 1 ] && printf ' --quick')\` on $start. What each number means: [bench/README.md](bench/README.md)."
-echo "Every ratio below comes from this one run: the machine is shared and"
-echo "absolute numbers vary by 20-30% from run to run (../shared/docs/PERFORMANCE.md)."
+echo "Every ratio in the tables this script writes (down to the hand-written sections) comes from"
+echo "this one run: the machine is shared and absolute numbers vary by 20-30% from run to run"
+echo "(../shared/docs/PERFORMANCE.md). The hand-written sections say when and how theirs were measured."
 echo
 echo "## The machine and the programs"
 echo "- CPU: $cpu, $(nproc) cores. The project's machine (../shared/docs/PERFORMANCE.md): AMD EPYC Zen 4, AVX-512 with BF16 and VNNI; fp32 FMA peak measured with a 512-bit FMA loop ~116 GFLOP/s per core, ~230 GFLOP/s on 2 cores; bf16 dot products double that."

@@ -5,7 +5,7 @@
 # = the optimiser steps taken), the same command gives byte-identical
 # weights, a run stopped mid-way and resumed equals one straight through
 # (buffers and dropout masks included), and the test pass runs in eval mode
-# (test metrics do not change the buffers). With python3-torch: the file
+# (test metrics do not change the buffers), as does the --val pass. With python3-torch: the file
 # loads into the equal PyTorch module with load_state_dict(strict=True), and
 # PyTorch's eval-mode test accuracy on the same images equals lrlab's.
 set -u
@@ -44,6 +44,20 @@ acc=$(sed -n 's/.*test_acc=\([0-9.]*\).*/\1/p; s/^test accuracy:* *\([0-9.]*\).*
 last=$(tail -n 1 "$T/a/metrics.csv" | cut -d, -f7)
 check "eval of the weights (eval mode) gives the run's last test accuracy: eval '$acc', metrics '$last'" \
     sh -c '[ -n "$1" ] && awk -v a="$1" -v b="$2" "BEGIN { exit !(a - b < 0.01 && b - a < 0.01) }"' - "$acc" "$last"
+
+# --val in eval mode: a data copy whose test set starts with the 32 images
+# --val 32 holds out of the first 128 (96..127), so each epoch's validation
+# and test passes see the same images with the same weights and buffers:
+# equal losses in eval mode (train mode would use the batch's statistics and
+# dropout, and update the buffers between the two passes)
+mkdir -p "$T/v"
+for f in data_batch_1 data_batch_2 data_batch_3 data_batch_4 data_batch_5; do ln -s "$SYNTH_DIR/$f.bin" "$T/v/$f.bin"; done
+{ tail -c +$((96 * 3073 + 1)) "$SYNTH_DIR/data_batch_1.bin"; head -c $((96 * 3073)) "$SYNTH_DIR/data_batch_1.bin"; } >"$T/v/test_batch.bin"
+"$LRLAB" train --backend ref --model "$T/bn.model" --data "$T/v" --limit-train 128 --val 32 --limit-test 32 --batch 32 \
+    --epochs 2 --threads 1 --lr 0.05 --out "$T/val" >"$T/val.out" 2>&1
+rows=$(awk -F, 'NR > 1 && $6 == $8 && $7 == $9 {n++} END {print n + 0}' "$T/val/metrics.csv" 2>/dev/null)
+check "--val runs in eval mode: validation equals the test pass on the same images, both epochs ($(cut -d, -f6-9 "$T/val/metrics.csv" 2>/dev/null | tr '\n' ' '))" \
+    [ "$rows" = 2 ]
 
 "$LRLAB" bench --model "$T/bn.model" --batch 8 --iters 1 --threads 1 --conv-algo direct >"$T/bench.out" 2>&1
 check "bench runs a BatchNorm model (exit $?): $(tail -n 1 "$T/bench.out")" grep -q "^train_step images_per_s=" "$T/bench.out"
