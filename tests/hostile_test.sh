@@ -142,7 +142,20 @@ expect 1 "shape.safetensors.*conv1.weight" train $D --init "$T/shape.safetensors
 st_raw "$T/dup.safetensors" '{"conv1.weight":{"dtype":"F32","shape":[32,3,3,3],"data_offsets":[0,3456]},"conv1.weight":{"dtype":"F32","shape":[32,3,3,3],"data_offsets":[3456,6912]}}' 6912
 expect 1 "dup.safetensors" train $D --init "$T/dup.safetensors"
 expect 1 "model.safetensors.*conv1.weight.*shape" train $D --init "$T/small/model.safetensors"
-expect 1 "checkpoint.safetensors.*not this model" train $D --init "$T/w/checkpoint.safetensors"
+expect 1 "checkpoint.safetensors: a checkpoint of .lrlab train., not a weights file: give the run's model.safetensors" \
+    train $D --init "$T/w/checkpoint.safetensors"
+# a BatchNorm model's files: num_batches_tracked may be absent (PyTorch's BatchNorm loads such a
+# state_dict with 0), a tensor the model lacks is named, a running variance must be finite and >= 0
+printf 'input 3 32 32\nconv c 2 k=1\nbatchnorm bn\nglobal_avgpool\nflatten\nlinear fc 10\n' >"$T/bn.model"
+BN='"c.weight":{"dtype":"F32","shape":[2,3,1,1],"data_offsets":[0,24]},"bn.weight":{"dtype":"F32","shape":[2],"data_offsets":[24,32]},"bn.bias":{"dtype":"F32","shape":[2],"data_offsets":[32,40]},"bn.running_mean":{"dtype":"F32","shape":[2],"data_offsets":[40,48]},"bn.running_var":{"dtype":"F32","shape":[2],"data_offsets":[48,56]},"fc.weight":{"dtype":"F32","shape":[10,2],"data_offsets":[56,136]}'
+st_raw "$T/nonbt.safetensors" "{$BN}" 136
+"$LRLAB" train $D --model "$T/bn.model" --init "$T/nonbt.safetensors" --out "$T/nonbt" >"$T/out" 2>&1
+check "--init without num_batches_tracked (as PyTorch, 0): $(tail -n 1 "$T/out")" [ -s "$T/nonbt/model.safetensors" ]
+st_raw "$T/extra.safetensors" "{$BN,\"zz.weight\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[136,140]}}" 140
+expect 1 "extra.safetensors: tensor 'zz.weight' is not in model 'bn.model': not this model's file" train $D --model "$T/bn.model" --init "$T/extra.safetensors"
+cp "$T/nonbt.safetensors" "$T/nanvar.safetensors"
+printf '\000\000\300\177' | dd of="$T/nanvar.safetensors" bs=1 seek=$((8 + ${#BN} + 2 + 48)) conv=notrunc 2>/dev/null
+expect 1 "nanvar.safetensors: bn.running_var\[0\] is nan: expected a finite variance >= 0" train $D --model "$T/bn.model" --init "$T/nanvar.safetensors"
 expect 1 "config.txt" train $D --init "$T/w/config.txt"
 
 # ---- damaged checkpoints on --resume: refused, nothing in the run directory changes ----

@@ -64,14 +64,31 @@ int weights_save(const char *path, const model_spec *m, const float *params, con
     return rc;
 }
 
-/* Copies every tensor of m's state_dict out of an open file. */
+/* A buffer's values: running statistics finite, variances >= 0 (a file
+ * that breaks this would make every evaluation NaN without a word). */
+static int check_buffer(const char *path, const model_tensor *mt, const float *v, lr_error *err) {
+    for (long j = 0; j < mt->count; j++)
+        if (!isfinite(v[j]) || (mt->role == TENSOR_RUNNING_VAR && v[j] < 0))
+            return lr_fail(err, "%s: %s[%ld] is %g: expected a finite %s", path, mt->name, j, v[j],
+                           mt->role == TENSOR_RUNNING_VAR ? "variance >= 0" : "value");
+    return 0;
+}
+
+/* Copies every tensor of m's state_dict out of an open file; *absent
+ * counts the num_batches_tracked it lacks (read as 0, as PyTorch's
+ * BatchNorm loads a state_dict without them). */
 static int copy_state(const st_file *f, const char *path, const model_spec *m, float *params, float *buffers,
-                      lr_error *err) {
+                      int *absent, lr_error *err) {
+    *absent = 0;
     for (int i = 0; i < m->n_tensors; i++) {
         const model_tensor *mt = &m->tensors[i];
         float *dst = (mt->buffer ? buffers : params) + mt->offset;
         long shape[4];
         for (int d = 0; d < mt->ndim; d++) shape[d] = mt->shape[d];
+        if (!st_find(f, mt->name) && is_i64(mt)) {
+            dst[0] = 0, (*absent)++;
+            continue;
+        }
         if (!st_find(f, mt->name))
             return lr_fail(err, "%s: no tensor '%s': these weights are not for model '%s'", path,
                            mt->name, m->name);
@@ -81,11 +98,22 @@ static int copy_state(const st_file *f, const char *path, const model_spec *m, f
             if (v < 0 || v > (1L << 24))
                 return lr_fail(err, "%s: %s is %lld: expected 0..%ld", path, mt->name, (long long)v, 1L << 24);
             dst[0] = (float)v;
-        } else if (st_copy(f, mt->name, ST_F32, mt->ndim, shape, dst, err)) {
+        } else if (st_copy(f, mt->name, ST_F32, mt->ndim, shape, dst, err) ||
+                   (mt->buffer && check_buffer(path, mt, dst, err))) {
             return -1;
         }
     }
     return 0;
+}
+
+/* The first tensor of f that m's state_dict lacks (NULL: none). */
+static const char *foreign_tensor(const st_file *f, const model_spec *m) {
+    for (int i = 0; i < f->n; i++) {
+        int found = 0;
+        for (int k = 0; k < m->n_tensors && !found; k++) found = !strcmp(f->tensors[i].name, m->tensors[k].name);
+        if (!found) return f->tensors[i].name;
+    }
+    return NULL;
 }
 
 static int ckpt_from(const st_file *f, const char *path, const model_spec *m, float *params, float *buffers,
@@ -98,16 +126,20 @@ static int load_weights(const char *path, const model_spec *m, float *params, fl
     if (st_read(&f, path, err)) return -1;
     const char *format = st_meta(&f, "format");
     int rc;
+    int absent = 0;
     if (any && format && !strcmp(format, CKPT_FORMAT)) {
         ckpt_extra x;
         memset(&x, 0, sizeof x);
         rc = ckpt_from(&f, path, m, params, buffers, NULL, NULL, &x, err);
         ckpt_extra_free(&x);
-    } else {
-        rc = copy_state(&f, path, m, params, buffers, err);
-        if (!rc && f.n != m->n_tensors)
-            rc = lr_fail(err, "%s: %d tensors, model '%s' has %d: not this model's file", path, f.n, m->name,
-                         m->n_tensors);
+    } else if (format && !strcmp(format, CKPT_FORMAT)) {
+        rc = lr_fail(err, "%s: a checkpoint of `lrlab train`, not a weights file: give the run's model.safetensors "
+                          "(or continue the run: lrlab train --resume DIR)", path);
+    } else if (!(rc = copy_state(&f, path, m, params, buffers, &absent, err)) && f.n != m->n_tensors - absent) {
+        const char *extra = foreign_tensor(&f, m);
+        rc = extra ? lr_fail(err, "%s: tensor '%s' is not in model '%s': not this model's file", path, extra, m->name)
+                   : lr_fail(err, "%s: %d tensors, model '%s' has %d: not this model's file", path, f.n, m->name,
+                             m->n_tensors);
     }
     st_free(&f);
     return rc;
@@ -380,7 +412,9 @@ static int ckpt_from(const st_file *f, const char *path, const model_spec *m, fl
             return lr_fail(err, "%s: damaged: the tensor data's CRC-32 is %s, the file says %.16s", path, got,
                            crc_text);
     }
-    if (copy_state(f, path, m, params, buffers, err)) return -1;
+    int absent;
+    if (copy_state(f, path, m, params, buffers, &absent, err)) return -1;
+    if (absent) return lr_fail(err, "%s: %d num_batches_tracked missing: not a complete checkpoint", path, absent);
     long shape[1] = {m->n_params};
     if (v1) {
         if (!st_find(f, "optimizer.momentum_buffer"))
