@@ -50,6 +50,8 @@ bad_expr 'Compose([RandomCrop(32, padding=4, padding_mode="mirror")])' "Padding 
 bad_expr 'Compose([RandomCrop(32, padding=4), RandomHorizontalFlop()])' "unknown transform \(did you mean RandomHorizontalFlip\?\)" 36
 bad_expr 'RandomErasing(p=1.5)' "Random erasing probability should be between 0 and 1" 16
 bad_expr 'RandomErasing(scale=(0.5, 1.2))' "Scale should be between 0 and 1" 20
+bad_expr 'RandomErasing(scale=(0.3, 0.02))' "RandomErasing: scale: expected \(min, max\)" 20
+bad_expr 'RandomErasing(ratio=(0.3, -1))' "RandomErasing: ratio: expected \(min, max\)" 20
 bad_expr 'Compose([RandomErasing(), ToTensor()])' "ToTensor\(\) given twice, or after a transform that needs a tensor" 26
 bad_expr 'Compose([Normalize(0.5, 0.2), Normalize(0.5, 0.2)])' "Normalize given twice" 30
 bad_expr 'ColorJitter(hue=0.7)' "hue values should be between \(-0.5, 0.5\)" 16

@@ -155,6 +155,11 @@ static int erasing_args(binder *b, tf_step *s, const ast *const *a) {
     if (a[2] && pair(b, a[2], "RandomErasing: ratio", s->ratio)) return -1;
     if (a[1] && (s->scale[0] < 0 || s->scale[1] > 1)) return fail_at(b, a[1], "RandomErasing: %s%s", "Scale should be between 0 and 1 (torchvision's ValueError)", "");
     if (a[2] && !(s->ratio[0] > 0)) return fail_at(b, a[2], "RandomErasing: ratio: %s%s", "expected positive numbers (torch.log of the ratio)", "");
+    /* torchvision warns, then uniform_(lo, hi) raises on every image: refused here */
+    if (a[1] && s->scale[0] > s->scale[1])
+        return fail_at(b, a[1], "RandomErasing: scale: %s%s", "expected (min, max) (torch's uniform_ raises when from > to)", "");
+    if (a[2] && s->ratio[0] > s->ratio[1])
+        return fail_at(b, a[2], "RandomErasing: ratio: %s%s", "expected (min, max) (torch's uniform_ raises when from > to)", "");
     if (a[3]) {
         if (a[3]->kind == AST_STR) {
             if (!(a[3]->str_len == 6 && !memcmp(b->src + a[3]->str_pos, "random", 6)))
