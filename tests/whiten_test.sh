@@ -38,13 +38,14 @@ if have_torch; then whitened "--whiten over --init's weights" "$T/i"; fi
 check "stopped and resumed with --whiten: the same weights as straight through ($(tail -n 1 "$T/c.out"))" \
     cmp -s "$T/b/model.safetensors" "$T/c/model.safetensors"
 
-# refused, with the flag, the value and what was expected; no run directory
+# refused, with the flag, the value and what was expected; no run directory (one that a
+# refused run created is removed)
 refused() { # refused WHAT EXIT PATTERN ARGS...
     what=$1 want=$2 pattern=$3; shift 3
     "$LRLAB" train $F --epochs 1 --out "$T/bad" "$@" >"$T/bad.out" 2>&1
     code=$?
     good=0
-    [ $code -eq "$want" ] && grep -qF -- "$pattern" "$T/bad.out" && [ ! -e "$T/bad/model.safetensors" ] && good=1
+    [ $code -eq "$want" ] && grep -qF -- "$pattern" "$T/bad.out" && [ ! -e "$T/bad" ] && good=1
     check "$what: exit $code (want $want), '$(head -n 1 "$T/bad.out")'" [ $good -eq 1 ]
 }
 refused "an unknown layer" 1 "no layer 'nope'" --whiten nope

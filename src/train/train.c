@@ -96,6 +96,7 @@ typedef struct {
     int has_saved;
     int steps_per_epoch;
     int lock_fd; /* DIR/.lock, held while training */
+    int made_dir; /* this run created --out (a run refused before writing anything removes it) */
     int stop_seen; /* a stop signal reached some rank (summed with the step's gradients) */
     eval_stats eval[4]; /* end_epoch's test, val, EMA and TTA passes (large: a confusion matrix each) */
     lr_profile *prof;   /* --profile's, or NULL */
@@ -130,6 +131,16 @@ static int dir_is_empty(const char *path) {
         if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && strcmp(e->d_name, ".lock")) empty = 0;
     closedir(d);
     return empty;
+}
+
+/* A run that created --out and failed before writing anything leaves no
+ * directory behind (only its lock was there). */
+static void drop_unused_dir(run *r) {
+    if (!r->made_dir || !dir_is_empty(r->cfg.out)) return;
+    char path[1100];
+    snprintf(path, sizeof path, "%s/.lock", r->cfg.out);
+    unlink(path);
+    rmdir(r->cfg.out);
 }
 
 /* A relative path that exists becomes absolute, so that `--resume` from
@@ -292,6 +303,7 @@ static int setup(run *r, lr_error *err) {
             return lr_fail(err, "--out %s: directory exists and is not empty; continue it with "
                                 "`lrlab train --resume %s`, or choose another --out",
                            c->out, c->out);
+        r->made_dir = dist_rank() == 0 && !opt->resume && access(c->out, F_OK) != 0;
         if (dist_rank() == 0 && (make_dirs(c->out, "--out", err) || lock_run_dir(r, err))) return -1;
     }
     if (!opt->resume) {
@@ -915,6 +927,7 @@ done:
             rc = TRAIN_ERROR;
         }
     }
+    if (rc != TRAIN_OK) drop_unused_dir(r);
     run_free(r);
     return rc;
 }
