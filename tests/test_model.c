@@ -110,6 +110,11 @@ static void parser_tests(void) {
     refuses("input 3 4 4\nconv a 3 pad=Same\nflatten\nlinear f 2\n", "pad=Same: expected same or an integer");
     refuses("input 3 1 1\nconv g 3 k=1\nflatten\nlinear f 3\nadd in=g,f\nflatten\nlinear o 2\n",
             "'add' of shapes 3x1x1 and flat 3");
+    /* an empty repeat (a stage of one block: ResNet-8) */
+    parses("empty repeat", "input 1 4 4\nblock cb NAME\nconv $NAME 2\nend\ncb a\nrepeat i=1..0 cb b.$i\nrepeat 0 cb c.$i\n"
+           "flatten\nlinear f 2\n", 18 + 64, 0, 3);
+    refuses("input 1 4 4\nblock cb NAME\nconv $NAME 2\nend\nrepeat i=2..0 cb b.$i\nflatten\nlinear f 2\n",
+            "repeat end '0': expected an integer in 1..");
     /* a repeat's variable shadows a block argument of the same name (the innermost wins) */
     parses("repeat shadows", "input 1 8 8\nblock outer i\nrepeat i=1..2 mp $i\nend\nblock mp K\nmaxpool $K\nend\n"
            "outer 2\nflatten\nlinear f 2\n", 32, 0, 4);

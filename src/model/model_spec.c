@@ -578,11 +578,11 @@ static int repeat_line(parser *p, const where *w, char *const *raw, int n, const
         char a[32];
         snprintf(a, sizeof a, "%.*s", (int)(dots - eq - 1), eq + 1);
         if (parse_int(p, w, &from, a, 0, MODEL_MAX_LAYERS, "repeat start") ||
-            parse_int(p, w, &to, dots + 2, from, MODEL_MAX_LAYERS, "repeat end"))
+            parse_int(p, w, &to, dots + 2, from - 1, MODEL_MAX_LAYERS, "repeat end")) /* A..A-1: none */
             return -1;
     } else {
         int count = 0;
-        if (parse_int(p, w, &count, tok[1], 1, MODEL_MAX_LAYERS, "repeat count")) return -1;
+        if (parse_int(p, w, &count, tok[1], 0, MODEL_MAX_LAYERS, "repeat count")) return -1;
         to = count - 1;
     }
     const block_t *b = find_block(p, tok[2]);
