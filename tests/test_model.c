@@ -127,6 +127,8 @@ static void parser_tests(void) {
     refuses("input 3 4 4\nconv a 3 k=3 wide=1\n", "'conv' takes no option 'wide'");
     refuses("input 3 4 4\nconv a 3 bias=2\n", "bias '2': expected an integer in 0..1");
     refuses("input 3 4 4\nbatchnorm b momentum=2\n", "momentum '2': expected a number in 0..1");
+    parses("eps above 1 (PyTorch takes any eps > 0)", "input 3 4 4\nbatchnorm b eps=2\nflatten\nlinear f 2\n", 6 + 96, 7, 3);
+    refuses("input 3 4 4\nbatchnorm b eps=0\nflatten\nlinear f 2\n", "eps=0: expected a number > 0");
     refuses("input 3 4 4\nflatten\nbatchnorm b\n", "'batchnorm' of a flat input");
     refuses("input 3 4 4\nconv a 3\nrelu\n", "the last layer's output must be flat");
     refuses("input 3 4 4\nrepeat 2 nosuch x\n", "repeat: no block named 'nosuch'");

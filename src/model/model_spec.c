@@ -295,7 +295,7 @@ static int batchnorm_shape(parser *p, const where *w, layer_spec *l, char **pos,
     batchnorm_spec *b = &l->u.bn;
     b->eps = 1e-5, b->momentum = 0.1;
     const char *eps = opt(o, "eps"), *mom = opt(o, "momentum");
-    if (need_image(p, w, l, "batchnorm") || (eps && parse_num(p, w, &b->eps, eps, 0, 1, "eps")) ||
+    if (need_image(p, w, l, "batchnorm") || (eps && parse_num(p, w, &b->eps, eps, 0, 1e30, "eps")) ||
         (mom && parse_num(p, w, &b->momentum, mom, 0, 1, "momentum")) ||
         opt_int(p, w, o, "affine", 1, 0, 1, &b->affine))
         return -1;
