@@ -129,6 +129,10 @@ static void parser_tests(void) {
     refuses("input 3 4 4\nbatchnorm b momentum=2\n", "momentum '2': expected a number in 0..1");
     parses("eps above 1 (PyTorch takes any eps > 0)", "input 3 4 4\nbatchnorm b eps=2\nflatten\nlinear f 2\n", 6 + 96, 7, 3);
     refuses("input 3 4 4\nbatchnorm b eps=0\nflatten\nlinear f 2\n", "eps=0: expected a number > 0");
+    parses("momentum=None", "input 3 4 4\nbatchnorm b momentum=None\nflatten\nlinear f 2\n", 6 + 96, 7, 3);
+    CHECK(M.layers[0].u.bn.momentum == MODEL_BN_CUMULATIVE && model_bn_factor(&M.layers[0].u.bn, 4) == 0.25 &&
+              model_bn_factor(&(batchnorm_spec){.momentum = 0.1}, 4) == 0.1,
+          "momentum=None: the factor is 1 / num_batches_tracked");
     refuses("input 3 4 4\nflatten\nbatchnorm b\n", "'batchnorm' of a flat input");
     refuses("input 3 4 4\nconv a 3\nrelu\n", "the last layer's output must be flat");
     refuses("input 3 4 4\nrepeat 2 nosuch x\n", "repeat: no block named 'nosuch'");

@@ -73,6 +73,15 @@ typedef struct {
     int affine;           /* learned weight and bias */
 } batchnorm_spec;
 
+/* momentum=None: the running statistics are the cumulative average */
+#define MODEL_BN_CUMULATIVE (-1.0)
+/* The factor of a training step after which num_batches_tracked is `count`:
+ * momentum, or 1 / num_batches_tracked with momentum=None (BatchNorm2d's
+ * exponential_average_factor). */
+static inline double model_bn_factor(const batchnorm_spec *b, double count) {
+    return b->momentum < 0 ? 1.0 / (count > 0 ? count : 1.0) : b->momentum;
+}
+
 typedef struct {
     double p; /* dropout probability */
 } dropout_spec;

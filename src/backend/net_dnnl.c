@@ -1034,11 +1034,11 @@ static int bn_blk_forward(net_dnnl *n, int li, lr_error *err) {
     if (!n->buffers) return lr_fail(err, "net_forward: the model has BatchNorm buffers: net_set_buffers first");
     const float *g = l->u.bn.affine ? n->params + l->param_offset : NULL;
     const float *b = l->u.bn.affine ? n->params + bias_offset(n->m, l) : NULL;
+    float *nb = buffer_of(n, li, TENSOR_NUM_BATCHES);
     blk_batchnorm_forward(handle(n->act[li]), handle(n->batch_mean[li]), handle(n->batch_var[li]),
                           handle(act_of(n, l->in[0])), g, b, buffer_of(n, li, TENSOR_RUNNING_MEAN),
-                          buffer_of(n, li, TENSOR_RUNNING_VAR), n->train_mode, l->u.bn.eps, l->u.bn.momentum, k->relu,
-                          n->count, &k->in, n->blk_scratch);
-    float *nb = buffer_of(n, li, TENSOR_NUM_BATCHES);
+                          buffer_of(n, li, TENSOR_RUNNING_VAR), n->train_mode, l->u.bn.eps,
+                          model_bn_factor(&l->u.bn, nb ? *nb + 1.0 : 1.0), k->relu, n->count, &k->in, n->blk_scratch);
     if (n->train_mode && nb) *nb += 1.0f;
     return 0;
 }
@@ -1164,14 +1164,17 @@ static int bn_update_running(net_dnnl *n, int li, lr_error *err) {
     if (!n->buffers) return lr_fail(err, "net_forward: the model has BatchNorm buffers: net_set_buffers first");
     const float *mean = handle(n->batch_mean[li]), *var = handle(n->batch_var[li]);
     float *rm = handle(n->running_mean[li]), *rv = handle(n->running_var[li]);
-    double count = (double)n->count * l->h * l->w, mom = l->u.bn.momentum;
+    double count = (double)n->count * l->h * l->w;
+    float *nb = NULL;
+    for (int t = l->tensor0; t < l->tensor0 + l->n_tensors; t++)
+        if (n->m->tensors[t].role == TENSOR_NUM_BATCHES) nb = n->buffers + n->m->tensors[t].offset;
+    double mom = model_bn_factor(&l->u.bn, nb ? *nb + 1.0 : 1.0);
     for (int c = 0; c < l->c; c++) {
         double unbiased = count > 1 ? var[c] * count / (count - 1) : var[c];
         rm[c] = (float)(mom * mean[c] + (1.0 - mom) * rm[c]);
         rv[c] = (float)(mom * unbiased + (1.0 - mom) * rv[c]);
     }
-    for (int t = l->tensor0; t < l->tensor0 + l->n_tensors; t++)
-        if (n->m->tensors[t].role == TENSOR_NUM_BATCHES) n->buffers[n->m->tensors[t].offset] += 1.0f;
+    if (nb) *nb += 1.0f;
     return 0;
 }
 

@@ -84,6 +84,13 @@ static float *tensor(const ref_layer_ctx *c, const layer_spec *l, tensor_role ro
     return NULL;
 }
 
+/* The BatchNorm layer's factor for this step (model_bn_factor: momentum=None
+ * takes 1 / num_batches_tracked after its increment). */
+static double bn_factor(const ref_layer_ctx *c, const layer_spec *l, const float *params) {
+    const float *nb = tensor(c, l, TENSOR_NUM_BATCHES, params);
+    return model_bn_factor(&l->u.bn, nb ? *nb + 1.0 : 1.0);
+}
+
 long ref_layer_aux_size(const layer_spec *l, int batch) {
     return l->kind == LAYER_DROPOUT ? (long)batch * l->c * l->h * l->w : l->kind == LAYER_BATCHNORM ? 2L * l->c : 0;
 }
@@ -106,7 +113,7 @@ int ref_layer_forward(const ref_layer_ctx *c, int i, const float *in0, const flo
             if (ref_batchnorm_forward_sync(out, aux, aux + l->c, in0, tensor(c, l, TENSOR_WEIGHT, params),
                                            tensor(c, l, TENSOR_BIAS, params), tensor(c, l, TENSOR_RUNNING_MEAN, params),
                                            tensor(c, l, TENSOR_RUNNING_VAR, params),
-                                           tensor(c, l, TENSOR_NUM_BATCHES, params), l->u.bn.eps, l->u.bn.momentum, B,
+                                           tensor(c, l, TENSOR_NUM_BATCHES, params), l->u.bn.eps, bn_factor(c, l, params), B,
                                            l->c, l->h * l->w, c->bn_sum))
                 return lr_fail(err, "layer %d (BatchNorm, --sync-bn): summing its statistics over the ranks failed", i);
             break;
@@ -114,7 +121,7 @@ int ref_layer_forward(const ref_layer_ctx *c, int i, const float *in0, const flo
         ref_batchnorm_forward(out, aux, aux + l->c, in0, tensor(c, l, TENSOR_WEIGHT, params),
                               tensor(c, l, TENSOR_BIAS, params), tensor(c, l, TENSOR_RUNNING_MEAN, params),
                               tensor(c, l, TENSOR_RUNNING_VAR, params), tensor(c, l, TENSOR_NUM_BATCHES, params),
-                              c->training, l->u.bn.eps, l->u.bn.momentum, B, l->c, l->h * l->w);
+                              c->training, l->u.bn.eps, bn_factor(c, l, params), B, l->c, l->h * l->w);
         break;
     case LAYER_RELU: ref_relu_forward(out, in0, size); break;
     case LAYER_GELU: ref_gelu_forward(out, in0, size); break;

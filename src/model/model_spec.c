@@ -160,7 +160,7 @@ static const kind_spec kinds[] = {
     {"linear", LAYER_LINEAR, 1, 1, 1, "bias init bias_init in",
      "linear NAME OUT_FEATURES [bias=0] [init=default|kaiming_normal] [bias_init=default|zeros] [in=LAYER]"},
     {"batchnorm", LAYER_BATCHNORM, 1, 0, 0, "eps momentum affine in",
-     "batchnorm NAME [eps=1e-5] [momentum=0.1] [affine=1] [in=LAYER]"},
+     "batchnorm NAME [eps=1e-5] [momentum=0.1|None] [affine=1] [in=LAYER]"},
     {"relu", LAYER_RELU, 0, 0, 0, "in name", "relu [in=LAYER] [name=LABEL]"},
     {"gelu", LAYER_GELU, 0, 0, 0, "in name", "gelu [in=LAYER] [name=LABEL]"},
     {"maxpool", LAYER_MAXPOOL, 0, 1, 1, "stride pad in name", "maxpool K [stride=K] [pad=0] [in=LAYER] [name=LABEL]"},
@@ -296,10 +296,11 @@ static int batchnorm_shape(parser *p, const where *w, layer_spec *l, char **pos,
     b->eps = 1e-5, b->momentum = 0.1;
     const char *eps = opt(o, "eps"), *mom = opt(o, "momentum");
     if (need_image(p, w, l, "batchnorm") || (eps && parse_num(p, w, &b->eps, eps, 0, 1e30, "eps")) ||
-        (mom && parse_num(p, w, &b->momentum, mom, 0, 1, "momentum")) ||
+        (mom && strcmp(mom, "None") && parse_num(p, w, &b->momentum, mom, 0, 1, "momentum")) ||
         opt_int(p, w, o, "affine", 1, 0, 1, &b->affine))
         return -1;
     if (!(b->eps > 0)) return fail_at(p, w, "eps=%s: expected a number > 0", eps);
+    if (mom && !strcmp(mom, "None")) b->momentum = MODEL_BN_CUMULATIVE; /* BatchNorm2d(momentum=None) */
     l->c = l->in_c, l->h = l->in_h, l->w = l->in_w;
     int shape[1] = {l->c};
     if (b->affine && (add_tensor(p, w, l, TENSOR_WEIGHT, 1, shape) || add_tensor(p, w, l, TENSOR_BIAS, 1, shape)))

@@ -441,16 +441,16 @@ def cmd_graphs(lrlab, test_model, data, work, seed, count):
 def recipe_net():
     """A small fixed graph with a conv bias (not before a BatchNorm, which
     would leave it a gradient of rounding noise), BatchNorm and a linear
-    bias: co0 (8, bias), relu, co2 (16, stride 2, no bias), ba3, relu,
-    global average pooling, li7 (10, bias)."""
+    bias: co0 (8, bias), relu, co2 (16, stride 2, no bias), ba3 (momentum=None:
+    the cumulative average), relu, global average pooling, li7 (10, bias)."""
     b = Builder(random.Random(0))
     b.op("conv", None, {"in_c": 3, "out": 8, "k": 3, "stride": 2, "pad": 1, "bias": True},
          "conv NAME 8 k=3 stride=2 pad=1 bias=1", (8, 16, 16), True)
     b.op("relu", None, {}, "relu", (8, 16, 16))
     b.op("conv", None, {"in_c": 8, "out": 16, "k": 3, "stride": 2, "pad": 1, "bias": False},
          "conv NAME 16 k=3 stride=2 pad=1 bias=0", (16, 8, 8), True)
-    b.op("batchnorm", None, {"c": 16, "eps": 1e-5, "momentum": 0.1, "affine": True}, "batchnorm NAME eps=1e-05",
-         (16, 8, 8), True)
+    b.op("batchnorm", None, {"c": 16, "eps": 1e-5, "momentum": None, "affine": True},
+         "batchnorm NAME eps=1e-05 momentum=None", (16, 8, 8), True)
     b.op("relu", None, {}, "relu", (16, 8, 8))
     b.op("global_avgpool", None, {}, "global_avgpool", (16, 1, 1))
     b.op("flatten", None, {}, "flatten", (16, 1, 1))
