@@ -183,9 +183,9 @@ static void test_round_trip(void) {
     memset(got_p, 0, sizeof got_p);
     CHECK(weights_load(test_path("w.safetensors"), &M, got_p, NULL, &err) == 0, "%s", err.msg);
     CHECK(!memcmp(got_p, params, M.n_params * 4), "weights differ");
-    /* a checkpoint is not a weights file (extra tensors), nor another model's weights */
+    /* a checkpoint is not a weights file (its format says so), nor another model's weights */
     CHECK(weights_load(test_path("a.safetensors"), &M, got_p, NULL, &err) == -1 && test_contains(err.msg, "a.safetensors") &&
-              test_contains(err.msg, "not this model"), "checkpoint as --init: '%s'", err.msg);
+              test_contains(err.msg, "not a weights file"), "checkpoint as --init: '%s'", err.msg);
     CHECK(weights_save(test_path("o.safetensors"), &OTHER, params, NULL, &err) == 0, "%s", err.msg);
     CHECK(weights_load(test_path("o.safetensors"), &M, got_p, NULL, &err) == -1 && test_contains(err.msg, "o.safetensors") &&
               test_contains(err.msg, "fc.weight"), "other model's weights: '%s'", err.msg);

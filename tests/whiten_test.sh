@@ -54,6 +54,8 @@ refused "not a conv" 1 "must be a conv" --whiten 7
 printf 'input 3 32 32\nconv a 3 k=1\nconv b 6 k=1\nflatten\nlinear fc 10\n' >"$T/second.model"
 refused "a conv that does not read the images" 1 "--whiten: layer 'b' reads layer 1, not the network's input" \
     --model "$T/second.model" --whiten b
+"$LRLAB" train $F --epochs 1 --out "$T/n1/n2/bad" --model "$T/second.model" --whiten b >/dev/null 2>&1
+check "a refused run removes the parents of --out it made too" [ ! -e "$T/n1" ]
 refused "images=0" 2 "images: expected a whole number of images >= 1" --whiten '0, images=0'
 refused "images=1.5" 2 "images: expected a whole number" --whiten '0, images=1.5'
 refused "eps=-1" 2 "eps: expected a number >= 0" --whiten '0, eps=-1'

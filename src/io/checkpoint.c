@@ -76,9 +76,10 @@ static int check_buffer(const char *path, const model_tensor *mt, const float *v
 
 /* Copies every tensor of m's state_dict out of an open file; *absent
  * counts the num_batches_tracked it lacks (read as 0, as PyTorch's
- * BatchNorm loads a state_dict without them). */
+ * BatchNorm loads a state_dict without them). check: the buffers' values
+ * too (weights files; a checkpoint resumes whatever its run reached). */
 static int copy_state(const st_file *f, const char *path, const model_spec *m, float *params, float *buffers,
-                      int *absent, lr_error *err) {
+                      int check, int *absent, lr_error *err) {
     *absent = 0;
     for (int i = 0; i < m->n_tensors; i++) {
         const model_tensor *mt = &m->tensors[i];
@@ -99,7 +100,7 @@ static int copy_state(const st_file *f, const char *path, const model_spec *m, f
                 return lr_fail(err, "%s: %s is %lld: expected 0..%ld", path, mt->name, (long long)v, 1L << 24);
             dst[0] = (float)v;
         } else if (st_copy(f, mt->name, ST_F32, mt->ndim, shape, dst, err) ||
-                   (mt->buffer && check_buffer(path, mt, dst, err))) {
+                   (check && mt->buffer && check_buffer(path, mt, dst, err))) {
             return -1;
         }
     }
@@ -135,7 +136,7 @@ static int load_weights(const char *path, const model_spec *m, float *params, fl
     } else if (format && !strcmp(format, CKPT_FORMAT)) {
         rc = lr_fail(err, "%s: a checkpoint of `lrlab train`, not a weights file: give the run's model.safetensors "
                           "(or continue the run: lrlab train --resume DIR)", path);
-    } else if (!(rc = copy_state(&f, path, m, params, buffers, &absent, err)) && f.n != m->n_tensors - absent) {
+    } else if (!(rc = copy_state(&f, path, m, params, buffers, 1, &absent, err)) && f.n != m->n_tensors - absent) {
         const char *extra = foreign_tensor(&f, m);
         rc = extra ? lr_fail(err, "%s: tensor '%s' is not in model '%s': not this model's file", path, extra, m->name)
                    : lr_fail(err, "%s: %d tensors, model '%s' has %d: not this model's file", path, f.n, m->name,
@@ -413,7 +414,7 @@ static int ckpt_from(const st_file *f, const char *path, const model_spec *m, fl
                            crc_text);
     }
     int absent;
-    if (copy_state(f, path, m, params, buffers, &absent, err)) return -1;
+    if (copy_state(f, path, m, params, buffers, 0, &absent, err)) return -1;
     if (absent) return lr_fail(err, "%s: %d num_batches_tracked missing: not a complete checkpoint", path, absent);
     long shape[1] = {m->n_params};
     if (v1) {
