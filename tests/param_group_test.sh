@@ -21,6 +21,11 @@ caret_under() {
 
 # ---- refused: exit 2, the text with a caret ----
 expect 2 "--param-group: expected 'SELECTOR: key=value, ...' (no ':')" train $F --param-group '@bias weight_decay=0'
+# an empty --param-group drops the groups before it (a command line replaces a sweep file's)
+"$LRLAB" summary --model resnet20 --param-group '@bias: weight_decay=0' --param-group '' \
+    --param-group '@batchnorm: weight_decay=0' >"$T/groups" 2>&1
+check "--param-group '' drops the groups before it: $(sed -n '/^Parameter groups/,/default/p' "$T/groups" | tr '\n' ' ')" \
+    sh -c "grep -q '^  0  @batchnorm: weight_decay=0' '$T/groups' && ! grep -q '@bias' '$T/groups'"
 expect 2 "unknown kind '@batchnrm'" train $F --param-group '@batchnrm: weight_decay=0'
 check "the caret is under @batchnrm: $(cat "$T/out")" caret_under '@batchnrm'
 expect 2 "unknown role 'bais'" train $F --param-group '@batchnorm.bais: lr=1'

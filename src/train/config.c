@@ -271,7 +271,10 @@ static int set_value(train_config *c, const char *key, const char *value, const 
         return 0;
     case K_LIST: {
         if (!value) return lr_fail(err, "%s: missing value", origin);
-        if (!*value) return 0; /* "param_group=": none */
+        if (!*value) { /* "param_group=": none, so far (a sweep run replaces its file's groups after it) */
+            field[0] = '\0';
+            return 0;
+        }
         if (strchr(value, '\n')) return lr_fail(err, "%s: a line break in the value", origin);
         size_t have = strlen(field);
         if (have + strlen(value) + 2 > s->size)
