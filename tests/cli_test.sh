@@ -113,6 +113,9 @@ check "train says where the weights went" has "$tmp/a.out" "lrlab train: the wei
 (cd "$tmp/cwd" && "$LRLAB" train $T --data "$tmp/no-such-data" >/dev/null 2>&1)
 n=$(ls "$tmp/cwd/runs" | wc -l)
 check "a run that fails at set-up leaves no directory behind ($n)" [ "$n" -eq 2 ]
+mkdir -p "$tmp/cwd2"
+(cd "$tmp/cwd2" && "$LRLAB" train $T --data "$tmp/no-such-data" >/dev/null 2>&1)
+check "a run that fails at set-up removes the runs/ it made" [ ! -e "$tmp/cwd2/runs" ]
 
 # ---- eval: run directory, checkpoint, weights; test_batch.bin only ----
 mkdir -p "$tmp/testonly"

@@ -90,5 +90,11 @@ int ckpt_load_avg(const char *path, const model_spec *m, float *params, float *b
 /* mkdir -p: path and its missing parents; an existing directory is fine.
  * Messages read "WHAT PATH: cannot create ..." (what: "--out"). */
 int make_dirs(const char *path, const char *what, lr_error *err);
+/* What make_dirs(path) would create: the first of path's directories that
+ * does not exist (path itself when only it is missing), or "" when path exists. */
+void dirs_missing_top(const char *path, char *out, size_t cap);
+/* Undoes make_dirs for a run that wrote nothing: removes path/.lock, then
+ * path and its parents up to top (rmdir: a directory that is not empty stays). */
+void remove_empty_dirs(const char *path, const char *top);
 
 #endif

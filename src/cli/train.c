@@ -66,15 +66,6 @@ static int default_out(char *out, size_t cap, int *made_parent, lr_error *err) {
     return lr_fail(err, "runs/%s: 999 runs started this second; give --out", stamp);
 }
 
-/* A default directory that the run left empty (it failed before writing):
- * removed again, with runs/ when this command made it. */
-static void drop_if_empty(const char *dir, int parent) {
-    char lock[1200];
-    snprintf(lock, sizeof lock, "%s/.lock", dir);
-    unlink(lock);
-    if (rmdir(dir) == 0 && parent) rmdir("runs");
-}
-
 /* The exit status of train_run's outcome, with its message (rank 0, or a
  * rank that failed alone: quiet stays quiet). */
 static int outcome(int rc, const train_config *cfg, lr_error *err, int quiet) {
@@ -174,7 +165,8 @@ int cli_train(int argc, char **argv) {
                          .resume = resume != NULL, .stop_at_step = stop_at_step, .retune = retune,
                          .stop_at_epoch = stop_at_epoch, .profile = profile};
     int rc = train_run(&cfg, &opt, &err);
-    if (made && rc != TRAIN_OK) drop_if_empty(cfg.out, made_parent);
+    /* a default directory that the run left empty: removed again, with runs/ when this command made it */
+    if (made && rc != TRAIN_OK) remove_empty_dirs(cfg.out, made_parent ? "runs" : cfg.out);
     /* every rank reaches these together (decided on summed values); an error may be one rank's alone */
     int together = rc == TRAIN_OK || rc == TRAIN_DIVERGED || rc == TRAIN_STOPPED || rc == TRAIN_PEER_FAILED;
     int status = outcome(rc, &cfg, &err, rank && together);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "lrlab/io.h"
 #include "lrlab/safetensors.h"
@@ -497,4 +498,34 @@ int make_dirs(const char *path, const char *what, lr_error *err) {
     struct stat sb;
     if (stat(buf, &sb) || !S_ISDIR(sb.st_mode)) return lr_fail(err, "%s %s: not a directory", what, path);
     return 0;
+}
+
+void dirs_missing_top(const char *path, char *out, size_t cap) {
+    if (access(path, F_OK) == 0) {
+        snprintf(out, cap, "%s", "");
+        return;
+    }
+    snprintf(out, cap, "%s", path);
+    char up[4200];
+    for (;;) {
+        snprintf(up, sizeof up, "%s", out);
+        char *slash = strrchr(up, '/');
+        if (!slash || slash == up) return;
+        *slash = '\0';
+        if (access(up, F_OK) == 0) return;
+        snprintf(out, cap, "%s", up);
+    }
+}
+
+void remove_empty_dirs(const char *path, const char *top) {
+    char buf[4200];
+    snprintf(buf, sizeof buf, "%s/.lock", path);
+    unlink(buf);
+    snprintf(buf, sizeof buf, "%s", path);
+    size_t stop = strlen(top);
+    while (strlen(buf) >= stop && rmdir(buf) == 0) {
+        char *slash = strrchr(buf, '/');
+        if (!slash || slash == buf) break;
+        *slash = '\0';
+    }
 }

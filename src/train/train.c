@@ -96,8 +96,8 @@ typedef struct {
     int has_saved;
     int steps_per_epoch;
     int lock_fd; /* DIR/.lock, held while training */
-    int made_dir; /* this run created --out (a run refused before writing anything removes it) */
-    char made_top[1100]; /* the first of --out's directories that did not exist (made_dir) */
+    char made_top[1100]; /* the first of --out's directories this run created, or "" (a run refused
+                            before writing anything removes them) */
     int locked;   /* this process holds DIR/.lock */
     int stop_seen; /* a stop signal reached some rank (summed with the step's gradients) */
     eval_stats eval[4]; /* end_epoch's test, val, EMA and TTA passes (large: a confusion matrix each) */
@@ -139,33 +139,7 @@ static int dir_is_empty(const char *path) {
  * directory behind (only its lock was there); not a run that lost the lock
  * to another trainer starting in the same new directory. */
 static void drop_unused_dir(run *r) {
-    if (!r->made_dir || !r->locked || !dir_is_empty(r->cfg.out)) return;
-    char path[1100];
-    snprintf(path, sizeof path, "%s/.lock", r->cfg.out);
-    unlink(path);
-    /* --out, then the parents this run made (rmdir leaves a non-empty one) */
-    snprintf(path, sizeof path, "%s", r->cfg.out);
-    size_t top = strlen(r->made_top);
-    while (strlen(path) >= top && rmdir(path) == 0) {
-        char *slash = strrchr(path, '/');
-        if (!slash || slash == path) break;
-        *slash = '\0';
-    }
-}
-
-/* path's first ancestor that does not exist, or path itself: the top of
- * what make_dirs creates. */
-static void first_missing(const char *path, char *out, size_t cap) {
-    snprintf(out, cap, "%s", path);
-    char up[1100];
-    for (;;) {
-        snprintf(up, sizeof up, "%s", out);
-        char *slash = strrchr(up, '/');
-        if (!slash || slash == up) return;
-        *slash = '\0';
-        if (access(up, F_OK) == 0) return;
-        snprintf(out, cap, "%s", up);
-    }
+    if (r->made_top[0] && r->locked && dir_is_empty(r->cfg.out)) remove_empty_dirs(r->cfg.out, r->made_top);
 }
 
 /* A relative path that exists becomes absolute, so that `--resume` from
@@ -329,8 +303,7 @@ static int setup(run *r, lr_error *err) {
             return lr_fail(err, "--out %s: directory exists and is not empty; continue it with "
                                 "`lrlab train --resume %s`, or choose another --out",
                            c->out, c->out);
-        r->made_dir = dist_rank() == 0 && !opt->resume && access(c->out, F_OK) != 0;
-        if (r->made_dir) first_missing(c->out, r->made_top, sizeof r->made_top);
+        if (dist_rank() == 0 && !opt->resume) dirs_missing_top(c->out, r->made_top, sizeof r->made_top);
         if (dist_rank() == 0 && (make_dirs(c->out, "--out", err) || lock_run_dir(r, err))) return -1;
     }
     if (!opt->resume) {
