@@ -158,5 +158,7 @@ long config_run_steps(const train_config *c, long steps_per_epoch);
 int config_run_epochs(const train_config *c, long steps_per_epoch);
 /* --max-steps within --epochs x steps_per_epoch, or a message saying so. */
 int config_check_max_steps(const train_config *c, long steps_per_epoch, lr_error *err);
+/* --lookahead's syntax, and its k and alpha over total_steps (0: unknown). */
+int config_check_lookahead(const train_config *c, long total_steps, lr_error *err);
 
 #endif

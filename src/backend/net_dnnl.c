@@ -1165,9 +1165,7 @@ static int bn_update_running(net_dnnl *n, int li, lr_error *err) {
     const float *mean = handle(n->batch_mean[li]), *var = handle(n->batch_var[li]);
     float *rm = handle(n->running_mean[li]), *rv = handle(n->running_var[li]);
     double count = (double)n->count * l->h * l->w;
-    float *nb = NULL;
-    for (int t = l->tensor0; t < l->tensor0 + l->n_tensors; t++)
-        if (n->m->tensors[t].role == TENSOR_NUM_BATCHES) nb = n->buffers + n->m->tensors[t].offset;
+    float *nb = buffer_of(n, li, TENSOR_NUM_BATCHES);
     double mom = model_bn_factor(&l->u.bn, nb ? *nb + 1.0 : 1.0);
     for (int c = 0; c < l->c; c++) {
         double unbiased = count > 1 ? var[c] * count / (count - 1) : var[c];

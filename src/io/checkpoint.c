@@ -87,13 +87,12 @@ static int copy_state(const st_file *f, const char *path, const model_spec *m, f
         float *dst = (mt->buffer ? buffers : params) + mt->offset;
         long shape[4];
         for (int d = 0; d < mt->ndim; d++) shape[d] = mt->shape[d];
-        if (!st_find(f, mt->name) && is_i64(mt)) {
+        if (!st_find(f, mt->name)) {
+            if (!is_i64(mt))
+                return lr_fail(err, "%s: no tensor '%s': these weights are not for model '%s'", path, mt->name, m->name);
             dst[0] = 0, (*absent)++;
             continue;
         }
-        if (!st_find(f, mt->name))
-            return lr_fail(err, "%s: no tensor '%s': these weights are not for model '%s'", path,
-                           mt->name, m->name);
         if (is_i64(mt)) {
             int64_t v;
             if (st_copy(f, mt->name, ST_I64, 0, shape, &v, err)) return -1;

@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lrlab/average.h"
 #include "lrlab/sched.h"
 
 
@@ -507,14 +506,10 @@ int sweep_resolve(const sweep_file *s, int i, const sweep_flags *extra, sweep_fl
     else if (!c.val && !strncmp(c.monitor, "val_", 4))
         rc = lr_fail(err, "%s: --monitor %s needs a validation set: add --val N", where, c.monitor);
     else if (config_check_max_steps(&c, ph.steps_per_epoch, &sub) ||
-             config_optim(&c, &hp, &sub) || config_groups(&c, &hp, groups, &n_groups, &sub))
+             config_optim(&c, &hp, &sub) || config_groups(&c, &hp, groups, &n_groups, &sub) ||
+             config_check_lookahead(&c, ph.total_steps, &sub))
         rc = lr_fail(err, "%s: %s", where, sub.msg);
-    else if (c.lookahead[0]) { /* k and alpha over the run's steps */
-        lookahead *la = NULL;
-        if (lookahead_parse(&la, c.lookahead, ph.total_steps, &sub)) rc = lr_fail(err, "%s: %s", where, sub.msg);
-        lookahead_free(la);
-    }
-    if (!rc && c.sched[0]) {
+    else if (c.sched[0]) {
         sched_context sc = config_sched_context(&c, &hp, ph.steps_per_epoch);
         lr_sched *sch = NULL;
         lr_error e;

@@ -548,6 +548,14 @@ sched_context config_group_context(const train_config *c, const param_group *gro
     return sc;
 }
 
+int config_check_lookahead(const train_config *c, long total_steps, lr_error *err) {
+    if (!c->lookahead[0]) return 0;
+    lookahead *la = NULL;
+    int rc = lookahead_parse(&la, c->lookahead, total_steps, err);
+    lookahead_free(la);
+    return rc;
+}
+
 int config_check(const train_config *c, char *warning, size_t cap, lr_error *err) {
     if (warning && cap) warning[0] = '\0';
     optim_params hp;
@@ -555,11 +563,8 @@ int config_check(const train_config *c, char *warning, size_t cap, lr_error *err
     int n;
     if (config_optim(c, &hp, err) || config_groups(c, &hp, groups, &n, err)) return -1;
     long spe = config_steps_per_epoch(c);
-    lookahead *la;
-    if (c->lookahead[0]) { /* its syntax whatever the data; alpha over the run's steps when they are known */
-        if (lookahead_parse(&la, c->lookahead, spe > 0 ? config_run_steps(c, spe) : 0, err)) return -1;
-        lookahead_free(la);
-    }
+    /* its syntax whatever the data; k and alpha over the run's steps when they are known */
+    if (config_check_lookahead(c, spe > 0 ? config_run_steps(c, spe) : 0, err)) return -1;
     if (c->ema >= 1) return lr_fail(err, "--ema %g: expected a decay below 1 (at 1 the EMA never moves; 0: no EMA)", c->ema);
     if (c->swa_start >= c->epochs)
         return lr_fail(err, "--swa-start %d: the run has %d epochs (0..%d): SWA would average nothing", c->swa_start,
