@@ -8,8 +8,10 @@
 # PyTorch seed 0, PyTorch seed 1, lrlab seed 1, ...: the order flips each
 # round), then writes into DIR:
 #   results.md   per run: TTA and plain test accuracy, wall time of the
-#                process, training time; per program: mean +- sd; the ratio
-#                of the mean wall times; the load average before and after
+#                process, the timed region (init, training, TTA: the source's
+#                timer), training time; per program: mean +- sd; the ratios
+#                of the mean times; where the wall time goes; each session's
+#                start, commit and load average before and after
 #   accuracy-time.png   test accuracy after each epoch against training
 #                seconds so far, every run of both (gnuplot)
 #   lrlab/       the sweep's run directories and logs
@@ -133,24 +135,53 @@ while [ $i -lt "$seeds" ] || [ $i -lt "$tseeds" ]; do
     i=$((i + 1))
 done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)
-echo "$started|$load_before|$load_after" >>"$out/sessions.txt"
+echo "$started|$load_before|$load_after|$(git describe --always --dirty 2>/dev/null)" >>"$out/sessions.txt"
 
-# ---- per run: one line "PROGRAM SEED TTA ACC WALL TRAIN" (accuracies in %) ----
+# ---- per run: one line "PROGRAM SEED TTA ACC WALL TRAIN TIMED TESTS TTATIME" (accuracies in %) ----
+# TIMED is the source's timed region (init, training, TTA: the test pass
+# after every epoch left out). PyTorch's is its time_seconds. lrlab's is its
+# wall time less its per-epoch test passes: an epoch's pass is the epoch's
+# seconds less its step seconds (seen / images_per_s; seen from the log's
+# "[Train] ... (correct/seen)"); the last epoch's extra also holds the TTA
+# pass, so its test pass is taken as the mean of the others'. lrlab's keeps
+# process start and data reading, which PyTorch's leaves out. TRAIN is the
+# step seconds (lrlab) or PyTorch's time_seconds after its last epoch
+# (whitening and the training loops); TESTS the per-epoch test passes
+# (PyTorch's: each epoch's wall seconds less its time_seconds); TTATIME the
+# TTA pass. WALL less the three is the rest: process start, data, whitening
+# (lrlab's), checkpoints, waits.
+# run_awk: the start of an awk program reading a run's "$d.log" FS=,
+# "$d/metrics.csv": seen[epoch] = the images the epoch trained on (the log's
+# "[Train] ... (correct/seen)"), c[name] = metrics.csv's column numbers
+run_awk='FNR == NR {if ($0 ~ /^epoch [0-9]+: \[Train\]/) {e = $2 + 0; t = $0; sub(/^[^(]*\(/, "", t); sub(/\).*/, "", t)
+                                                split(t, a, "/"); seen[e] = a[2]}
+              next}
+         FNR == 1 {for (i = 1; i <= NF; i++) c[$i] = i; next}'
 : >"$out/runs.txt"
 # shellcheck disable=SC2086
 runs=$("$LRLAB" sweep airbench94 --seeds "$seeds" --data "$data" $L --out "$out/lrlab" --list)
 k=0
 for d in $runs; do
-    # metrics.csv's columns by name; tta_test_acc is in the last row
-    awk -F, -v s=$k -v wall="$(awk -v k=$k '$1 == k {print $2}' "$out/lrlab/wall.txt")" \
-        'NR == 1 {for (i = 1; i <= NF; i++) c[$i] = i; next}
-         {train += $c["seconds"]; acc = $c["test_acc"]; tta = $c["tta_test_acc"]}
-         END {printf "lrlab %d %.2f %.2f %.1f %.1f\n", s, tta, acc, wall, train}' "$d/metrics.csv" >>"$out/runs.txt"
+    wall=$(awk -v k=$k '$1 == k {print $2}' "$out/lrlab/wall.txt")
     k=$((k + 1))
+    [ -n "$wall" ] || continue # not run (yet)
+    awk -v s=$((k - 1)) -v wall="$wall" \
+        "$run_awk"'
+         {e = $c["epoch"]; step = seen[e] / $c["images_per_s"]; train += step; extra[n++] = $c["seconds"] - step
+          acc = $c["test_acc"]; tta = $c["tta_test_acc"]}
+         END {for (i = 0; i < n - 1; i++) evals += extra[i]
+              last = n > 1 ? evals / (n - 1) : 0
+              evals += last
+              printf "lrlab %d %.2f %.2f %.1f %.1f %.1f %.1f %.1f\n", s, tta, acc, wall, train, wall - evals, evals,
+                     extra[n - 1] - last}' \
+        "$d.log" FS=, "$d/metrics.csv" >>"$out/runs.txt"
 done
 if [ "$torch" = 1 ] && [ -f "$out/torch/runs.csv" ]; then
-    awk -F, 'NR == FNR {wall[$1] = $2; next} FNR > 1 {printf "PyTorch %d %.2f %.2f %.1f %.1f\n", $1, 100 * $2, 100 * $3, wall[$1], $4}' \
-        FS=' ' "$out/torch/wall.txt" FS=, "$out/torch/runs.csv" >>"$out/runs.txt"
+    awk -F, 'FNR == 1 {f++} f == 1 {wall[$1] = $2; next}
+             f == 2 {if (FNR > 1) {tests[$1] += ($5 - w[$1]) - ($4 - train[$1]); train[$1] = $4; w[$1] = $5}; next}
+             FNR > 1 {printf "PyTorch %d %.2f %.2f %.1f %.1f %.1f %.1f %.1f\n", $1, 100 * $2, 100 * $3, wall[$1], train[$1],
+                             $4, tests[$1], $4 - train[$1]}' \
+        FS=' ' "$out/torch/wall.txt" FS=, "$out/torch/epochs.csv" "$out/torch/runs.csv" >>"$out/runs.txt"
 fi
 
 # ---- results.md ----
@@ -161,49 +192,76 @@ stats() {
              printf (n > 1 ? "%.2f ± %.2f" : "%.2f"), m, sqrt(v)}' "$out/runs.txt"
 }
 mean() { awk -v p="$1" -v c="$2" '$1 == p {n++; s += $c} END {if (n) printf "%.4f", s / n}' "$out/runs.txt"; }
-lw=$(mean lrlab 5); tw=$(mean PyTorch 5)
-ratio=$(awk -v l="$lw" -v t="$tw" 'BEGIN {if (l > 0 && t > 0) printf "%.2fx", t / l; else print "-"}')
+# ratio COLUMN: PyTorch's mean over lrlab's
+ratio() { awk -v l="$(mean lrlab "$1")" -v t="$(mean PyTorch "$1")" 'BEGIN {if (l > 0 && t > 0) printf "%.2fx", t / l; else print "-"}'; }
+minutes() { awk -v w="$(mean "$1" "$2")" 'BEGIN {printf "%.1f", w / 60}'; }
 {
     echo "# airbench94: lrlab against PyTorch $([ "$torch" = 1 ] && "$PY" -c 'import torch; print(torch.__version__)')"
     echo
     [ $quick = 1 ] && { echo "**--quick: a sliver of the data, 6 steps of 128 images: these numbers mean nothing.**"; echo; }
     echo "\`bench/airbench94.sh --seeds $seeds --torch-seeds $tseeds --threads $threads$([ $quick = 1 ] && echo ' --quick')\`,"
-    echo "lrlab $(git describe --always --dirty 2>/dev/null);"
+    echo "this report: lrlab $(git describe --always --dirty 2>/dev/null);"
     echo "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), $(nproc) cores; $threads threads each."
-    awk -F'|' '{printf "Started %s; load average (1, 5, 15 min) before: %s; after: %s.\n", $1, $2, $3}' "$out/sessions.txt"
+    awk -F'|' '{printf "Started %s%s; load average (1, 5, 15 min) before: %s; after: %s.\n", $1,
+                       $4 == "" ? "" : " (lrlab " $4 ")", $2, $3}' "$out/sessions.txt"
     echo
     echo "Wall = the whole process (data reading, whitening init, training, the test pass"
-    echo "after every epoch, TTA); training = the training seconds of lrlab's metrics.csv"
-    echo "(summed over epochs) and PyTorch's time_seconds (whitening init + training + TTA)."
+    echo "after every epoch, TTA). Timed = the source's timed region (whitening init,"
+    echo "training, TTA; the per-epoch test passes left out): PyTorch's time_seconds, and"
+    echo "lrlab's wall less its per-epoch test passes (each the epoch's seconds less its"
+    echo "steps' seconds in metrics.csv; the last epoch's as the mean of the others), so"
+    echo "lrlab's keeps process start and data reading. Training = lrlab's step seconds;"
+    echo "PyTorch's whitening and training loops."
     echo
-    echo "| program | seed | TTA test acc % | test acc % | wall s | training s |"
-    echo "|---|---:|---:|---:|---:|---:|"
-    awk '{printf "| %s | %d | %.2f | %.2f | %.1f | %.1f |\n", $1, $2, $3, $4, $5, $6}' "$out/runs.txt"
+    echo "| program | seed | TTA test acc % | test acc % | wall s | timed s | training s |"
+    echo "|---|---:|---:|---:|---:|---:|---:|"
+    awk '{printf "| %s | %d | %.2f | %.2f | %.1f | %.1f | %.1f |\n", $1, $2, $3, $4, $5, $7, $6}' "$out/runs.txt"
     echo
-    echo "| program | runs | TTA test acc % | test acc % | wall s | wall min |"
-    echo "|---|---:|---:|---:|---:|---:|"
+    echo "| program | runs | TTA test acc % | test acc % | wall s | wall min | timed s | timed min |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|"
     for p in lrlab PyTorch; do
         n=$(awk -v p=$p '$1 == p' "$out/runs.txt" | wc -l)
         [ "$n" -gt 0 ] || continue
-        echo "| $p | $n | $(stats $p 3) | $(stats $p 4) | $(stats $p 5) | $(awk -v w="$(mean $p 5)" 'BEGIN {printf "%.1f", w / 60}') |"
+        echo "| $p | $n | $(stats $p 3) | $(stats $p 4) | $(stats $p 5) | $(minutes $p 5) | $(stats $p 7) | $(minutes $p 7) |"
     done
     echo
-    echo "Mean wall time, PyTorch / lrlab: $ratio."
+    echo "Mean time, PyTorch / lrlab: wall $(ratio 5), timed $(ratio 7)."
+    echo
+    echo "Where the wall time goes (mean seconds per run):"
+    echo
+    echo "| program | training | test pass after each epoch | TTA | the rest (start, data, checkpoints) |"
+    echo "|---|---:|---:|---:|---:|"
+    for p in lrlab PyTorch; do
+        awk -v p=$p '$1 == p {n++; w += $5; t += $6; e += $8; a += $9}
+            END {if (n) printf "| %s | %.1f | %.1f | %.1f | %.1f |\n", p, t / n, e / n, a / n, (w - t - e - a) / n}' "$out/runs.txt"
+    done
     [ "$torch" = 1 ] || echo "PyTorch not measured (not importable by $PY)."
     echo
     echo "![test accuracy against training time](accuracy-time.png)"
 } >"$out/results.md"
 
-# ---- the figure: test accuracy after each epoch against training seconds so far ----
+# ---- the figure: test accuracy after each epoch, then with TTA, against wall-clock seconds ----
+# x = seconds since the process started: lrlab's epochs end at its wall time
+# less the seconds of the epochs after them (metrics.csv); PyTorch's at
+# epochs.csv's wall_seconds plus what its process spent before run() began
+# (wall.txt less runs.csv's wall_seconds). The last point of each run is its
+# TTA accuracy at the process's end.
 if command -v gnuplot >/dev/null 2>&1; then
     k=0
     for d in $runs; do
-        awk -F, 'NR == 1 {for (i = 1; i <= NF; i++) c[$i] = i; next} {t += $c["seconds"]; print t, $c["test_acc"]}' \
-            "$d/metrics.csv" >"$out/lrlab-$k.dat"
+        wall=$(awk -v k=$k '$1 == k {print $2}' "$out/lrlab/wall.txt")
         k=$((k + 1))
+        [ -n "$wall" ] || continue
+        awk -v wall="$wall" "$run_awk"'
+             {i = n++; secs[i] = $c["seconds"]; acc[i] = $c["test_acc"]; all += $c["seconds"]; tta = $c["tta_test_acc"]}
+             END {x = wall - all; for (i = 0; i < n; i++) {x += secs[i]; print x, acc[i]}; if (tta != "") print wall, tta}' \
+            "$d.log" FS=, "$d/metrics.csv" >"$out/lrlab-$k.dat"
     done
     [ -f "$out/torch/epochs.csv" ] &&
-        awk -F, 'NR > 1 {print $4, $3 > (dir "/torch-" $1 ".dat")}' dir="$out" "$out/torch/epochs.csv"
+        awk -F, 'FNR == 1 {f++} f == 1 {wall[$1] = $2; next} f == 2 {if (FNR > 1) {off[$1] = wall[$1] - $5; tta[$1] = 100 * $2}; next}
+                 FNR > 1 && ($1 in off) {print off[$1] + $5, $3 > (dir "/torch-" $1 ".dat")}
+                 END {for (s in tta) print wall[s], tta[s] > (dir "/torch-" s ".dat")}' \
+            dir="$out" FS=' ' "$out/torch/wall.txt" FS=, "$out/torch/runs.csv" "$out/torch/epochs.csv"
     # one line per run, one legend entry per program (the first run's)
     plots=""
     for p in "lrlab lrlab #1f77b4 7" "torch PyTorch #d62728 5"; do
@@ -219,8 +277,8 @@ if command -v gnuplot >/dev/null 2>&1; then
 set terminal pngcairo size 900,560 font ',10' noenhanced
 set output '$out/accuracy-time.png'
 set title 'airbench94 on CIFAR-10: lrlab and PyTorch $([ "$torch" = 1 ] && "$PY" -c 'import torch; print(torch.__version__)'), $threads thread(s) each'
-set xlabel 'training seconds so far (per-epoch test passes excluded)'
-set ylabel 'test accuracy after the epoch (%)'
+set xlabel 'seconds since the process started (wall clock)'
+set ylabel 'test accuracy (%): after each epoch, then with TTA'
 set key bottom right
 set grid
 plot $plots
