@@ -98,6 +98,7 @@ lrlab_run() {
         exit 1
     fi
     echo "bench: lrlab seed $1"
+    ran=1
     t0=$(now)
     # shellcheck disable=SC2086
     "$LRLAB" sweep airbench94 --seeds "$seeds" --task-id "$1" --data "$data" --threads "$threads" $L \
@@ -112,6 +113,7 @@ torch_run() {
         exit 1
     fi
     echo "bench: PyTorch seed $1"
+    ran=1
     t0=$(now)
     # shellcheck disable=SC2086
     "$PY" bench/torch_airbench94.py --data "$data" --runs 1 --seed "$1" --threads "$threads" $TL \
@@ -121,6 +123,7 @@ torch_run() {
 }
 
 mkdir -p "$out/lrlab"
+ran=0 # this session ran something (else it is not a session of the measurement)
 load_before=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)
 started=$(date -u '+%Y-%m-%d %H:%M UTC')
 i=0
@@ -135,7 +138,7 @@ while [ $i -lt "$seeds" ] || [ $i -lt "$tseeds" ]; do
     i=$((i + 1))
 done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)
-echo "$started|$load_before|$load_after|$(git describe --always --dirty 2>/dev/null)" >>"$out/sessions.txt"
+[ $ran = 0 ] || echo "$started|$load_before|$load_after|$(git describe --always --dirty 2>/dev/null)" >>"$out/sessions.txt"
 
 # ---- per run: one line "PROGRAM SEED TTA ACC WALL TRAIN TIMED TESTS TTATIME" (accuracies in %) ----
 # TIMED is the source's timed region (init, training, TTA: the test pass
