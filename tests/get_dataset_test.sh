@@ -35,9 +35,11 @@ check "lrlab reads it" sh -c "\"$LRLAB\" data stats --dataset idx --data '$T/w2/
 run "$T/w2" LRLAB_DEBIAN_FASHION="$T/none" LRLAB_DATA_BASE="http://127.0.0.1:9/"
 check "a complete directory: nothing to do, no download" sh -c "[ $rc -eq 0 ] && grep -q 'already holds fashion-mnist' '$T/out'"
 
-sed '1s/^./0/' "$T/sums" >"$T/badsums"
+# the first md5's first digit changed (to 1 if it is 0: the gzip'd files' md5s vary with their mtimes)
+awk 'NR == 1 {$0 = (substr($0, 1, 1) == "0" ? "1" : "0") substr($0, 2)} 1' "$T/sums" >"$T/badsums"
+bad=$(cut -c1-32 "$T/badsums" | head -n 1)
 run "$T/w3" LRLAB_DEBIAN_FASHION="$T/none" LRLAB_DATA_BASE="file://$T/srv/" LRLAB_DATA_SUMS="$T/badsums"
-check "a damaged download: exit 1, the file's md5 and the expected one" sh -c "[ $rc -eq 1 ] && grep -q 'md5 .*, expected 0' '$T/out'"
+check "a damaged download: exit 1, the file's md5 and the expected one" sh -c "[ $rc -eq 1 ] && grep -q 'md5 .*, expected $bad' '$T/out'"
 check "... and no directory, no temporary left" sh -c "[ ! -e '$T/w3/data/fashion-mnist' ] && [ -z \"\$(ls -A '$T/w3/data')\" ]"
 
 DS=mnist run "$T/w4" LRLAB_DATA_BASE="http://127.0.0.1:9/"
