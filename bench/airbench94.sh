@@ -12,8 +12,8 @@
 #                timer), training time; per program: mean +- sd; the ratios
 #                of the mean times; where the wall time goes; each session's
 #                start, commit and load average before and after
-#   accuracy-time.png   test accuracy after each epoch against training
-#                seconds so far, every run of both (gnuplot)
+#   accuracy-time.png   test accuracy after each epoch, then with TTA,
+#                against wall-clock seconds, every run of both (gnuplot)
 #   lrlab/       the sweep's run directories and logs
 #   torch/       runs.csv, epochs.csv (bench/torch_airbench94.py's --out,
 #                --epochs-out) and one log per seed
@@ -86,8 +86,10 @@ if [ $quick = 1 ]; then
 fi
 now() { date +%s.%N; }
 
+# wall_of PROGRAM K: the wall time of PROGRAM's seed K, or nothing (not run, or interrupted)
+wall_of() { [ -f "$out/$1/wall.txt" ] && awk -v k="$2" '$1 == k {print $2}' "$out/$1/wall.txt"; }
 # done_run PROGRAM K: true when PROGRAM's seed K has its wall time (finished)
-done_run() { [ -f "$out/$1/wall.txt" ] && awk -v k="$2" '$1 == k {f = 1} END {exit !f}' "$out/$1/wall.txt"; }
+done_run() { [ -n "$(wall_of "$1" "$2")" ]; }
 # lrlab_run K: the sweep's K-th run (seed K), timed
 lrlab_run() {
     if done_run lrlab "$1"; then echo "bench: lrlab seed $1: done earlier"; return; fi
@@ -165,7 +167,7 @@ run_awk='FNR == NR {if ($0 ~ /^epoch [0-9]+: \[Train\]/) {e = $2 + 0; t = $0; su
 runs=$("$LRLAB" sweep airbench94 --seeds "$seeds" --data "$data" $L --out "$out/lrlab" --list)
 k=0
 for d in $runs; do
-    wall=$(awk -v k=$k '$1 == k {print $2}' "$out/lrlab/wall.txt")
+    wall=$(wall_of lrlab $k)
     k=$((k + 1))
     [ -n "$wall" ] || continue # not run (yet)
     awk -v s=$((k - 1)) -v wall="$wall" \
@@ -240,7 +242,7 @@ minutes() { awk -v w="$(mean "$1" "$2")" 'BEGIN {printf "%.1f", w / 60}'; }
     done
     [ "$torch" = 1 ] || echo "PyTorch not measured (not importable by $PY)."
     echo
-    echo "![test accuracy against training time](accuracy-time.png)"
+    echo "![test accuracy against wall-clock time](accuracy-time.png)"
 } >"$out/results.md"
 
 # ---- the figure: test accuracy after each epoch, then with TTA, against wall-clock seconds ----
@@ -252,7 +254,7 @@ minutes() { awk -v w="$(mean "$1" "$2")" 'BEGIN {printf "%.1f", w / 60}'; }
 if command -v gnuplot >/dev/null 2>&1; then
     k=0
     for d in $runs; do
-        wall=$(awk -v k=$k '$1 == k {print $2}' "$out/lrlab/wall.txt")
+        wall=$(wall_of lrlab $k)
         k=$((k + 1))
         [ -n "$wall" ] || continue
         awk -v wall="$wall" "$run_awk"'
